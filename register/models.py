@@ -1,0 +1,3 @@
+"""Tables of the register package (added by its own migrations)."""
+
+from __future__ import annotations
