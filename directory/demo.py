@@ -1,0 +1,185 @@
+"""Demo data for `make run` (`flask seed demo`): the MEF's órganos with fictional Red members,
+the 27 CONECTAMEF centers of Anexo 3, Plataforma agents, the §5.4 registry of speakers, and the
+demo users of the admin pages. The directory files in ``demo_data/`` go through the same
+importers an administrator uses. Seeding twice changes nothing the second time.
+
+The demo users share the password ``DEMO_PASSWORD``: for a local demonstration only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from admin.models import User
+from directory import audit
+from directory.centers import import_centers
+from directory.designations import designate
+from directory.importer import import_directory
+from directory.models import Agent, LanguageSpeaker, Organo
+from directory.registry import add_agent, add_speaker
+
+DEMO_DATA = Path(__file__).resolve().parent / "demo_data"
+ANEXO2_CSV = DEMO_DATA / "anexo2_demo.csv"
+ANEXO3_CSV = DEMO_DATA / "anexo3_conectamef.csv"
+DEMO_PASSWORD = "cambiar-esta-clave"
+
+
+@dataclass(frozen=True)
+class DemoDesignation:
+    sigla: str
+    rol: str
+    memorando: str
+    memorando_fecha: date
+    vigente_desde: date
+    comunicado_el: date
+
+
+DESIGNATIONS = (
+    DemoDesignation(
+        "DGPP",
+        "titular",
+        "Memorando N° 0112-2026-EF/50.01",
+        date(2026, 3, 2),
+        date(2026, 3, 2),
+        date(2026, 3, 4),
+    ),
+    DemoDesignation(
+        "DGPP",
+        "alterno",
+        "Memorando N° 0112-2026-EF/50.01",
+        date(2026, 3, 2),
+        date(2026, 3, 2),
+        date(2026, 3, 4),
+    ),
+    # Took effect Friday 24 July 2026, communicated Wednesday 5 August: 28 and 29 July are
+    # holidays, so that is six business days, one more than §4.2.4 d allows: flagged late.
+    DemoDesignation(
+        "DGCP",
+        "alterno",
+        "Memorando N° 0348-2026-EF/51.01",
+        date(2026, 8, 5),
+        date(2026, 7, 24),
+        date(2026, 8, 5),
+    ),
+    DemoDesignation(
+        "OGSU",
+        "titular",
+        "Memorando N° 0051-2026-EF/45.01",
+        date(2026, 1, 12),
+        date(2026, 1, 12),
+        date(2026, 1, 15),
+    ),
+)
+
+AGENTS = (
+    ("Rosa Huamán Quispe", "anexo", "2101", ["es", "qu"]),
+    ("Julio Mamani Condori", "sip", "sip:jmamani@pbx.mef.gob.pe", ["es", "ay"]),
+    ("Carmen Salazar Ríos", "client", "agente_csalazar", ["es"]),
+    ("Pedro Villanueva Torres", "anexo", "2104", ["es"]),
+)
+
+SPEAKERS = (
+    ("Teodoro Ccama Huillca", "qu", "Oficina General de Administración", "5120"),
+    ("Yolanda Pumacahua Rimache", "qu", "Dirección General de Presupuesto Público", "2310"),
+    ("Edgar Quispe Choque", "ay", "Oficina General de Tecnologías de la Información", "5230"),
+    ("Nelly Chimanca Rojas", "cni", "Oficina General de Servicios al Usuario", "4120"),
+    ("Santiago Tsamajain Wajai", "agr", "Dirección General de Abastecimiento", "2640"),
+    ("Olinda Ahuanari Sánchez", "shp", "Oficina General de Servicios al Usuario", "4121"),
+)
+
+USERS = (
+    ("admin", "Administradora de la demostración", "admin"),
+    ("supervisor", "Supervisor de la Plataforma (demostración)", "supervisor"),
+    ("agente", "Rosa Huamán Quispe", "agent"),
+    ("lector", "Lector de reportes (demostración)", "viewer"),
+)
+
+
+def directory_is_empty(session: Session) -> bool:
+    return not session.scalar(select(func.count()).select_from(Organo))
+
+
+def seed_demo(session: Session, *, actor: str, if_empty: bool = False) -> list[str]:
+    """Load the demo data; returns what was done, in Spanish. The caller commits."""
+    if if_empty and not directory_is_empty(session):
+        return ["El directorio ya tiene órganos: no se cargaron los datos de demostración."]
+    lines = ["Anexo 2 (órganos y representantes):"]
+    lines += import_directory(session, ANEXO2_CSV.read_bytes(), actor=actor).summary()
+    lines.append("Anexo 3 (centros CONECTAMEF):")
+    lines += import_centers(session, ANEXO3_CSV.read_bytes(), actor=actor).summary()
+    for d in DESIGNATIONS:
+        designate(
+            session,
+            d.sigla,
+            d.rol,
+            memorando=d.memorando,
+            memorando_fecha=d.memorando_fecha,
+            vigente_desde=d.vigente_desde,
+            comunicado_el=d.comunicado_el,
+            actor=actor,
+        )
+    added_agents = 0
+    existing_agents = set(session.scalars(select(Agent.nombre)))
+    for nombre, canal, destino, languages in AGENTS:
+        if nombre not in existing_agents:
+            add_agent(
+                session,
+                nombre=nombre,
+                canal=canal,
+                destino=destino,
+                languages=languages,
+                actor=actor,
+            )
+            added_agents += 1
+    lines.append(f"Agentes de la Plataforma agregados: {added_agents}.")
+    added_speakers = 0
+    existing_speakers = set(
+        session.execute(select(LanguageSpeaker.nombre_completo, LanguageSpeaker.language_code))
+        .tuples()
+        .all()
+    )
+    for nombre, code, unidad, anexo in SPEAKERS:
+        if (nombre, code) not in existing_speakers:
+            add_speaker(
+                session,
+                nombre_completo=nombre,
+                language_code=code,
+                unidad=unidad,
+                anexo=anexo,
+                actor=actor,
+            )
+            added_speakers += 1
+    lines.append(f"Servidores del registro de lenguas originarias agregados: {added_speakers}.")
+    lines.append(f"Usuarios de demostración agregados: {_seed_users(session, actor)}.")
+    session.flush()
+    return lines
+
+
+def _seed_users(session: Session, actor: str) -> int:
+    existing = set(session.scalars(select(User.username)))
+    agent_id = session.scalar(select(Agent.id).where(Agent.nombre == AGENTS[0][0]))
+    added = 0
+    for username, nombre, role in USERS:
+        if username in existing:
+            continue
+        user = User(username=username, nombre=nombre, role=role, activo=True)
+        user.agent_id = agent_id if role == "agent" else None
+        user.set_password(DEMO_PASSWORD)
+        session.add(user)
+        session.flush()
+        audit.record(
+            session,
+            actor=actor,
+            entity="user",
+            entity_id=username,
+            action="create",
+            after={"username": username, "nombre": nombre, "role": role},
+            note="usuario de demostración",
+        )
+        added += 1
+    return added

@@ -1,0 +1,245 @@
+"""Plataforma agents and the registry of servers who speak lenguas originarias (§5.4).
+
+An agent is reached by ``canal``: ``anexo`` (3 to 6 digits on the PBX), ``sip`` (a SIP URI such
+as ``sip:agente1@pbx.mef.gob.pe``) or ``client`` (a Twilio Client identity). Every change writes
+an audit entry.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from directory import audit
+from directory.models import AGENT_CHANNELS, Agent, AgentLanguage, Language, LanguageSpeaker
+from directory.rules import RuleError, check_anexo, check_email, check_text, parse_phone
+
+SIP_RE = re.compile(r"^sips?:[^@\s]+@[^@\s]+$")
+CLIENT_RE = re.compile(r"^[A-Za-z0-9_.@\-]{1,121}$")
+LANGUAGE_CODE_RE = re.compile(r"^[a-z]{2,3}$")
+
+
+def check_destino(canal: str, destino: str) -> str:
+    """How an agent is reached, checked against its channel."""
+    destino = destino.strip()
+    if canal == "anexo":
+        return check_anexo(destino)
+    if canal == "sip":
+        if not SIP_RE.match(destino):
+            raise RuleError(f"«{destino}» no es una URI SIP (ejemplo: sip:agente1@pbx.mef.gob.pe).")
+        return destino
+    if canal == "client":
+        identity = destino.removeprefix("client:")
+        if not CLIENT_RE.match(identity):
+            raise RuleError(
+                f"«{destino}» no es una identidad de Twilio Client (letras, dígitos, _ . @ -)."
+            )
+        return identity
+    raise RuleError(f"el canal «{canal}» debe ser uno de: {', '.join(AGENT_CHANNELS)}.")
+
+
+def _languages(session: Session, codes: list[str]) -> list[str]:
+    known = set(session.scalars(select(Language.code)))
+    clean = sorted({c.strip().lower() for c in codes if c.strip()})
+    unknown = [c for c in clean if c not in known]
+    if unknown:
+        raise RuleError(
+            f"idioma(s) desconocido(s): {', '.join(unknown)}; registrados: "
+            + ", ".join(sorted(known))
+        )
+    return clean
+
+
+def _agent_snapshot(agent: Agent) -> dict[str, object]:
+    return audit.snapshot(agent) | {"idiomas": agent.language_codes}
+
+
+def list_agents(session: Session, *, include_inactive: bool = False) -> list[Agent]:
+    query = select(Agent).order_by(Agent.nombre, Agent.id)
+    if not include_inactive:
+        query = query.where(Agent.activo.is_(True))
+    return list(session.scalars(query))
+
+
+def get_agent(session: Session, agent_id: int) -> Agent:
+    agent = session.get(Agent, agent_id)
+    if agent is None:
+        raise RuleError(f"no existe el agente {agent_id}.")
+    return agent
+
+
+def add_agent(
+    session: Session,
+    *,
+    nombre: str,
+    canal: str,
+    destino: str,
+    languages: list[str],
+    correo: str | None = None,
+    actor: str,
+) -> Agent:
+    agent = Agent(
+        nombre=check_text(nombre, "el nombre del agente"),
+        canal=canal,
+        destino=check_destino(canal, destino),
+        correo=check_email(correo) if correo else None,
+        activo=True,
+    )
+    agent.languages = [AgentLanguage(language_code=c) for c in _languages(session, languages)]
+    session.add(agent)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        entity="agent",
+        entity_id=agent.id,
+        action="create",
+        after=_agent_snapshot(agent),
+    )
+    return agent
+
+
+def set_agent_languages(
+    session: Session, agent_id: int, languages: list[str], *, actor: str
+) -> Agent:
+    """Replace the languages an agent speaks."""
+    agent = get_agent(session, agent_id)
+    codes = _languages(session, languages)
+    if codes == agent.language_codes:
+        return agent
+    before = _agent_snapshot(agent)
+    agent.languages = [al for al in agent.languages if al.language_code in codes]
+    session.flush()
+    have = set(agent.language_codes)
+    agent.languages.extend(AgentLanguage(language_code=c) for c in codes if c not in have)
+    session.flush()
+    session.refresh(agent)
+    audit.record(
+        session,
+        actor=actor,
+        entity="agent",
+        entity_id=agent.id,
+        action="update",
+        before=before,
+        after=_agent_snapshot(agent),
+    )
+    return agent
+
+
+def set_agent_active(session: Session, agent_id: int, activo: bool, *, actor: str) -> Agent:
+    agent = get_agent(session, agent_id)
+    if agent.activo == activo:
+        return agent
+    before = _agent_snapshot(agent)
+    agent.activo = activo
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        entity="agent",
+        entity_id=agent.id,
+        action="activate" if activo else "deactivate",
+        before=before,
+        after=_agent_snapshot(agent),
+    )
+    return agent
+
+
+# --- languages and the registry of speakers (§5.4) --------------------------------------
+
+
+def list_languages(session: Session) -> list[Language]:
+    return list(
+        session.scalars(select(Language).order_by(Language.en_menu.desc(), Language.nombre))
+    )
+
+
+def add_language(session: Session, code: str, nombre: str, *, actor: str) -> Language:
+    """Add a lengua originaria to the registry (not to the IVR menu, which is fixed)."""
+    code = code.strip().lower()
+    if not LANGUAGE_CODE_RE.match(code):
+        raise RuleError(f"el código «{code}» debe ser ISO 639 de 2 o 3 letras (ej.: quz, cbs).")
+    if session.get(Language, code) is not None:
+        raise RuleError(f"el idioma {code} ya está registrado.")
+    language = Language(code=code, nombre=check_text(nombre, "el nombre del idioma"), en_menu=False)
+    session.add(language)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        entity="language",
+        entity_id=code,
+        action="create",
+        after=audit.snapshot(language),
+    )
+    return language
+
+
+def list_speakers(session: Session, code: str | None = None) -> list[LanguageSpeaker]:
+    query = (
+        select(LanguageSpeaker)
+        .where(LanguageSpeaker.activo.is_(True))
+        .order_by(LanguageSpeaker.language_code, LanguageSpeaker.nombre_completo)
+    )
+    if code is not None:
+        query = query.where(LanguageSpeaker.language_code == code.strip().lower())
+    return list(session.scalars(query))
+
+
+def add_speaker(
+    session: Session,
+    *,
+    nombre_completo: str,
+    language_code: str,
+    unidad: str | None = None,
+    anexo: str | None = None,
+    telefono: str | None = None,
+    correo: str | None = None,
+    actor: str,
+) -> LanguageSpeaker:
+    codes = _languages(session, [language_code])
+    if not codes:
+        raise RuleError("falta el idioma.")
+    code = codes[0]
+    speaker = LanguageSpeaker(
+        nombre_completo=check_text(nombre_completo, "el nombre completo"),
+        language_code=code,
+        unidad=check_text(unidad, "la unidad") if unidad else None,
+        anexo=check_anexo(anexo) if anexo else None,
+        telefono=parse_phone(telefono) if telefono else None,
+        correo=check_email(correo) if correo else None,
+        activo=True,
+    )
+    session.add(speaker)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        entity="language_speaker",
+        entity_id=speaker.id,
+        action="create",
+        after=audit.snapshot(speaker),
+    )
+    return speaker
+
+
+def remove_speaker(session: Session, speaker_id: int, *, actor: str) -> LanguageSpeaker:
+    """Take a server off the registry (the row stays, inactive, for the audit trail)."""
+    speaker = session.get(LanguageSpeaker, speaker_id)
+    if speaker is None or not speaker.activo:
+        raise RuleError(f"no hay en el registro un servidor con id {speaker_id}.")
+    before = audit.snapshot(speaker)
+    speaker.activo = False
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        entity="language_speaker",
+        entity_id=speaker.id,
+        action="remove",
+        before=before,
+        after=audit.snapshot(speaker),
+    )
+    return speaker
