@@ -138,11 +138,12 @@ def seed_demo(session: Session, *, actor: str, if_empty: bool = False) -> list[s
             added_agents += 1
     lines.append(f"Agentes de la Plataforma agregados: {added_agents}.")
     added_speakers = 0
-    existing_speakers = set(
-        session.execute(select(LanguageSpeaker.nombre_completo, LanguageSpeaker.language_code))
-        .tuples()
-        .all()
-    )
+    existing_speakers = {
+        (nombre, code)
+        for nombre, code in session.execute(
+            select(LanguageSpeaker.nombre_completo, LanguageSpeaker.language_code)
+        )
+    }
     for nombre, code, unidad, anexo in SPEAKERS:
         if (nombre, code) not in existing_speakers:
             add_speaker(
