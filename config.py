@@ -81,6 +81,9 @@ class Config:
         )
         self.INSTANCE_DIR = str(INSTANCE_DIR)
         self.RQ_REGISTER_QUEUE = "register"
+        # The register keeps recordings and full phone numbers this many months (Ley 29733);
+        # then `flask register purge` (also run daily by the worker) drops them.
+        self.REGISTER_RETENTION_MONTHS = env_int("REGISTER_RETENTION_MONTHS", 24)
         self.RQ_DEFAULT_QUEUE = "default"
         # Jobs run in-process (rq is_async=False) only when a test asks for it explicitly.
         self.RQ_ASYNC = True

@@ -1,4 +1,4 @@
-"""The register package."""
+"""The register package: the Anexo 1 register written by rq workers, exports and reports."""
 
 from __future__ import annotations
 
@@ -6,4 +6,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register this package's blueprints and CLI commands."""
+    """Register this package's CLI commands and where its spool file lives."""
+    from register import cli, events
+
+    events.configure(app.config["INSTANCE_DIR"])
+    cli.init_app(app)

@@ -1,3 +1,88 @@
-"""Tables of the register package (added by its own migrations)."""
+"""Tables of the register package: the journey events, the Anexo 1 row per call, the outbox.
+
+Events are stored as they arrive (unique event id, so a duplicate is a no-op); the row of a
+call is derived again from ALL its stored events every time one arrives, so order and
+duplicates do not matter. The outbox keeps events that could not be queued while Redis was
+down, until ``flush_outbox`` moves them into the queue.
+"""
 
 from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Any
+
+from sqlalchemy import JSON, Date, DateTime, Integer, String, Text, Time
+from sqlalchemy.orm import Mapped, mapped_column
+
+from clock import utcnow
+from extensions import Base
+
+
+class RegisterEvent(Base):
+    """One journey event, exactly as ivr.journey.record_event built it."""
+
+    __tablename__ = "register_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    call_sid: Mapped[str] = mapped_column(String(64), index=True)
+    step: Mapped[str] = mapped_column(String(40))
+    choice: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RegisterCall(Base):
+    """One Anexo 1 row per CallSid, plus what the reports need beside it."""
+
+    __tablename__ = "register_calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    # --- Anexo 1 columns (PRODUCT.md, in this order) ---
+    fecha: Mapped[date] = mapped_column(Date, index=True)  # America/Lima
+    hora_inicio: Mapped[time] = mapped_column(Time)
+    hora_fin: Mapped[time | None] = mapped_column(Time)
+    canal: Mapped[str] = mapped_column(String(20), default="telefonico")
+    telefono: Mapped[str | None] = mapped_column(String(40))  # E.164, masked after retention
+    region: Mapped[str | None] = mapped_column(String(50))
+    idioma: Mapped[str] = mapped_column(String(10), default="es")
+    tipo_usuario: Mapped[str] = mapped_column(String(20), default="ciudadano")
+    preferencial: Mapped[str | None] = mapped_column(String(20))
+    tipo_consulta: Mapped[str | None] = mapped_column(String(20))
+    detalle: Mapped[str | None] = mapped_column(String(100))
+    expediente: Mapped[str | None] = mapped_column(String(64))
+    organo: Mapped[str | None] = mapped_column(String(20), index=True)
+    derivacion: Mapped[str | None] = mapped_column(String(20))
+    atendido_por: Mapped[str | None] = mapped_column(String(200))
+    resultado: Mapped[str] = mapped_column(String(30))
+    espera_seg: Mapped[int | None] = mapped_column(Integer)
+    duracion_seg: Mapped[int | None] = mapped_column(Integer)
+    encuesta: Mapped[int | None] = mapped_column(Integer)
+    # --- beside the row ---
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    atencion_seg: Mapped[int | None] = mapped_column(Integer)  # talk time after the answer
+    final_status: Mapped[str | None] = mapped_column(String(20))
+    # path, dials, transfers, survey, recordings, callback: see register.anexo1.build_row
+    journey: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The number of events the row was derived from: an older derivation never overwrites a
+    # newer one (events are only ever added).
+    event_count: Mapped[int] = mapped_column(Integer, default=0)
+    purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RegisterOutbox(Base):
+    """Events that arrived while Redis was down; ``flush_outbox`` queues them later."""
+
+    __tablename__ = "register_outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    call_sid: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)  # the event as JSON
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

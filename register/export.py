@@ -1,0 +1,147 @@
+"""The Anexo 1 export: one row per call of a month, CSV or XLSX, phones masked by role."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import date, time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from register.anexo1 import COLUMNS, mask_phone
+from register.models import RegisterCall
+
+COLUMN_WIDTHS = {
+    "fecha": 12,
+    "hora_inicio": 11,
+    "hora_fin": 11,
+    "call_sid": 36,
+    "canal": 12,
+    "telefono": 17,
+    "region": 16,
+    "idioma": 8,
+    "tipo_usuario": 13,
+    "preferencial": 14,
+    "tipo_consulta": 15,
+    "detalle": 18,
+    "expediente": 16,
+    "organo": 10,
+    "derivacion": 12,
+    "atendido_por": 28,
+    "resultado": 22,
+    "espera_seg": 11,
+    "duracion_seg": 13,
+    "encuesta": 10,
+}
+
+
+def may_see_phones(role: str | None) -> bool:
+    """Ley 29733: only these roles read full numbers; everyone else gets them masked."""
+    from admin.models import ROLES_SEEING_PHONES as seeing
+
+    return (role or "viewer") in seeing
+
+
+def month_bounds(month: str) -> tuple[date, date]:
+    """``YYYY-MM`` → (first day, first day of the next month)."""
+    try:
+        year, mon = (int(part) for part in month.split("-"))
+        first = date(year, mon, 1)
+    except ValueError as exc:
+        raise ValueError(f"Mes inválido {month!r}: use el formato AAAA-MM.") from exc
+    nxt = date(year + 1, 1, 1) if mon == 12 else date(year, mon + 1, 1)
+    return first, nxt
+
+
+def month_calls(
+    session: Session, start: date, end: date, organo: str | None = None
+) -> list[RegisterCall]:
+    stmt = select(RegisterCall).where(RegisterCall.fecha >= start, RegisterCall.fecha < end)
+    if organo:
+        stmt = stmt.where(RegisterCall.organo == organo.upper())
+    stmt = stmt.order_by(RegisterCall.fecha, RegisterCall.hora_inicio, RegisterCall.call_sid)
+    return list(session.scalars(stmt))
+
+
+def export_rows(
+    session: Session, month: str, *, organo: str | None = None, role: str | None = None
+) -> Iterator[dict[str, Any]]:
+    """The month's rows as dicts of the Anexo 1 columns (typed: date, time, int)."""
+    start, end = month_bounds(month)
+    show = may_see_phones(role)
+    for call in month_calls(session, start, end, organo):
+        row = {column: getattr(call, column) for column in COLUMNS}
+        if not show:
+            row["telefono"] = mask_phone(row["telefono"])
+        yield row
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, time):
+        return value.strftime("%H:%M:%S")
+    return str(value)
+
+
+def write_csv(rows: Iterator[dict[str, Any]], out: io.TextIOBase | Any) -> int:
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    count = 0
+    for row in rows:
+        writer.writerow([_text(row[c]) for c in COLUMNS])
+        count += 1
+    return count
+
+
+def write_xlsx(rows: Iterator[dict[str, Any]], path: Path | io.BytesIO) -> int:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = "Anexo 1"
+    ws.append(list(COLUMNS))
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    count = 0
+    for row in rows:
+        ws.append([row[c] for c in COLUMNS])
+        count += 1
+        r = ws.max_row
+        ws.cell(r, 1).number_format = "yyyy-mm-dd"
+        ws.cell(r, 2).number_format = "hh:mm:ss"
+        ws.cell(r, 3).number_format = "hh:mm:ss"
+    for i, column in enumerate(COLUMNS, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = COLUMN_WIDTHS[column]
+    ws.freeze_panes = "A2"
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{max(ws.max_row, 1)}"
+    wb.save(path)
+    return count
+
+
+def export_month(
+    session: Session,
+    month: str,
+    output: Path,
+    *,
+    organo: str | None = None,
+    role: str | None = None,
+) -> int:
+    """Write the month's register to ``output`` (.csv or .xlsx); returns the row count."""
+    rows = export_rows(session, month, organo=organo, role=role)
+    suffix = output.suffix.lower()
+    if suffix == ".csv":
+        with open(output, "w", encoding="utf-8", newline="") as fh:
+            return write_csv(rows, fh)
+    if suffix == ".xlsx":
+        return write_xlsx(rows, output)
+    raise ValueError("El archivo de salida debe terminar en .csv o .xlsx.")

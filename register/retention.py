@@ -1,0 +1,142 @@
+"""Retention (Ley 29733): after REGISTER_RETENTION_MONTHS months, recordings are deleted at
+Twilio and their URLs dropped, and stored phone numbers are replaced by their masked form.
+
+Applies to the register rows and their events, and to the voice messages and callback
+requests of that age. A recording that Twilio could not delete keeps its call unpurged, so
+the next run (the worker runs it daily) tries again.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
+
+from clock import LIMA, lima_now, utcnow
+from register.anexo1 import mask_phone, recording_sid_of
+from register.models import RegisterCall, RegisterEvent
+
+log = logging.getLogger(__name__)
+
+_PHONE_KEYS = ("from", "telefono", "to")
+_BATCH = 200
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day ``months`` months earlier (the last day of a shorter month)."""
+    import calendar
+
+    total = day.year * 12 + day.month - 1 - months
+    year, month = divmod(total, 12)
+    month += 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _delete_recording(sid: str | None) -> bool:
+    if not sid:
+        return True
+    from routing.twilio_api import delete_recording
+
+    try:
+        return bool(delete_recording(sid))
+    except Exception:
+        log.warning("could not delete recording %s; will retry", sid, exc_info=True)
+        return False
+
+
+def _scrub_data(data: dict[str, Any]) -> dict[str, Any]:
+    clean = dict(data)
+    for key in _PHONE_KEYS:
+        if isinstance(clean.get(key), str) and clean[key].startswith("+"):
+            clean[key] = mask_phone(clean[key])
+    if clean.get("recording_url"):
+        clean["recording_url"] = None
+    return clean
+
+
+def _purge_call(session: Session, call: RegisterCall) -> bool:
+    journey = dict(call.journey or {})
+    recordings = [dict(r) for r in journey.get("recordings") or []]
+    ok = True
+    for rec in recordings:
+        if rec.get("deleted"):
+            continue
+        sid = rec.get("recording_sid") or recording_sid_of(rec.get("recording_url"))
+        if _delete_recording(sid):
+            rec.update(recording_url=None, deleted=True)
+        else:
+            ok = False
+    journey["recordings"] = recordings
+    if not ok:
+        call.journey = journey
+        flag_modified(call, "journey")
+        return False
+    for event in session.scalars(
+        select(RegisterEvent).where(RegisterEvent.call_sid == call.call_sid)
+    ):
+        scrubbed = _scrub_data(event.data or {})
+        if scrubbed != event.data:
+            event.data = scrubbed
+            flag_modified(event, "data")
+    call.telefono = mask_phone(call.telefono)
+    call.journey = journey
+    flag_modified(call, "journey")
+    call.purged_at = utcnow()
+    return True
+
+
+def purge(session: Session, months: int, today: date | None = None) -> dict[str, int]:
+    """Purge everything older than ``months`` months. Returns counts per kind."""
+    from routing.models import CallbackRequest, VoiceMessage
+
+    cutoff = months_before(today or lima_now().date(), months)
+    cutoff_at = datetime.combine(cutoff, time(0), LIMA).astimezone(UTC)
+    counts = {"llamadas": 0, "pendientes": 0, "mensajes_de_voz": 0, "devoluciones": 0}
+    last_id = 0
+    while True:
+        calls = list(
+            session.scalars(
+                select(RegisterCall)
+                .where(
+                    RegisterCall.fecha < cutoff,
+                    RegisterCall.purged_at.is_(None),
+                    RegisterCall.id > last_id,
+                )
+                .order_by(RegisterCall.id)
+                .limit(_BATCH)
+            )
+        )
+        if not calls:
+            break
+        for call in calls:
+            last_id = call.id
+            if _purge_call(session, call):
+                counts["llamadas"] += 1
+            else:
+                counts["pendientes"] += 1
+        session.commit()
+
+    for message in session.scalars(select(VoiceMessage).where(VoiceMessage.created_at < cutoff_at)):
+        changed = False
+        if message.recording_sid or message.recording_url:
+            sid = message.recording_sid or recording_sid_of(message.recording_url)
+            if not _delete_recording(sid):
+                continue
+            message.recording_url = None
+            changed = True
+        if message.telefono and "*" not in message.telefono:
+            message.telefono = mask_phone(message.telefono) or ""
+            changed = True
+        counts["mensajes_de_voz"] += int(changed)
+    for request in session.scalars(
+        select(CallbackRequest).where(CallbackRequest.created_at < cutoff_at)
+    ):
+        if request.telefono and "*" not in request.telefono:
+            request.telefono = mask_phone(request.telefono) or ""
+            counts["devoluciones"] += 1
+    session.commit()
+    return counts

