@@ -1,8 +1,260 @@
 """The call flow's webhooks: /voice/incoming, /voice/status, /voice/fallback and each step's
-action URL."""
+action URL. Each view checks the signature, reads the form, calls the domain in ivr/ and returns
+its TwiML; any failure behind it (Redis, the database) still gives Twilio a safe route."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import contextlib
+import functools
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
 
+from flask import Blueprint, Response, current_app, request, url_for
+from twilio.twiml.voice_response import VoiceResponse
+
+from clock import utcnow
+from extensions import db
+from ivr import closed, conectamef, entry, menus, survey, technical
+from ivr.flow import MAX_TRIES, FlowSettings, Turn, fallback_route, safe_plataforma
+from ivr.prompts import DEFAULT_PROMPTS
+from webhooks.twilio_auth import twilio_signed, twiml
+
+log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__, url_prefix="/voice")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _settings() -> FlowSettings:
+    return FlowSettings.from_config(current_app.config)
+
+
+def _now() -> datetime:
+    """The moment of the call; the simulator and tests may fix it with IVR_NOW."""
+    fixed = current_app.config.get("IVR_NOW")
+    if isinstance(fixed, datetime):
+        return fixed
+    return datetime.fromisoformat(fixed) if fixed else utcnow()
+
+
+def _turn() -> Turn:
+    return Turn(db.session(), _settings(), url_for, _now(), request.form.get("CallSid", ""))
+
+
+def _form(name: str) -> str:
+    return request.form.get(name, "")
+
+
+def _int(value: str | None, default: int = 0) -> int:
+    return int(value) if value and value.isdigit() else default
+
+
+def _tries() -> int:
+    return min(max(_int(request.args.get("try"), 1), 1), MAX_TRIES)
+
+
+def _to_plataforma() -> VoiceResponse:
+    return safe_plataforma("fallback", _form("CallSid") or None, _settings().voice)
+
+
+def _hang_up() -> VoiceResponse:
+    response = VoiceResponse()
+    response.hangup()
+    return response
+
+
+def _thanks() -> VoiceResponse:
+    response = VoiceResponse()
+    voice = _settings().voice
+    response.say(DEFAULT_PROMPTS["survey_skipped"], voice=voice.name, language=voice.language)
+    response.hangup()
+    return response
+
+
+def guarded(on_error: Callable[[], VoiceResponse]) -> Callable[[F], F]:
+    """Return the view's TwiML; on any failure behind it, log and return ``on_error()``."""
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Response:
+            try:
+                return twiml(view(*args, **kwargs))
+            except Exception:  # a caller on the line must never get an error page
+                log.exception("%s failed for call %s", request.path, _form("CallSid") or "-")
+                with contextlib.suppress(Exception):
+                    db.session.rollback()
+                return twiml(on_error())
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+@bp.post("/incoming")
+@twilio_signed
+@guarded(_to_plataforma)
+def incoming() -> VoiceResponse:
+    return entry.incoming(_turn(), _form("From"), _form("To"))
+
+
+@bp.post("/fallback")
+@twilio_signed
+@guarded(_to_plataforma)
+def fallback() -> VoiceResponse:
+    return fallback_route(_form("CallSid") or None, _settings().voice)
+
+
+@bp.post("/status")
+@twilio_signed
+@guarded(VoiceResponse)
+def status() -> VoiceResponse:
+    survey.status(_form("CallSid"), _form("CallStatus"), _form("CallDuration"))
+    return VoiceResponse()
+
+
+@bp.post("/closed")
+@twilio_signed
+@guarded(_hang_up)
+def closed_menu() -> VoiceResponse:
+    return closed.closed_menu(_turn(), _form("Digits"), _tries())
+
+
+@bp.post("/callback/confirm")
+@twilio_signed
+@guarded(_hang_up)
+def callback_confirm() -> VoiceResponse:
+    return closed.callback_confirm(_turn(), _form("Digits"), _tries())
+
+
+@bp.post("/callback/number")
+@twilio_signed
+@guarded(_hang_up)
+def callback_number() -> VoiceResponse:
+    return closed.callback_number(_turn(), _form("Digits"), _tries())
+
+
+@bp.post("/voicemail/done")
+@twilio_signed
+@guarded(_hang_up)
+def voicemail_done() -> VoiceResponse:
+    return closed.voicemail_done(_turn(), _form("RecordingUrl"), _int(_form("RecordingDuration")))
+
+
+@bp.post("/voicemail/recording")
+@twilio_signed
+@guarded(VoiceResponse)
+def voicemail_recording() -> VoiceResponse:
+    closed.voicemail_recording(
+        _turn(),
+        _form("RecordingSid"),
+        _form("RecordingUrl"),
+        _int(_form("RecordingDuration")),
+        _form("RecordingStatus"),
+    )
+    return VoiceResponse()
+
+
+@bp.post("/language")
+@twilio_signed
+@guarded(_to_plataforma)
+def language() -> VoiceResponse:
+    return entry.choose_language(_turn(), _form("Digits"), _tries())
+
+
+@bp.post("/menu")
+@twilio_signed
+@guarded(_to_plataforma)
+def main_menu() -> VoiceResponse:
+    return menus.main_menu(_turn(), _form("Digits"), _tries())
+
+
+@bp.post("/expediente")
+@twilio_signed
+@guarded(_to_plataforma)
+def expediente() -> VoiceResponse:
+    return menus.expediente(_turn(), _form("Digits"), _tries())
+
+
+@bp.post("/expediente/confirm")
+@twilio_signed
+@guarded(_to_plataforma)
+def expediente_confirm() -> VoiceResponse:
+    return menus.expediente_confirm(_turn(), _form("Digits"), _tries())
+
+
+@bp.post("/preferential")
+@twilio_signed
+@guarded(_to_plataforma)
+def preferential() -> VoiceResponse:
+    return menus.preferential(_turn(), _form("Digits"), _tries())
+
+
+@bp.post("/organos")
+@twilio_signed
+@guarded(_to_plataforma)
+def organos() -> VoiceResponse:
+    page = _int(request.args.get("page"))
+    return technical.choose_organo(_turn(), _form("Digits"), page, _tries())
+
+
+@bp.post("/technical/summary")
+@twilio_signed
+@guarded(_to_plataforma)
+def summary() -> VoiceResponse:
+    skipped = request.args.get("skipped") == "1"
+    recording = _form("RecordingUrl")
+    return technical.summary(_turn(), recording, _int(_form("RecordingDuration")), skipped)
+
+
+@bp.post("/technical/whisper")
+@twilio_signed
+@guarded(_hang_up)
+def whisper() -> VoiceResponse:
+    return technical.whisper(_turn(), request.args.get("call", ""), request.args.get("leg", ""))
+
+
+@bp.post("/technical/whisper/accept")
+@twilio_signed
+@guarded(_hang_up)
+def whisper_accept() -> VoiceResponse:
+    args = request.args
+    return technical.whisper_accept(args.get("call", ""), args.get("leg", ""), _form("Digits"))
+
+
+@bp.post("/technical/dial-result")
+@twilio_signed
+@guarded(_to_plataforma)
+def dial_result() -> VoiceResponse:
+    leg = request.args.get("leg", "alterno")
+    duration = _int(_form("DialCallDuration"))
+    return technical.dial_result(_turn(), leg, _form("DialCallStatus"), duration)
+
+
+@bp.post("/conectamef/departments")
+@twilio_signed
+@guarded(_to_plataforma)
+def departments() -> VoiceResponse:
+    page = _int(request.args.get("page"))
+    return conectamef.choose_department(_turn(), _form("Digits"), page, _tries())
+
+
+@bp.post("/conectamef/result")
+@twilio_signed
+@guarded(_to_plataforma)
+def conectamef_result() -> VoiceResponse:
+    return conectamef.transfer_result(_turn(), _form("DialCallStatus"))
+
+
+@bp.post("/survey", endpoint="survey")
+@twilio_signed
+@guarded(_thanks)
+def survey_start() -> VoiceResponse:
+    return survey.start(_turn())
+
+
+@bp.post("/survey/answer")
+@twilio_signed
+@guarded(_thanks)
+def survey_answer() -> VoiceResponse:
+    return survey.answer(_turn(), _form("Digits"), _tries())

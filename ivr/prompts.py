@@ -1,0 +1,259 @@
+"""The prompt catalogue: every sentence the caller (or a Red member) hears, by prompt id and
+language. Default texts (Spanish, Peru; clear and simple, §5.3.3 a) live here in code; an admin
+overrides a text or sets a recording per language in the ``prompts`` table (``flask prompts``),
+without a code change. Quechua and Aymara are recorded audio (<Play>); a missing recording falls
+back to the Spanish text and is logged. Fields in braces are filled in at call time."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from twilio.twiml import TwiML
+
+from ivr.cache import cached, invalidate
+from ivr.models import PromptOverride
+
+log = logging.getLogger(__name__)
+
+LANGUAGES = ("es", "qu", "ay")
+
+DEFAULT_PROMPTS: dict[str, str] = {
+    "greeting": (
+        "Bienvenido a la línea de atención al usuario del Ministerio de Economía y Finanzas. "
+        "Esta llamada será registrada para mejorar nuestra atención."
+    ),
+    "closed": "En este momento estamos fuera del horario de atención.",
+    "closed_holiday": "Hoy es feriado y no estamos atendiendo.",
+    "closed_day": "Hoy no estamos atendiendo.",
+    "hours": "Nuestro horario de atención es {hours}.",
+    "closed_menu": (
+        "Para que le devolvamos la llamada, marque 1. Para dejar un mensaje de voz, marque 2."
+    ),
+    "callback_readback": (
+        "Le llamaremos al número {digits}. Si es correcto, marque 1. Para marcar otro número, "
+        "marque 2."
+    ),
+    "callback_ask_number": (
+        "Marque el número al que debemos llamarle, con el código de ciudad si es un teléfono "
+        "fijo, y al terminar marque numeral."
+    ),
+    "callback_invalid_number": "Ese número no es válido.",
+    "callback_saved": (
+        "Su pedido quedó registrado. Le llamaremos el próximo día de atención. Gracias por llamar."
+    ),
+    "voicemail_notice": (
+        "Su mensaje será grabado y escuchado por nuestro equipo el próximo día de atención. "
+        "Diga su nombre, su consulta y un número de contacto. Después del tono, hable. "
+        "Al terminar, marque numeral."
+    ),
+    "voicemail_saved": "Su mensaje quedó registrado. Gracias por llamar.",
+    "voicemail_empty": "No recibimos su mensaje. Gracias por llamar.",
+    "goodbye": "Gracias por llamar al Ministerio de Economía y Finanzas. Hasta luego.",
+    "language_menu_es": "Para continuar en español, marque 1 o espere.",
+    "language_menu_qu": "Para ser atendido en quechua, marque 2.",
+    "language_menu_ay": "Para ser atendido en aimara, marque 3.",
+    "main_menu": (
+        "Para consultar el estado de un trámite, marque 1. "
+        "Para información sobre los servicios del MEF, marque 2. "
+        "Para una consulta técnica, marque 3. "
+        "Para los centros CONECTAMEF de su región, marque 4. "
+        "Si usted es autoridad de un gobierno regional o local, marque 8. "
+        "Para atención preferencial a gestantes, adultos mayores o personas con discapacidad, "
+        "marque 9. Para hablar con un asesor, marque 0. Para repetir, marque asterisco."
+    ),
+    "no_input": "No recibimos ninguna opción.",
+    "wrong_key": "La opción marcada no es válida.",
+    "to_plataforma": "Le comunicamos con un asesor de la Plataforma de Atención al Usuario.",
+    "to_plataforma_error": (
+        "Disculpe, tenemos un inconveniente. Le comunicamos con un asesor de la Plataforma "
+        "de Atención al Usuario."
+    ),
+    "expediente_ask": ("Marque el número de su expediente y al terminar marque numeral."),
+    "expediente_invalid": "El número de expediente debe tener de 4 a 12 dígitos.",
+    "expediente_readback": (
+        "Usted marcó el expediente {digits}. Si es correcto, marque 1. Para marcarlo de nuevo, "
+        "marque 2."
+    ),
+    "preferential_menu": (
+        "Si está gestando, marque 1. Si es adulto mayor, marque 2. Si es una persona con "
+        "discapacidad, marque 3."
+    ),
+    "preferential_first": "Será atendido en primer lugar por un asesor.",
+    "authority": ("Hemos registrado su turno de autoridad. Un asesor lo atenderá con prioridad."),
+    "organo_intro": "Elija el área de su consulta.",
+    "organo_option": "Para {nombre}, marque {key}.",
+    "menu_next_page": "Para escuchar más opciones, marque 9.",
+    "menu_tail": "Para hablar con un asesor, marque 0. Para volver, marque asterisco.",
+    "technical_intro": (
+        "Por el tipo de consulta, le comunicaremos con un especialista de {organo}, que "
+        "atenderá su llamada."
+    ),
+    "summary_ask": (
+        "Si desea, después del tono cuente en pocas palabras su consulta, en 30 segundos como "
+        "máximo, y marque numeral. Para no dejarlo, marque numeral ahora."
+    ),
+    "technical_dialing": "Por favor espere mientras le comunicamos.",
+    "technical_failed": "El especialista no está disponible en este momento.",
+    "conectamef_intro": "Elija su departamento.",
+    "department_option": "Para {nombre}, marque {key}.",
+    "conectamef_transfer": "Le comunicamos con el centro CONECTAMEF {centro}.",
+    "conectamef_failed": "El centro CONECTAMEF no contesta en este momento.",
+    "survey_ask": (
+        "Antes de terminar, califique la atención recibida, del 1 al 5, donde 5 es muy buena. "
+        "Si no desea responder, puede colgar."
+    ),
+    "survey_thanks": "Gracias por su respuesta. Hasta luego.",
+    "survey_skipped": "Gracias por llamar. Hasta luego.",
+    # Heard by the Red member on the callee's leg (whisper), always in Spanish.
+    "whisper_intro": (
+        "Llamada de la Red de Atención al Usuario del MEF para {organo}. "
+        "Llama un {tipo_usuario}, de {region}."
+    ),
+    "whisper_expediente": "Expediente {digits}.",
+    "whisper_summary": "Resumen de la consulta:",
+    "whisper_accept": "Para aceptar la llamada, marque 1.",
+}
+
+
+@dataclass(frozen=True)
+class Voice:
+    """The text-to-speech voice and language of the Spanish prompts."""
+
+    name: str = "Polly.Mia"
+    language: str = "es-MX"
+
+
+def _overrides(session: Session) -> dict[tuple[str, str], tuple[str | None, str | None]]:
+    def load() -> dict[tuple[str, str], tuple[str | None, str | None]]:
+        return {
+            (row.prompt_id, row.language): (row.text, row.audio_url)
+            for row in session.scalars(select(PromptOverride))
+        }
+
+    return cached("prompts", load, ttl=30.0)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str
+    audio_url: str | None
+
+
+def render(session: Session, prompt_id: str, language: str = "es", **fields: Any) -> Rendered:
+    """The text (Spanish fallback included) and the recording, if any, of a prompt."""
+    overrides = _overrides(session)
+    text, audio = overrides.get((prompt_id, language), (None, None))
+    if language != "es" and not audio:
+        log.warning(
+            "prompt %s has no recording in %s; the Spanish text is spoken", prompt_id, language
+        )
+        text, audio = overrides.get((prompt_id, "es"), (None, None))
+        audio = None
+    base = text or DEFAULT_PROMPTS[prompt_id]
+    return Rendered(base.format(**fields) if fields else base, audio)
+
+
+def speak(
+    target: TwiML,
+    session: Session,
+    voice: Voice,
+    prompt_id: str,
+    language: str = "es",
+    **fields: Any,
+) -> None:
+    """Append the prompt to ``target`` (a response or a Gather): <Play> when it has a
+    recording in that language, else <Say> of the text in the Spanish voice."""
+    rendered = render(session, prompt_id, language, **fields)
+    if rendered.audio_url:
+        target.play(rendered.audio_url)
+    else:
+        target.say(rendered.text, voice=voice.name, language=voice.language)
+
+
+# --- Admin: list and override -----------------------------------------------------------
+
+
+class UnknownPromptError(ValueError):
+    pass
+
+
+def _check(prompt_id: str, language: str) -> None:
+    if prompt_id not in DEFAULT_PROMPTS:
+        raise UnknownPromptError(f"No existe el mensaje {prompt_id!r}; vea `flask prompts list`.")
+    if language not in LANGUAGES:
+        raise UnknownPromptError(f"Idioma {language!r} desconocido; use {', '.join(LANGUAGES)}.")
+
+
+def _row(session: Session, prompt_id: str, language: str) -> PromptOverride:
+    _check(prompt_id, language)
+    row = session.scalars(
+        select(PromptOverride).where(
+            PromptOverride.prompt_id == prompt_id, PromptOverride.language == language
+        )
+    ).first()
+    if row is None:
+        row = PromptOverride(prompt_id=prompt_id, language=language)
+        session.add(row)
+    return row
+
+
+def set_audio(session: Session, prompt_id: str, language: str, url: str | None) -> None:
+    """Set (or with None remove) the recording of a prompt in a language."""
+    _row(session, prompt_id, language).audio_url = url
+    session.commit()
+    invalidate("prompts")
+
+
+def set_text(session: Session, prompt_id: str, language: str, text: str | None) -> None:
+    """Replace (or with None restore) the text of a prompt in a language."""
+    if text is not None:
+        try:
+            text.format(**{name: "" for name in _fields(DEFAULT_PROMPTS[prompt_id])})
+        except (KeyError, IndexError, ValueError) as exc:
+            raise UnknownPromptError(
+                f"El texto usa un campo que {prompt_id!r} no tiene: {exc}. "
+                f"Campos disponibles: {', '.join(_fields(DEFAULT_PROMPTS[prompt_id])) or 'ninguno'}."
+            ) from exc
+    _row(session, prompt_id, language).text = text
+    session.commit()
+    invalidate("prompts")
+
+
+def _fields(text: str) -> list[str]:
+    import string
+
+    return [name for _, name, _, _ in string.Formatter().parse(text) if name]
+
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    prompt_id: str
+    language: str
+    text: str
+    audio_url: str | None
+    overridden: bool
+
+
+def catalogue(session: Session, language: str | None = None) -> list[CatalogueEntry]:
+    """Every prompt in every language (or one), with what is in force."""
+    rows = {(r.prompt_id, r.language): r for r in session.scalars(select(PromptOverride))}
+    entries = []
+    for prompt_id, default in DEFAULT_PROMPTS.items():
+        for lang in (language,) if language else LANGUAGES:
+            row = rows.get((prompt_id, lang))
+            es_row = rows.get((prompt_id, "es"))
+            text = (
+                (row.text if row and row.text else None)
+                or (es_row.text if es_row and es_row.text else None)
+                or default
+            )
+            entries.append(
+                CatalogueEntry(
+                    prompt_id, lang, text, row.audio_url if row else None, row is not None
+                )
+            )
+    return entries
