@@ -79,6 +79,24 @@ class Config:
             "HOLD_MUSIC_URL",
             "http://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3",
         )
+        # Routing engine (README "## Routing").
+        self.ROUTING_AGING_SECONDS = env_int("ROUTING_AGING_SECONDS", 300)
+        self.ROUTING_WRAP_UP_SECONDS = env_int("ROUTING_WRAP_UP_SECONDS", 30)
+        self.ROUTING_LANGUAGE_WAIT_SECONDS = env_int("ROUTING_LANGUAGE_WAIT_SECONDS", 120)
+        self.ROUTING_WAIT_LIMIT_SECONDS = env_int("ROUTING_WAIT_LIMIT_SECONDS", 900)
+        self.ROUTING_RING_TIMEOUT_SECONDS = env_int("ROUTING_RING_TIMEOUT_SECONDS", 20)
+        self.ROUTING_DEFAULT_HANDLE_SECONDS = env_int("ROUTING_DEFAULT_HANDLE_SECONDS", 180)
+        self.ROUTING_API_TOKEN = env_str("ROUTING_API_TOKEN")
+        self.ROUTING_CALLER_ID = env_str("ROUTING_CALLER_ID", "+5113115930")
+        self.VISITS_MODULE_NOTIFY = env_str("VISITS_MODULE_NOTIFY", "sms")
+        self.VISITS_MODULE_PHONE = env_str("VISITS_MODULE_PHONE")
+        self.VISITS_MODULE_EMAIL = env_str("VISITS_MODULE_EMAIL")
+        self.SMTP_HOST = env_str("SMTP_HOST", "localhost")
+        self.SMTP_PORT = env_int("SMTP_PORT", 25)
+        self.SMTP_USER = env_str("SMTP_USER")
+        self.SMTP_PASSWORD = env_str("SMTP_PASSWORD")
+        self.SMTP_FROM = env_str("SMTP_FROM", "red-atencion@mef.gob.pe")
+        self.SMTP_STARTTLS = env_bool("SMTP_STARTTLS", False)
         self.INSTANCE_DIR = str(INSTANCE_DIR)
         self.RQ_REGISTER_QUEUE = "register"
         # The register keeps recordings and full phone numbers this many months (Ley 29733);

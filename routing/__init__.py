@@ -1,4 +1,4 @@
-"""The routing package."""
+"""The routing package: the Plataforma's priority queue, agents, callbacks and authorities."""
 
 from __future__ import annotations
 
@@ -7,3 +7,13 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register this package's blueprints and CLI commands."""
+    from routing import twilio_api
+    from routing.api import bp as api_bp
+    from routing.cli import callbacks_cli, routing_cli
+
+    twilio_api.configure(
+        app.config.get("TWILIO_ACCOUNT_SID") or "", app.config.get("TWILIO_AUTH_TOKEN") or ""
+    )
+    app.register_blueprint(api_bp)
+    app.cli.add_command(routing_cli)
+    app.cli.add_command(callbacks_cli)

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clock import utcnow
@@ -31,6 +41,8 @@ class CallbackRequest(Base):
     status: Mapped[str] = mapped_column(String(20), default="pendiente", index=True)
     taken_by: Mapped[str | None] = mapped_column(String(100))
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Not done by the end of its due day (§5.6.1): flagged, still on the list (migration 0003).
+    vencida: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     attempts: Mapped[list[CallbackAttempt]] = relationship(
         cascade="all, delete-orphan", order_by="CallbackAttempt.id"
@@ -63,3 +75,19 @@ class VoiceMessage(Base):
     due_date: Mapped[date] = mapped_column(Date, index=True)
     status: Mapped[str] = mapped_column(String(20), default="pendiente")
     handled_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class VisitNotice(Base):
+    """An authority sent to the Módulo de Registro y Control de Visitas (§5.5 c): one notice per
+    call, whatever the retries, and whether it went out."""
+
+    __tablename__ = "visit_notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(40), unique=True)
+    agent: Mapped[str] = mapped_column(String(100))
+    channel: Mapped[str] = mapped_column(String(10))  # sms or email
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reference: Mapped[str | None] = mapped_column(String(100))  # MessageSid or e-mail id

@@ -1,16 +1,21 @@
 """The seam between the call flow and the Plataforma.
 
 The call flow calls ``send_to_plataforma`` wherever a caller must reach an agent; the routing
-engine owns what happens next. Until the routing issue lands this is a plain <Enqueue>.
+engine owns what happens next (routing/flows.py): the caller joins OUR priority line in Redis
+and Twilio's queue with our waitUrl and action; with no state or no Redis, a plain <Enqueue>.
 """
 
 from __future__ import annotations
 
+import logging
+
+import redis
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.state import CallState
 
 PLATAFORMA_QUEUE = "plataforma"
+log = logging.getLogger(__name__)
 
 
 def send_to_plataforma(
@@ -21,5 +26,14 @@ def send_to_plataforma(
     ``state`` is None when Redis is down (the fallback path); ``reason`` says why the call
     goes there (menu choice, route failed, too many wrong keys, fallback...).
     """
+    if state is not None:
+        from routing import flows
+        from routing.context import from_app
+        from routing.queue import now_ms
+
+        try:
+            return flows.send_to_plataforma(response, state, reason, from_app(), now=now_ms())
+        except redis.RedisError:
+            log.exception("Redis failed while queueing %s; plain <Enqueue>", state.call_sid)
     response.enqueue(PLATAFORMA_QUEUE)
     return response

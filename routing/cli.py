@@ -1,0 +1,117 @@
+"""Command line for agents and operators: `flask --app app routing ...` and
+`flask --app app callbacks list|take|done`."""
+
+from __future__ import annotations
+
+import time
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from extensions import db
+from routing import agents, callbacks
+from routing import queue as line
+from routing.api import agent_token
+from routing.context import from_app
+from routing.dispatch import try_dispatch
+from routing.jobs import sweep
+
+routing_cli = AppGroup("routing", help="The Plataforma queue: sweep, agents, tokens.")
+callbacks_cli = AppGroup("callbacks", help="Callback requests (devoluciones de llamada).")
+
+
+@routing_cli.command("sweep")
+@click.option("--every", type=float, default=0, help="repeat every N seconds (0: once)")
+def sweep_command(every: float) -> None:
+    """Wait limits, stuck offers, matching and overdue callbacks."""
+    while True:
+        report = sweep(from_app(), now=line.now_ms())
+        click.echo(
+            f"timeouts={len(report.timeouts)} unstuck={len(report.unstuck)} "
+            f"matches={len(report.matches)} vencidas={report.flagged}"
+        )
+        db.session.remove()
+        if every <= 0:
+            return
+        time.sleep(every)
+
+
+@routing_cli.command("agent-state")
+@click.argument("agent_id", type=int)
+@click.argument("state", type=click.Choice(agents.SETTABLE_STATES))
+def agent_state_command(agent_id: int, state: str) -> None:
+    """Set an agent's state: available, paused, wrap_up or offline."""
+    ctx = from_app()
+    now = line.now_ms()
+    try:
+        new = agents.set_state_from_directory(
+            db.session(), ctx.r, agent_id, state, now=now, settings=ctx.settings
+        )
+    except (LookupError, agents.StateRefused) as exc:
+        raise click.ClickException(str(exc)) from exc
+    if new in ("available", "wrap_up"):
+        try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
+    click.echo(f"agente {agent_id}: {new}")
+
+
+@routing_cli.command("agent-token")
+@click.argument("agent_id", type=int)
+def agent_token_command(agent_id: int) -> None:
+    """Print the API token of an agent (Authorization: Bearer <token>)."""
+    click.echo(agent_token(current_app.config["SECRET_KEY"], agent_id))
+
+
+@routing_cli.command("queue")
+def queue_command() -> None:
+    """The waiting callers in the order they will be served."""
+    for n, row in enumerate(line.waiting_snapshot(from_app().r), start=1):
+        click.echo(f"{n:3} {row['call_sid']} {row['priority']:12} {row['language']}")
+
+
+@callbacks_cli.command("list")
+@click.option("--today-only", is_flag=True, help="only those due today or before")
+def callbacks_list(today_only: bool) -> None:
+    """Open callback requests, the oldest due first (VENCIDA: past its day)."""
+    from clock import lima_now
+
+    rows = callbacks.open_requests(db.session(), today=lima_now().date() if today_only else None)
+    if not rows:
+        click.echo("No hay devoluciones pendientes.")
+    for request in rows:
+        view = callbacks.CallbackView.of(request)
+        flag = " VENCIDA" if view.vencida else ""
+        click.echo(
+            f"{view.id:5} {view.due_date} {view.telefono:14} {view.source:16} "
+            f"{view.status:11} {view.taken_by or '-'}{flag}"
+        )
+
+
+@callbacks_cli.command("take")
+@click.argument("callback_id", type=int)
+@click.option("--agent", required=True, help="who takes it")
+def callbacks_take(callback_id: int, agent: str) -> None:
+    """Take a request to call the citizen back."""
+    try:
+        request = callbacks.take(db.session(), callback_id, agent)
+    except callbacks.CallbackError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Solicitud {request.id}: llame al {request.telefono}.")
+
+
+@callbacks_cli.command("done")
+@click.argument("callback_id", type=int)
+@click.option("--agent", required=True)
+@click.option(
+    "--outcome", type=click.Choice(callbacks.OUTCOMES), default="realizada", show_default=True
+)
+@click.option("--note", default=None)
+def callbacks_done(callback_id: int, agent: str, outcome: str, note: str | None) -> None:
+    """Record an attempt and its outcome."""
+    try:
+        request = callbacks.record_attempt(
+            db.session(), callback_id, agent=agent, outcome=outcome, note=note
+        )
+    except callbacks.CallbackError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Solicitud {request.id}: {request.status} ({len(request.attempts)} intentos).")

@@ -1,0 +1,62 @@
+"""What the routing flows need from the running app, gathered in one plain value.
+
+This is the only routing module that reads Flask's ``current_app``; views, jobs and CLI commands
+build a ``Context`` with ``from_app()`` and hand it to the domain functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from rq import Queue
+
+from routing.settings import RoutingSettings
+
+Links = Callable[..., str]
+
+
+@dataclass(frozen=True)
+class Context:
+    r: redis.Redis
+    settings: RoutingSettings
+    links: Links  # links(endpoint, **values) -> absolute URL Twilio can call
+    jobs: Queue
+    voice: str = "Polly.Mia"
+    tts_language: str = "es-MX"
+    hold_music_url: str = ""
+    anexo_dial: str = "sip:{anexo}@pbx.mef.gob.pe"
+    caller_id: str = "+5113115930"
+
+    def say(self) -> dict[str, Any]:
+        return {"voice": self.voice, "language": self.tts_language}
+
+
+def external_url(endpoint: str, **values: Any) -> str:
+    """PUBLIC_BASE_URL + the endpoint's path: the URL Twilio calls and signs."""
+    from flask import current_app
+
+    base = current_app.config["PUBLIC_BASE_URL"] or ""
+    path = current_app.url_map.bind("localhost").build(endpoint, values)
+    return f"{base}{path}"
+
+
+def from_app() -> Context:
+    from flask import current_app
+
+    from extensions import redis_store
+
+    config = current_app.config
+    return Context(
+        r=redis_store.client,
+        settings=RoutingSettings.from_config(config),
+        links=external_url,
+        jobs=redis_store.queue(config.get("RQ_DEFAULT_QUEUE", "default")),
+        voice=config.get("TTS_VOICE") or "Polly.Mia",
+        tts_language=config.get("TTS_LANGUAGE") or "es-MX",
+        hold_music_url=config.get("HOLD_MUSIC_URL") or "",
+        anexo_dial=config.get("ANEXO_DIAL") or "sip:{anexo}@pbx.mef.gob.pe",
+        caller_id=config.get("ROUTING_CALLER_ID") or "+5113115930",
+    )

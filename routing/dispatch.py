@@ -1,0 +1,64 @@
+"""Matching waiting callers to free agents.
+
+``match`` is one atomic Lua script (routing/scripts.py MATCH): it ends wrap-ups that are over,
+overflows language callers who waited too long for a speaker, then repeatedly takes the waiting
+caller with the lowest score that some free agent may take, and gives them the longest-idle such
+agent. ``dispatch`` then hands each pair to an rq job on the "default" queue, which makes the
+REST call to Twilio (nothing slow runs in a webhook).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import redis
+from rq import Queue, Retry
+
+from routing.scripts import scripts, text
+from routing.settings import RoutingSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Match:
+    call_sid: str
+    agent_id: int
+    interpreter: bool
+
+
+def match(
+    r: redis.Redis, *, now: int, settings: RoutingSettings, max_pairs: int = 50
+) -> list[Match]:
+    reply = scripts(r).match(args=[now, settings.language_wait_seconds * 1000, max_pairs])
+    return [
+        Match(text(reply[i]), int(text(reply[i + 1])), text(reply[i + 2]) == "1")
+        for i in range(0, len(reply), 3)
+    ]
+
+
+def dispatch(r: redis.Redis, jobs: Queue, *, now: int, settings: RoutingSettings) -> list[Match]:
+    """Match what can be matched now and queue the Twilio side of each match."""
+    from routing.jobs import connect_caller
+
+    matches = match(r, now=now, settings=settings)
+    for m in matches:
+        log.info("caller %s offered to agent %s", m.call_sid, m.agent_id)
+        jobs.enqueue(
+            connect_caller,
+            m.call_sid,
+            m.agent_id,
+            job_timeout=30,
+            retry=Retry(max=3, interval=[1, 3, 10]),
+            meta={"call_sid": m.call_sid},
+        )
+    return matches
+
+
+def try_dispatch(r: redis.Redis, jobs: Queue, *, now: int, settings: RoutingSettings) -> None:
+    """dispatch() for webhooks: a Redis failure is logged, never raised (the sweep retries)."""
+    try:
+        dispatch(r, jobs, now=now, settings=settings)
+    except redis.RedisError:
+        log.exception("dispatch failed; the sweep will retry")

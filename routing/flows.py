@@ -1,0 +1,452 @@
+"""The Plataforma queue's steps as Twilio runs them: each function takes a Context (Redis, the
+settings, the links, the rq queue) and plain values from the webhook, does the domain work and
+returns the TwiML. The views in webhooks/queue.py only read the form and call these.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
+
+from clock import to_lima
+from directory.models import Agent, Organo
+from ivr import state as call_state
+from ivr.journey import record_event
+from ivr.state import CallState
+from routing import agents, callbacks
+from routing import queue as line
+from routing.context import Context
+from routing.dialing import DialTarget, agent_target, anexo_target
+from routing.dispatch import try_dispatch
+from routing.scripts import PREFIX
+from routing.whisper import position_text, whisper_text
+
+log = logging.getLogger(__name__)
+
+PLATAFORMA_QUEUE = "plataforma"
+ENDED_CALL_STATUSES = ("completed", "canceled", "busy", "failed", "no-answer")
+THANKS = "Gracias por comunicarse con el Ministerio de Economía y Finanzas."
+
+
+# --- TwiML pieces ------------------------------------------------------------------------
+
+
+def enqueue_verb(response: VoiceResponse, ctx: Context) -> VoiceResponse:
+    """<Enqueue> into the Plataforma queue with our waitUrl and action."""
+    response.enqueue(
+        PLATAFORMA_QUEUE,
+        action=ctx.links("queue.left"),
+        method="POST",
+        wait_url=ctx.links("queue.wait"),
+        wait_url_method="POST",
+    )
+    return response
+
+
+def survey_or_goodbye(response: VoiceResponse, ctx: Context) -> VoiceResponse:
+    """After a conversation: the call flow's survey, else a goodbye."""
+    try:
+        url = ctx.links("voice.survey")
+    except Exception:  # noqa: BLE001 - BuildError while the survey route is not there
+        response.say(THANKS, **ctx.say())
+        response.hangup()
+        return response
+    response.redirect(url, method="POST")
+    return response
+
+
+def add_target(dial: Dial, target: DialTarget, whisper_url: str | None) -> None:
+    extra = {"url": whisper_url, "method": "POST"} if whisper_url else {}
+    if target.kind == "client":
+        dial.client(target.address, **extra)
+    elif target.kind == "sip":
+        dial.sip(target.address, **extra)
+    else:
+        dial.number(target.address, send_digits=target.send_digits, **extra)
+
+
+def conference_name(call_sid: str) -> str:
+    return f"plataforma-{call_sid}"
+
+
+# --- Entering the line ---------------------------------------------------------------------
+
+
+def send_to_plataforma(
+    response: VoiceResponse, state: CallState, reason: str, ctx: Context, *, now: int
+) -> VoiceResponse:
+    """Put the caller in OUR line and in Twilio's queue (raises redis.RedisError)."""
+    priority = line.priority_of(state)
+    entry = line.enqueue(
+        ctx.r,
+        state.call_sid,
+        language=state.language,
+        priority=priority,
+        now=now,
+        settings=ctx.settings,
+    )
+    if entry.is_new:
+        record_event(state.call_sid, "plataforma", reason=reason)
+        record_event(state.call_sid, "queued", priority=priority, language=state.language)
+    if priority == "authority":
+        response.say(
+            "Su turno de atención como autoridad ha sido registrado. "
+            "Un asesor de la Plataforma de Atención al Usuario le atenderá en breve.",
+            **ctx.say(),
+        )
+    elif priority == "preferential":
+        response.say(
+            "Usted tiene atención preferencial. Un asesor le atenderá en breve.", **ctx.say()
+        )
+    enqueue_verb(response, ctx)
+    try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
+    return response
+
+
+# --- While waiting ------------------------------------------------------------------------
+
+
+def wait(ctx: Context, call_sid: str, queue_sid: str | None, *, now: int) -> VoiceResponse:
+    """The waitUrl: position in OUR order, expected wait, `1` for a callback, hold music."""
+    response = VoiceResponse()
+    try:
+        if queue_sid:
+            ctx.r.set(f"{PREFIX}qsid", queue_sid)
+        info = line.caller_info(ctx.r, call_sid)
+        status = info.get("st")
+        if status == "offered":
+            response.say("Le estamos comunicando con un asesor.", **ctx.say())
+            response.pause(length=5)
+            return response
+        if status == "waiting" and now - int(info["arr"]) >= ctx.settings.wait_limit_seconds * 1000:
+            previous, _ = line.leave(ctx.r, call_sid, now=now, new_state="timeout")
+            if previous == "waiting":
+                response.leave()
+                return response
+        try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
+        place = line.position(ctx.r, call_sid)
+        if place is None:
+            response.pause(length=3)
+            return response
+        minutes = line.expected_wait_minutes(ctx.r, place, ctx.settings)
+    except redis.RedisError:
+        log.exception("wait URL without Redis for %s", call_sid)
+        response.play(ctx.hold_music_url)
+        return response
+    gather = Gather(num_digits=1, action=ctx.links("queue.wait_key"), method="POST", timeout=1)
+    gather.say(position_text(place, minutes), **ctx.say())
+    gather.play(ctx.hold_music_url)
+    response.append(gather)
+    return response
+
+
+def wait_key(ctx: Context, call_sid: str, digits: str, *, now: int) -> VoiceResponse:
+    """A key pressed while waiting: `1` leaves the line for a callback."""
+    response = VoiceResponse()
+    if digits == "1":
+        previous, wait_ms = line.leave(ctx.r, call_sid, now=now, new_state="callback")
+        if previous == "waiting":
+            record_event(call_sid, "queue_left", "callback", wait_seconds=round(wait_ms / 1000))
+            response.leave()
+            return response
+    response.redirect(ctx.links("queue.wait"), method="POST")
+    return response
+
+
+def callback_goodbye(
+    session: Session, ctx: Context, call_sid: str, telefono: str, source: str
+) -> VoiceResponse:
+    state = _load_state(call_sid)
+    request, created = callbacks.request_callback(
+        session,
+        call_sid=call_sid,
+        source=source,
+        telefono=telefono,
+        language=state.language if state else "es",
+        detalle=state.detalle if state else None,
+    )
+    if created:
+        record_event(call_sid, "callback_requested", source=source, telefono=telefono)
+    response = VoiceResponse()
+    today = to_lima(request.created_at).date()
+    when = "hoy" if request.due_date == today else "el siguiente día hábil"
+    if source == "limite_espera":
+        response.say("Lamentamos la espera. Todos nuestros asesores siguen ocupados.", **ctx.say())
+    response.say(
+        f"Hemos registrado su pedido. Un asesor le devolverá la llamada {when} "
+        "al número desde el que nos llama. " + THANKS,
+        **ctx.say(),
+    )
+    response.hangup()
+    return response
+
+
+def left(
+    session: Session, ctx: Context, call_sid: str, queue_result: str, telefono: str, *, now: int
+) -> VoiceResponse:
+    """The Enqueue action: Twilio tells how the caller left its queue."""
+    if queue_result == "hangup":
+        line.caller_hung_up(call_sid, ctx.r, now)
+        return VoiceResponse()
+    if queue_result in ("bridged", "redirected", "redirected-from-bridged"):
+        return VoiceResponse()
+    status = line.caller_info(ctx.r, call_sid).get("st")
+    if queue_result == "leave" and status == "callback":
+        return callback_goodbye(session, ctx, call_sid, telefono, "cola")
+    if queue_result == "leave" and status == "timeout":
+        return timeout_goodbye(session, ctx, call_sid, telefono, now=now)
+    if status == "offered":
+        return bridge(session, ctx, call_sid, int(line.caller_info(ctx.r, call_sid)["agent"]))
+    if queue_result in ("queue-full", "error", "system-shutdown"):
+        line.leave(ctx.r, call_sid, now=now, new_state="gone")
+        return callback_goodbye(session, ctx, call_sid, telefono, "cola")
+    response = VoiceResponse()
+    return enqueue_verb(response, ctx)
+
+
+def timeout_goodbye(
+    session: Session, ctx: Context, call_sid: str, telefono: str, *, now: int
+) -> VoiceResponse:
+    """The wait limit is reached: a callback request instead of more waiting."""
+    info = line.caller_info(ctx.r, call_sid)
+    if info.get("st") == "timeout" and not info.get("tl"):
+        ctx.r.hset(f"{PREFIX}c:{call_sid}", "tl", "1")
+        wait_seconds = round((now - int(info.get("arr", now))) / 1000)
+        record_event(call_sid, "queue_left", "timeout", wait_seconds=wait_seconds)
+    return callback_goodbye(session, ctx, call_sid, telefono, "limite_espera")
+
+
+# --- Bridging to the agent -----------------------------------------------------------------
+
+
+def bridge(session: Session, ctx: Context, call_sid: str, agent_id: int) -> VoiceResponse:
+    """The caller's TwiML once out of the queue: dial the agent, with a whisper; or, for a
+    language the agent does not speak, a conference the interpreter is dialed into."""
+    info = line.caller_info(ctx.r, call_sid)
+    response = VoiceResponse()
+    agent = session.get(Agent, agent_id)
+    if info.get("st") != "offered" or info.get("agent") != str(agent_id) or agent is None:
+        if info.get("st") in ("offered", "bridged", "done", "waiting"):
+            line.requeue(ctx.r, call_sid, now=line.now_ms())
+            return enqueue_verb(response, ctx)
+        response.hangup()
+        return response
+    ctx.r.hset(f"{PREFIX}c:{call_sid}", "bs", "1")
+    response.say("Le comunicamos con un asesor.", **ctx.say())
+    action = ctx.links("queue.dial_done", call=call_sid, agent=agent_id)
+    if info.get("interp") == "1":
+        from routing.jobs import dial_conference_parties
+
+        ctx.jobs.enqueue(
+            dial_conference_parties, call_sid, agent_id, job_timeout=30, meta={"call_sid": call_sid}
+        )
+        dial = Dial(action=action, method="POST")
+        dial.conference(
+            conference_name(call_sid),
+            start_conference_on_enter=False,
+            end_conference_on_exit=True,
+            wait_url=ctx.hold_music_url,
+            wait_method="GET",
+        )
+        response.append(dial)
+        return response
+    dial = Dial(action=action, method="POST", timeout=ctx.settings.ring_timeout_seconds)
+    target = agent_target(agent.canal, agent.destino, ctx.anexo_dial)
+    add_target(dial, target, ctx.links("queue.whisper", call=call_sid, agent=agent_id))
+    response.append(dial)
+    return response
+
+
+def agent_picked_up(ctx: Context, call_sid: str, agent_id: int, *, now: int) -> bool:
+    """The agent answered: the caller is bridged; journey events once."""
+    wait_ms = agents.answered(ctx.r, call_sid, agent_id, now=now)
+    if wait_ms is None:
+        return False
+    agent_name = ctx.r.hget(f"{PREFIX}a:{agent_id}", "name")
+    record_event(
+        call_sid,
+        "agent_answered",
+        agent_id=agent_id,
+        nombre=agent_name.decode() if isinstance(agent_name, bytes) else agent_name,
+        wait_seconds=round(wait_ms / 1000),
+    )
+    record_event(call_sid, "queue_left", "bridged", wait_seconds=round(wait_ms / 1000))
+    return True
+
+
+def whisper(ctx: Context, call_sid: str, agent_id: int, *, now: int) -> VoiceResponse:
+    """Played to the agent before the caller is connected."""
+    agent_picked_up(ctx, call_sid, agent_id, now=now)
+    response = VoiceResponse()
+    info = line.caller_info(ctx.r, call_sid)
+    response.say(
+        whisper_text(_load_state(call_sid), interpreter=info.get("interp") == "1"), **ctx.say()
+    )
+    return response
+
+
+def dial_done(
+    ctx: Context,
+    call_sid: str,
+    agent_id: int,
+    dial_status: str,
+    call_status: str,
+    duration: int,
+    *,
+    now: int,
+) -> VoiceResponse:
+    """The caller's <Dial> to the agent is over: either the conversation ended (wrap-up, then
+    the survey), or the agent did not answer (the caller goes back to their place)."""
+    response = VoiceResponse()
+    info = line.caller_info(ctx.r, call_sid)
+    if dial_status == "completed" or info.get("st") in ("bridged", "done"):
+        agents.conversation_ended(
+            ctx.r, call_sid, agent_id, now=now, handle_seconds=duration, settings=ctx.settings
+        )
+        try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
+        return survey_or_goodbye(response, ctx)
+    if call_status in ENDED_CALL_STATUSES:  # the caller hung up while the agent's phone rang
+        line.caller_hung_up(call_sid, ctx.r, now)
+        try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
+        return response
+    requeued, state = agents.missed(ctx.r, call_sid, agent_id, now=now, settings=ctx.settings)
+    log.info("agent %s missed %s (now %s)", agent_id, call_sid, state)
+    if not requeued and line.requeue(ctx.r, call_sid, now=now) == "missing":
+        return survey_or_goodbye(response, ctx)
+    response.say(
+        "El asesor no está disponible en este momento. Conservamos su lugar en la fila.",
+        **ctx.say(),
+    )
+    enqueue_verb(response, ctx)
+    try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
+    return response
+
+
+def requeue_twiml(ctx: Context, call_sid: str, *, now: int) -> VoiceResponse:
+    """For a caller sent back to the line by a REST redirect (an interpreter-mode agent who did
+    not answer): same place."""
+    response = VoiceResponse()
+    line.requeue(ctx.r, call_sid, now=now)
+    response.say(
+        "El asesor no está disponible en este momento. Conservamos su lugar en la fila.",
+        **ctx.say(),
+    )
+    enqueue_verb(response, ctx)
+    try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
+    return response
+
+
+def conference_join(
+    ctx: Context, call_sid: str, agent_id: int, role: str, *, now: int
+) -> VoiceResponse:
+    """The agent's or the interpreter's leg joining the caller's conference."""
+    response = VoiceResponse()
+    if role == "agent":
+        agent_picked_up(ctx, call_sid, agent_id, now=now)
+        response.say(whisper_text(_load_state(call_sid), interpreter=True), **ctx.say())
+        end_on_exit = True
+    else:
+        response.say(
+            "Apoyo de interpretación para la Plataforma de Atención al Usuario del MEF. "
+            "Le comunicamos con el ciudadano y el asesor.",
+            **ctx.say(),
+        )
+        end_on_exit = False
+    dial = Dial()
+    dial.conference(
+        conference_name(call_sid),
+        start_conference_on_enter=True,
+        end_conference_on_exit=end_on_exit,
+    )
+    response.append(dial)
+    return response
+
+
+def agent_leg_status(ctx: Context, call_sid: str, agent_id: int, status: str, *, now: int) -> None:
+    """Status of the REST call to an interpreter-mode agent: a miss sends the caller back."""
+    if status not in ("no-answer", "busy", "failed", "canceled"):
+        return
+    requeued, _ = agents.missed(ctx.r, call_sid, agent_id, now=now, settings=ctx.settings)
+    if requeued:
+        from routing.jobs import redirect_caller
+
+        ctx.jobs.enqueue(
+            redirect_caller,
+            call_sid,
+            ctx.links("queue.requeue", call=call_sid),
+            job_timeout=30,
+            meta={"call_sid": call_sid},
+        )
+
+
+# --- After the agent: transfers and atención presencial ----------------------------------
+
+
+def transfer_twiml(ctx: Context, call_sid: str, anexo: str) -> VoiceResponse:
+    response = VoiceResponse()
+    response.say("Le comunicamos con el especialista. Por favor, espere.", **ctx.say())
+    dial = Dial(
+        action=ctx.links("queue.transfer_done", call=call_sid),
+        method="POST",
+        timeout=ctx.settings.ring_timeout_seconds,
+    )
+    add_target(dial, anexo_target(anexo, ctx.anexo_dial), None)
+    response.append(dial)
+    return response
+
+
+def transfer_done(ctx: Context, call_sid: str, dial_status: str, *, now: int) -> VoiceResponse:
+    """A transfer that did not connect puts the caller back in their place in line."""
+    response = VoiceResponse()
+    if dial_status == "completed":
+        return survey_or_goodbye(response, ctx)
+    if line.requeue(ctx.r, call_sid, now=now) == "missing":
+        state = _load_state(call_sid)
+        line.enqueue(
+            ctx.r,
+            call_sid,
+            language=state.language if state else "es",
+            priority=line.priority_of(state) if state else "normal",
+            now=now,
+            settings=ctx.settings,
+        )
+    response.say(
+        "No fue posible comunicarle con el especialista. Conservamos su lugar en la fila.",
+        **ctx.say(),
+    )
+    enqueue_verb(response, ctx)
+    try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
+    return response
+
+
+def presencial_twiml(ctx: Context) -> VoiceResponse:
+    response = VoiceResponse()
+    response.say(
+        "Su consulta será atendida de manera presencial por un servidor del Ministerio de "
+        "Economía y Finanzas. Por favor, acérquese al Módulo de Registro y Control de Visitas "
+        "para su registro. Ya les hemos avisado de su visita.",
+        **ctx.say(),
+    )
+    return survey_or_goodbye(response, ctx)
+
+
+def anexo_of(session: Session, *, anexo: str | None, organo: str | None) -> str | None:
+    """Where a transfer goes: an anexo, or the serving titular of an órgano (by sigla)."""
+    if anexo:
+        return anexo if anexo.isdigit() else None
+    if organo:
+        found = session.scalars(select(Organo).where(Organo.sigla == organo.upper())).first()
+        rep = found.current("titular") if found else None
+        return rep.anexo if rep else None
+    return None
+
+
+def _load_state(call_sid: str) -> CallState | None:
+    try:
+        return call_state.load(call_sid)
+    except redis.RedisError:
+        return None

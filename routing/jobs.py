@@ -1,0 +1,171 @@
+"""rq jobs of the routing engine (queue "default"): the REST calls to Twilio and the sweep.
+
+Jobs take ids and plain values, run inside the worker's app context, and are idempotent: each
+checks in Redis that what it is about to do is still current.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from flask import current_app
+from sqlalchemy import select
+
+from clock import lima_now
+from directory.models import Agent, LanguageSpeaker
+from extensions import db
+from ivr import state as call_state
+from routing import agents, authorities, callbacks, twilio_api
+from routing import queue as line
+from routing.context import Context, from_app
+from routing.dialing import DialTarget, agent_target, speaker_target
+from routing.dispatch import Match, dispatch
+from routing.flows import PLATAFORMA_QUEUE
+from routing.scripts import PREFIX, text
+from routing.whisper import sms_for_visits
+
+log = logging.getLogger(__name__)
+
+
+def connect_caller(call_sid: str, agent_id: int) -> str:
+    """Take the matched caller out of Twilio's queue to the bridge TwiML."""
+    ctx = from_app()
+    info = line.caller_info(ctx.r, call_sid)
+    if info.get("st") != "offered" or info.get("agent") != str(agent_id):
+        return "stale"
+    url = ctx.links("queue.bridge", call=call_sid, agent=agent_id)
+    queue = text(ctx.r.get(f"{PREFIX}qsid") or PLATAFORMA_QUEUE)
+    if twilio_api.dequeue_to_url(queue, call_sid, url):
+        return "dequeued"
+    # Not a member (yet, or any more): if the bridge was not served, redirect the call itself.
+    info = line.caller_info(ctx.r, call_sid)
+    if info.get("st") != "offered" or info.get("bs"):
+        return "stale"
+    if twilio_api.redirect_call(call_sid, url):
+        return "redirected"
+    line.caller_hung_up(call_sid, ctx.r)
+    return "gone"
+
+
+def redirect_caller(call_sid: str, url: str) -> bool:
+    return twilio_api.redirect_call(call_sid, url)
+
+
+def dial_conference_parties(call_sid: str, agent_id: int) -> list[str]:
+    """Interpreter mode: call the agent and a speaker of the caller's language into the
+    caller's conference."""
+    ctx = from_app()
+    session = db.session
+    agent = session.get(Agent, agent_id)
+    info = line.caller_info(ctx.r, call_sid)
+    if agent is None or info.get("st") != "offered" or info.get("agent") != str(agent_id):
+        return []
+    if ctx.r.hsetnx(f"{PREFIX}c:{call_sid}", "confcalls", "1") == 0:
+        return []  # a retry: the legs were already placed
+    sids = []
+    target = agent_target(agent.canal, agent.destino, ctx.anexo_dial)
+    sids.append(
+        twilio_api.create_call(
+            target.rest_to(),
+            ctx.caller_id,
+            ctx.links("queue.conference_join", call=call_sid, agent=agent_id, role="agent"),
+            send_digits=target.send_digits,
+            status_callback=ctx.links("queue.agent_leg_status", call=call_sid, agent=agent_id),
+            timeout=ctx.settings.ring_timeout_seconds,
+        )
+    )
+    interpreter = pick_interpreter(ctx, info.get("lang", "es"))
+    if interpreter is not None:
+        sids.append(
+            twilio_api.create_call(
+                interpreter.rest_to(),
+                ctx.caller_id,
+                ctx.links("queue.conference_join", call=call_sid, agent=agent_id, role="interp"),
+                send_digits=interpreter.send_digits,
+                timeout=30,
+            )
+        )
+    else:
+        log.warning("no active speaker of %s in the registry", info.get("lang"))
+    return sids
+
+
+def pick_interpreter(ctx: Context, language: str) -> DialTarget | None:
+    """The next active speaker of the language in the registry (§5.4), in turn."""
+    speakers = list(
+        db.session.scalars(
+            select(LanguageSpeaker)
+            .where(LanguageSpeaker.language_code == language, LanguageSpeaker.activo.is_(True))
+            .order_by(LanguageSpeaker.id)
+        )
+    )
+    targets = [t for s in speakers if (t := speaker_target(s.telefono, s.anexo, ctx.anexo_dial))]
+    if not targets:
+        return None
+    turn = int(ctx.r.incr(f"{PREFIX}interp:{language}"))
+    return targets[(turn - 1) % len(targets)]
+
+
+def visits_module_from_config() -> authorities.VisitsModule:
+    c = current_app.config
+    return authorities.VisitsModule(
+        notify=(c.get("VISITS_MODULE_NOTIFY") or "sms").lower(),
+        phone=c.get("VISITS_MODULE_PHONE"),
+        email=c.get("VISITS_MODULE_EMAIL"),
+        sms_from=c.get("ROUTING_CALLER_ID") or "+5113115930",
+        smtp_host=c.get("SMTP_HOST") or "localhost",
+        smtp_port=int(c.get("SMTP_PORT") or 25),
+        smtp_user=c.get("SMTP_USER"),
+        smtp_password=c.get("SMTP_PASSWORD"),
+        smtp_from=c.get("SMTP_FROM") or "red-atencion@mef.gob.pe",
+        smtp_starttls=bool(c.get("SMTP_STARTTLS")),
+    )
+
+
+def notify_visits_module(call_sid: str, agent: str) -> str:
+    body = sms_for_visits(call_state.load(call_sid), agent)
+    return authorities.notify(db.session(), visits_module_from_config(), call_sid, agent, body)
+
+
+def timeout_caller(call_sid: str) -> bool:
+    """A caller at the wait limit: out of Twilio's queue to the callback goodbye."""
+    ctx = from_app()
+    url = ctx.links("queue.timeout", call=call_sid)
+    queue = text(ctx.r.get(f"{PREFIX}qsid") or PLATAFORMA_QUEUE)
+    return twilio_api.dequeue_to_url(queue, call_sid, url)
+
+
+@dataclass
+class SweepReport:
+    timeouts: list[str] = field(default_factory=list)
+    unstuck: list[tuple[int, str]] = field(default_factory=list)
+    matches: list[Match] = field(default_factory=list)
+    flagged: int = 0
+
+
+def sweep(ctx: Context, *, now: int) -> SweepReport:
+    """Periodic work: wait limits, offers whose call never reached the agent, matching (aging
+    and language overflow happen inside it), overdue callbacks."""
+    report = SweepReport()
+    report.timeouts = line.timed_out(ctx.r, now=now, settings=ctx.settings)
+    for call_sid in report.timeouts:
+        ctx.jobs.enqueue(timeout_caller, call_sid, job_timeout=30, meta={"call_sid": call_sid})
+    older = (ctx.settings.ring_timeout_seconds + 60) * 1000
+    for agent_id, call_sid in agents.stuck_ringing(ctx.r, now=now, older_than_ms=older):
+        if not line.caller_info(ctx.r, call_sid).get("bs"):
+            line.requeue(ctx.r, call_sid, now=now)
+            report.unstuck.append((agent_id, call_sid))
+    report.matches = dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
+    report.flagged = callbacks.flag_overdue(db.session(), today=lima_now().date())
+    return report
+
+
+def sweep_job() -> dict[str, int]:
+    report = sweep(from_app(), now=line.now_ms())
+    return {
+        "timeouts": len(report.timeouts),
+        "unstuck": len(report.unstuck),
+        "matches": len(report.matches),
+        "flagged": report.flagged,
+    }

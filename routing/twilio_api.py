@@ -1,0 +1,132 @@
+"""THE one module through which every REST call to Twilio goes (the ``twilio`` library's Client).
+
+``configure`` is called by routing.init_app with the account's credentials; tests inject a fake
+``HttpClient`` at the network edge with ``use_http_client``. Functions take plain values and
+return plain values; a ``TwilioRestException`` propagates to the caller (an rq job, which
+retries).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from twilio.base.exceptions import TwilioRestException
+from twilio.http import HttpClient
+from twilio.rest import Client
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Config:
+    account_sid: str = ""
+    auth_token: str = ""
+    http_client: HttpClient | None = None
+
+
+_config = _Config()
+_client: Client | None = None
+_queue_sids: dict[str, str] = {}
+
+
+def configure(account_sid: str, auth_token: str) -> None:
+    global _client
+    _config.account_sid = account_sid
+    _config.auth_token = auth_token
+    _client = None
+
+
+def use_http_client(http_client: HttpClient | None) -> None:
+    """Route every request through ``http_client`` (the tests' fake of Twilio)."""
+    global _client
+    _config.http_client = http_client
+    _client = None
+    _queue_sids.clear()
+
+
+def client() -> Client:
+    global _client
+    if _client is None:
+        _client = Client(_config.account_sid, _config.auth_token, http_client=_config.http_client)
+    return _client
+
+
+def queue_sid(queue: str) -> str:
+    """A queue's SID from its SID or its friendly name (looked up once, then cached)."""
+    if queue.startswith("QU"):
+        return queue
+    if queue not in _queue_sids:
+        for found in client().queues.list(limit=1000):
+            if found.friendly_name and found.sid:
+                _queue_sids[found.friendly_name] = found.sid
+    if queue not in _queue_sids:
+        created = client().queues.create(friendly_name=queue)
+        assert created.sid is not None
+        _queue_sids[queue] = created.sid
+    return _queue_sids[queue]
+
+
+def dequeue_to_url(queue: str, call_sid: str, url: str) -> bool:
+    """Take ``call_sid`` out of the queue (SID or name) to the TwiML at ``url``.
+
+    Returns False when the call is not in that queue (404): it left, or has not arrived yet.
+    """
+    try:
+        client().queues(queue_sid(queue)).members(call_sid).update(url=url, method="POST")
+    except TwilioRestException as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return True
+
+
+def redirect_call(call_sid: str, url: str) -> bool:
+    """Send a live call to the TwiML at ``url``. False when the call is gone (404)."""
+    try:
+        client().calls(call_sid).update(url=url, method="POST")
+    except TwilioRestException as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return True
+
+
+def create_call(
+    to: str,
+    from_: str,
+    url: str,
+    *,
+    send_digits: str | None = None,
+    status_callback: str | None = None,
+    timeout: int | None = None,
+) -> str:
+    """Place an outbound call that runs the TwiML at ``url``. Returns its CallSid."""
+    kwargs: dict[str, object] = {"to": to, "from_": from_, "url": url, "method": "POST"}
+    if send_digits:
+        kwargs["send_digits"] = send_digits
+    if status_callback:
+        kwargs["status_callback"] = status_callback
+        kwargs["status_callback_method"] = "POST"
+        kwargs["status_callback_event"] = ["completed"]
+    if timeout:
+        kwargs["timeout"] = timeout
+    call = client().calls.create(**kwargs)
+    return str(call.sid)
+
+
+def send_sms(to: str, body: str, from_: str) -> str:
+    """Send an SMS. Returns its MessageSid."""
+    message = client().messages.create(to=to, from_=from_, body=body)
+    return str(message.sid)
+
+
+def delete_recording(recording_sid: str) -> bool:
+    """Delete a recording (retention purge). True when deleted or already gone."""
+    try:
+        client().recordings(recording_sid).delete()
+    except TwilioRestException as exc:
+        if exc.status == 404:
+            return True
+        raise
+    return True

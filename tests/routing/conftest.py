@@ -1,0 +1,90 @@
+"""Fixtures of the routing tests: Twilio faked at the network edge (always), rq jobs run at
+once, journey events captured, agents in the directory, callers' state in Redis."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from config import TestConfig
+from directory.models import Agent, AgentLanguage, LanguageSpeaker
+from ivr import state as call_state
+from ivr.state import CallState
+from routing import twilio_api
+from routing.context import Context, from_app
+from tests.twilio_fake import FakeTwilio
+
+BASE = 1_800_000_000_000  # a fixed "now" in ms for domain tests
+
+
+@pytest.fixture
+def config(config: TestConfig) -> TestConfig:
+    config.RQ_ASYNC = False  # jobs run inside the request that queues them
+    config.ROUTING_API_TOKEN = "supervisor-token"
+    config.VISITS_MODULE_PHONE = "+51999888777"
+    return config
+
+
+@pytest.fixture(autouse=True)
+def fake_twilio(app: Flask) -> Iterator[FakeTwilio]:
+    fake = FakeTwilio(
+        account_sid=app.config["TWILIO_ACCOUNT_SID"], auth_token=app.config["TWILIO_AUTH_TOKEN"]
+    )
+    twilio_api.use_http_client(fake)
+    yield fake
+    twilio_api.use_http_client(None)
+
+
+@pytest.fixture
+def journey(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Every journey event recorded during the test (in place of the register's delivery)."""
+    events: list[dict[str, Any]] = []
+    monkeypatch.setattr("ivr.journey.emit", events.append)
+    return events
+
+
+def steps(events: list[dict[str, Any]], call_sid: str) -> list[tuple[str, str | None]]:
+    return [(e["step"], e["choice"]) for e in events if e["call_sid"] == call_sid]
+
+
+@pytest.fixture
+def ctx(app: Flask) -> Context:
+    return from_app()
+
+
+def add_agent(
+    session: Session,
+    nombre: str,
+    *,
+    canal: str = "client",
+    destino: str | None = None,
+    languages: tuple[str, ...] = (),
+) -> Agent:
+    agent = Agent(nombre=nombre, canal=canal, destino=destino or nombre.lower(), activo=True)
+    agent.languages = [AgentLanguage(language_code=code) for code in languages]
+    session.add(agent)
+    session.commit()
+    return agent
+
+
+def add_speaker(session: Session, language: str, telefono: str) -> LanguageSpeaker:
+    speaker = LanguageSpeaker(
+        nombre_completo="Intérprete", language_code=language, telefono=telefono, activo=True
+    )
+    session.add(speaker)
+    session.commit()
+    return speaker
+
+
+def caller_state(call_sid: str, **fields: Any) -> CallState:
+    state = CallState(call_sid=call_sid, from_number="+51987654321", **fields)
+    call_state.save(state)
+    return state
+
+
+def sid(n: int) -> str:
+    return f"CA{n:032x}"
