@@ -301,3 +301,27 @@ def test_every_change_writes_an_audit_entry_with_before_and_after(session: Sessi
     assert update.before is not None and update.after is not None
     assert (update.before["anexo"], update.after["anexo"]) == ("2301", "2399")
     assert update.before["nombre_completo"] == "Ana Quispe Mamani"
+
+
+def test_swapping_two_organos_menu_places_is_a_change_not_a_conflict(session: Session) -> None:
+    load(session, BASE_CSV)
+    swapped = csv_text(
+        *(r.replace(",1,", ",2,") for r in BASE_ROWS[:2]),
+        *(r.replace(",2,", ",1,") for r in BASE_ROWS[2:4]),
+        BASE_ROWS[4],
+    )
+    report = load(session, swapped)
+    assert sorted(report.organos_changed) == ["DGCP: orden 2 → 1", "DGPP: orden 1 → 2"]
+    assert report.added == [] and report.retired == []
+
+
+def test_a_name_fixed_only_in_accents_or_case_is_the_same_person(session: Session) -> None:
+    load(session, BASE_CSV)
+    report = load(
+        session, csv_text(*BASE_ROWS[:2], BASE_ROWS[2].replace("Huamán", "HUAMAN"), *BASE_ROWS[3:])
+    )
+    assert report.retired == [] and report.added == []
+    assert report.changed == [
+        "DGCP titular: Carlos HUAMAN Ccori (nombre_completo «Carlos Huamán Ccori» → "
+        "«Carlos HUAMAN Ccori»)"
+    ]
