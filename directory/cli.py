@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 
@@ -188,6 +188,13 @@ seed_group = AppGroup("seed", help="Demo data.")
 @actor_option
 def seed_demo(if_empty: bool, actor: str | None) -> None:
     """Load the demo directory, centers, agents, language registry and users."""
+    if current_app.config.get("ENV_NAME") == "production":
+        # The demo users share a published password: never on a reachable server.
+        click.echo(
+            "Error: los datos de demostración no se cargan en producción (RED_ENV=production).",
+            err=True,
+        )
+        raise SystemExit(1)
     with transaction() as session:
         echo_lines(demo.seed_demo(session, actor=actor or default_actor(), if_empty=if_empty))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -264,3 +265,13 @@ def test_the_default_actor_is_the_os_user(runner: FlaskCliRunner, session: Sessi
     runner.invoke(args=["languages", "add", "quz", "Quechua del Cusco"])
     (entry,) = entries(session, "language")
     assert entry.actor.startswith("cli:")
+
+
+def test_seed_demo_is_refused_in_production(
+    runner: FlaskCliRunner, session: Session, app: Flask
+) -> None:
+    app.config["ENV_NAME"] = "production"
+    result = runner.invoke(args=["seed", "demo"])
+    assert result.exit_code == 1
+    assert "producción" in result.stderr
+    assert session.scalar(select(func.count()).select_from(User)) == 0
