@@ -108,7 +108,7 @@ def gather(
     """A <Gather> of keys whose action is ``endpoint?try=N``; it is called on no input too."""
     return response.gather(
         input="dtmf",
-        action=turn.path(endpoint, **{"try": tries}, **values),
+        action=turn.path(endpoint, **values, **{"try": tries}),
         method="POST",
         num_digits=num_digits,
         timeout=timeout,

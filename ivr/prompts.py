@@ -73,7 +73,7 @@ DEFAULT_PROMPTS: dict[str, str] = {
         "de Atención al Usuario."
     ),
     "expediente_ask": ("Marque el número de su expediente y al terminar marque numeral."),
-    "expediente_invalid": "El número de expediente debe tener de 4 a 12 dígitos.",
+    "expediente_invalid": "Ese número de expediente no es válido: debe tener de 4 a 12 dígitos.",
     "expediente_readback": (
         "Usted marcó el expediente {digits}. Si es correcto, marque 1. Para marcarlo de nuevo, "
         "marque 2."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -11,16 +12,16 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ivr.simulator import Scenario, SimulationError, load_scenario, simulate_in_process
+from ivr.simulator import Result, Scenario, SimulationError, load_scenario, simulate_in_process
 from routing.models import CallbackRequest, VoiceMessage
 from tests.ivr.helpers import OPEN, Journey, lima
 
 pytestmark = pytest.mark.usefixtures("directory")
 
 
-def run(app: Flask, **kw: object) -> tuple[object, list[str]]:
+def run(app: Flask, **kw: Any) -> tuple[Result, list[str]]:
     lines: list[str] = []
-    scenario = Scenario(**({"at": OPEN} | kw))  # type: ignore[arg-type]
+    scenario = Scenario(**({"at": OPEN} | kw))
     return simulate_in_process(app, scenario, lines.append), lines
 
 
