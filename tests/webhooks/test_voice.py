@@ -14,9 +14,9 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+import config as settings
 from app import create_app
 from extensions import db, redis_store
-import config as settings
 from ivr import hours, prompts
 from ivr.state import load as load_state
 from routing.models import CallbackRequest, VoiceMessage
