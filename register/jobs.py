@@ -47,9 +47,7 @@ def _claim(connection: Redis, limit: int) -> list[str]:
     queue = redis_store.queue(REGISTER_QUEUE)
     registry = StartedJobRegistry(REGISTER_QUEUE, connection=connection)
     lease = current_timestamp() + JOB_TIMEOUT + 60
-    ids = connection.eval(
-        _CLAIM, 2, queue.key, registry.key, limit, lease, JOB_PREFIX
-    )
+    ids = connection.eval(_CLAIM, 2, queue.key, registry.key, limit, lease, JOB_PREFIX)
     return [i.decode() if isinstance(i, bytes) else str(i) for i in ids]
 
 

@@ -1,0 +1,517 @@
+"""Monthly (§4.2.4 c) and quarterly (Responsabilidades 5.2) reports of the telephone line.
+
+``build_report`` reads the register rows of a period (and the callback requests made in it)
+and returns plain values; ``render_text`` and ``write_report_xlsx`` present them, and the admin
+page draws them (register/charts.py). Definitions:
+
+- offered: every call registered; answered: ``resultado = atendida``; abandoned:
+  ``resultado = abandonada`` (hung up before anyone answered, without leaving a request);
+- average speed of answer: mean ``espera_seg`` of answered calls;
+- service level: answered within 20 s over (answered + abandoned);
+- average handle time: mean talk time after the answer (``atencion_seg``);
+- callbacks on time: done (``realizada``) no later than their ``due_date``, Lima time.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from clock import LIMA, is_business_day, to_lima
+from register.erlang import agents_needed, average_speed_of_answer, service_level
+from register.models import RegisterCall
+
+SERVICE_LEVEL_SECONDS = 20
+SERVICE_LEVEL_TARGET = 0.8
+DEFAULT_AHT_SECONDS = 180
+MONTHS_ES = (
+    "enero",
+    "febrero",
+    "marzo",
+    "abril",
+    "mayo",
+    "junio",
+    "julio",
+    "agosto",
+    "septiembre",
+    "octubre",
+    "noviembre",
+    "diciembre",
+)
+RESULTADO_ES = {
+    "atendida": "Atendidas",
+    "abandonada": "Abandonadas",
+    "devolucion_solicitada": "Devolución solicitada",
+    "mensaje_de_voz": "Mensaje de voz",
+    "fuera_de_horario": "Fuera de horario",
+}
+PREFERENCIAL_ES = {
+    "gestante": "Gestante",
+    "adulto_mayor": "Adulto mayor",
+    "discapacidad": "Persona con discapacidad",
+}
+IDIOMA_ES = {"es": "Español", "qu": "Quechua", "ay": "Aimara"}
+
+
+@dataclass(frozen=True)
+class Period:
+    kind: str  # "mensual" or "trimestral"
+    label: str  # "2026-10" or "2026-Q4"
+    title: str  # "octubre de 2026"
+    start: date
+    end: date  # exclusive
+
+
+def _month_end(year: int, month: int) -> date:
+    return date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
+
+
+def period_of_month(month: str) -> Period:
+    try:
+        year_s, mon_s = month.split("-")
+        year, mon = int(year_s), int(mon_s)
+        start = date(year, mon, 1)
+    except ValueError as exc:
+        raise ValueError(f"Mes inválido {month!r}: use el formato AAAA-MM.") from exc
+    return Period(
+        "mensual",
+        f"{year:04d}-{mon:02d}",
+        f"{MONTHS_ES[mon - 1]} de {year}",
+        start,
+        _month_end(year, mon),
+    )
+
+
+def period_of_quarter(quarter: str) -> Period:
+    try:
+        year_s, q_s = quarter.upper().split("-Q")
+        year, q = int(year_s), int(q_s)
+        if not 1 <= q <= 4:
+            raise ValueError(quarter)
+    except ValueError as exc:
+        raise ValueError(f"Trimestre inválido {quarter!r}: use el formato AAAA-Qn.") from exc
+    first = 3 * (q - 1) + 1
+    return Period(
+        "trimestral",
+        f"{year}-Q{q}",
+        f"{q}.º trimestre de {year} ({MONTHS_ES[first - 1]} a {MONTHS_ES[first + 1]})",
+        date(year, first, 1),
+        _month_end(year, first + 2),
+    )
+
+
+def _mean(values: list[int]) -> float | None:
+    return round(sum(values) / len(values), 1) if values else None
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _organo_names(session: Session) -> dict[str, str]:
+    try:
+        from directory.models import Organo
+
+        return {o.sigla: o.nombre for o in session.scalars(select(Organo))}
+    except Exception:  # noqa: BLE001 - the directory may be empty or not migrated
+        return {}
+
+
+def _callbacks(session: Session, period: Period) -> dict[str, Any]:
+    from routing.models import CallbackRequest
+
+    requested = done = on_time = pending = 0
+    by_source: Counter[str] = Counter()
+    start_at = datetime.combine(period.start, time(0), LIMA).astimezone(UTC)
+    end_at = datetime.combine(period.end, time(0), LIMA).astimezone(UTC)
+    for cb in session.scalars(
+        select(CallbackRequest).where(
+            CallbackRequest.created_at >= start_at, CallbackRequest.created_at < end_at
+        )
+    ):
+        requested += 1
+        by_source[cb.source] += 1
+        if cb.status == "realizada":
+            done += 1
+            if cb.done_at is not None and to_lima(cb.done_at).date() <= cb.due_date:
+                on_time += 1
+        elif cb.status in ("pendiente", "en_curso", "no_contesta"):
+            pending += 1
+    return {
+        "solicitadas": requested,
+        "realizadas": done,
+        "a_tiempo": on_time,
+        "pendientes": pending,
+        "a_tiempo_pct": _share(on_time, requested),
+        "por_origen": dict(sorted(by_source.items())),
+    }
+
+
+def erlang_view(rows: list[Any], month_start: date, month_end: date) -> list[dict[str, Any]]:
+    """Agents needed each hour (80 % within 20 s) from one month's arrivals and handle times.
+
+    Arrivals: calls that reached the Plataforma queue in that hour of the day, averaged over
+    the business days of the month; handle time: their mean talk time (or the month's).
+    """
+    days = [month_start + timedelta(d) for d in range((month_end - month_start).days)]
+    business_days = sum(1 for d in days if is_business_day(d)) or 1
+    arrivals: Counter[int] = Counter()
+    talk: dict[int, list[int]] = defaultdict(list)
+    all_talk: list[int] = []
+    for r in rows:
+        if r.queued_at is None or not month_start <= r.fecha < month_end:
+            continue
+        hour = to_lima(r.queued_at).hour
+        arrivals[hour] += 1
+        if r.atencion_seg:
+            talk[hour].append(r.atencion_seg)
+            all_talk.append(r.atencion_seg)
+    overall = (sum(all_talk) / len(all_talk)) if all_talk else DEFAULT_AHT_SECONDS
+    view = []
+    for hour in sorted(arrivals):
+        per_hour = arrivals[hour] / business_days
+        aht = (sum(talk[hour]) / len(talk[hour])) if talk[hour] else overall
+        agents = agents_needed(per_hour, aht, SERVICE_LEVEL_TARGET, SERVICE_LEVEL_SECONDS)
+        traffic = per_hour * aht / 3600
+        view.append(
+            {
+                "hora": f"{hour:02d}:00",
+                "llamadas_por_hora": round(per_hour, 2),
+                "aht_seg": round(aht),
+                "erlangs": round(traffic, 2),
+                "agentes": agents,
+                "nivel_servicio": round(
+                    service_level(agents, traffic, aht, SERVICE_LEVEL_SECONDS), 3
+                )
+                if agents
+                else None,
+                "asa_seg": round(average_speed_of_answer(agents, traffic, aht), 1)
+                if agents
+                else None,
+            }
+        )
+    return view
+
+
+def build_report(session: Session, period: Period) -> dict[str, Any]:
+    """Every figure of the report, as plain values."""
+    rows = list(
+        session.execute(
+            select(
+                RegisterCall.fecha,
+                RegisterCall.resultado,
+                RegisterCall.derivacion,
+                RegisterCall.organo,
+                RegisterCall.tipo_consulta,
+                RegisterCall.tipo_usuario,
+                RegisterCall.preferencial,
+                RegisterCall.idioma,
+                RegisterCall.region,
+                RegisterCall.espera_seg,
+                RegisterCall.atencion_seg,
+                RegisterCall.encuesta,
+                RegisterCall.queued_at,
+                RegisterCall.journey,
+            ).where(RegisterCall.fecha >= period.start, RegisterCall.fecha < period.end)
+        )
+    )
+    offered = len(rows)
+    results = Counter(r.resultado for r in rows)
+    answered_rows = [r for r in rows if r.resultado == "atendida"]
+    answered = len(answered_rows)
+    abandoned = results["abandonada"]
+    within = sum(
+        1
+        for r in answered_rows
+        if r.espera_seg is not None and r.espera_seg <= SERVICE_LEVEL_SECONDS
+    )
+    by_route = Counter(r.derivacion or "plataforma" for r in answered_rows)
+
+    names = _organo_names(session)
+    organos: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        if r.tipo_consulta != "tecnica" or not r.organo:
+            continue
+        o = organos.setdefault(
+            r.organo,
+            {
+                "organo": r.organo,
+                "nombre": names.get(r.organo, ""),
+                "ofrecidas": 0,
+                "titular": 0,
+                "alterno": 0,
+                "plataforma": 0,
+                "sin_atender": 0,
+                "no_contesta": {"titular": Counter(), "alterno": Counter()},
+            },
+        )
+        o["ofrecidas"] += 1
+        if r.resultado == "atendida" and r.derivacion in ("titular", "alterno", "plataforma"):
+            o[r.derivacion] += 1
+        elif r.derivacion == "plataforma":
+            o["plataforma"] += 1
+        else:
+            o["sin_atender"] += 1
+        names_by_rol = {}
+        for dial in (r.journey or {}).get("dials", []):
+            if "anexo" in dial:
+                names_by_rol[dial.get("rol")] = dial.get("nombre") or dial.get("rol")
+            elif dial.get("outcome") and dial["outcome"] != "accepted":
+                rol = dial.get("rol")
+                if rol in ("titular", "alterno"):
+                    o["no_contesta"][rol][names_by_rol.get(rol) or rol] += 1
+    por_organo = []
+    for sigla in sorted(organos):
+        o = organos[sigla]
+        o["no_contesta"] = {
+            rol: [{"nombre": n, "llamadas": c} for n, c in counter.most_common()]
+            for rol, counter in o["no_contesta"].items()
+        }
+        o["tasa_red"] = _share(o["titular"] + o["alterno"], o["ofrecidas"])
+        por_organo.append(o)
+
+    by_day: dict[str, dict[str, int]] = {}
+    day = period.start
+    while day < period.end:
+        by_day[day.isoformat()] = {"ofrecidas": 0, "atendidas": 0, "abandonadas": 0}
+        day += timedelta(days=1)
+    for r in rows:
+        d = by_day[r.fecha.isoformat()]
+        d["ofrecidas"] += 1
+        d["atendidas"] += r.resultado == "atendida"
+        d["abandonadas"] += r.resultado == "abandonada"
+
+    scores = [r.encuesta for r in rows if r.encuesta]
+    last_month_start = date(period.end.year, period.end.month, 1) - timedelta(days=1)
+    last_month_start = last_month_start.replace(day=1)
+    return {
+        "periodo": {
+            "tipo": period.kind,
+            "etiqueta": period.label,
+            "titulo": period.title,
+            "desde": period.start.isoformat(),
+            "hasta": (period.end - timedelta(days=1)).isoformat(),
+        },
+        "ofrecidas": offered,
+        "atendidas": answered,
+        "abandonadas": abandoned,
+        "resultados": {k: results.get(k, 0) for k in RESULTADO_ES},
+        "atendidas_por": {k: by_route.get(k, 0) for k in ("titular", "alterno", "plataforma")},
+        "asa_seg": _mean([r.espera_seg for r in answered_rows if r.espera_seg is not None]),
+        "nivel_servicio": _share(within, answered + abandoned),
+        "aht_seg": _mean([r.atencion_seg for r in answered_rows if r.atencion_seg is not None]),
+        "devoluciones": _callbacks(session, period),
+        "por_organo": por_organo,
+        "por_preferencial": {
+            k: sum(1 for r in rows if r.preferencial == k) for k in PREFERENCIAL_ES
+        },
+        "por_idioma": dict(Counter(r.idioma for r in rows).most_common()),
+        "por_region": dict(Counter(r.region or "(sin región)" for r in rows).most_common()),
+        "por_tipo_usuario": dict(Counter(r.tipo_usuario for r in rows).most_common()),
+        "por_tipo_consulta": dict(
+            Counter(r.tipo_consulta or "(sin menú)" for r in rows).most_common()
+        ),
+        "encuesta": {
+            "respuestas": len(scores),
+            "promedio": _mean(scores),
+            "distribucion": {str(k): scores.count(k) for k in range(1, 6)},
+        },
+        "por_dia": by_day,
+        "erlang": {
+            "mes": f"{MONTHS_ES[last_month_start.month - 1]} de {last_month_start.year}",
+            "horas": erlang_view(rows, last_month_start, period.end),
+        },
+    }
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f} %"
+
+
+def _num(value: float | None, unit: str = "") -> str:
+    return "-" if value is None else f"{value:g}{unit}"
+
+
+def render_text(report: dict[str, Any]) -> str:
+    p = report["periodo"]
+    cb = report["devoluciones"]
+    lines = [
+        f"Reporte {p['tipo']} de la Red de Atención telefónica: {p['titulo']}",
+        f"Del {p['desde']} al {p['hasta']}",
+        "",
+        f"Llamadas ofrecidas:          {report['ofrecidas']}",
+        f"Llamadas atendidas:          {report['atendidas']}",
+        f"Llamadas abandonadas:        {report['abandonadas']}",
+    ]
+    for key in ("devolucion_solicitada", "mensaje_de_voz", "fuera_de_horario"):
+        lines.append(f"{RESULTADO_ES[key] + ':':<29}{report['resultados'][key]}")
+    by = report["atendidas_por"]
+    lines += [
+        f"Atendidas por el titular:    {by['titular']}",
+        f"Atendidas por el alterno:    {by['alterno']}",
+        f"Atendidas en la Plataforma:  {by['plataforma']}",
+        f"Velocidad media de respuesta: {_num(report['asa_seg'], ' s')}",
+        f"Nivel de servicio (≤ {SERVICE_LEVEL_SECONDS} s):  {_pct(report['nivel_servicio'])}",
+        f"Tiempo medio de atención:    {_num(report['aht_seg'], ' s')}",
+        f"Devoluciones solicitadas:    {cb['solicitadas']} (realizadas {cb['realizadas']}, "
+        f"a tiempo {cb['a_tiempo']}, pendientes {cb['pendientes']})",
+        f"Encuesta de satisfacción:    promedio {_num(report['encuesta']['promedio'])} "
+        f"de 5 ({report['encuesta']['respuestas']} respuestas)",
+        "",
+        "Consultas técnicas por órgano (titular / alterno / derivadas a la Plataforma / "
+        "sin atender):",
+    ]
+    for o in report["por_organo"]:
+        lines.append(
+            f"  {o['organo']:<8} {o['ofrecidas']:>5} llamadas: {o['titular']} / {o['alterno']} / "
+            f"{o['plataforma']} / {o['sin_atender']}"
+        )
+        for rol in ("titular", "alterno"):
+            missed = ", ".join(f"{m['nombre']} ({m['llamadas']})" for m in o["no_contesta"][rol])
+            if missed:
+                lines.append(f"           no contestó ({rol}): {missed}")
+    lines += ["", "Atención preferencial:"]
+    for key, label in PREFERENCIAL_ES.items():
+        lines.append(f"  {label}: {report['por_preferencial'][key]}")
+    lines += ["", "Por idioma:"]
+    lines += [f"  {IDIOMA_ES.get(k, k)}: {v}" for k, v in report["por_idioma"].items()]
+    lines += ["", "Por región:"]
+    lines += [f"  {k}: {v}" for k, v in report["por_region"].items()]
+    lines += [
+        "",
+        f"Dimensionamiento Erlang C (80 % en {SERVICE_LEVEL_SECONDS} s), según "
+        f"{report['erlang']['mes']}:",
+    ]
+    for h in report["erlang"]["horas"]:
+        lines.append(
+            f"  {h['hora']}  {h['llamadas_por_hora']:>6} llamadas/h  TMO {h['aht_seg']} s  "
+            f"→ agentes necesarios: {h['agentes']}"
+        )
+    return "\n".join(lines)
+
+
+def write_report_xlsx(report: dict[str, Any], path: Path) -> None:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    wb = Workbook()
+    bold = Font(bold=True)
+
+    def sheet(title: str, header: list[str], rows: list[list[Any]], widths: list[int]) -> None:
+        ws = wb.create_sheet(title)
+        ws.append(header)
+        for cell in ws[1]:
+            cell.font = bold
+        for row in rows:
+            ws.append(row)
+        for i, width in enumerate(widths):
+            ws.column_dimensions[chr(ord("A") + i)].width = width
+        ws.freeze_panes = "A2"
+
+    p = report["periodo"]
+    cb = report["devoluciones"]
+    summary = [
+        ["Periodo", p["titulo"]],
+        ["Llamadas ofrecidas", report["ofrecidas"]],
+        ["Llamadas atendidas", report["atendidas"]],
+        ["Llamadas abandonadas", report["abandonadas"]],
+        *[
+            [RESULTADO_ES[k], report["resultados"][k]]
+            for k in ("devolucion_solicitada", "mensaje_de_voz", "fuera_de_horario")
+        ],
+        ["Atendidas por el titular", report["atendidas_por"]["titular"]],
+        ["Atendidas por el alterno", report["atendidas_por"]["alterno"]],
+        ["Atendidas en la Plataforma", report["atendidas_por"]["plataforma"]],
+        ["Velocidad media de respuesta (s)", report["asa_seg"]],
+        [f"Nivel de servicio (≤ {SERVICE_LEVEL_SECONDS} s)", report["nivel_servicio"]],
+        ["Tiempo medio de atención (s)", report["aht_seg"]],
+        ["Devoluciones solicitadas", cb["solicitadas"]],
+        ["Devoluciones realizadas", cb["realizadas"]],
+        ["Devoluciones a tiempo", cb["a_tiempo"]],
+        ["Encuesta: promedio (1 a 5)", report["encuesta"]["promedio"]],
+        ["Encuesta: respuestas", report["encuesta"]["respuestas"]],
+    ]
+    sheet("Resumen", ["Indicador", "Valor"], summary, [38, 40])
+    wb.remove(wb.worksheets[0])
+    for label_cell, value_cell in wb["Resumen"].iter_rows(min_row=2, max_col=2):
+        if str(label_cell.value).startswith("Nivel de servicio"):
+            value_cell.number_format = "0.0%"
+    sheet(
+        "Por órgano",
+        [
+            "Órgano",
+            "Nombre",
+            "Llamadas",
+            "Titular",
+            "Alterno",
+            "Plataforma",
+            "Sin atender",
+            "Titular no contestó",
+            "Alterno no contestó",
+        ],
+        [
+            [
+                o["organo"],
+                o["nombre"],
+                o["ofrecidas"],
+                o["titular"],
+                o["alterno"],
+                o["plataforma"],
+                o["sin_atender"],
+                "; ".join(f"{m['nombre']} ({m['llamadas']})" for m in o["no_contesta"]["titular"]),
+                "; ".join(f"{m['nombre']} ({m['llamadas']})" for m in o["no_contesta"]["alterno"]),
+            ]
+            for o in report["por_organo"]
+        ],
+        [10, 40, 10, 10, 10, 12, 12, 30, 30],
+    )
+    sheet(
+        "Por día",
+        ["Fecha", "Ofrecidas", "Atendidas", "Abandonadas"],
+        [
+            [date.fromisoformat(d), v["ofrecidas"], v["atendidas"], v["abandonadas"]]
+            for d, v in report["por_dia"].items()
+        ],
+        [12, 12, 12, 12],
+    )
+    for row in wb["Por día"].iter_rows(min_row=2, max_col=1):
+        row[0].number_format = "yyyy-mm-dd"
+    dist: list[list[Any]] = []
+    dist += [["Preferencial", PREFERENCIAL_ES[k], v] for k, v in report["por_preferencial"].items()]
+    dist += [["Idioma", IDIOMA_ES.get(k, k), v] for k, v in report["por_idioma"].items()]
+    dist += [["Región", k, v] for k, v in report["por_region"].items()]
+    dist += [["Tipo de usuario", k, v] for k, v in report["por_tipo_usuario"].items()]
+    dist += [["Encuesta", f"{k} de 5", v] for k, v in report["encuesta"]["distribucion"].items()]
+    sheet("Distribución", ["Dimensión", "Valor", "Llamadas"], dist, [18, 28, 10])
+    sheet(
+        "Erlang C",
+        [
+            "Hora",
+            "Llamadas por hora",
+            "TMO (s)",
+            "Erlangs",
+            "Agentes (80 % en 20 s)",
+            "Nivel de servicio",
+            "Espera media (s)",
+        ],
+        [
+            [
+                h["hora"],
+                h["llamadas_por_hora"],
+                h["aht_seg"],
+                h["erlangs"],
+                h["agentes"],
+                h["nivel_servicio"],
+                h["asa_seg"],
+            ]
+            for h in report["erlang"]["horas"]
+        ],
+        [8, 18, 10, 10, 22, 16, 16],
+    )
+    wb.save(path)

@@ -1,0 +1,178 @@
+"""The Anexo 1 export (CSV, XLSX, masking by role) and the retention purge."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskCliRunner
+from openpyxl import load_workbook
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from twilio.http.response import Response
+
+from register.anexo1 import COLUMNS
+from register.ingest import ingest_events
+from register.models import RegisterCall, RegisterEvent
+from register.retention import months_before, purge
+from tests.register.journeys import (
+    T0,
+    closed_voicemail,
+    plataforma_answered,
+    technical_alterno,
+)
+
+HEADER = (
+    "fecha,hora_inicio,hora_fin,call_sid,canal,telefono,region,idioma,tipo_usuario,preferencial,"
+    "tipo_consulta,detalle,expediente,organo,derivacion,atendido_por,resultado,espera_seg,"
+    "duracion_seg,encuesta"
+)
+
+
+@pytest.fixture
+def october(session: Session) -> None:
+    ingest_events(session, plataforma_answered("CA" + "a" * 32))
+    ingest_events(session, technical_alterno("CA" + "b" * 32))
+    ingest_events(session, closed_voicemail("CA" + "c" * 32))
+    ingest_events(
+        session,
+        plataforma_answered("CA" + "d" * 32, datetime(2026, 11, 2, 15, 0, tzinfo=T0.tzinfo)),
+    )
+
+
+def test_csv_export_has_the_anexo1_columns_in_order_and_masks_phones(
+    october: None, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    out = tmp_path / "octubre.csv"
+    result = runner.invoke(args=["register", "export", "--month", "2026-10", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "3 llamadas exportadas" in result.output
+    text = out.read_text(encoding="utf-8")
+    assert text.splitlines()[0] == HEADER
+    rows = list(csv.DictReader(text.splitlines()))
+    assert [r["call_sid"][-1] for r in rows] == ["a", "b", "c"]
+    first = next(r for r in rows if r["call_sid"] == "CA" + "a" * 32)
+    assert first["telefono"] == "+51 9** *** 321"
+    assert first["fecha"] == "2026-10-14" and first["hora_inicio"] == "10:00:00"
+    assert first["canal"] == "telefonico" and first["resultado"] == "atendida"
+    assert first["espera_seg"] == "15" and first["encuesta"] == "4"
+
+
+def test_supervisor_sees_full_numbers_and_organo_filter_keeps_its_calls(
+    october: None, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    out = tmp_path / "dgpp.csv"
+    result = runner.invoke(
+        args=[
+            "register",
+            "export",
+            "--month",
+            "2026-10",
+            "--organo",
+            "dgpp",
+            "--output",
+            str(out),
+            "--role",
+            "supervisor",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out.read_text(encoding="utf-8").splitlines()))
+    assert len(rows) == 1
+    assert rows[0]["organo"] == "DGPP" and rows[0]["telefono"] == "+51912345678"
+
+
+def test_xlsx_export_has_header_frozen_panes_widths_and_real_dates(
+    october: None, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    out = tmp_path / "octubre.xlsx"
+    result = runner.invoke(args=["register", "export", "--month", "2026-10", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    ws = load_workbook(out).active
+    assert ws is not None
+    assert [c.value for c in ws[1]] == list(COLUMNS)
+    assert ws.freeze_panes == "A2"
+    assert ws.column_dimensions["D"].width == 36
+    fecha, inicio = ws["A2"], ws["B2"]
+    assert isinstance(fecha.value, datetime) and fecha.value.date() == date(2026, 10, 14)
+    assert fecha.number_format == "yyyy-mm-dd"
+    assert isinstance(inicio.value, time) and inicio.number_format == "hh:mm:ss"
+    assert ws.max_row == 4
+    assert all("*" in str(c.value) for c in ws["F"][1:])
+
+
+def test_export_rejects_a_bad_month_and_a_bad_extension(
+    runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    result = runner.invoke(
+        args=["register", "export", "--month", "octubre", "--output", str(tmp_path / "x.csv")]
+    )
+    assert result.exit_code != 0 and "AAAA-MM" in result.output
+    result = runner.invoke(
+        args=["register", "export", "--month", "2026-10", "--output", str(tmp_path / "x.pdf")]
+    )
+    assert result.exit_code != 0 and ".xlsx" in result.output
+
+
+class FakeTwilio:
+    """Twilio's REST side, faked at the network edge (twilio's HttpClient)."""
+
+    def __init__(self, status: int = 204) -> None:
+        self.status = status
+        self.requests: list[tuple[str, str]] = []
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+        self.requests.append((method, url))
+        return Response(self.status, "" if self.status == 204 else '{"message": "error"}')
+
+
+@pytest.fixture
+def fake_twilio() -> Any:
+    from routing import twilio_api
+
+    fake = FakeTwilio()
+    twilio_api.use_http_client(fake)
+    yield fake
+    twilio_api.use_http_client(None)
+
+
+def test_months_before_clamps_to_the_end_of_a_short_month() -> None:
+    assert months_before(date(2026, 3, 31), 1) == date(2026, 2, 28)
+    assert months_before(date(2026, 1, 15), 24) == date(2024, 1, 15)
+
+
+def test_purge_deletes_old_recordings_and_masks_old_numbers(
+    october: None, session: Session, fake_twilio: FakeTwilio
+) -> None:
+    counts = purge(session, months=1, today=date(2026, 11, 20))
+    assert counts["llamadas"] == 3  # the October calls; November's stays
+    deleted = sorted(
+        url.rsplit("/", 1)[-1] for method, url in fake_twilio.requests if method == "DELETE"
+    )
+    assert deleted == sorted(["RE" + "a" * 32 + ".json", "RE" + "b" * 32 + ".json"])
+    session.expire_all()
+    calls = {c.call_sid[-1]: c for c in session.scalars(select(RegisterCall))}
+    assert calls["a"].telefono == "+51 9** *** 321"
+    assert calls["d"].telefono == "+51987654321"
+    assert all(r.get("recording_url") is None for r in calls["c"].journey["recordings"])
+    for event in session.scalars(
+        select(RegisterEvent).where(RegisterEvent.call_sid.in_(["CA" + "a" * 32, "CA" + "c" * 32]))
+    ):
+        assert "987" not in str(event.data.get("from", ""))[:-3]
+        assert event.data.get("recording_url") is None
+    assert purge(session, months=1, today=date(2026, 11, 20))["llamadas"] == 0
+
+
+def test_a_recording_twilio_cannot_delete_keeps_its_call_for_the_next_run(
+    october: None, session: Session, fake_twilio: FakeTwilio, runner: FlaskCliRunner
+) -> None:
+    fake_twilio.status = 500
+    counts = purge(session, months=1, today=date(2026, 11, 20))
+    assert counts["pendientes"] == 2 and counts["llamadas"] == 1
+    fake_twilio.status = 204
+    result = runner.invoke(args=["register", "purge", "--months", "0"])
+    assert result.exit_code == 0, result.output
+    assert "llamadas depuradas" in result.output
