@@ -195,7 +195,7 @@ def _put_setting(session: Session, key: str, value: str | None) -> None:
 def set_service_hours(session: Session, spec: str | None) -> None:
     """Set the hours (validated first); None goes back to the environment's SERVICE_HOURS."""
     if spec is not None:
-        spec = "; ".join(" ".join(p.split()) for p in spec.split(";"))
+        spec = ";".join(" ".join(p.split()) for p in spec.split(";"))
         parse_service_hours(spec)
     _put_setting(session, HOURS_KEY, spec)
 
