@@ -347,6 +347,43 @@ def speakers_add(
         click.echo(f"Registrado {speaker.id}: {speaker.nombre_completo} ({speaker.language_code}).")
 
 
+@speakers_group.command("edit")
+@click.argument("speaker_id", type=int)
+@click.option("--idioma", default=None)
+@click.option("--nombre", default=None)
+@click.option("--unidad", default=None, help='"" clears it.')
+@click.option("--anexo", default=None, help='"" clears it.')
+@click.option("--telefono", default=None, help='"" clears it.')
+@click.option("--correo", default=None, help='"" clears it.')
+@actor_option
+def speakers_edit(
+    speaker_id: int,
+    idioma: str | None,
+    nombre: str | None,
+    unidad: str | None,
+    anexo: str | None,
+    telefono: str | None,
+    correo: str | None,
+    actor: str | None,
+) -> None:
+    """Change a registry entry, e.g. `languages speakers edit 3 --anexo 5121`."""
+    with transaction() as session:
+        speaker = registry.update_speaker(
+            session,
+            speaker_id,
+            nombre_completo=nombre,
+            language_code=idioma,
+            unidad=unidad,
+            anexo=anexo,
+            telefono=telefono,
+            correo=correo,
+            actor=actor or default_actor(),
+        )
+        click.echo(
+            f"Actualizado {speaker.id}: {speaker.nombre_completo} ({speaker.language_code})."
+        )
+
+
 @speakers_group.command("remove")
 @click.argument("speaker_id", type=int)
 @actor_option

@@ -225,6 +225,51 @@ def add_speaker(
     return speaker
 
 
+def update_speaker(
+    session: Session,
+    speaker_id: int,
+    *,
+    nombre_completo: str | None = None,
+    language_code: str | None = None,
+    unidad: str | None = None,
+    anexo: str | None = None,
+    telefono: str | None = None,
+    correo: str | None = None,
+    actor: str,
+) -> LanguageSpeaker:
+    """Change the given fields of a registry entry (None leaves a field as it is; an empty
+    string clears an optional one)."""
+    speaker = session.get(LanguageSpeaker, speaker_id)
+    if speaker is None or not speaker.activo:
+        raise RuleError(f"no hay en el registro un servidor con id {speaker_id}.")
+    before = audit.snapshot(speaker)
+    if nombre_completo is not None:
+        speaker.nombre_completo = check_text(nombre_completo, "el nombre completo")
+    if language_code is not None:
+        speaker.language_code = (_languages(session, [language_code]) or [speaker.language_code])[0]
+    if unidad is not None:
+        speaker.unidad = check_text(unidad, "la unidad") if unidad.strip() else None
+    if anexo is not None:
+        speaker.anexo = check_anexo(anexo) if anexo.strip() else None
+    if telefono is not None:
+        speaker.telefono = parse_phone(telefono) if telefono.strip() else None
+    if correo is not None:
+        speaker.correo = check_email(correo) if correo.strip() else None
+    after = audit.snapshot(speaker)
+    if after != before:
+        session.flush()
+        audit.record(
+            session,
+            actor=actor,
+            entity="language_speaker",
+            entity_id=speaker.id,
+            action="update",
+            before=before,
+            after=after,
+        )
+    return speaker
+
+
 def remove_speaker(session: Session, speaker_id: int, *, actor: str) -> LanguageSpeaker:
     """Take a server off the registry (the row stays, inactive, for the audit trail)."""
     speaker = session.get(LanguageSpeaker, speaker_id)

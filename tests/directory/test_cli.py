@@ -252,10 +252,27 @@ def test_language_speakers_commands(runner: FlaskCliRunner, session: Session) ->
     assert "Olinda Ahuanari\tOGSU\tanexo 4121" in listed.output
     speaker_id = listed.output.split("\t", 1)[0]
 
+    edited = runner.invoke(
+        args=["languages", "speakers", "edit", speaker_id, "--anexo", "4122", "--unidad", ""]
+    )
+    assert edited.exit_code == 0, edited.output
+    listed = runner.invoke(args=["languages", "speakers", "list", "--idioma", "shp"])
+    assert "Olinda Ahuanari\t-\tanexo 4122" in listed.output
+    bad = runner.invoke(args=["languages", "speakers", "edit", speaker_id, "--anexo", "41"])
+    assert bad.exit_code == 1
+
     removed = runner.invoke(args=["languages", "speakers", "remove", speaker_id])
     assert removed.exit_code == 0
     assert "No hay servidores" in runner.invoke(args=["languages", "speakers", "list"]).output
-    assert [e.action for e in entries(session, "language_speaker")] == ["create", "remove"]
+    assert [e.action for e in entries(session, "language_speaker")] == [
+        "create",
+        "update",
+        "remove",
+    ]
+    (update,) = [e for e in entries(session, "language_speaker") if e.action == "update"]
+    assert update.before is not None and update.after is not None
+    assert (update.before["anexo"], update.after["anexo"]) == ("4121", "4122")
+    assert (update.before["unidad"], update.after["unidad"]) == ("OGSU", None)
 
     assert runner.invoke(args=["languages", "add", "quz", "Quechua del Cusco"]).exit_code == 0
     assert "quz\tQuechua del Cusco" in runner.invoke(args=["languages", "list"]).output
