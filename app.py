@@ -24,6 +24,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
     db.init_app(app)
     redis_store.init_app(app)
