@@ -1,9 +1,32 @@
-"""The admin package."""
+"""The admin package: sign-in (Flask-Login, Flask-WTF forms with CSRF), roles, the report and
+register pages."""
 
 from __future__ import annotations
 
 from flask import Flask
+from flask_login import LoginManager
+
+from extensions import db
+
+login_manager = LoginManager()
+login_manager.login_view = "admin.login"
+login_manager.login_message = "Inicie sesión para ver esta página."
+login_manager.login_message_category = "info"
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> object | None:
+    from admin.models import User
+
+    if not user_id.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    return user if user is not None and user.activo else None
 
 
 def init_app(app: Flask) -> None:
-    """Register this package's blueprints and CLI commands."""
+    """Register this package's blueprints and the login manager."""
+    from admin import views
+
+    login_manager.init_app(app)
+    app.register_blueprint(views.bp)

@@ -1,0 +1,234 @@
+"""The admin pages: sign in and out, the reports with their charts, the register export."""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_user, logout_user
+from markupsafe import Markup
+from sqlalchemy import select
+
+from admin.auth import REPORT_ROLES, roles_required
+from admin.forms import LoginForm, LogoutForm
+from admin.models import User
+from clock import lima_now
+from extensions import db
+
+bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
+
+
+def _safe_next(target: str | None) -> str | None:
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return None
+
+
+@bp.context_processor
+def _inject() -> dict[str, Any]:
+    return {"logout_form": LogoutForm()}
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = db.session.scalar(select(User).where(User.username == form.username.data))
+        if user is not None and user.activo and user.check_password(form.password.data or ""):
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")) or url_for("admin.reportes"))
+        flash("Usuario o contraseña incorrectos.", "error")
+    elif request.method == "POST" and form.errors.get("csrf_token"):
+        flash("La sesión del formulario venció. Vuelva a intentarlo.", "error")
+    return render_template("admin/login.html", form=form)
+
+
+@bp.post("/logout")
+def logout() -> ResponseReturnValue:
+    if LogoutForm().validate_on_submit():
+        logout_user()
+        flash("Sesión cerrada.", "info")
+    return redirect(url_for("admin.login"))
+
+
+@bp.get("/")
+@roles_required(*REPORT_ROLES)
+def index() -> ResponseReturnValue:
+    return redirect(url_for("admin.reportes"))
+
+
+def _period() -> Any:
+    from register.reports import period_of_month, period_of_quarter
+
+    quarter = request.args.get("trimestre", "").strip()
+    month = request.args.get("mes", "").strip() or lima_now().strftime("%Y-%m")
+    try:
+        return period_of_quarter(quarter) if quarter else period_of_month(month)
+    except ValueError as exc:
+        abort(400, str(exc))
+
+
+def _charts(report: dict[str, Any]) -> dict[str, Markup]:
+    from register.charts import PALETTE, bar_chart, hbar_chart
+
+    days = list(report["por_dia"].items())
+    labels = [d[8:10] for d, _ in days]
+    answered = [v["atendidas"] for _, v in days]
+    abandoned = [v["abandonadas"] for _, v in days]
+    other = [v["ofrecidas"] - v["atendidas"] - v["abandonadas"] for _, v in days]
+    organos = report["por_organo"]
+    erlang = report["erlang"]["horas"]
+    survey = report["encuesta"]["distribucion"]
+    return {
+        "por_dia": Markup(
+            bar_chart(
+                "Llamadas por día",
+                labels,
+                [
+                    ("Atendidas", answered, PALETTE["atendidas"]),
+                    ("Abandonadas", abandoned, PALETTE["abandonadas"]),
+                    ("Otras (devolución, mensaje, fuera de horario)", other, PALETTE["otras"]),
+                ],
+                label_every=1 if len(labels) <= 31 else 7,
+                chart_id="chart-por-dia",
+            )
+        ),
+        "atendidas_por": Markup(
+            hbar_chart(
+                "Llamadas atendidas según quién atendió",
+                ["Titular", "Alterno", "Plataforma"],
+                [
+                    (
+                        "Atendidas",
+                        [report["atendidas_por"][k] for k in ("titular", "alterno", "plataforma")],
+                        PALETTE["titular"],
+                    )
+                ],
+                width=420,
+                row_height=40,
+                chart_id="chart-atendidas-por",
+            )
+        ),
+        "por_organo": Markup(
+            hbar_chart(
+                "Consultas técnicas por órgano",
+                [o["organo"] for o in organos],
+                [
+                    ("Titular", [o["titular"] for o in organos], PALETTE["titular"]),
+                    ("Alterno", [o["alterno"] for o in organos], PALETTE["alterno"]),
+                    (
+                        "Derivadas a la Plataforma",
+                        [o["plataforma"] for o in organos],
+                        PALETTE["plataforma"],
+                    ),
+                    ("Sin atender", [o["sin_atender"] for o in organos], PALETTE["sin_atender"]),
+                ],
+                chart_id="chart-por-organo",
+            )
+        ),
+        "erlang": Markup(
+            bar_chart(
+                "Agentes necesarios por hora (Erlang C, 80 % en 20 s)",
+                [h["hora"] for h in erlang],
+                [("Agentes necesarios", [h["agentes"] for h in erlang], PALETTE["agentes"])],
+                height=220,
+                chart_id="chart-erlang",
+            )
+        ),
+        "encuesta": Markup(
+            bar_chart(
+                "Encuesta de satisfacción (1 a 5)",
+                list(survey),
+                [("Respuestas", list(survey.values()), PALETTE["encuesta"])],
+                width=380,
+                height=220,
+                chart_id="chart-encuesta",
+            )
+        ),
+    }
+
+
+@bp.get("/reportes")
+@roles_required(*REPORT_ROLES)
+def reportes() -> ResponseReturnValue:
+    from register.reports import IDIOMA_ES, PREFERENCIAL_ES, RESULTADO_ES, build_report
+
+    period = _period()
+    report = build_report(db.session(), period)
+    return render_template(
+        "admin/reportes.html",
+        report=report,
+        period=period,
+        charts=_charts(report),
+        idiomas=IDIOMA_ES,
+        preferenciales=PREFERENCIAL_ES,
+        resultados=RESULTADO_ES,
+        may_see_phones=current_user.may_see_phones,
+    )
+
+
+@bp.get("/reportes.xlsx")
+@roles_required(*REPORT_ROLES)
+def reportes_xlsx() -> ResponseReturnValue:
+    from register.reports import build_report, write_report_xlsx
+
+    period = _period()
+    report = build_report(db.session(), period)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "reporte.xlsx"
+        write_report_xlsx(report, path)
+        data = path.read_bytes()
+    return send_file(
+        io.BytesIO(data),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        as_attachment=True,
+        download_name=f"reporte-{period.label}.xlsx",
+    )
+
+
+@bp.get("/registro.<fmt>")
+@roles_required(*REPORT_ROLES)
+def registro(fmt: str) -> ResponseReturnValue:
+    """The month's Anexo 1 register; phones masked unless the user's role may see them."""
+    from register.export import export_rows, write_csv, write_xlsx
+
+    if fmt not in ("csv", "xlsx"):
+        abort(404)
+    month = request.args.get("mes", "").strip() or lima_now().strftime("%Y-%m")
+    organo = request.args.get("organo", "").strip() or None
+    try:
+        rows = export_rows(db.session(), month, organo=organo, role=current_user.role)
+        name = f"registro-{month}" + (f"-{organo.upper()}" if organo else "")
+        if fmt == "csv":
+            text = io.StringIO()
+            write_csv(rows, text)
+            return Response(
+                text.getvalue().encode("utf-8"),
+                mimetype="text/csv; charset=utf-8",
+                headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+            )
+        buffer = io.BytesIO()
+        write_xlsx(rows, buffer)
+    except ValueError as exc:
+        abort(400, str(exc))
+    buffer.seek(0)
+    return send_file(
+        buffer,
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        as_attachment=True,
+        download_name=f"{name}.xlsx",
+    )

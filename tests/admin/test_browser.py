@@ -1,0 +1,86 @@
+"""The report page in a real headless Chromium (Debian's), driven by Playwright."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy.orm import Session
+from werkzeug.serving import make_server
+
+from admin.models import User
+from register.demo import seed_demo_calls
+from tests.admin.conftest import PASSWORD
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian's chromium is missing"),
+]
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+def test_supervisor_signs_in_and_reads_the_monthly_report_charts(
+    live_server: str, users: dict[str, User], session: Session, tmp_path: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    seed_demo_calls(session, months=2, per_day=20, today=date(2026, 11, 10))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.goto(f"{live_server}/admin/reportes?mes=2026-10")
+            assert "/admin/login" in page.url
+            page.fill("#username", "supervisor")
+            page.fill("#password", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_selector("#chart-por-dia")
+            assert "octubre de 2026" in page.inner_text("#titulo")
+            offered = int(page.inner_text("[data-kpi=ofrecidas] .v"))
+            answered = int(page.inner_text("[data-kpi=atendidas] .v"))
+            assert offered > 200 and 0 < answered < offered
+            assert "%" in page.inner_text("[data-kpi=nivel_servicio] .v")
+            # Every day of October has its stack of bars, drawn with a real size.
+            box = page.locator("#chart-por-dia").bounding_box()
+            assert box is not None and box["width"] > 600
+            bars = page.locator("#chart-por-dia rect[fill='#2e7d32']")
+            assert bars.count() >= 20
+            assert page.locator("#chart-por-organo text.total").count() >= 3
+            assert page.locator("#tabla-erlang tr").count() >= 5
+            page.screenshot(path=str(tmp_path / "reportes.png"), full_page=True)
+
+            page.fill("#trimestre", "2026-Q4")
+            page.click("text=Ver trimestre")
+            page.wait_for_selector("text=4.º trimestre de 2026")
+            assert int(page.inner_text("[data-kpi=ofrecidas] .v")) > offered
+
+            page.click("text=Cerrar sesión")
+            page.wait_for_url("**/admin/login")
+        finally:
+            browser.close()
