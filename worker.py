@@ -73,7 +73,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.getLogger().handlers = [handler]
     worker = build_worker(app)
+    stop_maintenance = None
+    if not args.burst:
+        # The register's periodic work: outbox/spool flush, abandoned batches, retention purge.
+        from register.maintenance import start_maintenance_thread
+
+        stop_maintenance = start_maintenance_thread(app)
+    else:
+        from register.maintenance import run_maintenance_once
+
+        run_maintenance_once(app)
     worker.work(burst=args.burst, with_scheduler=True)
+    if stop_maintenance is not None:
+        stop_maintenance.set()
     return 0
 
 

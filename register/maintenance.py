@@ -1,0 +1,87 @@
+"""The register's periodic work, run by worker.py in a background thread:
+
+- every ``FLUSH_SECONDS``: move the spool file and the outbox into the queue (events kept
+  while Redis or the database was down), and hand abandoned batch claims back to rq
+  (StartedJobRegistry cleanup: jobs of a worker killed mid-batch are retried);
+- every ``PURGE_SECONDS``: the retention purge (REGISTER_RETENTION_MONTHS).
+
+It uses an engine of its own (never the one forked work horses inherit) and never raises.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from flask import Flask
+from rq.registry import StartedJobRegistry
+from sqlalchemy.orm import Session
+
+from extensions import make_engine, redis_store
+from register.events import REGISTER_QUEUE, flush_outbox
+
+log = logging.getLogger(__name__)
+
+FLUSH_SECONDS = 30.0
+PURGE_SECONDS = 24 * 3600.0
+
+
+def run_once(app: Flask, session: Session, *, purge: bool) -> None:
+    """One round of the periodic work (each part on its own: one failing skips only itself)."""
+    try:
+        moved = flush_outbox(session)
+        if moved:
+            log.info("outbox: %d events moved into the register queue", moved)
+    except Exception:
+        session.rollback()
+        log.warning("outbox flush failed; will retry", exc_info=True)
+    try:
+        StartedJobRegistry(REGISTER_QUEUE, connection=redis_store.client).cleanup()
+    except Exception:
+        log.warning("could not clean the register's started registry", exc_info=True)
+    if purge:
+        from register.retention import purge as run_purge
+
+        try:
+            counts = run_purge(session, int(app.config["REGISTER_RETENTION_MONTHS"]))
+            log.info("retention purge: %s", counts)
+        except Exception:
+            session.rollback()
+            log.warning("retention purge failed; will retry", exc_info=True)
+
+
+def maintenance_loop(app: Flask, stop: threading.Event) -> None:
+    engine = make_engine(app.config["DATABASE_URL"])
+    last_purge = 0.0
+    try:
+        while not stop.is_set():
+            now = time.monotonic()
+            purge = now - last_purge >= PURGE_SECONDS
+            with app.app_context(), Session(engine) as session:
+                run_once(app, session, purge=purge)
+            if purge:
+                last_purge = now
+            stop.wait(FLUSH_SECONDS)
+    finally:
+        engine.dispose()
+
+
+def run_maintenance_once(app: Flask) -> None:
+    """One round without the purge (``python worker.py --burst`` does it before emptying)."""
+    engine = make_engine(app.config["DATABASE_URL"])
+    try:
+        with app.app_context(), Session(engine) as session:
+            run_once(app, session, purge=False)
+    finally:
+        engine.dispose()
+
+
+def start_maintenance_thread(app: Flask) -> threading.Event:
+    """Start the loop in a daemon thread; set the returned event to stop it."""
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=maintenance_loop, args=(app, stop), name="register-maintenance", daemon=True
+    )
+    thread.start()
+    return stop
