@@ -19,12 +19,20 @@ from routing import agents
 from routing import queue as line
 from routing.context import Context
 from routing.models import VisitNotice
+from routing.scripts import PREFIX
 
 log = logging.getLogger(__name__)
 
 
 class NotOnThisCall(Exception):
-    """The agent is not the one connected to that caller."""
+    """The agent is not the one connected to that caller, or already handed the caller on."""
+
+
+def _claim_handoff(ctx: Context, call_sid: str, agent_id: int, kind: str) -> None:
+    if connected_agent(ctx, call_sid) != agent_id:
+        raise NotOnThisCall(call_sid)
+    if not ctx.r.hsetnx(f"{PREFIX}c:{call_sid}", "handoff", kind):
+        raise NotOnThisCall(call_sid)
 
 
 @dataclass(frozen=True)
@@ -57,8 +65,7 @@ def _finish_with_agent(ctx: Context, call_sid: str, agent_id: int, *, now: int) 
 def transfer(ctx: Context, call_sid: str, *, agent_id: int, anexo: str, by: str, now: int) -> None:
     """The agent transfers the caller to an anexo (a Red member): the caller's call is
     redirected (a job), the agent goes to wrap-up."""
-    if connected_agent(ctx, call_sid) != agent_id:
-        raise NotOnThisCall(call_sid)
+    _claim_handoff(ctx, call_sid, agent_id, "red")
     from routing.jobs import redirect_caller
 
     record_event(call_sid, "transfer", to=anexo, kind="red", by=by)
@@ -74,8 +81,7 @@ def transfer(ctx: Context, call_sid: str, *, agent_id: int, anexo: str, by: str,
 
 def presencial(ctx: Context, call_sid: str, *, agent_id: int, by: str, now: int) -> None:
     """The Red member chose atención presencial: tell the caller, notify the module."""
-    if connected_agent(ctx, call_sid) != agent_id:
-        raise NotOnThisCall(call_sid)
+    _claim_handoff(ctx, call_sid, agent_id, "presencial")
     from routing.jobs import notify_visits_module, redirect_caller
 
     record_event(call_sid, "transfer", to="modulo_visitas", kind="presencial", by=by)

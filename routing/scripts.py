@@ -71,6 +71,7 @@ local function put_in_queue(sid)
     redis.call('ZADD', P..'arr:'..f[4], f[3], sid)
   end
   redis.call('HSET', ck, 'st', 'waiting', 'agent', '', 'interp', '0')
+  redis.call('HDEL', ck, 'bs', 'handoff', 'confcalls')
 end
 """
 

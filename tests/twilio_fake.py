@@ -29,9 +29,22 @@ SPEC_PATH = Path(__file__).parent / "twilio_oai" / "twilio_api_v2010.json"
 
 
 @lru_cache(maxsize=1)
+def twilio_spec() -> dict[str, Any]:
+    return dict(json.loads(SPEC_PATH.read_text()))
+
+
+@lru_cache(maxsize=1)
 def twilio_openapi() -> OpenAPI:
     """Twilio's API v2010 description, parsed once per session (it is large)."""
-    return OpenAPI.from_dict(json.loads(SPEC_PATH.read_text()))
+    return OpenAPI.from_dict(twilio_spec())
+
+
+def required_form_fields(method: str, template: str) -> list[str]:
+    """Fields the operation's form body requires (openapi-core skips an empty optional body)."""
+    operation = twilio_spec()["paths"][template][method.lower()]
+    content = operation.get("requestBody", {}).get("content", {})
+    schema = content.get("application/x-www-form-urlencoded", {}).get("schema", {})
+    return list(schema.get("required", []))
 
 
 class SpecViolation(AssertionError):
@@ -67,6 +80,17 @@ OPERATIONS: list[tuple[str, str, str]] = [
     ("GET", _ACCOUNT + r"/Queues\.json", "queue_list"),
     ("POST", _ACCOUNT + r"/Queues\.json", "queue_create"),
 ]
+
+
+TEMPLATES = {
+    "member_update": "/2010-04-01/Accounts/{AccountSid}/Queues/{QueueSid}/Members/{CallSid}.json",
+    "call_update": "/2010-04-01/Accounts/{AccountSid}/Calls/{Sid}.json",
+    "call_create": "/2010-04-01/Accounts/{AccountSid}/Calls.json",
+    "message_create": "/2010-04-01/Accounts/{AccountSid}/Messages.json",
+    "recording_delete": "/2010-04-01/Accounts/{AccountSid}/Recordings/{Sid}.json",
+    "queue_list": "/2010-04-01/Accounts/{AccountSid}/Queues.json",
+    "queue_create": "/2010-04-01/Accounts/{AccountSid}/Queues.json",
+}
 
 
 def _call_body(account: str, sid: str, form: dict[str, list[str]]) -> dict[str, Any]:
@@ -111,7 +135,7 @@ class FakeTwilio(TwilioHttpClient):
         if url.scheme != "https" or url.netloc != "api.twilio.com":
             raise SpecViolation(f"request to {prepared.url}, not https://api.twilio.com")
         self._check_auth(prepared)
-        operation, groups = self._operation(prepared.method or "", url.path)
+        operation, groups, template = self._operation(prepared.method or "", url.path)
         api = twilio_openapi()
         openapi_request = RequestsOpenAPIRequest(prepared)
         try:
@@ -121,6 +145,11 @@ class FakeTwilio(TwilioHttpClient):
         raw = prepared.body or ""
         body = raw.decode() if isinstance(raw, bytes) else str(raw)
         form = parse_qs(body, keep_blank_values=True)
+        missing = [
+            f for f in required_form_fields(prepared.method or "", template) if f not in form
+        ]
+        if missing:
+            raise SpecViolation(f"{prepared.method} {url.path}: missing {', '.join(missing)}")
         self.sent.append(Sent(prepared.method or "", url.path, form, operation))
         status, payload = self._respond(operation, groups, form)
         response = requests.Response()
@@ -142,13 +171,13 @@ class FakeTwilio(TwilioHttpClient):
         if header != f"Basic {expected}":
             raise SpecViolation("missing or wrong Basic auth (accountSid_authToken)")
 
-    def _operation(self, method: str, path: str) -> tuple[str, dict[str, str]]:
+    def _operation(self, method: str, path: str) -> tuple[str, dict[str, str], str]:
         for op_method, pattern, name in OPERATIONS:
             match = re.fullmatch(pattern, path)
             if match and op_method == method.upper():
                 if match["account"] != self.account_sid:
                     raise SpecViolation(f"account {match['account']} is not ours")
-                return name, match.groupdict()
+                return name, match.groupdict(), TEMPLATES[name]
         raise SpecViolation(f"{method} {path}: not an operation the fake knows")
 
     def _respond(

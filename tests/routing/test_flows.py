@@ -1,0 +1,312 @@
+"""The queue's webhooks as Twilio drives them: wait, `1` for a callback, the Enqueue action,
+bridge with whisper, no answer, wait limit, interpreter conference, transfer and presencial."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+import redis
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from twilio.twiml.voice_response import VoiceResponse
+
+from routing import agents
+from routing import queue as line
+from routing.dispatch import match
+from routing.models import CallbackRequest
+from routing.plataforma import send_to_plataforma
+from routing.settings import RoutingSettings
+from tests.conftest import TwilioSigner, call_params
+from tests.routing.conftest import add_agent, add_speaker, caller_state, sid, steps
+from tests.twilio_fake import FakeTwilio
+
+S = RoutingSettings()
+
+
+def xml(response) -> ET.Element:  # type: ignore[no-untyped-def]
+    assert response.status_code == 200, response.data
+    return ET.fromstring(response.data)
+
+
+def enter(app: Flask, call_sid: str, **fields) -> None:  # type: ignore[no-untyped-def]
+    state = caller_state(call_sid, **fields)
+    with app.test_request_context():
+        send_to_plataforma(VoiceResponse(), state, "menu")
+
+
+def test_every_queue_webhook_rejects_a_bad_signature(twilio: TwilioSigner, app: Flask) -> None:
+    enter(app, sid(1))
+    for path in ("/voice/queue/wait", "/voice/queue/left", "/voice/queue/bridge?call=x&agent=1"):
+        assert twilio.post_badly_signed(path, call_params(sid(1))).status_code == 403
+    assert line.position(app.extensions["redis"].client, sid(1)) == 1
+
+
+def test_the_wait_url_announces_position_and_wait_and_offers_a_callback(
+    app: Flask, twilio: TwilioSigner, redis_client: redis.Redis
+) -> None:
+    enter(app, sid(1))
+    enter(app, sid(2))
+    enter(app, sid(3), preferencial="adulto_mayor")
+    root = xml(twilio.post("/voice/queue/wait", call_params(sid(2), QueueSid="QU" + "1" * 32)))
+    gather = root.find("Gather")
+    assert gather is not None and gather.attrib["numDigits"] == "1"
+    say = gather.find("Say")
+    assert say is not None
+    assert say.text == (
+        "Usted es el número 3 en la fila. El tiempo estimado de espera es de 9 minutos. "
+        "Si prefiere que le devolvamos la llamada, marque 1."
+    )
+    play = gather.find("Play")
+    assert play is not None and play.text == app.config["HOLD_MUSIC_URL"]
+    assert redis_client.get("rt:qsid") == b"QU" + b"1" * 32
+
+
+def test_pressing_1_while_waiting_leaves_for_a_callback_the_same_day(
+    app: Flask, twilio: TwilioSigner, session: Session, journey: list
+) -> None:
+    enter(app, sid(1))
+    root = xml(twilio.post("/voice/queue/wait-key", call_params(sid(1), Digits="1")))
+    assert [c.tag for c in root] == ["Leave"]
+    root = xml(twilio.post("/voice/queue/left", call_params(sid(1), QueueResult="leave")))
+    assert [c.tag for c in root] == ["Say", "Hangup"]
+    assert "devolverá la llamada" in (root[0].text or "")
+    [request] = session.scalars(select(CallbackRequest)).all()
+    assert (request.source, request.telefono, request.status) == (
+        "cola",
+        "+51987654321",
+        "pendiente",
+    )
+    assert ("queue_left", "callback") in steps(journey, sid(1))
+    assert ("callback_requested", None) in steps(journey, sid(1))
+    # Twilio retries the action: still one request
+    twilio.post("/voice/queue/left", call_params(sid(1), QueueResult="leave"))
+    assert len(session.scalars(select(CallbackRequest)).all()) == 1
+
+
+def test_another_key_while_waiting_goes_back_to_the_music(app: Flask, twilio: TwilioSigner) -> None:
+    enter(app, sid(1))
+    root = xml(twilio.post("/voice/queue/wait-key", call_params(sid(1), Digits="5")))
+    assert [c.tag for c in root] == ["Redirect"]
+
+
+def test_a_hangup_in_the_queue_is_an_abandoned_call_with_its_wait(
+    app: Flask, twilio: TwilioSigner, redis_client: redis.Redis, journey: list
+) -> None:
+    enter(app, sid(1))
+    twilio.post("/voice/queue/left", call_params(sid(1), QueueResult="hangup"))
+    assert line.waiting_count(redis_client) == 0
+    assert ("queue_left", "hangup") in steps(journey, sid(1))
+
+
+def test_a_free_agent_gets_the_caller_out_of_twilios_queue_and_hears_the_whisper(
+    app: Flask,
+    twilio: TwilioSigner,
+    session: Session,
+    redis_client: redis.Redis,
+    fake_twilio: FakeTwilio,
+    journey: list,
+) -> None:
+    ana = add_agent(session, "Ana", canal="client", destino="ana")
+    agents.set_state_from_directory(session, redis_client, ana.id, "available", now=1, settings=S)
+    enter(app, sid(1), detalle="estado_tramite", expediente="2024123", preferencial="gestante")
+    [update] = fake_twilio.of("member_update")
+    bridge_url = update.one("Url")
+    assert bridge_url == f"https://ivr.example.test/voice/queue/bridge?call={sid(1)}&agent={ana.id}"
+    root = xml(
+        twilio.post(bridge_url.removeprefix("https://ivr.example.test"), call_params(sid(1)))
+    )
+    dial = root.find("Dial")
+    assert dial is not None
+    client = dial.find("Client")
+    assert client is not None and client.text == "ana"
+    whisper_url = client.attrib["url"]
+    agent_leg = call_params("CA" + "9" * 32, To="client:ana")
+    root = xml(twilio.post(whisper_url.removeprefix("https://ivr.example.test"), agent_leg))
+    text = root.find("Say").text  # type: ignore[union-attr]
+    assert "Atención preferencial: gestante" in text
+    assert "estado de un trámite" in text and "2 0 2 4 1 2 3" in text
+    assert agents.presence(redis_client, ana.id).state == "on_call"
+    assert ("agent_answered", None) in steps(journey, sid(1))
+    assert ("queue_left", "bridged") in steps(journey, sid(1))
+    # the conversation ends: wrap-up, then the survey (or a goodbye)
+    done = dial.attrib["action"].removeprefix("https://ivr.example.test")
+    root = xml(
+        twilio.post(done, call_params(sid(1), DialCallStatus="completed", DialCallDuration="95"))
+    )
+    assert root[-1].tag in ("Redirect", "Hangup")
+    assert agents.presence(redis_client, ana.id).state == "wrap_up"
+    assert redis_client.lrange("rt:ht", 0, -1) == [b"95"]
+
+
+@pytest.mark.parametrize(
+    ("anexo_dial", "tag", "text", "digits"),
+    [
+        ("sip:{anexo}@pbx.mef.gob.pe", "Sip", "sip:2301@pbx.mef.gob.pe", None),
+        ("+5113115930", "Number", "+5113115930", "ww2301"),
+    ],
+)
+def test_an_agent_on_an_anexo_is_dialed_per_anexo_dial(
+    app: Flask,
+    twilio: TwilioSigner,
+    session: Session,
+    redis_client: redis.Redis,
+    anexo_dial: str,
+    tag: str,
+    text: str,
+    digits: str | None,
+) -> None:
+    app.config["ANEXO_DIAL"] = anexo_dial
+    luis = add_agent(session, "Luis", canal="anexo", destino="2301")
+    agents.set_state_from_directory(session, redis_client, luis.id, "available", now=1, settings=S)
+    enter(app, sid(1))
+    root = xml(
+        twilio.post(f"/voice/queue/bridge?call={sid(1)}&agent={luis.id}", call_params(sid(1)))
+    )
+    noun = root.find(f"Dial/{tag}")
+    assert noun is not None and noun.text == text
+    assert noun.attrib.get("sendDigits") == digits
+
+
+def test_an_agent_who_does_not_answer_puts_the_caller_back_in_place_for_the_next_agent(
+    app: Flask,
+    twilio: TwilioSigner,
+    session: Session,
+    redis_client: redis.Redis,
+    fake_twilio: FakeTwilio,
+) -> None:
+    ana = add_agent(session, "Ana")
+    enter(app, sid(1))
+    enter(app, sid(2))
+    agents.set_state_from_directory(session, redis_client, ana.id, "available", now=1, settings=S)
+    [m] = match(redis_client, now=line.now_ms(), settings=S)
+    assert (m.call_sid, m.agent_id) == (sid(1), ana.id)
+    beto = add_agent(session, "Beto")
+    agents.set_state_from_directory(session, redis_client, beto.id, "available", now=2, settings=S)
+    twilio.post(f"/voice/queue/bridge?call={sid(1)}&agent={ana.id}", call_params(sid(1)))
+    root = xml(
+        twilio.post(
+            f"/voice/queue/dial-done?call={sid(1)}&agent={ana.id}",
+            call_params(sid(1), DialCallStatus="no-answer"),
+        )
+    )
+    assert [c.tag for c in root] == ["Say", "Enqueue"]
+    # sid(1) kept the first place: Beto (idle longer than Ana now) gets sid(1), Ana gets sid(2)
+    offers = {u.path.rsplit("/", 1)[-1]: u.one("Url") for u in fake_twilio.of("member_update")}
+    assert offers[f"{sid(1)}.json"].endswith(f"agent={beto.id}")
+    assert offers[f"{sid(2)}.json"].endswith(f"agent={ana.id}")
+    assert agents.presence(redis_client, ana.id).misses == 1
+
+
+def test_the_wait_limit_ends_in_a_callback_request(
+    app: Flask,
+    twilio: TwilioSigner,
+    session: Session,
+    redis_client: redis.Redis,
+    fake_twilio: FakeTwilio,
+    journey: list,
+) -> None:
+    from routing.context import from_app
+    from routing.jobs import sweep
+
+    enter(app, sid(1))
+    limit = S.wait_limit_seconds * 1000
+    report = sweep(from_app(), now=line.now_ms() + limit + 1000)
+    assert report.timeouts == [sid(1)]
+    [update] = fake_twilio.of("member_update")
+    assert update.one("Url").endswith(f"/voice/queue/timeout?call={sid(1)}")
+    root = xml(twilio.post(f"/voice/queue/timeout?call={sid(1)}", call_params(sid(1))))
+    assert root[-1].tag == "Hangup"
+    [request] = session.scalars(select(CallbackRequest)).all()
+    assert request.source == "limite_espera"
+    assert ("queue_left", "timeout") in steps(journey, sid(1))
+
+
+def test_a_quechua_caller_with_no_speaker_free_gets_an_agent_and_an_interpreter(
+    app: Flask,
+    twilio: TwilioSigner,
+    session: Session,
+    redis_client: redis.Redis,
+    fake_twilio: FakeTwilio,
+) -> None:
+    app.config["ROUTING_LANGUAGE_WAIT_SECONDS"] = 0
+    add_speaker(session, "qu", "+51984000111")
+    ana = add_agent(session, "Ana", canal="sip", destino="sip:ana@pbx.mef.gob.pe")
+    agents.set_state_from_directory(session, redis_client, ana.id, "available", now=1, settings=S)
+    enter(app, sid(1), language="qu")
+    [update] = fake_twilio.of("member_update")
+    root = xml(
+        twilio.post(update.one("Url").removeprefix("https://ivr.example.test"), call_params(sid(1)))
+    )
+    conference = root.find("Dial/Conference")
+    assert conference is not None and conference.text == f"plataforma-{sid(1)}"
+    calls = fake_twilio.of("call_create")
+    assert [c.one("To") for c in calls] == ["sip:ana@pbx.mef.gob.pe", "+51984000111"]
+    join = calls[0].one("Url").removeprefix("https://ivr.example.test")
+    root = xml(twilio.post(join, call_params("CA" + "8" * 32)))
+    assert root.find("Dial/Conference").text == f"plataforma-{sid(1)}"  # type: ignore[union-attr]
+    assert "Idioma: quechua" in root.find("Say").text  # type: ignore[union-attr]
+    assert agents.presence(redis_client, ana.id).state == "on_call"
+
+
+def test_an_authority_transferred_or_sent_to_the_visits_module(
+    app: Flask,
+    client,  # type: ignore[no-untyped-def]
+    twilio: TwilioSigner,
+    session: Session,
+    redis_client: redis.Redis,
+    fake_twilio: FakeTwilio,
+    journey: list,
+) -> None:
+    from routing.api import agent_token
+
+    ana = add_agent(session, "Ana")
+    token = agent_token(app.config["SECRET_KEY"], ana.id)
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (
+        client.post(
+            f"/api/agents/{ana.id}/state", json={"state": "available"}, headers=headers
+        ).status_code
+        == 200
+    )
+    enter(app, sid(1), tipo_usuario="autoridad", region="Puno", organo_sigla="DGPP")
+    twilio.post(f"/voice/queue/bridge?call={sid(1)}&agent={ana.id}", call_params(sid(1)))
+    twilio.post(f"/voice/queue/whisper?call={sid(1)}&agent={ana.id}", call_params("CA" + "7" * 32))
+    reply = client.post(f"/api/calls/{sid(1)}/presencial", headers=headers)
+    assert reply.status_code == 200, reply.json
+    [redirect] = fake_twilio.of("call_update")
+    assert redirect.one("Url").endswith(f"/voice/queue/presencial?call={sid(1)}")
+    [sms] = fake_twilio.of("message_create")
+    assert sms.one("To") == "+51999888777"
+    assert "Región: Puno" in sms.one("Body") and "Atendió: Ana" in sms.one("Body")
+    root = xml(twilio.post(f"/voice/queue/presencial?call={sid(1)}", call_params(sid(1))))
+    assert "Módulo de Registro y Control de Visitas" in (root[0].text or "")
+    assert ("transfer", None) in steps(journey, sid(1))
+    assert agents.presence(redis_client, ana.id).state == "wrap_up"
+    # a second click does nothing more
+    assert client.post(f"/api/calls/{sid(1)}/presencial", headers=headers).status_code == 409
+    assert len(fake_twilio.of("message_create")) == 1
+
+
+def test_a_failed_transfer_puts_the_caller_back_in_place(
+    app: Flask, twilio: TwilioSigner, session: Session, redis_client: redis.Redis
+) -> None:
+    enter(app, sid(1))
+    enter(app, sid(2))
+    ana = add_agent(session, "Ana")
+    agents.set_state_from_directory(session, redis_client, ana.id, "available", now=1, settings=S)
+    [m] = match(redis_client, now=line.now_ms(), settings=S)
+    assert m.call_sid == sid(1)
+    twilio.post(f"/voice/queue/bridge?call={sid(1)}&agent={ana.id}", call_params(sid(1)))
+    twilio.post(f"/voice/queue/whisper?call={sid(1)}&agent={ana.id}", call_params("CA" + "7" * 32))
+    assert agents.presence(redis_client, ana.id).state == "on_call"
+    root = xml(twilio.post(f"/voice/queue/transfer?call={sid(1)}&anexo=2301", call_params(sid(1))))
+    assert root.find("Dial/Sip").text == "sip:2301@pbx.mef.gob.pe"  # type: ignore[union-attr]
+    root = xml(
+        twilio.post(
+            f"/voice/queue/transfer-done?call={sid(1)}", call_params(sid(1), DialCallStatus="busy")
+        )
+    )
+    assert [c.tag for c in root] == ["Say", "Enqueue"]
+    assert line.position(redis_client, sid(1)) == 1

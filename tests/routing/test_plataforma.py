@@ -1,0 +1,65 @@
+"""send_to_plataforma: the seam the call flow calls wherever a caller goes to an agent."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+import redis
+from flask import Flask
+from twilio.twiml.voice_response import VoiceResponse
+
+from extensions import redis_store
+from routing import queue as line
+from routing.plataforma import send_to_plataforma
+from tests.routing.conftest import caller_state, sid, steps
+from tests.twilio_fake import FakeTwilio
+
+
+def test_without_state_it_is_a_plain_enqueue_that_does_not_touch_redis(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(redis_store, "_client", redis.Redis(host="127.0.0.1", port=1))
+    with app.test_request_context():
+        root = ET.fromstring(str(send_to_plataforma(VoiceResponse(), None, "fallback")))
+    [enqueue] = list(root)
+    assert enqueue.tag == "Enqueue" and enqueue.text == "plataforma"
+    assert "waitUrl" not in enqueue.attrib
+
+
+def test_a_redis_failure_still_gives_a_plain_enqueue(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = caller_state(sid(1))
+    monkeypatch.setattr(
+        redis_store, "_client", redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    )
+    with app.test_request_context():
+        root = ET.fromstring(str(send_to_plataforma(VoiceResponse(), state, "menu")))
+    assert [child.tag for child in root] == ["Enqueue"]
+
+
+def test_the_caller_joins_our_line_and_twilios_queue_with_our_wait_url(
+    app: Flask, redis_client: redis.Redis, journey: list, fake_twilio: FakeTwilio
+) -> None:
+    state = caller_state(sid(1), tipo_usuario="autoridad", region="Cusco")
+    with app.test_request_context():
+        root = ET.fromstring(str(send_to_plataforma(VoiceResponse(), state, "authority")))
+    say, enqueue = list(root)
+    assert "turno" in (say.text or "")
+    assert enqueue.text == "plataforma"
+    assert enqueue.attrib["waitUrl"] == "https://ivr.example.test/voice/queue/wait"
+    assert enqueue.attrib["action"] == "https://ivr.example.test/voice/queue/left"
+    assert line.position(redis_client, sid(1)) == 1
+    assert steps(journey, sid(1)) == [("plataforma", None), ("queued", None)]
+    assert journey[1]["data"] == {"priority": "authority", "language": "es"}
+    assert fake_twilio.sent == []  # no agent is free: no REST call
+
+
+def test_sending_the_same_caller_twice_records_the_events_once(app: Flask, journey: list) -> None:
+    state = caller_state(sid(1), preferencial="gestante")
+    with app.test_request_context():
+        send_to_plataforma(VoiceResponse(), state, "preferential")
+        send_to_plataforma(VoiceResponse(), state, "preferential")
+    assert steps(journey, sid(1)) == [("plataforma", None), ("queued", None)]
+    assert journey[1]["data"]["priority"] == "preferential"
