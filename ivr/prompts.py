@@ -20,6 +20,7 @@ from ivr.models import PromptOverride
 log = logging.getLogger(__name__)
 
 LANGUAGES = ("es", "qu", "ay")
+_warned: set[tuple[str, str]] = set()
 
 DEFAULT_PROMPTS: dict[str, str] = {
     "greeting": (
@@ -129,6 +130,7 @@ class Voice:
 
 def _overrides(session: Session) -> dict[tuple[str, str], tuple[str | None, str | None]]:
     def load() -> dict[tuple[str, str], tuple[str | None, str | None]]:
+        _warned.clear()
         return {
             (row.prompt_id, row.language): (row.text, row.audio_url)
             for row in session.scalars(select(PromptOverride))
@@ -148,9 +150,11 @@ def render(session: Session, prompt_id: str, language: str = "es", **fields: Any
     overrides = _overrides(session)
     text, audio = overrides.get((prompt_id, language), (None, None))
     if language != "es" and not audio:
-        log.warning(
-            "prompt %s has no recording in %s; the Spanish text is spoken", prompt_id, language
-        )
+        if (prompt_id, language) not in _warned:  # once per process until the catalogue reloads
+            _warned.add((prompt_id, language))
+            log.warning(
+                "prompt %s has no recording in %s; the Spanish text is spoken", prompt_id, language
+            )
         text, audio = overrides.get((prompt_id, "es"), (None, None))
         audio = None
     base = text or DEFAULT_PROMPTS[prompt_id]

@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench.<name>`, never part of the test suite."""
