@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -157,7 +156,7 @@ def call_fields(call_sid: str, **extra: str) -> dict[str, str]:
     }
 
 
-FLOW = (
+FLOW: tuple[tuple[str, dict[str, str]], ...] = (
     ("/voice/incoming", {}),
     ("/voice/language?try=1", {"Digits": "1"}),
     ("/voice/menu?try=1", {"Digits": "3"}),
