@@ -34,6 +34,7 @@ SUMMARY_MAX_SECONDS = 30
 WHISPER_TIMEOUT_SECONDS = 8
 ANSWERED = ("completed", "answered")
 FAILED_OUTCOMES = ("no-answer", "busy", "failed", "canceled")
+CALLER_GONE = ("completed", "canceled", "failed", "busy", "no-answer")
 E164 = re.compile(r"^\+\d{6,15}$")
 
 
@@ -235,12 +236,16 @@ def dial_outcome(call_sid: str, leg: str, dial_status: str) -> str:
     return dial_status if dial_status in FAILED_OUTCOMES else "failed"
 
 
-def dial_result(turn: Turn, leg: str, dial_status: str, duration: int) -> VoiceResponse:
+def dial_result(
+    turn: Turn, leg: str, dial_status: str, duration: int, call_status: str = "in-progress"
+) -> VoiceResponse:
     """The Dial action: accepted → survey after the talk; else the alterno, then Plataforma."""
     call = load_state(turn)
     outcome = dial_outcome(call.call_sid, leg, dial_status)
     record_once(call.call_sid, "dial_result", leg, leg, outcome=outcome, duration=duration)
     response = VoiceResponse()
+    if call_status in CALLER_GONE:  # the caller hung up: nothing more to dial
+        return response
     if outcome == "accepted":
         call.derivacion = leg
         state.save(call)

@@ -228,7 +228,8 @@ def whisper_accept() -> VoiceResponse:
 def dial_result() -> VoiceResponse:
     leg = request.args.get("leg", "alterno")
     duration = _int(_form("DialCallDuration"))
-    return technical.dial_result(_turn(), leg, _form("DialCallStatus"), duration)
+    status = _form("DialCallStatus")
+    return technical.dial_result(_turn(), leg, status, duration, _form("CallStatus"))
 
 
 @bp.post("/conectamef/departments")

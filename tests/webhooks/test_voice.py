@@ -633,6 +633,20 @@ def test_alterno_failing_too_goes_to_plataforma_marked_route_failed(
     assert state is not None and state.derivacion == "plataforma"
 
 
+def test_caller_hanging_up_while_the_titular_rings_dials_no_one_else(
+    call: Call, journey: Journey
+) -> None:
+    to_dial(call)
+    root = call.post(
+        "/voice/technical/dial-result?leg=titular",
+        DialCallStatus="canceled",
+        CallStatus="completed",
+    )
+    assert verbs(root) == []
+    assert journey.of("dial_result")[0]["data"]["outcome"] == "canceled"
+    assert [e["choice"] for e in journey.of("dial")] == ["titular"]
+
+
 def test_a_replayed_dial_result_has_no_second_side_effect(call: Call, journey: Journey) -> None:
     to_dial(call)
     first = call.post("/voice/technical/dial-result?leg=titular", DialCallStatus="no-answer")
