@@ -84,6 +84,7 @@ def open_requests(session: Session, *, today: date | None = None) -> list[Callba
         select(CallbackRequest)
         .where(CallbackRequest.status.in_(OPEN_STATUSES))
         .order_by(CallbackRequest.due_date, CallbackRequest.created_at, CallbackRequest.id)
+        .execution_options(populate_existing=True)
     )
     if today is not None:
         query = query.where(CallbackRequest.due_date <= today)

@@ -1,0 +1,106 @@
+"""The agents' JSON API: tokens, presence, callbacks."""
+
+from __future__ import annotations
+
+import redis
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy.orm import Session
+
+from routing import callbacks
+from routing.api import agent_token
+from tests.routing.conftest import add_agent, sid
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_no_token_or_a_forged_one_is_refused(client: FlaskClient, session: Session) -> None:
+    ana = add_agent(session, "Ana")
+    assert client.get(f"/api/agents/{ana.id}/state").status_code == 401
+    forged = f"{ana.id}." + "0" * 64
+    assert client.get(f"/api/agents/{ana.id}/state", headers=bearer(forged)).status_code == 401
+
+
+def test_an_agent_changes_only_their_own_state(
+    app: Flask, client: FlaskClient, session: Session, redis_client: redis.Redis
+) -> None:
+    ana, beto = add_agent(session, "Ana", languages=("qu",)), add_agent(session, "Beto")
+    token = agent_token(app.config["SECRET_KEY"], ana.id)
+    reply = client.post(
+        f"/api/agents/{ana.id}/state", json={"state": "available"}, headers=bearer(token)
+    )
+    assert reply.status_code == 200 and reply.json == {"agent_id": ana.id, "state": "available"}
+    state = client.get(f"/api/agents/{ana.id}/state", headers=bearer(token)).json
+    assert state["state"] == "available" and state["languages"] == ["qu"]
+    assert (
+        client.post(
+            f"/api/agents/{beto.id}/state", json={"state": "available"}, headers=bearer(token)
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            f"/api/agents/{ana.id}/state", json={"state": "dancing"}, headers=bearer(token)
+        ).status_code
+        == 400
+    )
+
+
+def test_the_supervisor_token_acts_for_any_agent(client: FlaskClient, session: Session) -> None:
+    beto = add_agent(session, "Beto")
+    reply = client.post(
+        f"/api/agents/{beto.id}/state", json={"state": "paused"}, headers=bearer("supervisor-token")
+    )
+    assert reply.status_code == 200 and reply.json["state"] == "paused"
+    assert (
+        client.post(
+            "/api/agents/999/state", json={"state": "paused"}, headers=bearer("supervisor-token")
+        ).status_code
+        == 404
+    )
+
+
+def test_the_cli_prints_a_token_the_api_accepts(
+    runner: FlaskCliRunner, client: FlaskClient, session: Session
+) -> None:
+    ana = add_agent(session, "Ana")
+    token = runner.invoke(args=["routing", "agent-token", str(ana.id)]).output.strip()
+    assert client.get(f"/api/agents/{ana.id}/state", headers=bearer(token)).status_code == 200
+    out = runner.invoke(args=["routing", "agent-state", str(ana.id), "available"])
+    assert out.exit_code == 0 and "available" in out.output
+
+
+def test_callbacks_through_the_api(app: Flask, client: FlaskClient, session: Session) -> None:
+    ana = add_agent(session, "Ana")
+    headers = bearer(agent_token(app.config["SECRET_KEY"], ana.id))
+    request, _ = callbacks.request_callback(
+        session, call_sid=sid(1), source="cola", telefono="+51987654321"
+    )
+    listed = client.get("/api/callbacks", headers=headers).json["callbacks"]
+    assert [(c["id"], c["source"], c["status"]) for c in listed] == [
+        (request.id, "cola", "pendiente")
+    ]
+    taken = client.post(f"/api/callbacks/{request.id}/take", headers=headers)
+    assert taken.status_code == 200 and taken.json["taken_by"] == "Ana"
+    done = client.post(
+        f"/api/callbacks/{request.id}/done",
+        json={"outcome": "realizada", "note": "Listo"},
+        headers=headers,
+    )
+    assert done.status_code == 200 and done.json["status"] == "realizada"
+    assert done.json["attempts"] == 1
+    again = client.post(f"/api/callbacks/{request.id}/done", json={}, headers=headers)
+    assert again.status_code == 409
+
+
+def test_a_transfer_needs_a_digits_only_anexo_or_an_organo(
+    app: Flask, client: FlaskClient, session: Session
+) -> None:
+    ana = add_agent(session, "Ana")
+    headers = bearer(agent_token(app.config["SECRET_KEY"], ana.id))
+    bad = client.post(f"/api/calls/{sid(1)}/transfer", json={"anexo": "12a"}, headers=headers)
+    assert bad.status_code == 400
+    not_mine = client.post(f"/api/calls/{sid(1)}/transfer", json={"anexo": "1234"}, headers=headers)
+    assert not_mine.status_code == 409
