@@ -112,7 +112,7 @@ DEFAULT_PROMPTS: dict[str, str] = {
     # Heard by the Red member on the callee's leg (whisper), always in Spanish.
     "whisper_intro": (
         "Llamada de la Red de Atención al Usuario del MEF para {organo}. "
-        "Llama un {tipo_usuario}, de {region}."
+        "Tipo de usuario: {tipo_usuario}. Región: {region}."
     ),
     "whisper_expediente": "Expediente {digits}.",
     "whisper_summary": "Resumen de la consulta:",
