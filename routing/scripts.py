@@ -18,7 +18,9 @@ Keys (prefix ``rt:``):
 | ``rt:on`` | set | agents staffing the line (not offline, not paused) |
 | ``rt:ht`` | list | the last handle times in seconds |
 
-Score = arrival ms - class offset: lower is served first. A caller put back (agent did not
+Score = arrival ms - class offset: lower is served first. A Spanish (or overflowed) caller
+goes to the longest-idle agent, except that among the 16 longest idle an agent who speaks no
+language a caller is waiting in is preferred (speakers are kept for those callers). A caller put back (agent did not
 answer, transfer failed) keeps the score, so keeps the place.
 """
 
@@ -147,6 +149,7 @@ for _, l in ipairs({'qu', 'ay'}) do
   end
 end
 local pools = {es = 'av', x = 'av', qu = 'av:qu', ay = 'av:ay'}
+local SCAN = 16
 local out = {}
 local n = 0
 while n < maxp do
@@ -162,6 +165,22 @@ while n < maxp do
   end
   if best == nil then break end
   local a = redis.call('ZRANGE', P..pools[bestq], 0, 0)[1]
+  if bestq == 'es' or bestq == 'x' then
+    -- keep speakers for the quechua / aymara callers who wait for them: among the first
+    -- SCAN longest-idle agents, prefer one who speaks no language someone waits in
+    local needed = {}
+    local any_needed = false
+    for _, l in ipairs({'qu', 'ay'}) do
+      if redis.call('ZCARD', P..'q:'..l) > 0 then needed[l] = true; any_needed = true end
+    end
+    if any_needed then
+      for _, cand in ipairs(redis.call('ZRANGE', P..'av', 0, SCAN - 1)) do
+        local reserved = false
+        for _, l in ipairs(agent_langs(cand)) do if needed[l] then reserved = true end end
+        if not reserved then a = cand; break end
+      end
+    end
+  end
   leave_pools(a)
   redis.call('HSET', P..'a:'..a, 'st', 'ringing', 'since', now, 'call', best)
   redis.call('ZADD', P..'ring', now, a)

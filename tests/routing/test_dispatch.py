@@ -209,10 +209,20 @@ def test_matching_honours_order_skills_and_never_double_books(
                     if any(eligible(lg, ar, fl) for _, fl in free.values())
                 )
                 assert score == best
-                # the longest idle among agents who may take this caller
-                assert free[m.agent_id][0] == min(
-                    since for since, fl in free.values() if eligible(lang, arrival, fl)
-                )
+                # the longest idle among agents who may take this caller, keeping speakers
+                # free for the language callers waiting for them
+                candidates = [
+                    (since, fl) for since, fl in free.values() if eligible(lang, arrival, fl)
+                ]
+                if lang == "es" or now - arrival >= S.language_wait_seconds * 1000:
+                    needed = {
+                        lg
+                        for c, (s, lg, ar) in waiting.items()
+                        if lg != "es" and now - ar < S.language_wait_seconds * 1000
+                    }
+                    unreserved = [(t, fl) for t, fl in candidates if not needed & set(fl)]
+                    candidates = unreserved or candidates
+                assert free[m.agent_id][0] == min(since for since, _ in candidates)
                 offered_from[m.call_sid] = waiting.pop(m.call_sid)
                 agent_langs[m.agent_id] = free.pop(m.agent_id)[1]
                 offered[m.call_sid] = m.agent_id
