@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import redis
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
 
 from routing import callbacks
 from routing.api import agent_token
 from tests.routing.conftest import add_agent, sid
+
+
+def body(reply: TestResponse) -> dict[str, Any]:
+    data = reply.get_json()
+    assert isinstance(data, dict)
+    return data
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -32,7 +41,7 @@ def test_an_agent_changes_only_their_own_state(
         f"/api/agents/{ana.id}/state", json={"state": "available"}, headers=bearer(token)
     )
     assert reply.status_code == 200 and reply.json == {"agent_id": ana.id, "state": "available"}
-    state = client.get(f"/api/agents/{ana.id}/state", headers=bearer(token)).json
+    state = body(client.get(f"/api/agents/{ana.id}/state", headers=bearer(token)))
     assert state["state"] == "available" and state["languages"] == ["qu"]
     assert (
         client.post(
@@ -53,7 +62,7 @@ def test_the_supervisor_token_acts_for_any_agent(client: FlaskClient, session: S
     reply = client.post(
         f"/api/agents/{beto.id}/state", json={"state": "paused"}, headers=bearer("supervisor-token")
     )
-    assert reply.status_code == 200 and reply.json["state"] == "paused"
+    assert reply.status_code == 200 and body(reply)["state"] == "paused"
     assert (
         client.post(
             "/api/agents/999/state", json={"state": "paused"}, headers=bearer("supervisor-token")
@@ -78,19 +87,19 @@ def test_callbacks_through_the_api(app: Flask, client: FlaskClient, session: Ses
     request, _ = callbacks.request_callback(
         session, call_sid=sid(1), source="cola", telefono="+51987654321"
     )
-    listed = client.get("/api/callbacks", headers=headers).json["callbacks"]
+    listed = body(client.get("/api/callbacks", headers=headers))["callbacks"]
     assert [(c["id"], c["source"], c["status"]) for c in listed] == [
         (request.id, "cola", "pendiente")
     ]
     taken = client.post(f"/api/callbacks/{request.id}/take", headers=headers)
-    assert taken.status_code == 200 and taken.json["taken_by"] == "Ana"
+    assert taken.status_code == 200 and body(taken)["taken_by"] == "Ana"
     done = client.post(
         f"/api/callbacks/{request.id}/done",
         json={"outcome": "realizada", "note": "Listo"},
         headers=headers,
     )
-    assert done.status_code == 200 and done.json["status"] == "realizada"
-    assert done.json["attempts"] == 1
+    assert done.status_code == 200 and body(done)["status"] == "realizada"
+    assert body(done)["attempts"] == 1
     again = client.post(f"/api/callbacks/{request.id}/done", json={}, headers=headers)
     assert again.status_code == 409
 
