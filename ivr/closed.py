@@ -15,8 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
-from ivr import state
-from ivr.flow import MAX_TRIES, Turn, gather, load_state, record_once, spoken_digits
+from ivr.flow import MAX_TRIES, Turn, gather, load_state, record_once, save_state, spoken_digits
 from ivr.hours import Hours, callback_due_date, describe_hours, load_hours
 from ivr.state import CallState
 from routing.models import CallbackRequest, VoiceMessage
@@ -101,7 +100,7 @@ def closed_menu(turn: Turn, digits: str, tries: int) -> VoiceResponse:
             ask_number(turn, response, 1)
         else:
             call.extra["callback_number"] = number
-            state.save(call)
+            save_state(call)
             ask_confirm(turn, response, number, 1)
         return response
     turn.speak(response, "voicemail_notice")
@@ -185,7 +184,7 @@ def callback_number(turn: Turn, digits: str, tries: int) -> VoiceResponse:
         )
     call = load_state(turn)
     call.extra["callback_number"] = number
-    state.save(call)
+    save_state(call)
     ask_confirm(turn, response, number, 1)
     return response
 

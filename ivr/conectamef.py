@@ -7,9 +7,8 @@ from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
 from directory.queries import center_for_department, departments
-from ivr import state
 from ivr.cache import cached
-from ivr.flow import Turn, load_state, record_once, retry_or_plataforma, to_plataforma
+from ivr.flow import Turn, load_state, record_once, retry_or_plataforma, save_state, to_plataforma
 from ivr.menus import PagedMenu, ask_main_menu, ask_page, choose
 from ivr.state import CallState
 
@@ -40,7 +39,7 @@ def start(turn: Turn, response: VoiceResponse, call: CallState) -> VoiceResponse
     names = department_names(turn.session)
     if not names:
         return to_plataforma(turn, response, call, "route_failed")
-    state.save(call)
+    save_state(call)
     ask_page(turn, response, call, DEPARTMENT_MENU, names, 0, 1)
     return response
 
@@ -84,7 +83,7 @@ def connect(
     turn: Turn, response: VoiceResponse, call: CallState, center: tuple[str, str]
 ) -> VoiceResponse:
     centro, telefono = center
-    state.save(call)
+    save_state(call)
     record_once(call.call_sid, "conectamef", centro, centro, telefono=telefono)
     turn.speak(response, "conectamef_transfer", call.language, centro=centro)
     outbound = response.dial(action=turn.path("voice.conectamef_result"), method="POST", timeout=25)

@@ -7,7 +7,7 @@ from phonenumbers import NumberParseException, PhoneNumberType, geocoder, number
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr import closed, state
-from ivr.flow import Turn, gather, load_state, record_once, retry_or_plataforma
+from ivr.flow import Turn, gather, load_state, record_once, retry_or_plataforma, save_state
 from ivr.hours import closed_reason, load_hours
 from ivr.menus import ask_main_menu
 from ivr.state import CallState
@@ -40,7 +40,7 @@ def incoming(turn: Turn, from_number: str, to_number: str) -> VoiceResponse:
             started_at=turn.now.isoformat(),
             region=region_of_number(from_number),
         )
-        state.save(call)
+        save_state(call)
     record_once(
         call.call_sid, "incoming", **{"from": from_number, "to": to_number, "region": call.region}
     )
@@ -75,7 +75,7 @@ def choose_language(turn: Turn, digits: str, tries: int) -> VoiceResponse:
             turn, response, call, tries, digits, lambda n: ask_language(turn, response, n)
         )
     call.language = language
-    state.save(call)
+    save_state(call)
     record_once(call.call_sid, "language", f"{tries}:{digits}", language)
     ask_main_menu(turn, response, call, 1)
     return response

@@ -6,8 +6,10 @@ settings and the moment."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -71,17 +73,74 @@ class Turn:
         speak(target, self.session, self.settings.voice, prompt_id, language, **fields)
 
 
+def _seen_key(call_sid: str, step: str, attempt: str | int) -> str:
+    return f"call:{call_sid}:seen:{step}:{attempt}"
+
+
 def first_time(call_sid: str, step: str, attempt: str | int = 1) -> bool:
     """True the first time this (CallSid, step, attempt) is seen; a replay gets False."""
-    key = f"call:{call_sid}:seen:{step}:{attempt}"
+    key = _seen_key(call_sid, step, attempt)
     return bool(redis_store.client.set(key, "1", nx=True, ex=SEEN_TTL_SECONDS))
+
+
+@dataclass
+class _Batch:
+    """What one webhook request writes to Redis, sent in one round trip at its end."""
+
+    states: dict[str, CallState] = field(default_factory=dict)
+    events: list[tuple[str, str, str, str | None, dict[str, Any]]] = field(default_factory=list)
+
+
+_batch: ContextVar[_Batch | None] = ContextVar("ivr_batch", default=None)
+
+
+@contextmanager
+def batched() -> Iterator[None]:
+    """Within it, state saves and journey events wait for the end of the request; then one
+    pipeline saves the states and marks the events seen (``SET NX``), and only the events not
+    seen before (a replay's are) go to the journey. Nothing is written if the block fails."""
+    batch = _Batch()
+    token = _batch.set(batch)
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+    _flush(batch)
+
+
+def _flush(batch: _Batch) -> None:
+    if not batch.states and not batch.events:
+        return
+    pipe = redis_store.client.pipeline(transaction=False)
+    for call in batch.states.values():
+        pipe.set(f"call:{call.call_sid}:state", call.to_json(), ex=state.STATE_TTL_SECONDS)
+    for key, *_ in batch.events:
+        pipe.set(key, "1", nx=True, ex=SEEN_TTL_SECONDS)
+    firsts = pipe.execute()[len(batch.states) :]
+    for first, (_key, call_sid, step, choice, data) in zip(firsts, batch.events, strict=True):
+        if first:
+            journey.record_event(call_sid, step, choice, **data)
+
+
+def save_state(call: CallState) -> None:
+    """Save the call's state (at the end of the request when batched)."""
+    batch = _batch.get()
+    if batch is None:
+        state.save(call)
+    else:
+        batch.states[call.call_sid] = call
 
 
 def record_once(
     call_sid: str, step: str, attempt: str | int = 1, choice: str | None = None, /, **data: Any
 ) -> None:
     """Append a journey event unless this very request was already handled."""
-    if first_time(call_sid, f"event:{step}", attempt):
+    batch = _batch.get()
+    key = _seen_key(call_sid, f"event:{step}", attempt)
+    if batch is not None:
+        if all(event[0] != key for event in batch.events):
+            batch.events.append((key, call_sid, step, choice, data))
+    elif first_time(call_sid, f"event:{step}", attempt):
         journey.record_event(call_sid, step, choice, **data)
 
 
@@ -127,7 +186,7 @@ def to_plataforma(
     """Tell the caller and hand them to the Plataforma through routing's seam."""
     if prompt is not None:
         turn.speak(response, prompt, call.language)
-    state.save(call)
+    save_state(call)
     record_once(call.call_sid, "plataforma", reason, reason=reason)
     return send_to_plataforma(response, call, reason)
 

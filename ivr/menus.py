@@ -10,13 +10,13 @@ from typing import Literal
 
 from twilio.twiml.voice_response import VoiceResponse
 
-from ivr import state
 from ivr.flow import (
     Turn,
     gather,
     load_state,
     record_once,
     retry_or_plataforma,
+    save_state,
     spoken_digits,
     to_plataforma,
 )
@@ -40,7 +40,7 @@ def ask_main_menu(turn: Turn, response: VoiceResponse, call: CallState, tries: i
 
 
 def _estado_tramite(turn: Turn, response: VoiceResponse, call: CallState) -> VoiceResponse:
-    state.save(call)
+    save_state(call)
     ask_expediente(turn, response, call, 1)
     return response
 
@@ -67,7 +67,7 @@ def _autoridad(turn: Turn, response: VoiceResponse, call: CallState) -> VoiceRes
 
 
 def _preferencial(turn: Turn, response: VoiceResponse, call: CallState) -> VoiceResponse:
-    state.save(call)
+    save_state(call)
     ask_preferential(turn, response, call, 1)
     return response
 
@@ -137,7 +137,7 @@ def expediente(turn: Turn, digits: str, tries: int) -> VoiceResponse:
             message="expediente_invalid" if digits else None,
         )
     call.extra["expediente_pendiente"] = digits
-    state.save(call)
+    save_state(call)
     ask_expediente_confirm(turn, response, call, digits, 1)
     return response
 

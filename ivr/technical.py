@@ -22,6 +22,7 @@ from ivr.flow import (
     load_state,
     record_once,
     retry_or_plataforma,
+    save_state,
     spoken_digits,
     to_plataforma,
 )
@@ -91,7 +92,7 @@ def start(turn: Turn, response: VoiceResponse, call: CallState) -> VoiceResponse
     names = [nombre for _, nombre in organo_menu(turn.session)]
     if not names:
         return to_plataforma(turn, response, call, "route_failed")
-    state.save(call)
+    save_state(call)
     ask_page(turn, response, call, ORGANO_MENU, names, 0, 1)
     return response
 
@@ -126,7 +127,7 @@ def choose_organo(turn: Turn, digits: str, page: int, tries: int) -> VoiceRespon
     sigla, nombre = menu[value]
     call.organo_sigla = sigla
     call.tipo_consulta = "tecnica"
-    state.save(call)
+    save_state(call)
     record_once(call.call_sid, "organo", f"{page}:{tries}:{digits}", sigla)
     turn.speak(response, "technical_intro", call.language, organo=nombre)
     turn.speak(response, "summary_ask", call.language)
@@ -150,7 +151,7 @@ def summary(turn: Turn, recording_url: str, duration: int, skipped: bool) -> Voi
     url = recording_url if recording_url and duration > 0 and not skipped else None
     if url:
         call.summary_url = url
-        state.save(call)
+        save_state(call)
     record_once(call.call_sid, "summary", recording_url=url)
     response = VoiceResponse()
     if call.preferencial:  # never dialed out (§5.2.2, last paragraph)
@@ -248,7 +249,7 @@ def dial_result(
         return response
     if outcome == "accepted":
         call.derivacion = leg
-        state.save(call)
+        save_state(call)
         response.redirect(turn.path("voice.survey"), method="POST")
         return response
     if leg == "titular":

@@ -17,7 +17,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from clock import utcnow
 from extensions import db
 from ivr import closed, conectamef, entry, menus, survey, technical
-from ivr.flow import MAX_TRIES, FlowSettings, Turn, fallback_route, safe_plataforma
+from ivr.flow import MAX_TRIES, FlowSettings, Turn, batched, fallback_route, safe_plataforma
 from ivr.prompts import DEFAULT_PROMPTS
 from webhooks.twilio_auth import twilio_signed, twiml
 
@@ -79,7 +79,9 @@ def guarded(on_error: Callable[[], VoiceResponse]) -> Callable[[F], F]:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Response:
             try:
-                return twiml(view(*args, **kwargs))
+                with batched():
+                    response = view(*args, **kwargs)
+                return twiml(response)
             except Exception:  # a caller on the line must never get an error page
                 log.exception("%s failed for call %s", request.path, _form("CallSid") or "-")
                 with contextlib.suppress(Exception):
