@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from typing import Any
 
 from flask import Flask
@@ -17,7 +18,7 @@ from rq.job import Job
 from rq.queue import Queue
 
 from app import create_app
-from extensions import redis_store
+from extensions import db, redis_store
 
 QUEUES = ("register", "default")
 
@@ -37,12 +38,22 @@ class JobLogFilter(logging.Filter):
 job_log_filter = JobLogFilter()
 
 
+def forget_inherited_connections() -> None:
+    """In a forked work horse: never reuse the parent's database connections (a socket shared
+    by two processes corrupts both); drop them without closing, the horse opens its own."""
+    if db.engine is not None and getattr(db, "_pid", None) != os.getpid():
+        db.session.registry.clear()
+        db.engine.dispose(close=False)
+        db._pid = os.getpid()  # type: ignore[attr-defined]
+
+
 class AppWorker(Worker):
     """An rq worker that runs every job inside an app context of one Flask app."""
 
     flask_app: Flask
 
     def perform_job(self, job: Job, queue: Queue) -> bool:
+        forget_inherited_connections()
         job_log_filter.job_id = job.id
         call_sid: Any = job.meta.get("call_sid") or "-"
         job_log_filter.call_sid = str(call_sid)

@@ -12,12 +12,14 @@ is written alone, so a bad event fails only its own job (and rq retries it with 
 from __future__ import annotations
 
 import logging
+import zlib
 from typing import Any
 
 from redis import Redis
 from rq import get_current_job
 from rq.job import Job
 from rq.registry import StartedJobRegistry
+from rq.serializers import DefaultSerializer
 from rq.utils import current_timestamp
 
 from extensions import db, redis_store
@@ -38,17 +40,29 @@ for i = 1, tonumber(ARGV[1]) do
   redis.call('LPOP', KEYS[1])
   redis.call('ZADD', KEYS[2], ARGV[2], id .. ':batch')
   out[#out + 1] = id
+  out[#out + 1] = redis.call('HGET', ARGV[4] .. id, 'data') or ''
 end
 return out
 """
 
 
-def _claim(connection: Redis, limit: int) -> list[str]:
+def _claim_with_data(connection: Redis, limit: int) -> list[tuple[str, bytes]]:
+    """Claim up to ``limit`` queued event jobs; returns (job id, the job's stored data)."""
     queue = redis_store.queue(REGISTER_QUEUE)
     registry = StartedJobRegistry(REGISTER_QUEUE, connection=connection)
     lease = current_timestamp() + JOB_TIMEOUT + 60
-    ids = connection.eval(_CLAIM, 2, queue.key, registry.key, limit, lease, JOB_PREFIX)
-    return [i.decode() if isinstance(i, bytes) else str(i) for i in ids]
+    flat = connection.eval(
+        _CLAIM, 2, queue.key, registry.key, limit, lease, JOB_PREFIX, Job.redis_job_namespace_prefix
+    )
+    pairs = []
+    for i in range(0, len(flat), 2):
+        job_id = flat[i].decode() if isinstance(flat[i], bytes) else str(flat[i])
+        pairs.append((job_id, flat[i + 1] if isinstance(flat[i + 1], bytes) else b""))
+    return pairs
+
+
+def _claim(connection: Redis, limit: int) -> list[str]:
+    return [job_id for job_id, _data in _claim_with_data(connection, limit)]
 
 
 def _release(connection: Redis, ids: list[str], *, requeue: bool) -> None:
@@ -64,16 +78,22 @@ def _release(connection: Redis, ids: list[str], *, requeue: bool) -> None:
         pipe.execute()
 
 
-def _claimed_events(connection: Redis, ids: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
-    jobs = Job.fetch_many(ids, connection=connection)
-    kept: list[str] = []
-    events: list[dict[str, Any]] = []
-    for job_id, job in zip(ids, jobs, strict=True):
-        kept.append(job_id)
-        if job is None or not job.args:
-            continue  # queued twice and already done: nothing to write
-        events.append(job.args[0])
-    return kept, events
+def _decode_event(data: bytes) -> dict[str, Any] | None:
+    """The event argument of a stored ``ingest_event`` job (rq: zlib-compressed pickle)."""
+    if not data:
+        return None  # queued twice and already done: nothing to write
+    try:
+        raw = zlib.decompress(data)
+    except zlib.error:
+        raw = data
+    _func, _instance, args, _kwargs = DefaultSerializer.loads(raw)
+    return args[0] if args else None
+
+
+def _claimed_events(pairs: list[tuple[str, bytes]]) -> tuple[list[str], list[dict[str, Any]]]:
+    ids = [job_id for job_id, _data in pairs]
+    events = [e for e in (_decode_event(data) for _id, data in pairs) if e is not None]
+    return ids, events
 
 
 def ingest_event(event: dict[str, Any], batch_size: int | None = None) -> int:
@@ -85,7 +105,7 @@ def ingest_event(event: dict[str, Any], batch_size: int | None = None) -> int:
     extra: list[dict[str, Any]] = []
     if job is not None and limit > 0:
         try:
-            claimed, extra = _claimed_events(job.connection, _claim(job.connection, limit))
+            claimed, extra = _claimed_events(_claim_with_data(job.connection, limit))
         except Exception:
             log.warning("could not claim more register jobs", exc_info=True)
             claimed, extra = [], []
