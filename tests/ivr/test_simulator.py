@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,17 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.serving import make_server
 
-from ivr.simulator import Result, Scenario, SimulationError, load_scenario, simulate_in_process
+from ivr.simulator import (
+    HttpTransport,
+    Result,
+    Scenario,
+    SimulationError,
+    Simulator,
+    load_scenario,
+    simulate_in_process,
+)
 from routing.models import CallbackRequest, VoiceMessage
 from tests.ivr.helpers import OPEN, Journey, lima
 
@@ -174,3 +184,30 @@ def test_unknown_dial_outcome_is_refused() -> None:
 def test_a_looping_flow_is_stopped(app: Flask) -> None:
     with pytest.raises(SimulationError, match="loop"):
         run(app, keys=["1"] + ["*"] * 80)
+
+
+def test_flask_simulate_reads_a_scenario_file(runner: FlaskCliRunner, tmp_path: Path) -> None:
+    scenario = tmp_path / "llamada.yaml"
+    scenario.write_text("at: '2026-11-26 10:00'\nkeys: [1, 9, 1]\n")
+    outcome = runner.invoke(args=["simulate", "--scenario", str(scenario)])
+    assert outcome.exit_code == 0, outcome.output
+    assert "en cola de la Plataforma" in outcome.output
+
+
+def test_simulator_over_http_against_a_running_server(app: Flask) -> None:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        app.config["IVR_NOW"] = OPEN
+        transport = HttpTransport(
+            f"http://127.0.0.1:{server.server_port}",
+            app.config["TWILIO_AUTH_TOKEN"],
+            app.config["PUBLIC_BASE_URL"],
+        )
+        result = Simulator(transport, Scenario(keys=["1", "2"])).run()
+    finally:
+        server.shutdown()
+        thread.join()
+    assert result.ended == "plataforma"
+    assert result.requests == ["/voice/incoming", "/voice/language", "/voice/menu"]

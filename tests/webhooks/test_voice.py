@@ -764,3 +764,28 @@ def test_fallback_uses_the_calls_state_when_redis_answers(call: Call, journey: J
     root = call.post("/voice/fallback", ErrorCode="11200")
     assert enqueued(root)
     assert journey.of("plataforma")[-1]["data"] == {"reason": "fallback"}
+
+
+def test_expediente_confirmation_wrong_keys_end_at_the_plataforma(
+    call: Call, journey: Journey
+) -> None:
+    to_main_menu(call)
+    call.key("/voice/menu?try=1", "1")
+    call.key("/voice/expediente?try=1", "123456")
+    root = call.key("/voice/expediente/confirm?try=1", "")
+    assert gather_action(root) == "/voice/expediente/confirm?try=2"
+    assert "1 2 3 4 5 6" in said(root)
+    call.key("/voice/expediente/confirm?try=2", "9")
+    assert enqueued(call.key("/voice/expediente/confirm?try=3", "9"))
+    assert journey.of("plataforma")[0]["data"] == {"reason": "wrong_input"}
+    assert journey.of("expediente") == []
+
+
+def test_callback_confirmation_wrong_keys_say_goodbye(closed_call: Call, session: Session) -> None:
+    closed_call.key("/voice/closed?try=1", "1")
+    root = closed_call.key("/voice/callback/confirm?try=1", "7")
+    assert gather_action(root) == "/voice/callback/confirm?try=2"
+    closed_call.key("/voice/callback/confirm?try=2", "")
+    root = closed_call.key("/voice/callback/confirm?try=3", "7")
+    assert verbs(root)[-1] == "Hangup" and not enqueued(root)
+    assert session.scalar(select(func.count()).select_from(CallbackRequest)) == 0
