@@ -153,19 +153,22 @@ local SCAN = 16
 local out = {}
 local n = 0
 while n < maxp do
+  local free = {}
+  for _, pool in ipairs({'av', 'av:qu', 'av:ay'}) do free[pool] = redis.call('ZCARD', P..pool) end
+  if free['av'] == 0 then break end
   local best, bestscore, bestq
   for _, q in ipairs({'es', 'x', 'qu', 'ay'}) do
-    local head = redis.call('ZRANGE', P..'q:'..q, 0, 0, 'WITHSCORES')
-    if #head > 0 then
-      local s = tonumber(head[2])
-      if (bestscore == nil or s < bestscore) and redis.call('ZCARD', P..pools[q]) > 0 then
-        best = head[1]; bestscore = s; bestq = q
+    if free[pools[q]] > 0 then
+      local head = redis.call('ZRANGE', P..'q:'..q, 0, 0, 'WITHSCORES')
+      if #head > 0 then
+        local s = tonumber(head[2])
+        if bestscore == nil or s < bestscore then best = head[1]; bestscore = s; bestq = q end
       end
     end
   end
   if best == nil then break end
   local a = redis.call('ZRANGE', P..pools[bestq], 0, 0)[1]
-  if bestq == 'es' or bestq == 'x' then
+  if (bestq == 'es' or bestq == 'x') and free['av'] > 1 then
     -- keep speakers for the quechua / aymara callers who wait for them: among the first
     -- SCAN longest-idle agents, prefer one who speaks no language someone waits in
     local needed = {}
