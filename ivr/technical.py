@@ -28,6 +28,7 @@ from ivr.flow import (
 )
 from ivr.menus import PagedMenu, ask_main_menu, ask_page, choose
 from ivr.state import CallState
+from routing.dialing import anexo_target
 
 ORGANO_MENU = PagedMenu("voice.organos", "organo_intro", "organo_option")
 LEGS = ("titular", "alterno")
@@ -168,17 +169,19 @@ def dial(turn: Turn, response: VoiceResponse, call: CallState, leg: str) -> Voic
             return dial(turn, response, call, "alterno")
         return _route_failed(turn, response, call)
     record_once(call.call_sid, "dial", leg, leg, anexo=who.anexo, nombre=who.nombre)
-    template = turn.settings.anexo_dial
+    target = anexo_target(who.anexo, turn.settings.anexo_dial)  # the same rule routing uses
     whisper_url = turn.absolute("voice.whisper", call=call.call_sid, leg=leg)
     outbound = response.dial(
         action=turn.path("voice.dial_result", leg=leg),
         method="POST",
         timeout=turn.settings.dial_timeout,
     )
-    if template.startswith("sip:"):
-        outbound.sip(template.format(anexo=who.anexo), url=whisper_url, method="POST")
+    if target.kind == "sip":
+        outbound.sip(target.address, url=whisper_url, method="POST")
     else:
-        outbound.number(template, send_digits=f"ww{who.anexo}", url=whisper_url, method="POST")
+        outbound.number(
+            target.address, send_digits=target.send_digits, url=whisper_url, method="POST"
+        )
     return response
 
 
