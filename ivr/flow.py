@@ -215,7 +215,7 @@ def safe_plataforma(reason: str, call_sid: str | None, voice: Voice) -> VoiceRes
     response = VoiceResponse()
     response.say(DEFAULT_PROMPTS["to_plataforma_error"], voice=voice.name, language=voice.language)
     if call_sid:
-        journey.record_event(call_sid, "plataforma", reason, reason=reason)
+        journey.record_event(call_sid, "plataforma", None, reason=reason)
     return send_to_plataforma(response, None, reason)
 
 
@@ -231,5 +231,5 @@ def fallback_route(call_sid: str | None, voice: Voice) -> VoiceResponse:
             call = state.load(call_sid)
         except RedisError:
             log.exception("fallback for %s without the call's state", call_sid)
-        journey.record_event(call_sid, "plataforma", "fallback", reason="fallback")
+        journey.record_event(call_sid, "plataforma", None, reason="fallback")
     return send_to_plataforma(response, call, "fallback")
