@@ -81,6 +81,7 @@ def send_to_plataforma(
 ) -> VoiceResponse:
     """Put the caller in OUR line and in Twilio's queue (raises redis.RedisError)."""
     priority = line.priority_of(state)
+    log.info("%s to the Plataforma (%s, %s)", state.call_sid, reason, priority)
     entry = line.enqueue(
         ctx.r,
         state.call_sid,
@@ -89,8 +90,7 @@ def send_to_plataforma(
         now=now,
         settings=ctx.settings,
     )
-    if entry.is_new:
-        record_event(state.call_sid, "plataforma", reason=reason)
+    if entry.is_new:  # the call flow records the "plataforma" step itself (ivr/flow.py)
         record_event(state.call_sid, "queued", priority=priority, language=state.language)
     if priority == "authority":
         response.say(

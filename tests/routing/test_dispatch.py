@@ -149,6 +149,7 @@ def test_matching_honours_order_skills_and_never_double_books(
     busy: dict[int, str] = {}  # agent -> sid
     offered_from: dict[str, tuple[float, str, int]] = {}
     agent_langs: dict[int, tuple[str, ...]] = {}
+    wrapping: dict[int, tuple[int, tuple[str, ...]]] = {}  # agent -> (wrap-up end, langs)
     n = 0
     for kind, a, b in ops:
         now += 1000
@@ -159,6 +160,7 @@ def test_matching_honours_order_skills_and_never_double_books(
             assert entry.score == now - S.class_offset_ms(a)
         elif kind == "available" and a not in busy:
             agents.set_state(redis_client, a, "available", languages=list(b), now=now, settings=S)
+            wrapping.pop(a, None)
             if a not in free:
                 free[a] = (now, b)
         elif kind == "tick":
@@ -176,6 +178,7 @@ def test_matching_honours_order_skills_and_never_double_books(
                     redis_client, call, agent, now=now, handle_seconds=1, settings=S
                 )
                 del busy[agent]
+                wrapping[agent] = (now + S.wrap_up_seconds * 1000, agent_langs[agent])
             else:
                 requeued, state = agents.missed(redis_client, call, agent, now=now, settings=S)
                 assert requeued
@@ -184,6 +187,10 @@ def test_matching_honours_order_skills_and_never_double_books(
                 if state == "available":
                     free[agent] = (now, agent_langs[agent])
         elif kind == "match":
+            for agent, (until, langs) in list(wrapping.items()):
+                if until <= now:  # wrap-up over: available since its end
+                    del wrapping[agent]
+                    free[agent] = (until, langs)
             for m in match(redis_client, now=now, settings=S):
                 score, lang, arrival = waiting[m.call_sid]
 

@@ -51,8 +51,8 @@ def test_the_caller_joins_our_line_and_twilios_queue_with_our_wait_url(
     assert enqueue.attrib["waitUrl"] == "https://ivr.example.test/voice/queue/wait"
     assert enqueue.attrib["action"] == "https://ivr.example.test/voice/queue/left"
     assert line.position(redis_client, sid(1)) == 1
-    assert steps(journey, sid(1)) == [("plataforma", None), ("queued", None)]
-    assert journey[1]["data"] == {"priority": "authority", "language": "es"}
+    assert steps(journey, sid(1)) == [("queued", None)]
+    assert journey[0]["data"] == {"priority": "authority", "language": "es"}
     assert fake_twilio.sent == []  # no agent is free: no REST call
 
 
@@ -61,5 +61,5 @@ def test_sending_the_same_caller_twice_records_the_events_once(app: Flask, journ
     with app.test_request_context():
         send_to_plataforma(VoiceResponse(), state, "preferential")
         send_to_plataforma(VoiceResponse(), state, "preferential")
-    assert steps(journey, sid(1)) == [("plataforma", None), ("queued", None)]
-    assert journey[1]["data"]["priority"] == "preferential"
+    assert steps(journey, sid(1)) == [("queued", None)]
+    assert journey[0]["data"]["priority"] == "preferential"
