@@ -38,13 +38,17 @@ class JobLogFilter(logging.Filter):
 job_log_filter = JobLogFilter()
 
 
+_connections_pid: int | None = None
+
+
 def forget_inherited_connections() -> None:
     """In a forked work horse: never reuse the parent's database connections (a socket shared
     by two processes corrupts both); drop them without closing, the horse opens its own."""
-    if db.engine is not None and getattr(db, "_pid", None) != os.getpid():
+    global _connections_pid
+    if db.engine is not None and _connections_pid != os.getpid():
         db.session.registry.clear()
         db.engine.dispose(close=False)
-        db._pid = os.getpid()  # type: ignore[attr-defined]
+        _connections_pid = os.getpid()
 
 
 class AppWorker(Worker):
