@@ -313,3 +313,81 @@ def test_a_failed_transfer_puts_the_caller_back_in_place(
     )
     assert [c.tag for c in root] == ["Say", "Enqueue"]
     assert line.position(redis_client, sid(1)) == 1
+
+
+def test_an_interpreter_mode_agent_who_does_not_answer_sends_the_caller_back_in_place(
+    app: Flask,
+    twilio: TwilioSigner,
+    session: Session,
+    redis_client: redis.Redis,
+    fake_twilio: FakeTwilio,
+) -> None:
+    app.config["ROUTING_LANGUAGE_WAIT_SECONDS"] = 0
+    ana = add_agent(session, "Ana")
+    agents.set_state_from_directory(session, redis_client, ana.id, "available", now=1, settings=S)
+    enter(app, sid(1), language="ay")
+    twilio.post(f"/voice/queue/bridge?call={sid(1)}&agent={ana.id}", call_params(sid(1)))
+    [leg] = fake_twilio.of("call_create")  # no aymara speaker registered: the agent only
+    status_url = leg.one("StatusCallback").removeprefix("https://ivr.example.test")
+    reply = twilio.post(status_url, call_params("CA" + "8" * 32, CallStatus="no-answer"))
+    assert reply.status_code == 204
+    [redirect] = fake_twilio.of("call_update")
+    assert redirect.path.endswith(f"/Calls/{sid(1)}.json")
+    requeue_url = redirect.one("Url").removeprefix("https://ivr.example.test")
+    root = xml(twilio.post(requeue_url, call_params(sid(1))))
+    assert [c.tag for c in root] == ["Say", "Enqueue"]
+    assert agents.presence(redis_client, ana.id).misses == 1
+
+
+def test_a_caller_who_hangs_up_while_the_agent_rings_is_abandoned_not_a_miss(
+    app: Flask, twilio: TwilioSigner, session: Session, redis_client: redis.Redis, journey: list
+) -> None:
+    ana = add_agent(session, "Ana")
+    agents.set_state_from_directory(session, redis_client, ana.id, "available", now=1, settings=S)
+    enter(app, sid(1))
+    twilio.post(f"/voice/queue/bridge?call={sid(1)}&agent={ana.id}", call_params(sid(1)))
+    params = call_params(sid(1), DialCallStatus="canceled", CallStatus="completed")
+    twilio.post(f"/voice/queue/dial-done?call={sid(1)}&agent={ana.id}", params)
+    assert line.waiting_count(redis_client) == 0
+    assert ("queue_left", "hangup") in steps(journey, sid(1))
+    presence = agents.presence(redis_client, ana.id)
+    assert (presence.state, presence.misses) == ("available", 0)
+
+
+def test_the_sweep_releases_an_offer_whose_call_never_reached_the_agent(
+    app: Flask, session: Session, redis_client: redis.Redis, fake_twilio: FakeTwilio
+) -> None:
+    from routing.context import from_app
+    from routing.jobs import sweep
+
+    ana = add_agent(session, "Ana")
+    fake_twilio.members = set()  # Twilio knows no member, and the call redirect fails too
+    fake_twilio.fail_next("call_update", 404)
+    agents.set_state_from_directory(session, redis_client, ana.id, "available", now=1, settings=S)
+    enter(app, sid(1))
+    # the connect job found the call gone: the caller is out, Ana free again
+    assert line.caller_info(redis_client, sid(1))["st"] == "gone"
+    assert agents.presence(redis_client, ana.id).state == "available"
+    enter(app, sid(2))
+    assert agents.presence(redis_client, ana.id).state == "ringing"
+    later = line.now_ms() + (S.ring_timeout_seconds + 61) * 1000
+    report = sweep(from_app(), now=later)
+    assert report.unstuck == [(ana.id, sid(2))]
+
+
+def test_the_wait_url_still_plays_music_when_redis_fails(
+    app: Flask, twilio: TwilioSigner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from extensions import redis_store
+
+    monkeypatch.setattr(
+        redis_store, "_client", redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    )
+    root = xml(twilio.post("/voice/queue/wait", call_params(sid(1))))
+    assert [c.tag for c in root] == ["Play"]
+
+
+def test_the_sweep_command_reports_what_it_did(app: Flask) -> None:
+    result = app.test_cli_runner().invoke(args=["routing", "sweep"])
+    assert result.exit_code == 0
+    assert result.output.strip() == "timeouts=0 unstuck=0 matches=0 vencidas=0"
