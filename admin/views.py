@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -71,11 +72,22 @@ def index() -> ResponseReturnValue:
     return redirect(url_for("admin.reportes"))
 
 
+def _default_month() -> str:
+    """This month, or the last one while this month has no calls yet (its first days)."""
+    from register.models import RegisterCall
+
+    today = lima_now().date()
+    first = today.replace(day=1)
+    if db.session.scalar(select(RegisterCall.id).where(RegisterCall.fecha >= first).limit(1)):
+        return first.strftime("%Y-%m")
+    return (first - timedelta(days=1)).strftime("%Y-%m")
+
+
 def _period() -> Any:
     from register.reports import period_of_month, period_of_quarter
 
     quarter = request.args.get("trimestre", "").strip()
-    month = request.args.get("mes", "").strip() or lima_now().strftime("%Y-%m")
+    month = request.args.get("mes", "").strip() or _default_month()
     try:
         return period_of_quarter(quarter) if quarter else period_of_month(month)
     except ValueError as exc:

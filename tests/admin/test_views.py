@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
-from datetime import date
+from datetime import date, timedelta
 from io import BytesIO
 
 import pytest
@@ -144,3 +144,15 @@ def test_report_page_draws_svg_charts_and_the_numbers(
     xlsx = client.get("/admin/reportes.xlsx?trimestre=2026-Q4")
     assert xlsx.status_code == 200
     assert load_workbook(BytesIO(xlsx.data)).sheetnames[0] == "Resumen"
+
+
+def test_report_page_opens_on_last_month_while_this_month_has_no_calls(
+    client: FlaskClient, users: dict[str, User]
+) -> None:
+    from clock import lima_now
+
+    login(client, "lector")
+    html = client.get("/admin/reportes").get_data(as_text=True)
+    first = lima_now().date().replace(day=1)
+    last_month = first - timedelta(days=1)
+    assert f'value="{last_month:%Y-%m}"' in html
