@@ -15,7 +15,7 @@ from routing import queue as line
 from routing.api import agent_token
 from routing.context import from_app
 from routing.dispatch import try_dispatch
-from routing.jobs import sweep
+from routing.jobs import schedule_sweep, sweep
 
 routing_cli = AppGroup("routing", help="The Plataforma queue: sweep, agents, tokens.")
 callbacks_cli = AppGroup("callbacks", help="Callback requests (devoluciones de llamada).")
@@ -35,6 +35,15 @@ def sweep_command(every: float) -> None:
         if every <= 0:
             return
         time.sleep(every)
+
+
+@routing_cli.command("schedule-sweep")
+@click.option("--every", type=int, default=5, show_default=True, help="seconds between sweeps")
+def schedule_sweep_command(every: int) -> None:
+    """Start the sweep as a self-scheduling rq job (needs `python worker.py`, which runs rq's
+    scheduler); starting it again does not start a second chain."""
+    schedule_sweep(from_app(), every)
+    click.echo(f"sweep scheduled every {every} s")
 
 
 @routing_cli.command("agent-state")

@@ -118,6 +118,10 @@ def wait(ctx: Context, call_sid: str, queue_sid: str | None, *, now: int) -> Voi
             ctx.r.set(f"{PREFIX}qsid", queue_sid)
         info = line.caller_info(ctx.r, call_sid)
         status = info.get("st")
+        if status is None:  # queued while Redis was down, or its entry expired: adopt it
+            adopt(ctx, call_sid, now=now)
+            info = line.caller_info(ctx.r, call_sid)
+            status = info.get("st")
         if status == "offered":
             response.say("Le estamos comunicando con un asesor.", **ctx.say())
             response.pause(length=5)
@@ -142,6 +146,19 @@ def wait(ctx: Context, call_sid: str, queue_sid: str | None, *, now: int) -> Voi
     gather.play(ctx.hold_music_url)
     response.append(gather)
     return response
+
+
+def adopt(ctx: Context, call_sid: str, *, now: int) -> None:
+    """Put in our line a caller Twilio holds in its queue but we do not know (queued while
+    Redis was down, or the entry expired)."""
+    state = _load_state(call_sid)
+    priority = line.priority_of(state) if state else "normal"
+    language = state.language if state else "es"
+    entry = line.enqueue(
+        ctx.r, call_sid, language=language, priority=priority, now=now, settings=ctx.settings
+    )
+    if entry.is_new:
+        record_event(call_sid, "queued", priority=priority, language=language)
 
 
 def wait_key(ctx: Context, call_sid: str, digits: str, *, now: int) -> VoiceResponse:
@@ -229,12 +246,15 @@ def bridge(session: Session, ctx: Context, call_sid: str, agent_id: int) -> Voic
     info = line.caller_info(ctx.r, call_sid)
     response = VoiceResponse()
     agent = session.get(Agent, agent_id)
-    if info.get("st") != "offered" or info.get("agent") != str(agent_id) or agent is None:
-        if info.get("st") in ("offered", "bridged", "done", "waiting"):
+    status = info.get("st")
+    if status != "offered" or info.get("agent") != str(agent_id) or agent is None:
+        # A stale offer: back to Twilio's queue; our line keeps (or gives back) the place.
+        if status in ("bridged", "done"):
             line.requeue(ctx.r, call_sid, now=line.now_ms())
-            return enqueue_verb(response, ctx)
-        response.hangup()
-        return response
+        elif status in ("gone", "callback", "timeout"):
+            response.hangup()
+            return response
+        return enqueue_verb(response, ctx)
     ctx.r.hset(f"{PREFIX}c:{call_sid}", "bs", "1")
     response.say("Le comunicamos con un asesor.", **ctx.say())
     action = ctx.links("queue.dial_done", call=call_sid, agent=agent_id)

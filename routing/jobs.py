@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select
@@ -161,11 +162,26 @@ def sweep(ctx: Context, *, now: int) -> SweepReport:
     return report
 
 
-def sweep_job() -> dict[str, int]:
-    report = sweep(from_app(), now=line.now_ms())
+SWEEP_JOB_ID = "routing-sweep"
+
+
+def sweep_job(every: int = 0) -> dict[str, int]:
+    """The sweep as an rq job; with ``every`` > 0 it schedules its next run (the worker runs
+    rq's scheduler). The next run always has the same job id, so however many times the chain
+    is started, one run is scheduled at a time."""
+    ctx = from_app()
+    report = sweep(ctx, now=line.now_ms())
+    if every > 0:
+        schedule_sweep(ctx, every)
     return {
         "timeouts": len(report.timeouts),
         "unstuck": len(report.unstuck),
         "matches": len(report.matches),
         "flagged": report.flagged,
     }
+
+
+def schedule_sweep(ctx: Context, every: int) -> None:
+    ctx.jobs.enqueue_in(
+        timedelta(seconds=every), sweep_job, every, job_id=SWEEP_JOB_ID, job_timeout=60
+    )

@@ -35,5 +35,17 @@ def send_to_plataforma(
             return flows.send_to_plataforma(response, state, reason, from_app(), now=now_ms())
         except redis.RedisError:
             log.exception("Redis failed while queueing %s; plain <Enqueue>", state.call_sid)
-    response.enqueue(PLATAFORMA_QUEUE)
+    # No Redis at hand: Twilio's queue, with our wait URL (which adopts the caller into our
+    # line once Redis answers) when the URLs can be built; else a bare <Enqueue>.
+    try:
+        from routing.context import external_url
+
+        wait_url, action = external_url("queue.wait"), external_url("queue.left")
+    except Exception:  # whatever fails here, the caller still gets in line
+        log.exception("plain <Enqueue> without our wait URL")
+        response.enqueue(PLATAFORMA_QUEUE)
+        return response
+    response.enqueue(
+        PLATAFORMA_QUEUE, action=action, method="POST", wait_url=wait_url, wait_url_method="POST"
+    )
     return response

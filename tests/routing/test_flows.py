@@ -391,3 +391,17 @@ def test_the_sweep_command_reports_what_it_did(app: Flask) -> None:
     result = app.test_cli_runner().invoke(args=["routing", "sweep"])
     assert result.exit_code == 0
     assert result.output.strip() == "timeouts=0 unstuck=0 matches=0 vencidas=0"
+
+
+def test_the_scheduled_sweep_keeps_one_next_run(app: Flask, redis_client: redis.Redis) -> None:
+    from rq.registry import ScheduledJobRegistry
+
+    from extensions import redis_store
+    from routing.jobs import SWEEP_JOB_ID, sweep_job
+
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["routing", "schedule-sweep", "--every", "5"]).exit_code == 0
+    assert runner.invoke(args=["routing", "schedule-sweep", "--every", "5"]).exit_code == 0
+    assert sweep_job(5)["matches"] == 0
+    registry = ScheduledJobRegistry(queue=redis_store.queue("default"))
+    assert registry.get_job_ids() == [SWEEP_JOB_ID]

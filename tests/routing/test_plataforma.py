@@ -12,8 +12,12 @@ from twilio.twiml.voice_response import VoiceResponse
 from extensions import redis_store
 from routing import queue as line
 from routing.plataforma import send_to_plataforma
+from routing.settings import RoutingSettings
+from tests.conftest import TwilioSigner, call_params
 from tests.routing.conftest import caller_state, sid, steps
 from tests.twilio_fake import FakeTwilio
+
+S = RoutingSettings()
 
 
 def test_without_state_it_is_a_plain_enqueue_that_does_not_touch_redis(
@@ -24,7 +28,7 @@ def test_without_state_it_is_a_plain_enqueue_that_does_not_touch_redis(
         root = ET.fromstring(str(send_to_plataforma(VoiceResponse(), None, "fallback")))
     [enqueue] = list(root)
     assert enqueue.tag == "Enqueue" and enqueue.text == "plataforma"
-    assert "waitUrl" not in enqueue.attrib
+    assert enqueue.attrib["waitUrl"] == "https://ivr.example.test/voice/queue/wait"
 
 
 def test_a_redis_failure_still_gives_a_plain_enqueue(
@@ -63,3 +67,17 @@ def test_sending_the_same_caller_twice_records_the_events_once(app: Flask, journ
         send_to_plataforma(VoiceResponse(), state, "preferential")
     assert steps(journey, sid(1)) == [("queued", None)]
     assert journey[0]["data"]["priority"] == "preferential"
+
+
+def test_a_caller_queued_while_redis_was_down_is_adopted_by_the_wait_url(
+    app: Flask, twilio: TwilioSigner, redis_client: redis.Redis, journey: list
+) -> None:
+    caller_state(sid(1), preferencial="discapacidad")
+    caller_state(sid(2))
+    line.enqueue(
+        redis_client, sid(2), language="es", priority="normal", now=line.now_ms(), settings=S
+    )
+    reply = twilio.post("/voice/queue/wait", call_params(sid(1)))
+    assert reply.status_code == 200
+    assert line.position(redis_client, sid(1)) == 1  # preferential, ahead of sid(2)
+    assert steps(journey, sid(1)) == [("queued", None)]
