@@ -2,10 +2,10 @@
 
 Run: ``python -m bench.webhooks [--calls N] [--concurrency 50] [--workers 2]``.
 
-Both servers run under the same gunicorn (same worker class, workers and threads) on a free
-127.0.0.1 port, one after the other in the same run, and get the same load: a bounded asyncio
-client with ``--concurrency`` callers on keep-alive connections, each request signed like
-Twilio's. Our app runs on a temporary SQLite file and an embedded Redis, with the demo directory
+Both servers run under the same gunicorn (same worker class, workers and threads), each on a
+free 127.0.0.1 port, in the same run, and get the same load in alternating rounds: a bounded
+asyncio client with ``--concurrency`` callers (keep-alive where the server allows it), each
+request signed like Twilio's. Our app runs on a temporary SQLite file and an embedded Redis, with the demo directory
 loaded (or a few órganos when the demo loader is missing) and the line open around the clock.
 A simulated call is the realistic mix: incoming, language, main menu (3), órgano menu (1), dial
 action (titular no-answer). The last line is
@@ -189,6 +189,14 @@ class Measure:
     latencies: list[float]
     errors: int
 
+    def __add__(self, other: Measure) -> Measure:
+        return Measure(
+            self.requests + other.requests,
+            self.seconds + other.seconds,
+            self.latencies + other.latencies,
+            self.errors + other.errors,
+        )
+
     @property
     def rate(self) -> float:
         return self.requests / self.seconds
@@ -238,10 +246,7 @@ async def _load(port: int, calls: list[list[bytes]], concurrency: int) -> Measur
     return Measure(len(latencies), elapsed, latencies, errors)
 
 
-def measure(
-    port: int, calls: list[list[bytes]], concurrency: int, warmup: list[list[bytes]]
-) -> Measure:
-    asyncio.run(_load(port, warmup, concurrency))
+def measure(port: int, calls: list[list[bytes]], concurrency: int) -> Measure:
     return asyncio.run(_load(port, calls, concurrency))
 
 
@@ -257,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=2000, help="simulated calls (5 requests each)")
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=4, help="alternations bare / flow")
     # The Procfile's web process: gunicorn's sync workers, WEB_CONCURRENCY (3) of them.
     parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
     parser.add_argument("--workers", type=int, default=3)
@@ -270,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         database_url = f"sqlite:///{tmp}/bench.db"
         try:
             loaded = prepare_database(database_url, redis_url, str(Path(tmp) / "instance"))
-            port = free_port()
+            port, bare_port = free_port(), free_port()
             env = os.environ | {
                 "RED_ENV": "development",
                 "DATABASE_URL": database_url,
@@ -285,22 +291,33 @@ def main(argv: list[str] | None = None) -> int:
             env.pop("TWILIO_SKIP_SIGNATURE_VALIDATION", None)
             print(
                 f"gunicorn {args.worker_class}, {args.workers} workers x {args.threads} threads, "
-                f"{args.concurrency} concurrent callers, {args.calls * len(FLOW)} requests each; "
+                f"{args.concurrency} concurrent callers, {args.calls * len(FLOW)} requests each "
+                f"in {args.rounds} alternating rounds; "
                 f"{loaded}, SQLite + embedded Redis"
             )
             warm = max(20, args.calls // 10)
             server = (args.worker_class, args.workers, args.threads)
-            with gunicorn("bench.bare_app:app", port, env, *server):
-                bare = measure(
-                    port, bare_calls(port, args.calls), args.concurrency, bare_calls(port, warm)
-                )
-            with gunicorn("app:create_app()", port, env, *server):
-                ours = measure(
-                    port, flow_calls(port, args.calls), args.concurrency, flow_calls(port, warm)
-                )
+            bare_env = env | {"PUBLIC_BASE_URL": f"http://{HOST}:{bare_port}"}
+            with (
+                gunicorn("bench.bare_app:app", bare_port, bare_env, *server),
+                gunicorn("app:create_app()", port, env, *server),
+            ):
+                measure(bare_port, bare_calls(bare_port, warm), args.concurrency)
+                measure(port, flow_calls(port, warm), args.concurrency)
+                # Alternate the two servers in rounds, so that whatever else runs on the
+                # machine weighs on both alike.
+                bare, ours = Measure(0, 0.0, [], 0), Measure(0, 0.0, [], 0)
+                per_round = max(1, args.calls // args.rounds)
+                rounds = []
+                for _ in range(args.rounds):
+                    b = measure(bare_port, bare_calls(bare_port, per_round), args.concurrency)
+                    o = measure(port, flow_calls(port, per_round), args.concurrency)
+                    bare, ours = bare + b, ours + o
+                    rounds.append(f"{b.rate:.0f}/{o.rate:.0f}")
         finally:
             with contextlib.suppress(redis.RedisError):
                 redis.Redis.from_url(redis_url).shutdown(nosave=True)
+    print("req/s per round, bare/flow: " + "  ".join(rounds))
     report("bare", bare)
     report("call flow", ours)
     ratio = ours.rate / bare.rate
