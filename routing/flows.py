@@ -323,7 +323,7 @@ def dial_done(
     the survey), or the agent did not answer (the caller goes back to their place)."""
     response = VoiceResponse()
     info = line.caller_info(ctx.r, call_sid)
-    if dial_status == "completed" or info.get("st") in ("bridged", "done"):
+    if dial_status in ("completed", "answered") or info.get("st") in ("bridged", "done"):
         agents.conversation_ended(
             ctx.r, call_sid, agent_id, now=now, handle_seconds=duration, settings=ctx.settings
         )
