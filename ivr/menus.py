@@ -63,7 +63,8 @@ def _conectamef(turn: Turn, response: VoiceResponse, call: CallState) -> VoiceRe
 
 def _autoridad(turn: Turn, response: VoiceResponse, call: CallState) -> VoiceResponse:
     call.tipo_usuario = "autoridad"
-    return to_plataforma(turn, response, call, "authority", prompt="authority")
+    # routing's send_to_plataforma tells the caller their authority turn is taken.
+    return to_plataforma(turn, response, call, "authority", prompt=None)
 
 
 def _preferencial(turn: Turn, response: VoiceResponse, call: CallState) -> VoiceResponse:
@@ -191,7 +192,8 @@ def preferential(turn: Turn, digits: str, tries: int) -> VoiceResponse:
         )
     call.preferencial = reason
     record_once(call.call_sid, "preferential", f"{tries}:{digits}", reason)
-    return to_plataforma(turn, response, call, "preferential", prompt="preferential_first")
+    # routing's send_to_plataforma tells the caller they are served first.
+    return to_plataforma(turn, response, call, "preferential", prompt=None)
 
 
 # --- Paged menus (órganos, departments) -------------------------------------------------

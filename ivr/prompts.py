@@ -83,8 +83,6 @@ DEFAULT_PROMPTS: dict[str, str] = {
         "Si está gestando, marque 1. Si es adulto mayor, marque 2. Si es una persona con "
         "discapacidad, marque 3."
     ),
-    "preferential_first": "Será atendido en primer lugar por un asesor.",
-    "authority": ("Hemos registrado su turno de autoridad. Un asesor lo atenderá con prioridad."),
     "organo_intro": "Elija el área de su consulta.",
     "organo_option": "Para {nombre}, marque {key}.",
     "menu_next_page": "Para escuchar más opciones, marque 9.",

@@ -85,7 +85,7 @@ def _organo_name(session: Session, sigla: str | None) -> str:
 def start(turn: Turn, response: VoiceResponse, call: CallState) -> VoiceResponse:
     """Main menu key 3: the órgano menu, unless the caller must be served at the Plataforma."""
     if call.preferencial:
-        return to_plataforma(turn, response, call, "preferential", prompt="preferential_first")
+        return to_plataforma(turn, response, call, "preferential", prompt=None)
     if call.language != "es":
         # Red members are not in the §5.4 registry: a Plataforma agent who speaks the language
         # (or with an interpreter) takes quechua and aymara callers.
