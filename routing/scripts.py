@@ -12,15 +12,15 @@ Keys (prefix ``rt:``):
 | ``rt:arr:qu``, ``rt:arr:ay`` | zset | the same callers by arrival, to overflow them after the language wait |
 | ``rt:w`` | zset | every waiting caller by arrival (wait limit) |
 | ``rt:a:{agent_id}`` | hash | an agent: st (offline, available, ringing, on_call, wrap_up, paused), langs, since, misses, call |
-| ``rt:av``, ``rt:av:qu``, ``rt:av:ay`` | zset | available agents (all; speakers) by idle-since: longest idle first |
+| ``rt:av``, ``rt:av:qu``, ``rt:av:ay``, ``rt:av:none`` | zset | available agents (all; speakers; speakers of neither) by idle-since: longest idle first |
 | ``rt:wrap`` | zset | agents in wrap-up by its end |
 | ``rt:ring`` | zset | agents being offered a caller, by the offer time |
 | ``rt:on`` | set | agents staffing the line (not offline, not paused) |
 | ``rt:ht`` | list | the last handle times in seconds |
 
 Score = arrival ms - class offset: lower is served first. A Spanish (or overflowed) caller
-goes to the longest-idle agent, except that among the 16 longest idle an agent who speaks no
-language a caller is waiting in is preferred (speakers are kept for those callers). A caller put back (agent did not
+goes to the longest-idle agent, except that while quechua or aymara callers wait for a speaker,
+the longest-idle agent who speaks neither is preferred (speakers are kept for those callers). A caller put back (agent did not
 answer, transfer failed) keeps the score, so keeps the place.
 """
 
@@ -46,6 +46,7 @@ local function agent_langs(a)
 end
 local function leave_pools(a)
   redis.call('ZREM', P..'av', a)
+  redis.call('ZREM', P..'av:none', a)
   redis.call('ZREM', P..'wrap', a)
   redis.call('ZREM', P..'ring', a)
   for _, l in ipairs(agent_langs(a)) do redis.call('ZREM', P..'av:'..l, a) end
@@ -53,7 +54,9 @@ end
 local function make_available(a, since)
   redis.call('HSET', P..'a:'..a, 'st', 'available', 'since', since, 'call', '')
   redis.call('ZADD', P..'av', since, a)
-  for _, l in ipairs(agent_langs(a)) do redis.call('ZADD', P..'av:'..l, since, a) end
+  local langs = agent_langs(a)
+  for _, l in ipairs(langs) do redis.call('ZADD', P..'av:'..l, since, a) end
+  if #langs == 0 then redis.call('ZADD', P..'av:none', since, a) end
   redis.call('SADD', P..'on', a)
 end
 local function unqueue(sid)
@@ -92,9 +95,12 @@ local lang = ARGV[2]
 if lang ~= 'qu' and lang ~= 'ay' then lang = 'es' end
 local now = tonumber(ARGV[4])
 local score = now - tonumber(ARGV[5])
-redis.call('DEL', ck)
-redis.call('HSET', ck, 'lang', lang, 'cls', ARGV[3], 'score', score, 'arr', now, 'q', lang)
-put_in_queue(sid)
+if st then redis.call('DEL', ck) end
+redis.call('HSET', ck, 'lang', lang, 'cls', ARGV[3], 'score', score, 'arr', now, 'q', lang,
+  'st', 'waiting', 'agent', '', 'interp', '0')
+redis.call('ZADD', P..'q:'..lang, score, sid)
+redis.call('ZADD', P..'w', now, sid)
+if lang ~= 'es' then redis.call('ZADD', P..'arr:'..lang, now, sid) end
 redis.call('EXPIRE', ck, tonumber(ARGV[6]))
 return {'queued', tostring(score), tostring(now)}
 """
@@ -149,52 +155,51 @@ for _, l in ipairs({'qu', 'ay'}) do
   end
 end
 local pools = {es = 'av', x = 'av', qu = 'av:qu', ay = 'av:ay'}
-local SCAN = 16
 local out = {}
 local n = 0
 while n < maxp do
-  local free = {}
-  for _, pool in ipairs({'av', 'av:qu', 'av:ay'}) do free[pool] = redis.call('ZCARD', P..pool) end
-  if free['av'] == 0 then break end
+  if redis.call('ZCARD', P..'av') == 0 then break end
+  local heads = {}
   local best, bestscore, bestq
   for _, q in ipairs({'es', 'x', 'qu', 'ay'}) do
-    if free[pools[q]] > 0 then
-      local head = redis.call('ZRANGE', P..'q:'..q, 0, 0, 'WITHSCORES')
-      if #head > 0 then
-        local s = tonumber(head[2])
-        if bestscore == nil or s < bestscore then best = head[1]; bestscore = s; bestq = q end
+    local head = redis.call('ZRANGE', P..'q:'..q, 0, 0, 'WITHSCORES')
+    if #head > 0 then
+      heads[q] = true
+      local s = tonumber(head[2])
+      if (bestscore == nil or s < bestscore)
+          and (pools[q] == 'av' or redis.call('ZCARD', P..pools[q]) > 0) then
+        best = head[1]; bestscore = s; bestq = q
       end
     end
   end
   if best == nil then break end
   local a = redis.call('ZRANGE', P..pools[bestq], 0, 0)[1]
-  if (bestq == 'es' or bestq == 'x') and free['av'] > 1 then
-    -- keep speakers for the quechua / aymara callers who wait for them: among the first
-    -- SCAN longest-idle agents, prefer one who speaks no language someone waits in
-    local needed = {}
-    local any_needed = false
-    for _, l in ipairs({'qu', 'ay'}) do
-      if redis.call('ZCARD', P..'q:'..l) > 0 then needed[l] = true; any_needed = true end
-    end
-    if any_needed then
-      for _, cand in ipairs(redis.call('ZRANGE', P..'av', 0, SCAN - 1)) do
-        local reserved = false
-        for _, l in ipairs(agent_langs(cand)) do if needed[l] then reserved = true end end
-        if not reserved then a = cand; break end
-      end
-    end
+  if pools[bestq] == 'av' and (heads['qu'] or heads['ay']) then
+    -- keep speakers for the quechua / aymara callers who wait for them: the longest-idle
+    -- agent who speaks neither, when there is one
+    local plain = redis.call('ZRANGE', P..'av:none', 0, 0)
+    if #plain > 0 then a = plain[1] end
   end
-  leave_pools(a)
-  redis.call('HSET', P..'a:'..a, 'st', 'ringing', 'since', now, 'call', best)
+  -- the agent leaves the available pools (an available agent is in no other pool)
+  local ak = P..'a:'..a
+  local langs = agent_langs(a)
+  redis.call('ZREM', P..'av', a)
+  if #langs == 0 then redis.call('ZREM', P..'av:none', a) end
+  for _, l in ipairs(langs) do redis.call('ZREM', P..'av:'..l, a) end
+  redis.call('HSET', ak, 'st', 'ringing', 'since', now, 'call', best)
   redis.call('ZADD', P..'ring', now, a)
-  unqueue(best)
-  local lang = redis.call('HGET', P..'c:'..best, 'lang')
+  -- the caller leaves the line
+  local ck = P..'c:'..best
+  local lang = redis.call('HGET', ck, 'lang')
+  redis.call('ZREM', P..'q:'..bestq, best)
+  redis.call('ZREM', P..'w', best)
+  if bestq == 'qu' or bestq == 'ay' then redis.call('ZREM', P..'arr:'..bestq, best) end
   local interp = '0'
   if lang ~= 'es' then
     interp = '1'
-    for _, l in ipairs(agent_langs(a)) do if l == lang then interp = '0' end end
+    for _, l in ipairs(langs) do if l == lang then interp = '0' end end
   end
-  redis.call('HSET', P..'c:'..best, 'st', 'offered', 'agent', a, 'interp', interp)
+  redis.call('HSET', ck, 'st', 'offered', 'agent', a, 'interp', interp)
   out[#out + 1] = best; out[#out + 1] = a; out[#out + 1] = interp
   n = n + 1
 end

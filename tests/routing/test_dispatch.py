@@ -227,8 +227,9 @@ def test_matching_honours_order_skills_and_never_double_books(
                         for c, (s, lg, ar) in waiting.items()
                         if lg != "es" and now - ar < S.language_wait_seconds * 1000
                     }
-                    unreserved = [(t, fl) for t, fl in candidates if not needed & set(fl)]
-                    candidates = unreserved or candidates
+                    if needed:
+                        plain = [(t, fl) for t, fl in candidates if not fl]
+                        candidates = plain or candidates
                 assert free[m.agent_id][0] == min(since for since, _ in candidates)
                 offered_from[m.call_sid] = waiting.pop(m.call_sid)
                 agent_langs[m.agent_id] = free.pop(m.agent_id)[1]
