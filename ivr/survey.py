@@ -7,8 +7,11 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from ivr import state
 from ivr.flow import MAX_TRIES, Turn, gather, record_once
+from routing.queue import caller_hung_up
 
 SCORES = ("1", "2", "3", "4", "5")
+# Twilio's final CallStatus values: the call is over, whatever step it was at.
+FINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 
 
 def _language(call_sid: str) -> str:
@@ -49,6 +52,9 @@ def answer(turn: Turn, digits: str, tries: int) -> VoiceResponse:
 
 
 def status(call_sid: str, call_status: str, duration: str) -> None:
-    """Twilio's status callback: a ``status`` event (once per CallStatus)."""
+    """Twilio's status callback: a ``status`` event (once per CallStatus); a caller who hung up
+    while waiting for an agent leaves the Plataforma line at once (registered abandoned)."""
+    if call_status in FINAL_STATUSES:
+        caller_hung_up(call_sid)
     seconds = int(duration) if duration.isdigit() else None
     record_once(call_sid, "status", call_status or "-", call_status or None, duration=seconds)
