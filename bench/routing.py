@@ -107,12 +107,18 @@ def staff(r: redis.Redis, now: int) -> deque[tuple[str, int]]:
 
 
 def run_ops(
-    r: redis.Redis, ops: int, next_caller: int, ringing: deque[tuple[str, int]], now: int
+    r: redis.Redis,
+    ops: int,
+    next_caller: int,
+    ringing: deque[tuple[str, int]],
+    now: int,
+    raw: RawBaseline | None = None,
 ) -> tuple[float, list[float], int]:
     """``ops`` times: one caller enters the line (one round trip), then one dispatch (one
     round trip). Between blocks, untimed, the agents offered a caller answer and end their
-    calls (pipelined) and their wrap-up ends. Returns (timed seconds, per-dispatch seconds,
-    matches)."""
+    calls (pipelined) and their wrap-up ends; with ``raw``, a block of as many raw ops runs
+    after each of ours (interleaved, so both see the same load). Returns (timed seconds,
+    per-dispatch seconds, matches)."""
     sha = {
         name: str(r.script_load(source))
         for name, source in (("enqueue", ENQUEUE), ("answered", ANSWERED), ("ended", ENDED))
@@ -149,24 +155,36 @@ def run_ops(
                 ringing.append((found[j].decode(), int(found[j + 1])))
                 matched += 1
         timed += time.perf_counter() - start
+        if raw is not None:
+            raw.run(block)
         done += block
     return timed, per_dispatch, matched
 
 
-def raw_baseline(r: redis.Redis, ops: int) -> float:
+class RawBaseline:
     """The same number of round trips: ZADD then ZPOPMIN on a 10,000-member sorted set."""
+
     key = "bench:raw"
-    pipe = r.pipeline(transaction=False)
-    for n in range(WAITING):
-        pipe.zadd(key, {caller(n): T0 + n})
-    pipe.execute()
-    start = time.perf_counter()
-    for i in range(ops):
-        r.zadd(key, {caller(WAITING + i): T0 + WAITING + i})
-        r.zpopmin(key)
-    elapsed = time.perf_counter() - start
-    r.delete(key)
-    return elapsed
+
+    def __init__(self, r: redis.Redis) -> None:
+        self.r = r
+        self.next = WAITING
+        self.seconds = 0.0
+        self.ops = 0
+        pipe = r.pipeline(transaction=False)
+        for n in range(WAITING):
+            pipe.zadd(self.key, {caller(n): T0 + n})
+        pipe.execute()
+
+    def run(self, ops: int) -> None:
+        r, key = self.r, self.key
+        start = time.perf_counter()
+        for i in range(self.next, self.next + ops):
+            r.zadd(key, {caller(i): T0 + i})
+            r.zpopmin(key)
+        self.seconds += time.perf_counter() - start
+        self.next += ops
+        self.ops += ops
 
 
 def dispatch_time_at(r: redis.Redis, waiting: int, ops: int) -> float:
@@ -195,10 +213,11 @@ def main(argv: list[str] | None = None) -> int:
         per_caller = memory_per_caller(r)
         print(f"memory: {per_caller:.0f} bytes per waiting caller ({WAITING} waiting)")
 
-        # three interleaved rounds; the least disturbed median of each size counts
+        # five rounds, sizes interleaved; the least disturbed median of each size counts
         flat: dict[int, float] = {}
-        for _ in range(3):
-            for n in (100, 1_000, 10_000):
+        sizes = [100, 1_000, 10_000]
+        for round_ in range(5):
+            for n in sizes[round_ % 3 :] + sizes[: round_ % 3]:  # a different order each round
                 seconds = dispatch_time_at(r, n, 2000)
                 flat[n] = min(flat.get(n, seconds), seconds)
         for n, seconds in flat.items():
@@ -210,15 +229,16 @@ def main(argv: list[str] | None = None) -> int:
         fill(r, 0, WAITING + AGENTS, T0)
         ringing = staff(r, T0 + WAITING + AGENTS)
         start = T0 + WAITING + 2 * AGENTS + 10
-        ours_s, _, matched = run_ops(r, args.ops, WAITING + AGENTS, ringing, start)
+        baseline = RawBaseline(r)
+        ours_s, _, matched = run_ops(r, args.ops, WAITING + AGENTS, ringing, start, baseline)
         assert matched == args.ops, (matched, args.ops)
         assert line.waiting_count(r) == WAITING
-        raw_s = raw_baseline(r, args.ops)
+        assert baseline.ops == args.ops and r.zcard(baseline.key) == WAITING
         ours = args.ops / ours_s
-        raw = args.ops / raw_s
+        raw = baseline.ops / baseline.seconds
         print(
             f"enqueue+dispatch: {ours:,.0f} ops/s; raw ZADD+ZPOPMIN: {raw:,.0f} ops/s "
-            f"({args.ops} ops each, 2 round trips per op)"
+            f"({args.ops} ops each, 2 round trips per op, interleaved in blocks of {AGENTS})"
         )
         print(
             "targets: ratio >= 0.5: "
