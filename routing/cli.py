@@ -17,14 +17,14 @@ from routing.context import from_app
 from routing.dispatch import try_dispatch
 from routing.jobs import schedule_sweep, sweep
 
-routing_cli = AppGroup("routing", help="The Plataforma queue: sweep, agents, tokens.")
-callbacks_cli = AppGroup("callbacks", help="Callback requests (devoluciones de llamada).")
+routing_cli = AppGroup("routing", help="La fila de la Plataforma: barrido, agentes, tokens.")
+callbacks_cli = AppGroup("callbacks", help="Devoluciones de llamada pendientes.")
 
 
 @routing_cli.command("sweep")
-@click.option("--every", type=float, default=0, help="repeat every N seconds (0: once)")
+@click.option("--every", type=float, default=0, help="repetir cada N segundos (0: una vez)")
 def sweep_command(every: float) -> None:
-    """Wait limits, stuck offers, matching and overdue callbacks."""
+    """Límites de espera, ofertas trabadas, asignación y devoluciones vencidas."""
     while True:
         report = sweep(from_app(), now=line.now_ms())
         click.echo(
@@ -38,19 +38,19 @@ def sweep_command(every: float) -> None:
 
 
 @routing_cli.command("schedule-sweep")
-@click.option("--every", type=int, default=5, show_default=True, help="seconds between sweeps")
+@click.option("--every", type=int, default=5, show_default=True, help="segundos entre barridos")
 def schedule_sweep_command(every: int) -> None:
-    """Start the sweep as a self-scheduling rq job (needs `python worker.py`, which runs rq's
-    scheduler); starting it again does not start a second chain."""
+    """Programa el barrido como tarea rq periódica (requiere `python worker.py`); volver a
+    programarlo no crea una segunda cadena."""
     schedule_sweep(from_app(), every)
-    click.echo(f"sweep scheduled every {every} s")
+    click.echo(f"barrido programado cada {every} s")
 
 
 @routing_cli.command("agent-state")
 @click.argument("agent_id", type=int)
 @click.argument("state", type=click.Choice(agents.SETTABLE_STATES))
 def agent_state_command(agent_id: int, state: str) -> None:
-    """Set an agent's state: available, paused, wrap_up or offline."""
+    """Cambia el estado de un agente: available, paused, wrap_up u offline."""
     ctx = from_app()
     now = line.now_ms()
     try:
@@ -67,21 +67,21 @@ def agent_state_command(agent_id: int, state: str) -> None:
 @routing_cli.command("agent-token")
 @click.argument("agent_id", type=int)
 def agent_token_command(agent_id: int) -> None:
-    """Print the API token of an agent (Authorization: Bearer <token>)."""
+    """Muestra el token de la API de un agente (Authorization: Bearer <token>)."""
     click.echo(agent_token(current_app.config["SECRET_KEY"], agent_id))
 
 
 @routing_cli.command("queue")
 def queue_command() -> None:
-    """The waiting callers in the order they will be served."""
+    """Las personas en espera, en el orden en que serán atendidas."""
     for n, row in enumerate(line.waiting_snapshot(from_app().r), start=1):
         click.echo(f"{n:3} {row['call_sid']} {row['priority']:12} {row['language']}")
 
 
 @callbacks_cli.command("list")
-@click.option("--today-only", is_flag=True, help="only those due today or before")
+@click.option("--today-only", is_flag=True, help="solo las que vencen hoy o antes")
 def callbacks_list(today_only: bool) -> None:
-    """Open callback requests, the oldest due first (VENCIDA: past its day)."""
+    """Devoluciones abiertas, primero las más antiguas (VENCIDA: pasó su día)."""
     from clock import lima_now
 
     rows = callbacks.open_requests(db.session(), today=lima_now().date() if today_only else None)
@@ -98,9 +98,9 @@ def callbacks_list(today_only: bool) -> None:
 
 @callbacks_cli.command("take")
 @click.argument("callback_id", type=int)
-@click.option("--agent", required=True, help="who takes it")
+@click.option("--agent", required=True, help="quién la toma")
 def callbacks_take(callback_id: int, agent: str) -> None:
-    """Take a request to call the citizen back."""
+    """Tomar una solicitud para devolver la llamada."""
     try:
         request = callbacks.take(db.session(), callback_id, agent)
     except callbacks.CallbackError as exc:
@@ -116,7 +116,7 @@ def callbacks_take(callback_id: int, agent: str) -> None:
 )
 @click.option("--note", default=None)
 def callbacks_done(callback_id: int, agent: str, outcome: str, note: str | None) -> None:
-    """Record an attempt and its outcome."""
+    """Registrar un intento y su resultado."""
     try:
         request = callbacks.record_attempt(
             db.session(), callback_id, agent=agent, outcome=outcome, note=note
