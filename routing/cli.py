@@ -10,7 +10,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from extensions import db
-from routing import agents, callbacks
+from routing import agents, authorities, callbacks, flows
 from routing import queue as line
 from routing.api import agent_token
 from routing.context import from_app
@@ -62,6 +62,39 @@ def agent_state_command(agent_id: int, state: str) -> None:
     if new in ("available", "wrap_up"):
         try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
     click.echo(f"agente {agent_id}: {new}")
+
+
+@routing_cli.command("transfer")
+@click.argument("call_sid")
+@click.option("--anexo", default=None, help="anexo (solo dígitos)")
+@click.option("--organo", default=None, help="sigla del órgano: su titular")
+def transfer_command(call_sid: str, anexo: str | None, organo: str | None) -> None:
+    """Transferir por teléfono a la persona conectada con un agente (§5.5)."""
+    target = flows.anexo_of(db.session(), anexo=anexo, organo=organo)
+    if target is None:
+        raise click.ClickException("Indique un anexo (solo dígitos) o un órgano con titular.")
+    ctx = from_app()
+    agent_id = authorities.connected_agent(ctx, call_sid)
+    try:
+        authorities.transfer(
+            ctx, call_sid, agent_id=agent_id or 0, anexo=target, by="cli", now=line.now_ms()
+        )
+    except authorities.NotOnThisCall as exc:
+        raise click.ClickException("Esa llamada no está conectada con un agente.") from exc
+    click.echo(f"{call_sid}: transferida al anexo {target}")
+
+
+@routing_cli.command("presencial")
+@click.argument("call_sid")
+def presencial_command(call_sid: str) -> None:
+    """Atención presencial: la autoridad va al Módulo de Registro y Control de Visitas."""
+    ctx = from_app()
+    agent_id = authorities.connected_agent(ctx, call_sid)
+    try:
+        authorities.presencial(ctx, call_sid, agent_id=agent_id or 0, by="cli", now=line.now_ms())
+    except authorities.NotOnThisCall as exc:
+        raise click.ClickException("Esa llamada no está conectada con un agente.") from exc
+    click.echo(f"{call_sid}: atención presencial; se avisa al Módulo de Visitas")
 
 
 @routing_cli.command("agent-token")

@@ -10,9 +10,10 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from routing import callbacks
+from routing import agents, callbacks
 from routing.api import agent_token
 from tests.routing.conftest import add_agent, sid
+from tests.twilio_fake import FakeTwilio
 
 
 def body(reply: TestResponse) -> dict[str, Any]:
@@ -113,3 +114,32 @@ def test_a_transfer_needs_a_digits_only_anexo_or_an_organo(
     assert bad.status_code == 400
     not_mine = client.post(f"/api/calls/{sid(1)}/transfer", json={"anexo": "1234"}, headers=headers)
     assert not_mine.status_code == 409
+
+
+def test_an_agent_transfers_from_the_command_line(
+    app: Flask,
+    runner: FlaskCliRunner,
+    session: Session,
+    redis_client: redis.Redis,
+    fake_twilio: FakeTwilio,
+) -> None:
+    from routing import queue as line
+    from routing.dispatch import match
+    from routing.settings import RoutingSettings
+
+    settings = RoutingSettings()
+    ana = add_agent(session, "Ana")
+    line.enqueue(
+        redis_client, sid(1), language="es", priority="authority", now=1, settings=settings
+    )
+    assert runner.invoke(args=["routing", "presencial", sid(1)]).exit_code != 0  # not connected
+    agents.set_state_from_directory(
+        session, redis_client, ana.id, "available", now=2, settings=settings
+    )
+    [m] = match(redis_client, now=3, settings=settings)
+    agents.answered(redis_client, m.call_sid, ana.id, now=4)
+    out = runner.invoke(args=["routing", "transfer", sid(1), "--anexo", "2301"])
+    assert out.exit_code == 0, out.output
+    [redirect] = fake_twilio.of("call_update")
+    assert redirect.one("Url").endswith(f"/voice/queue/transfer?call={sid(1)}&anexo=2301")
+    assert agents.presence(redis_client, ana.id).state == "wrap_up"
