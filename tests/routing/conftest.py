@@ -7,7 +7,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import redis
 from flask import Flask
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from sqlalchemy.orm import Session
 
 from config import TestConfig
@@ -88,3 +91,10 @@ def caller_state(call_sid: str, **fields: Any) -> CallState:
 
 def sid(n: int) -> str:
     return f"CA{n:032x}"
+
+
+def dead_redis() -> redis.Redis:
+    """A client of a Redis that does not answer (connection refused, no retries)."""
+    return redis.Redis(
+        host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0)
+    )

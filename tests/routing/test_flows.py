@@ -22,7 +22,7 @@ from routing.models import CallbackRequest
 from routing.plataforma import send_to_plataforma
 from routing.settings import RoutingSettings
 from tests.conftest import TwilioSigner, call_params
-from tests.routing.conftest import add_agent, add_speaker, caller_state, sid, steps
+from tests.routing.conftest import add_agent, add_speaker, caller_state, dead_redis, sid, steps
 from tests.twilio_fake import FakeTwilio
 
 S = RoutingSettings()
@@ -380,9 +380,7 @@ def test_the_wait_url_still_plays_music_when_redis_fails(
 ) -> None:
     from extensions import redis_store
 
-    monkeypatch.setattr(
-        redis_store, "_client", redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
-    )
+    monkeypatch.setattr(redis_store, "_client", dead_redis())
     root = xml(twilio.post("/voice/queue/wait", call_params(sid(1))))
     assert [c.tag for c in root] == ["Play"]
 
@@ -405,3 +403,28 @@ def test_the_scheduled_sweep_keeps_one_next_run(app: Flask, redis_client: redis.
     assert sweep_job(5)["matches"] == 0
     registry = ScheduledJobRegistry(queue=redis_store.queue("default"))
     assert registry.get_job_ids() == [SWEEP_JOB_ID]
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "tags"),
+    [
+        ("/voice/queue/left", {"QueueResult": "leave"}, ["Enqueue"]),
+        ("/voice/queue/bridge?call=CAx&agent=1", {}, ["Enqueue"]),
+        ("/voice/queue/whisper?call=CAx&agent=1", {}, ["Say"]),
+        ("/voice/queue/dial-done?call=CAx&agent=1", {"DialCallStatus": "no-answer"}, ["Enqueue"]),
+        ("/voice/queue/wait-key", {"Digits": "1"}, ["Redirect"]),
+    ],
+)
+def test_with_redis_down_every_caller_still_gets_a_route(
+    app: Flask,
+    twilio: TwilioSigner,
+    monkeypatch: pytest.MonkeyPatch,
+    path: str,
+    params: dict[str, str],
+    tags: list[str],
+) -> None:
+    from extensions import redis_store
+
+    monkeypatch.setattr(redis_store, "_client", dead_redis())
+    root = xml(twilio.post(path, call_params(sid(1), **params)))
+    assert [c.tag for c in root] == tags

@@ -14,7 +14,7 @@ from routing import queue as line
 from routing.plataforma import send_to_plataforma
 from routing.settings import RoutingSettings
 from tests.conftest import TwilioSigner, call_params
-from tests.routing.conftest import caller_state, sid, steps
+from tests.routing.conftest import caller_state, dead_redis, sid, steps
 from tests.twilio_fake import FakeTwilio
 
 S = RoutingSettings()
@@ -23,7 +23,7 @@ S = RoutingSettings()
 def test_without_state_it_is_a_plain_enqueue_that_does_not_touch_redis(
     app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(redis_store, "_client", redis.Redis(host="127.0.0.1", port=1))
+    monkeypatch.setattr(redis_store, "_client", dead_redis())
     with app.test_request_context():
         root = ET.fromstring(str(send_to_plataforma(VoiceResponse(), None, "fallback")))
     [enqueue] = list(root)
@@ -35,9 +35,7 @@ def test_a_redis_failure_still_gives_a_plain_enqueue(
     app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     state = caller_state(sid(1))
-    monkeypatch.setattr(
-        redis_store, "_client", redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
-    )
+    monkeypatch.setattr(redis_store, "_client", dead_redis())
     with app.test_request_context():
         root = ET.fromstring(str(send_to_plataforma(VoiceResponse(), state, "menu")))
     assert [child.tag for child in root] == ["Enqueue"]
