@@ -5,7 +5,8 @@ Authentication: ``Authorization: Bearer <token>``. An agent's token is ``<agent_
 issued with ``flask --app app routing agent-token AGENT_ID`` (HMAC-SHA256 of the agent id under
 SECRET_KEY: rotating SECRET_KEY revokes every token); it acts only as that agent. The
 supervisor token is the ROUTING_API_TOKEN setting (unset: no supervisor token) and may act for
-any agent. A signed-in Flask-Login user with an ``agent_id`` is accepted too (the web console).
+any agent. A signed-in Flask-Login user with an ``agent_id`` is accepted too (the web console);
+its POSTs must be JSON (a cross-site form cannot send JSON without a CORS preflight).
 """
 
 from __future__ import annotations
@@ -75,6 +76,11 @@ def _error(status: int, message: str) -> Response:
 def require_token() -> Response | None:
     if authenticate() is None:
         return _error(401, "Falta un token válido (Authorization: Bearer ...).")
+    # A browser session (cookie) may only change things with a JSON request: another site
+    # cannot send one without a CORS preflight, which this API never grants (CSRF).
+    signed_by_cookie = not request.headers.get("Authorization", "").startswith("Bearer ")
+    if signed_by_cookie and request.method == "POST" and not request.is_json:
+        return _error(415, "Envíe JSON (Content-Type: application/json).")
     return None
 
 

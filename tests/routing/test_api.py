@@ -143,3 +143,23 @@ def test_an_agent_transfers_from_the_command_line(
     [redirect] = fake_twilio.of("call_update")
     assert redirect.one("Url").endswith(f"/voice/queue/transfer?call={sid(1)}&anexo=2301")
     assert agents.presence(redis_client, ana.id).state == "wrap_up"
+
+
+def test_a_signed_in_console_user_acts_as_their_agent(
+    client: FlaskClient, session: Session
+) -> None:
+    from admin.models import User
+
+    ana = add_agent(session, "Ana")
+    user = User(username="ana", nombre="Ana", role="agent", agent_id=ana.id, activo=True)
+    user.set_password("una clave larga")
+    session.add(user)
+    session.commit()
+    with client.session_transaction() as browser:
+        browser["_user_id"] = str(user.id)
+        browser["_fresh"] = True
+    assert client.get(f"/api/agents/{ana.id}/state").status_code == 200
+    assert client.get(f"/api/agents/{ana.id + 1}/state").status_code == 403
+    url = f"/api/agents/{ana.id}/state"
+    assert client.post(url, data={"state": "available"}).status_code == 415  # a form: CSRF
+    assert client.post(url, json={"state": "available"}).status_code == 200
