@@ -12,7 +12,9 @@ def init_app(app: Flask) -> None:
     from routing.cli import callbacks_cli, routing_cli
 
     twilio_api.configure(
-        app.config.get("TWILIO_ACCOUNT_SID") or "", app.config.get("TWILIO_AUTH_TOKEN") or ""
+        app.config.get("TWILIO_ACCOUNT_SID") or "",
+        app.config.get("TWILIO_AUTH_TOKEN") or "",
+        app.config.get("ROUTING_CALLER_ID") or "",
     )
     app.register_blueprint(api_bp)
     app.cli.add_command(routing_cli)

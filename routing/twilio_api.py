@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 class _Config:
     account_sid: str = ""
     auth_token: str = ""
+    caller_id: str = ""
     http_client: HttpClient | None = None
 
 
@@ -30,10 +31,12 @@ _client: Client | None = None
 _queue_sids: dict[str, str] = {}
 
 
-def configure(account_sid: str, auth_token: str) -> None:
+def configure(account_sid: str, auth_token: str, caller_id: str = "") -> None:
+    """The account's credentials, and the number calls and SMS come from by default."""
     global _client
     _config.account_sid = account_sid
     _config.auth_token = auth_token
+    _config.caller_id = caller_id
     _client = None
 
 
@@ -115,9 +118,9 @@ def create_call(
     return str(call.sid)
 
 
-def send_sms(to: str, body: str, from_: str) -> str:
-    """Send an SMS. Returns its MessageSid."""
-    message = client().messages.create(to=to, from_=from_, body=body)
+def send_sms(to: str, body: str, from_: str | None = None) -> str:
+    """Send an SMS (from ROUTING_CALLER_ID unless ``from_`` says). Returns its MessageSid."""
+    message = client().messages.create(to=to, from_=from_ or _config.caller_id, body=body)
     return str(message.sid)
 
 

@@ -50,7 +50,8 @@ def test_create_call_sends_digits_and_a_status_callback(fake_twilio: FakeTwilio)
 
 
 def test_send_sms_and_delete_recording(fake_twilio: FakeTwilio) -> None:
-    assert twilio_api.send_sms("+51999888777", "Hola", "+5113115930").startswith("SM")
+    assert twilio_api.send_sms("+51999888777", "Hola").startswith("SM")
+    assert fake_twilio.sent[0].one("From") == "+5113115930"  # ROUTING_CALLER_ID
     assert twilio_api.delete_recording("RE" + "d" * 32)
     fake_twilio.fail_next("recording_delete", 404)
     assert twilio_api.delete_recording("RE" + "e" * 32)  # already gone counts as deleted
