@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from rq import Queue
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
@@ -164,9 +166,14 @@ class RedisStore:
     def configure(self, url: str, *, is_async: bool = True) -> None:
         self.url = url
         self.is_async = is_async
-        # Short timeouts: a Redis hiccup during a call must leave time for a fallback route.
+        # Short timeouts and one quick retry: a Redis hiccup during a call must leave time for
+        # a fallback route, not stall the webhook in exponential backoff.
         self._client = redis.Redis.from_url(
-            url, socket_connect_timeout=1.0, socket_timeout=2.0, health_check_interval=30
+            url,
+            socket_connect_timeout=1.0,
+            socket_timeout=2.0,
+            health_check_interval=30,
+            retry=Retry(NoBackoff(), retries=1),
         )
         self._queues = {}
 
