@@ -102,16 +102,27 @@ def _seconds(value: Any) -> int | None:
         return None
 
 
+def _stored(event: Mapping[str, Any], at: datetime) -> dict[str, Any]:
+    """The event as the row's journey keeps it (JSON-ready: ``at`` as ISO 8601 text)."""
+    kept = dict(event)
+    if not isinstance(kept.get("at"), str):
+        kept["at"] = at.isoformat()
+    return kept
+
+
 def sort_events(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Unique by event id, ordered by time (then id, so equal times are stable)."""
-    unique: dict[str, dict[str, Any]] = {}
+    unique: dict[str, tuple[datetime, str, Mapping[str, Any]]] = {}
     for event in events:
-        unique[str(event["id"])] = dict(event)
-    return sorted(unique.values(), key=lambda e: (parse_at(e["at"]), str(e["id"])))
+        event_id = str(event["id"])
+        unique[event_id] = (parse_at(event["at"]), event_id, event)
+    keyed = sorted(unique.values(), key=lambda item: (item[0], item[1]))
+    return [_stored(event, at) for at, _id, event in keyed]
 
 
 def build_row(call_sid: str, events: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """The register row of one call (Anexo 1 columns + what is kept beside them)."""
+    """The register row of one call (Anexo 1 columns + what is kept beside them, including
+    the call's journey itself: ``events``, unique by id and sorted by time)."""
     ordered = sort_events(events)
     if not ordered:
         raise ValueError(f"no events for {call_sid}")
@@ -355,5 +366,6 @@ def build_row(call_sid: str, events: Iterable[Mapping[str, Any]]) -> dict[str, A
             "recordings": recordings,
             "callbacks": callbacks,
         },
+        "events": ordered,
         "event_count": len(ordered),
     }

@@ -1,11 +1,16 @@
 """Delivery of journey events to the register worker, without ever losing one.
 
-``emit(event)`` (called by ivr.journey.record_event on the webhook path) enqueues one rq job
-per event on the ``register`` queue. If Redis cannot be reached the event goes to the
-``register_outbox`` table; if the database cannot be reached either, it is appended as a JSON
-line to ``instance/register-spool.jsonl``. ``flush_outbox`` (``flask register flush-outbox``,
-and every minute in the worker) moves the spool into the outbox and the outbox into the queue
-once Redis is back. ``emit`` never raises: the call goes on whatever happens here.
+``emit(event)`` (called by ivr.journey.record_event on the webhook path) appends the event to
+its call's journey list in Redis (``register:journey:<CallSid>``) and, in the same MULTI,
+sets the call's pending flag (``register:pending:<CallSid>``, SET NX). Only when the flag was
+not set already does it enqueue a job, ``register.jobs.ingest_call(call_sid)`` on the
+``register`` queue: a call has one queued job at a time, not one per event; the job reads the
+whole list. If Redis cannot be reached the event goes to the ``register_outbox`` table; if the
+database cannot be reached either, it is appended as a JSON line to
+``instance/register-spool.jsonl``. ``flush_outbox`` (``flask register flush-outbox``, and
+every 30 s in the worker) moves the spool into the outbox and the outbox into Redis once it is
+back (pushing the events and always queueing a job for their calls). ``emit`` never raises:
+the call goes on whatever happens here.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import fcntl
 import json
 import logging
 import os
+import secrets
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +34,19 @@ from extensions import db, redis_store
 log = logging.getLogger(__name__)
 
 REGISTER_QUEUE = "register"
-JOB_PREFIX = "ev-"
+JOB_PREFIX = "reg-"
+DESCRIPTION_PREFIX = "register "  # the job's description is "register <CallSid>"
 JOB_TIMEOUT = 300
 # Backoff between attempts: 5 s, 30 s, 2 min, 10 min, 30 min, 1 h.
 RETRY_INTERVALS = [5, 30, 120, 600, 1800, 3600]
 FAILURE_TTL = 90 * 24 * 3600  # failed jobs stay visible (flask register failed) for 90 days
+# Safety net only: a journey list or pending flag nobody processed expires after 30 days
+# (a list is emptied as soon as its events are committed; failed jobs are kept 90 days and
+# ``register retry`` reads the list again, so keep this above the longest retry backoff).
+JOURNEY_TTL = 30 * 24 * 3600
+JOURNEY_KEY = "register:journey:"
+PENDING_KEY = "register:pending:"
+NONCE_LEN = 12  # hex characters in front of each list entry (see ``entry_for``)
 SPOOL_NAME = "register-spool.jsonl"
 
 _spool_dir: Path | None = None
@@ -48,25 +63,99 @@ def spool_path() -> Path:
     return base / SPOOL_NAME
 
 
-def job_id_for(event: dict[str, Any]) -> str:
-    return f"{JOB_PREFIX}{event['id']}"
+def journey_key(call_sid: str) -> str:
+    return f"{JOURNEY_KEY}{call_sid}"
 
 
-def enqueue_event(event: dict[str, Any]) -> None:
-    """One rq job per event (raises redis errors: ``emit`` catches them)."""
-    from register.jobs import ingest_event
+def pending_key(call_sid: str) -> str:
+    return f"{PENDING_KEY}{call_sid}"
+
+
+def dumps(event: Mapping[str, Any]) -> str:
+    return json.dumps(event, separators=(",", ":"), default=str)
+
+
+def entry_for(event: Mapping[str, Any]) -> str:
+    """A journey list entry: a random nonce, then the event as JSON.
+
+    The nonce makes every entry unique even when the same event is pushed twice (an outbox
+    flush interrupted halfway), so the worker's trim can check exactly that the head of the
+    list is still what it read (see register.jobs).
+    """
+    return secrets.token_hex(NONCE_LEN // 2) + dumps(event)
+
+
+def event_of(entry: bytes | str) -> dict[str, Any]:
+    """The event inside a journey list entry (raises ValueError when it is not one)."""
+    text = entry.decode() if isinstance(entry, bytes) else entry
+    event = json.loads(text[NONCE_LEN:])
+    if not isinstance(event, dict):
+        raise ValueError(f"not a journey event: {text[:80]!r}")
+    return event
+
+
+def new_job_id() -> str:
+    """A fresh job id: a call gets a new job whenever its pending flag was clear."""
+    return f"{JOB_PREFIX}{secrets.token_hex(10)}"
+
+
+def job_options(call_sid: str) -> dict[str, Any]:
+    """The rq options of a call's register job (shared with the benchmark's backlog)."""
+    return {
+        "job_id": new_job_id(),
+        "result_ttl": 0,
+        "failure_ttl": FAILURE_TTL,
+        "meta": {"call_sid": call_sid},
+        "description": f"{DESCRIPTION_PREFIX}{call_sid}",
+    }
+
+
+def enqueue_call(call_sid: str) -> None:
+    """Queue the job that writes this call's row (raises redis errors)."""
+    from register.jobs import ingest_call
 
     redis_store.queue(REGISTER_QUEUE).enqueue(
-        ingest_event,
-        event,
-        job_id=job_id_for(event),
+        ingest_call,
+        call_sid,
         job_timeout=JOB_TIMEOUT,
         retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
-        result_ttl=0,
-        failure_ttl=FAILURE_TTL,
-        meta={"call_sid": event.get("call_sid")},
-        description=f"register {event.get('call_sid')} {event.get('step')}",
+        **job_options(call_sid),
     )
+
+
+def push_events(events: Iterable[Mapping[str, Any]], *, force_job: bool = False) -> set[str]:
+    """Append events to their calls' journey lists and set the pending flags in one MULTI;
+    then queue a job for each call whose flag was clear (for every call when ``force_job``).
+    Returns the CallSids that got a job. Raises redis errors."""
+    by_call: dict[str, list[str]] = {}
+    for event in events:
+        by_call.setdefault(str(event.get("call_sid")), []).append(entry_for(event))
+    if not by_call:
+        return set()
+    with redis_store.client.pipeline(transaction=True) as pipe:
+        for call_sid, entries in by_call.items():
+            key = journey_key(call_sid)
+            pipe.rpush(key, *entries)
+            pipe.expire(key, JOURNEY_TTL)
+            pipe.set(pending_key(call_sid), 1, nx=True, ex=JOURNEY_TTL)
+        results = pipe.execute()
+    needing = {
+        call_sid
+        for i, call_sid in enumerate(by_call)
+        if force_job or results[3 * i + 2]  # the SET NX of that call
+    }
+    for call_sid in needing:
+        try:
+            enqueue_call(call_sid)
+        except Exception:
+            # Clear the flag again (if Redis allows) so the next event queues the job; the
+            # caller keeps the events (outbox) and the flush always queues one anyway.
+            try:
+                redis_store.client.delete(pending_key(call_sid))
+            except Exception:
+                log.debug("could not clear the pending flag of %s", call_sid, exc_info=True)
+            raise
+    return needing
 
 
 def _outbox_insert(session: Session, events: list[dict[str, Any]]) -> None:
@@ -79,7 +168,7 @@ def _outbox_insert(session: Session, events: list[dict[str, Any]]) -> None:
         {
             "event_id": str(e["id"]),
             "call_sid": str(e.get("call_sid")),
-            "payload": json.dumps(e, separators=(",", ":"), default=str),
+            "payload": dumps(e),
         }
         for e in events
     ]
@@ -103,7 +192,7 @@ def write_spool(event: dict[str, Any]) -> None:
     """Last resort: one JSON line appended (and fsynced) to the spool file."""
     path = spool_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps(event, separators=(",", ":"), default=str) + "\n"
+    line = dumps(event) + "\n"
     with open(path, "a", encoding="utf-8") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         fh.write(line)
@@ -114,7 +203,7 @@ def write_spool(event: dict[str, Any]) -> None:
 def emit(event: dict[str, Any]) -> None:
     """Hand a journey event to the register. Never raises."""
     try:
-        enqueue_event(event)
+        push_events([event])
         return
     except Exception:
         log.warning(
@@ -167,15 +256,17 @@ def flush_spool(session: Session) -> int:
 
 
 def flush_outbox(session: Session, batch: int = 500) -> int:
-    """Move the spool into the outbox, then the outbox into the queue. Returns events queued.
+    """Move the spool into the outbox, then the outbox into Redis. Returns events moved.
 
-    Each event is deleted from the outbox only after its job is in Redis; a job queued twice
-    is harmless (events are unique by id).
+    The events of each batch are pushed onto their journey lists with a job queued for every
+    call among them (whatever its pending flag says: a flag may have been left set by an
+    enqueue that failed when Redis went away), and deleted from the outbox only after that;
+    an event pushed twice is harmless (events are unique by id).
     """
     from register.models import RegisterOutbox
 
     flush_spool(session)
-    queued = 0
+    moved = 0
     while True:
         rows = session.execute(
             select(RegisterOutbox.id, RegisterOutbox.payload)
@@ -183,9 +274,8 @@ def flush_outbox(session: Session, batch: int = 500) -> int:
             .limit(batch)
         ).all()
         if not rows:
-            return queued
-        for row_id, payload in rows:
-            enqueue_event(json.loads(payload))
-            session.execute(delete(RegisterOutbox).where(RegisterOutbox.id == row_id))
-            queued += 1
+            return moved
+        push_events([json.loads(payload) for _id, payload in rows], force_job=True)
+        session.execute(delete(RegisterOutbox).where(RegisterOutbox.id.in_([r[0] for r in rows])))
         session.commit()
+        moved += len(rows)

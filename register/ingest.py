@@ -1,44 +1,37 @@
-"""Turning journey events into register rows: store the events, derive each call's row again.
+"""Turning journey events into register rows: merge them into each call's stored journey and
+derive the row again from all of it.
 
-``ingest_events`` is what the worker runs, for one event or thousands at once (one
-transaction for the events, one for the rows). It is idempotent: events are unique by id
-(INSERT … ON CONFLICT DO NOTHING), rows unique by CallSid (INSERT … ON CONFLICT DO UPDATE,
-guarded so that a row derived from fewer events never overwrites one derived from more).
+A register row keeps its call's journey (``events``: every event received, unique by id,
+sorted by time) beside the Anexo 1 columns. ``merge_rows`` adds new events to the stored ones
+and derives each row again with ``register.anexo1.build_row``, so duplicates and events out of
+order always give one correct row; ``upsert_rows`` writes all the rows of a batch in one
+executemany (INSERT … ON CONFLICT DO UPDATE, guarded so that a row derived from fewer events
+never overwrites one derived from more). ``ingest_events`` does both and commits: the demo
+data and the tests use it; the worker (register/jobs.py) reads the events from Redis first.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, String, Table, Text, bindparam, cast, func, select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from clock import utcnow
-from register.anexo1 import build_row, parse_at
-from register.models import RegisterCall, RegisterEvent
+from register.anexo1 import build_row
+from register.models import RegisterCall
 
 log = logging.getLogger(__name__)
 
 # SQLite allows 32766 bound parameters per statement; keep IN lists well below.
 _CHUNK = 500
-_EVENTS: Table = RegisterEvent.__table__  # type: ignore[assignment]
 _CALLS: Table = RegisterCall.__table__  # type: ignore[assignment]
-_ROW_KEYS = [c.name for c in _CALLS.columns if c.name not in ("id",)]
-
-
-def _dialect_insert(session: Session, table: Table) -> Any:
-    name = session.get_bind().dialect.name
-    if name == "postgresql":
-        return postgresql.insert(table)
-    if name == "sqlite":
-        return sqlite.insert(table)
-    raise RuntimeError(f"unsupported database dialect {name!r}")
+_ROW_KEYS = [c.name for c in _CALLS.columns if c.name not in ("id", "updated_at", "purged_at")]
+# What a bad event raises while its row is derived: that call fails alone.
+DERIVATION_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError)
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
@@ -46,155 +39,88 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]
         yield items[i : i + size]
 
 
-def event_row(event: Mapping[str, Any]) -> dict[str, Any]:
-    """The register_events row of a journey event (validates its shape)."""
-    choice = event.get("choice")
-    return {
-        "event_id": str(event["id"]),
-        "call_sid": str(event["call_sid"]),
-        "step": str(event["step"]),
-        "choice": None if choice is None else str(choice),
-        "at": parse_at(event["at"]),
-        "data": dict(event.get("data") or {}),
-        "received_at": utcnow(),
-    }
-
-
-def store_events(session: Session, events: Iterable[Mapping[str, Any]]) -> set[str]:
-    """Insert the events not seen before; returns the CallSids they belong to."""
-    rows: dict[str, dict[str, Any]] = {}
-    for event in events:
-        row = event_row(event)
-        rows[row["event_id"]] = row
-    if not rows:
-        return set()
-    values = list(rows.values())
-    if session.get_bind().dialect.name == "postgresql":
-        for chunk in _chunks(values, 2000):
-            session.execute(_PG_EVENTS_FROM_ARRAYS, _as_arrays(chunk))
-        return {row["call_sid"] for row in values}
-    for chunk in _chunks(values):
-        stmt = _dialect_insert(session, _EVENTS).on_conflict_do_nothing(index_elements=["event_id"])
-        session.execute(stmt, list(chunk))
-    return {row["call_sid"] for row in values}
-
-
-def _pg_events_from_arrays() -> Any:
-    """PostgreSQL: INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING: one statement
-    and one round trip for thousands of events (the worker's hot path)."""
-    unnest = func.unnest(
-        bindparam("event_id", type_=ARRAY(String)),
-        bindparam("call_sid", type_=ARRAY(String)),
-        bindparam("step", type_=ARRAY(String)),
-        bindparam("choice", type_=ARRAY(String)),
-        bindparam("at", type_=ARRAY(DateTime(timezone=True))),
-        bindparam("data", type_=ARRAY(Text)),
-    )
-    rows = unnest.table_valued("event_id", "call_sid", "step", "choice", "at", "data")
-    rows = rows.render_derived()
-    return (
-        postgresql.insert(_EVENTS)
-        .from_select(
-            ["event_id", "call_sid", "step", "choice", "at", "data", "received_at"],
-            select(
-                rows.c.event_id,
-                rows.c.call_sid,
-                rows.c.step,
-                rows.c.choice,
-                rows.c.at,
-                cast(rows.c.data, JSON),
-                func.now(),
-            ),
-        )
-        .on_conflict_do_nothing(index_elements=["event_id"])
+def _upsert_statement(dialect: str) -> Any:
+    if dialect == "postgresql":
+        stmt: Any = postgresql.insert(_CALLS)
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(_CALLS)
+    else:
+        raise RuntimeError(f"unsupported database dialect {dialect!r}")
+    # purged_at stays: a late event does not undo the retention purge (its events are scrubbed).
+    update = {k: stmt.excluded[k] for k in (*_ROW_KEYS, "updated_at") if k != "call_sid"}
+    return stmt.on_conflict_do_update(
+        index_elements=["call_sid"],
+        set_=update,
+        where=_CALLS.c.event_count <= stmt.excluded.event_count,
     )
 
 
-_PG_EVENTS_FROM_ARRAYS = _pg_events_from_arrays()
+_UPSERT = {name: _upsert_statement(name) for name in ("postgresql", "sqlite")}
 
 
-def _as_arrays(rows: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
-    return {
-        "event_id": [r["event_id"] for r in rows],
-        "call_sid": [r["call_sid"] for r in rows],
-        "step": [r["step"] for r in rows],
-        "choice": [r["choice"] for r in rows],
-        "at": [r["at"] for r in rows],
-        "data": [json.dumps(r["data"], separators=(",", ":")) for r in rows],
-    }
-
-
-def load_events(session: Session, call_sids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
-    """Every stored event of these calls, as journey events (id, call_sid, step, …)."""
-    by_call: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    sids = sorted(set(call_sids))
-    cols = (
-        _EVENTS.c.event_id,
-        _EVENTS.c.call_sid,
-        _EVENTS.c.step,
-        _EVENTS.c.choice,
-        _EVENTS.c.at,
-        _EVENTS.c.data,
-    )
+def stored_events(session: Session, call_sids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+    """The journeys already stored in the rows of these calls (calls without a row: absent)."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    sids = list(dict.fromkeys(call_sids))
     for chunk in _chunks(sids):
-        for event_id, call_sid, step, choice, at, data in session.execute(
-            select(*cols).where(_EVENTS.c.call_sid.in_(chunk))
+        for call_sid, events in session.execute(
+            select(_CALLS.c.call_sid, _CALLS.c.events).where(_CALLS.c.call_sid.in_(chunk))
         ):
-            by_call[call_sid].append(
-                {
-                    "id": event_id,
-                    "call_sid": call_sid,
-                    "step": step,
-                    "choice": choice,
-                    "at": at,
-                    "data": data or {},
-                }
-            )
-    return by_call
+            found[call_sid] = list(events or [])
+    return found
+
+
+def merge_rows(
+    session: Session, new_events: Mapping[str, Sequence[Mapping[str, Any]]]
+) -> tuple[list[dict[str, Any]], dict[str, Exception]]:
+    """The rows of these calls derived from their stored journey plus ``new_events``.
+
+    Returns the rows, and the calls whose events could not be derived (with the error): a bad
+    event fails its own call only.
+    """
+    stored = stored_events(session, [sid for sid, events in new_events.items() if events])
+    rows: list[dict[str, Any]] = []
+    failed: dict[str, Exception] = {}
+    for call_sid, events in new_events.items():
+        if not events:
+            continue
+        before = stored.get(call_sid)
+        try:
+            rows.append(build_row(call_sid, [*before, *events] if before else events))
+        except DERIVATION_ERRORS as exc:
+            log.warning("could not derive the register row of %s: %r", call_sid, exc)
+            failed[call_sid] = exc
+    return rows, failed
 
 
 def upsert_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert or update register rows by CallSid; never replace a row built from more events."""
+    """Insert or update register rows by CallSid in one executemany; never replace a row built
+    from more events (a slower worker's older derivation)."""
+    if not rows:
+        return
     now = utcnow()
-    for chunk in _chunks(rows, 200):
-        values = [{**{k: row.get(k) for k in _ROW_KEYS}, "updated_at": now} for row in chunk]
-        for value in values:
-            value["purged_at"] = None
-        stmt = _dialect_insert(session, _CALLS)
-        update = {k: stmt.excluded[k] for k in _ROW_KEYS if k not in ("call_sid", "purged_at")}
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["call_sid"],
-            set_=update,
-            where=_CALLS.c.event_count <= stmt.excluded.event_count,
-        )
-        session.execute(stmt, values)
-
-
-def rebuild_calls(session: Session, call_sids: Iterable[str]) -> int:
-    """Derive again the rows of these calls from all their stored events. Returns the count."""
-    by_call = load_events(session, call_sids)
-    rows = []
-    for call_sid, events in by_call.items():
-        try:
-            rows.append(build_row(call_sid, events))
-        except (KeyError, TypeError, ValueError):
-            log.exception("could not derive the register row of %s", call_sid)
-            raise
-    upsert_rows(session, rows)
-    return len(rows)
+    keys = _ROW_KEYS
+    values = []
+    for row in rows:
+        value = {k: row.get(k) for k in keys}
+        value["updated_at"] = now
+        value["purged_at"] = None
+        values.append(value)
+    session.execute(_UPSERT[session.get_bind().dialect.name], values)
 
 
 def ingest_events(session: Session, events: Sequence[Mapping[str, Any]]) -> int:
-    """Store the events, then derive again the rows of their calls; returns rows written.
+    """Merge events into their calls' rows and commit; returns the rows written.
 
-    Two transactions: the events are committed before the rows are derived, so a row is
-    always derived from everything committed so far (two workers on one call cannot lose an
-    event; the event_count guard keeps the newest derivation).
+    Raises (writing nothing) if an event cannot be derived.
     """
-    call_sids = store_events(session, events)
+    by_call: dict[str, list[Mapping[str, Any]]] = {}
+    for event in events:
+        by_call.setdefault(str(event["call_sid"]), []).append(event)
+    rows, failed = merge_rows(session, by_call)
+    if failed:
+        call_sid, exc = next(iter(failed.items()))
+        raise ValueError(f"bad journey event for {call_sid}") from exc
+    upsert_rows(session, rows)
     session.commit()
-    if not call_sids:
-        return 0
-    written = rebuild_calls(session, call_sids)
-    session.commit()
-    return written
+    return len(rows)

@@ -1,9 +1,9 @@
-"""Tables of the register package: the journey events, the Anexo 1 row per call, the outbox.
+"""Tables of the register package: the Anexo 1 row per call (with its journey), the outbox.
 
-Events are stored as they arrive (unique event id, so a duplicate is a no-op); the row of a
-call is derived again from ALL its stored events every time one arrives, so order and
-duplicates do not matter. The outbox keeps events that could not be queued while Redis was
-down, until ``flush_outbox`` moves them into the queue.
+Each row keeps its call's journey events (``events``: unique by event id, sorted by time) and
+is derived again from ALL of them every time new ones arrive, so order and duplicates do not
+matter. The outbox keeps events that could not be handed to Redis while it was down, until
+``flush_outbox`` moves them there.
 """
 
 from __future__ import annotations
@@ -16,21 +16,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from clock import utcnow
 from extensions import Base
-
-
-class RegisterEvent(Base):
-    """One journey event, exactly as ivr.journey.record_event built it."""
-
-    __tablename__ = "register_events"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    event_id: Mapped[str] = mapped_column(String(64), unique=True)
-    call_sid: Mapped[str] = mapped_column(String(64), index=True)
-    step: Mapped[str] = mapped_column(String(40))
-    choice: Mapped[str | None] = mapped_column(String(64))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class RegisterCall(Base):
@@ -69,6 +54,9 @@ class RegisterCall(Base):
     final_status: Mapped[str | None] = mapped_column(String(20))
     # path, dials, transfers, survey, recordings, callback: see register.anexo1.build_row
     journey: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The journey events themselves, as ivr.journey.record_event built them (unique by id,
+    # sorted by time): the row is derived from them.
+    events: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     # The number of events the row was derived from: an older derivation never overwrites a
     # newer one (events are only ever added).
     event_count: Mapped[int] = mapped_column(Integer, default=0)

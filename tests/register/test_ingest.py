@@ -1,4 +1,5 @@
-"""Storing events and deriving rows idempotently (register/ingest.py, register/jobs.py)."""
+"""Merging events into rows idempotently, one job per call, and trimming the journey lists
+exactly (register/ingest.py, register/events.py, register/jobs.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ from collections.abc import Callable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from extensions import redis_store
 from ivr.journey import record_event
-from register.ingest import ingest_events
-from register.models import RegisterCall, RegisterEvent
+from register.events import emit, event_of, journey_key, pending_key, push_events
+from register.ingest import ingest_events, merge_rows, upsert_rows
+from register.jobs import read_journeys, trim_journeys
+from register.models import RegisterCall
 from tests.register.journeys import plataforma_answered, technical_alterno
 
 SID = "CA" + "2" * 32
@@ -37,7 +41,8 @@ def test_duplicated_and_reordered_events_make_one_correct_row(session: Session) 
     for ev in delivery:
         ingest_events(session, [ev])
     row = _row(session)
-    assert session.scalar(select(func.count()).select_from(RegisterEvent)) == len(events)
+    assert sorted(e["id"] for e in row.events) == sorted(e["id"] for e in events)
+    assert [e["at"] for e in row.events] == sorted(e["at"] for e in events)
     assert (row.derivacion, row.atendido_por, row.organo) == ("alterno", "Luis Mamani", "DGPP")
     assert row.espera_seg == 29
     assert row.duracion_seg == 305
@@ -86,17 +91,63 @@ def test_record_event_goes_through_the_register_queue_to_a_row(
     assert row.duracion_seg == 40
 
 
-def test_one_job_drains_the_events_queued_behind_it(
+def test_one_job_drains_the_calls_queued_behind_it(
     session: Session, work: Callable[..., None]
 ) -> None:
-    from extensions import redis_store
-    from register.events import enqueue_event
-
     for i in range(30):
-        for ev in plataforma_answered(f"CA{i:032d}"):
-            enqueue_event(ev)
-    assert redis_store.queue("register").count == 300
-    work(max_jobs=1)  # one job only: it writes all 300 events in one batch
+        push_events(plataforma_answered(f"CA{i:032d}"))
+    queue = redis_store.queue("register")
+    assert queue.count == 30  # one job per call, not one per event
+    work(max_jobs=1)  # one job only: it writes the 30 calls in one batch
     assert session.scalar(select(func.count()).select_from(RegisterCall)) == 30
-    assert redis_store.queue("register").count == 0
-    assert redis_store.queue("register").started_job_registry.count == 0
+    assert queue.count == 0
+    assert queue.started_job_registry.count == 0
+    assert not redis_store.client.keys("register:journey:*")
+
+
+def test_a_call_has_one_queued_job_however_many_events_it_emits() -> None:
+    for ev in plataforma_answered(SID):
+        emit(ev)
+    assert redis_store.queue("register").count == 1
+    assert redis_store.client.llen(journey_key(SID)) == 10
+    assert redis_store.client.exists(pending_key(SID))
+
+
+def test_events_arriving_while_a_job_runs_stay_for_the_next_job(
+    session: Session, work: Callable[..., None]
+) -> None:
+    events = plataforma_answered(SID)
+    for ev in events[:6]:
+        emit(ev)
+    client = redis_store.client
+    [read] = read_journeys(client, [SID])  # the running job has read six events...
+    for ev in events[6:]:
+        emit(ev)  # ...when four more arrive: the cleared flag queues a second job
+    assert redis_store.queue("register").count == 2
+    rows, failed = merge_rows(session, {SID: [event_of(e) for e in read]})
+    upsert_rows(session, rows)
+    session.commit()
+    trim_journeys(client, {SID: read[-1]})
+    assert [event_of(e)["id"] for e in client.lrange(journey_key(SID), 0, -1)] == [
+        e["id"] for e in events[6:]
+    ]
+    assert _row(session).event_count == 6
+    work()
+    row = _row(session)
+    assert (row.event_count, row.encuesta, row.resultado) == (10, 4, "atendida")
+    assert not client.exists(journey_key(SID))
+
+
+def test_a_trim_never_drops_entries_another_worker_trimmed_or_did_not_read() -> None:
+    events = plataforma_answered(SID)
+    client = redis_store.client
+    push_events(events[:3])
+    [first] = read_journeys(client, [SID])  # worker A reads three entries
+    push_events(events[3:5])
+    [second] = read_journeys(client, [SID])  # worker B reads five
+    trim_journeys(client, {SID: second[-1]})  # B commits first and trims its five
+    push_events(events[5:6])
+    push_events(events[:1])  # the same event pushed again (an interrupted outbox flush)
+    trim_journeys(client, {SID: first[-1]})  # A's trim comes late: it drops nothing
+    left = [event_of(e)["id"] for e in client.lrange(journey_key(SID), 0, -1)]
+    assert left == [events[5]["id"], events[0]["id"]]

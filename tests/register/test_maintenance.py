@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from extensions import redis_store
-from register.events import enqueue_event, write_outbox
+from register.events import journey_key, push_events, write_outbox
 from register.maintenance import start_maintenance_thread
 from register.models import RegisterCall
 from tests.register.journeys import plataforma_answered, technical_alterno
@@ -23,28 +23,29 @@ from tests.register.journeys import plataforma_answered, technical_alterno
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_maintenance_thread_moves_the_outbox_into_the_queue(
+def test_the_maintenance_thread_moves_the_outbox_into_redis(
     app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("register.maintenance.FLUSH_SECONDS", 0.05)
     monkeypatch.setattr("register.maintenance.PURGE_SECONDS", 3600.0)
-    write_outbox(plataforma_answered("CA" + "1" * 32))
+    sid = "CA" + "1" * 32
+    write_outbox(plataforma_answered(sid))
     stop = start_maintenance_thread(app)
     try:
         deadline = time.monotonic() + 10
-        while redis_store.queue("register").count < 10 and time.monotonic() < deadline:
+        while redis_store.queue("register").count < 1 and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
         stop.set()
-    assert redis_store.queue("register").count == 10
+    assert redis_store.queue("register").count == 1  # one job for the call
+    assert redis_store.client.llen(journey_key(sid)) == 10
 
 
 def test_worker_py_burst_writes_the_register_in_its_own_process(
     app: Flask, session: Session
 ) -> None:
     for i in range(20):
-        for ev in technical_alterno(f"CA{i:032d}"):
-            enqueue_event(ev)
+        push_events(technical_alterno(f"CA{i:032d}"))
     write_outbox(plataforma_answered("CA" + "e" * 32))  # flushed before the burst
     env = {
         **os.environ,
