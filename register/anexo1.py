@@ -102,32 +102,40 @@ def _seconds(value: Any) -> int | None:
         return None
 
 
-def _stored(event: Mapping[str, Any], at: datetime) -> dict[str, Any]:
-    """The event as the row's journey keeps it (JSON-ready: ``at`` as ISO 8601 text)."""
-    kept = dict(event)
-    if not isinstance(kept.get("at"), str):
-        kept["at"] = at.isoformat()
-    return kept
-
-
-def sort_events(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Unique by event id, ordered by time (then id, so equal times are stable)."""
+def _ordered(events: Iterable[Mapping[str, Any]]) -> list[tuple[datetime, dict[str, Any]]]:
+    """Unique by event id, ordered by time (then id, so equal times are stable); each event
+    with its parsed time, kept JSON-ready (``at`` as ISO 8601 text)."""
     unique: dict[str, tuple[datetime, str, Mapping[str, Any]]] = {}
     for event in events:
         event_id = str(event["id"])
         unique[event_id] = (parse_at(event["at"]), event_id, event)
-    keyed = sorted(unique.values(), key=lambda item: (item[0], item[1]))
-    return [_stored(event, at) for at, _id, event in keyed]
+    out = []
+    for at, _id, event in sorted(unique.values(), key=_by_time):
+        kept = dict(event)
+        if not isinstance(kept["at"], str):
+            kept["at"] = at.isoformat()
+        out.append((at, kept))
+    return out
+
+
+def _by_time(item: tuple[datetime, str, Mapping[str, Any]]) -> tuple[datetime, str]:
+    return item[0], item[1]
+
+
+def sort_events(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Unique by event id, ordered by time (then id, so equal times are stable)."""
+    return [event for _at, event in _ordered(events)]
 
 
 def build_row(call_sid: str, events: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """The register row of one call (Anexo 1 columns + what is kept beside them, including
     the call's journey itself: ``events``, unique by id and sorted by time)."""
-    ordered = sort_events(events)
-    if not ordered:
+    timed = _ordered(events)
+    if not timed:
         raise ValueError(f"no events for {call_sid}")
-    start = parse_at(ordered[0]["at"])
-    end = parse_at(ordered[-1]["at"])
+    ordered = [event for _at, event in timed]
+    start = timed[0][0]
+    end = timed[-1][0]
 
     telefono: str | None = None
     region_from_number: str | None = None
@@ -161,12 +169,12 @@ def build_row(call_sid: str, events: Iterable[Mapping[str, Any]]) -> dict[str, A
     survey: dict[str, Any] | None = None
     names: dict[str, str] = {}
 
-    for event in ordered:
+    for at, event in timed:
         step = event["step"]
         choice = event.get("choice")
         data = event.get("data") or {}
-        at = parse_at(event["at"])
-        path.append([at.isoformat(), step, choice])
+        stamp = at.isoformat()
+        path.append([stamp, step, choice])
         if step == "incoming":
             telefono = data.get("from") or telefono
             region_from_number = data.get("region") or region_from_number
@@ -175,7 +183,7 @@ def build_row(call_sid: str, events: Iterable[Mapping[str, Any]]) -> dict[str, A
             closed = True
         elif step == "callback_requested":
             callback = True
-            callbacks.append({"at": at.isoformat(), "source": data.get("source")})
+            callbacks.append({"at": stamp, "source": data.get("source")})
         elif step == "voicemail":
             voicemail = True
             recordings.append(
@@ -217,7 +225,7 @@ def build_row(call_sid: str, events: Iterable[Mapping[str, Any]]) -> dict[str, A
             names[str(choice)] = data.get("nombre") or names.get(str(choice), "")
             dials.append(
                 {
-                    "at": at.isoformat(),
+                    "at": stamp,
                     "rol": choice,
                     "anexo": data.get("anexo"),
                     "nombre": data.get("nombre"),
@@ -227,7 +235,7 @@ def build_row(call_sid: str, events: Iterable[Mapping[str, Any]]) -> dict[str, A
             outcome = data.get("outcome")
             dials.append(
                 {
-                    "at": at.isoformat(),
+                    "at": stamp,
                     "rol": choice,
                     "outcome": outcome,
                     "duration": data.get("duration"),
@@ -276,7 +284,7 @@ def build_row(call_sid: str, events: Iterable[Mapping[str, Any]]) -> dict[str, A
         elif step == "transfer":
             transfers.append(
                 {
-                    "at": at.isoformat(),
+                    "at": stamp,
                     "to": data.get("to"),
                     "kind": data.get("kind"),
                     "by": data.get("by"),
@@ -286,7 +294,7 @@ def build_row(call_sid: str, events: Iterable[Mapping[str, Any]]) -> dict[str, A
             score = _seconds(choice) if choice is not None else None
             if score is not None and 1 <= score <= 5:
                 encuesta = score
-            survey = {"at": at.isoformat(), "score": encuesta}
+            survey = {"at": stamp, "score": encuesta}
         elif step == "status":
             final_status = str(choice) if choice else final_status
             if choice in FINAL_STATUSES or choice is None:

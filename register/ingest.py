@@ -16,12 +16,13 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import JSON, Table, Text, bindparam, cast, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from clock import utcnow
 from register.anexo1 import build_row
+from register.events import dumps
 from register.models import RegisterCall
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,10 @@ log = logging.getLogger(__name__)
 # SQLite allows 32766 bound parameters per statement; keep IN lists well below.
 _CHUNK = 500
 _CALLS: Table = RegisterCall.__table__  # type: ignore[assignment]
-_ROW_KEYS = [c.name for c in _CALLS.columns if c.name not in ("id", "updated_at", "purged_at")]
+_JSON_KEYS = ("journey", "events")
+_ROW_KEYS = [
+    c.name for c in _CALLS.columns if c.name not in ("id", "updated_at", "purged_at", *_JSON_KEYS)
+]
 # What a bad event raises while its row is derived: that call fails alone.
 DERIVATION_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError)
 
@@ -46,8 +50,17 @@ def _upsert_statement(dialect: str) -> Any:
         stmt = sqlite.insert(_CALLS)
     else:
         raise RuntimeError(f"unsupported database dialect {dialect!r}")
+    # The JSON columns arrive already serialised (orjson, much faster than the json module
+    # the JSON type would use): bound as text (PostgreSQL: cast to json; SQLite stores text).
+    text = {name: bindparam(f"{name}_json", type_=Text) for name in _JSON_KEYS}
+    if dialect == "postgresql":
+        stmt = stmt.values({name: cast(param, JSON) for name, param in text.items()})
+    else:
+        stmt = stmt.values(text)
     # purged_at stays: a late event does not undo the retention purge (its events are scrubbed).
-    update = {k: stmt.excluded[k] for k in (*_ROW_KEYS, "updated_at") if k != "call_sid"}
+    update = {
+        k: stmt.excluded[k] for k in (*_ROW_KEYS, *_JSON_KEYS, "updated_at") if k != "call_sid"
+    }
     return stmt.on_conflict_do_update(
         index_elements=["call_sid"],
         set_=update,
@@ -103,6 +116,8 @@ def upsert_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     values = []
     for row in rows:
         value = {k: row.get(k) for k in keys}
+        value["journey_json"] = dumps(row["journey"])
+        value["events_json"] = dumps(row["events"])
         value["updated_at"] = now
         value["purged_at"] = None
         values.append(value)

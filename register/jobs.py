@@ -15,23 +15,29 @@ killed mid-batch loses nothing: rq's maintenance retries abandoned jobs). For th
    meanwhile stay, with their new job), and deletes the claimed jobs.
 
 A worker killed before the commit loses nothing: the lists are intact and rq retries the
-jobs. A call whose events cannot be derived fails alone: the others are written, its own job
-is put back at the head of the queue (or, when it is this job's own call, this job raises)
-so that rq retries it with backoff and ``flask register failed`` lists it. If the batch write
-itself fails, the claimed jobs go back to the queue and the job writes its own call alone.
+jobs. A call whose events cannot be derived, or whose row the database refuses (the batch is
+then written again one row per transaction), fails alone: the others are written, and its
+job fails as rq would fail it (retried with backoff, then listed by ``flask register
+failed``; when it is this job's own call, this job raises). Its journey list stays intact.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
-from collections.abc import Sequence
+import traceback
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
+import orjson
 from redis import Redis
 from rq import get_current_job
-from rq.job import Job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 from rq.utils import current_timestamp
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from extensions import db, redis_store
@@ -39,8 +45,8 @@ from register.events import (
     DESCRIPTION_PREFIX,
     JOB_PREFIX,
     JOB_TIMEOUT,
+    NONCE_LEN,
     REGISTER_QUEUE,
-    event_of,
     flush_outbox,
     journey_key,
     pending_key,
@@ -63,6 +69,27 @@ for i = 1, tonumber(ARGV[1]) do
   redis.call('ZADD', KEYS[2], ARGV[2], id .. ':batch')
   out[#out + 1] = id
   out[#out + 1] = redis.call('HGET', ARGV[4] .. id, 'description') or ''
+end
+return out
+"""
+
+# For each call: DEL its pending flag, then read its journey list; returns the events as one
+# JSON array (entries without their nonce, joined) and the last entry read.
+_READ = """
+local out = {}
+local skip = tonumber(ARGV[1]) + 1
+for i = 1, #KEYS, 2 do
+  redis.call('DEL', KEYS[i])
+  local entries = redis.call('LRANGE', KEYS[i + 1], 0, -1)
+  if #entries == 0 then
+    out[#out + 1] = ''
+    out[#out + 1] = ''
+  else
+    local parts = {}
+    for j = 1, #entries do parts[j] = string.sub(entries[j], skip) end
+    out[#out + 1] = '[' .. table.concat(parts, ',') .. ']'
+    out[#out + 1] = entries[#entries]
+  end
 end
 return out
 """
@@ -98,29 +125,51 @@ def _claim(connection: Redis, limit: int) -> list[tuple[str, str]]:
     return pairs
 
 
-def _release(connection: Redis, ids: Sequence[str], *, requeue: bool) -> None:
-    """Claimed jobs done (deleted) or handed back to the head of the queue."""
+def _release(connection: Redis, ids: Sequence[str]) -> None:
+    """Claimed jobs done: out of the started registry, deleted."""
     if not ids:
+        return
+    registry = StartedJobRegistry(REGISTER_QUEUE, connection=connection)
+    with connection.pipeline() as pipe:
+        pipe.zrem(registry.key, *[f"{i}:batch" for i in ids])
+        pipe.delete(*[Job.key_for(i) for i in ids])
+        pipe.execute()
+
+
+def _fail(connection: Redis, failures: Sequence[tuple[str, Exception]]) -> None:
+    """Claimed jobs whose call failed: retried with backoff as rq would, or failed for good."""
+    if not failures:
         return
     queue = redis_store.queue(REGISTER_QUEUE)
     registry = StartedJobRegistry(REGISTER_QUEUE, connection=connection)
     with connection.pipeline() as pipe:
-        pipe.zrem(registry.key, *[f"{i}:batch" for i in ids])
-        if requeue:
-            pipe.lpush(queue.key, *reversed(ids))
-        else:
-            pipe.delete(*[Job.key_for(i) for i in ids])
+        for job_id, exc in failures:
+            pipe.zrem(registry.key, f"{job_id}:batch")
+            try:
+                job = Job.fetch(job_id, connection=connection)
+            except NoSuchJobError:
+                continue
+            if job.should_retry:
+                job.retry(queue, pipe)
+            else:
+                job.set_status(JobStatus.FAILED, pipeline=pipe)
+                text = "".join(traceback.format_exception(exc))
+                queue.failed_job_registry.add(
+                    job, ttl=job.failure_ttl, exc_string=text, pipeline=pipe
+                )
         pipe.execute()
 
 
-def read_journeys(connection: Redis, call_sids: Sequence[str]) -> list[list[bytes]]:
-    """Clear the calls' pending flags, then read their journey lists (one round trip)."""
-    with connection.pipeline(transaction=False) as pipe:
-        for call_sid in call_sids:
-            pipe.delete(pending_key(call_sid))
-            pipe.lrange(journey_key(call_sid), 0, -1)
-        replies = pipe.execute()
-    return [list(replies[2 * i + 1]) for i in range(len(call_sids))]
+def read_journeys(connection: Redis, call_sids: Sequence[str]) -> list[tuple[bytes, bytes]]:
+    """Clear the calls' pending flags, then read their journey lists (one round trip).
+
+    For each call: its events as one JSON array (the entries without their nonces, joined in
+    Redis: one string to parse per call) and its last entry as read (for the trim); two empty
+    strings when its list is empty.
+    """
+    keys = [k for sid in call_sids for k in (pending_key(sid), journey_key(sid))]
+    flat = connection.eval(_READ, len(keys), *keys, NONCE_LEN) if keys else []
+    return [(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)]
 
 
 def trim_journeys(connection: Redis, read: dict[str, bytes]) -> None:
@@ -142,26 +191,71 @@ def ingest_calls(
     Redis). Raises if the write fails (nothing is trimmed then).
     """
     sids = [s for s in dict.fromkeys(call_sids) if s]
-    lists = read_journeys(connection, sids)
     new_events: dict[str, list[dict[str, Any]]] = {}
     failed: dict[str, Exception] = {}
     last_read: dict[str, bytes] = {}
-    for call_sid, entries in zip(sids, lists, strict=True):
-        if not entries:
-            continue  # already written by an earlier job
-        try:
-            new_events[call_sid] = [event_of(entry) for entry in entries]
-        except ValueError as exc:  # JSONDecodeError included
-            log.warning("unreadable journey entry of %s: %r", call_sid, exc)
-            failed[call_sid] = exc
-            continue
-        last_read[call_sid] = entries[-1]
-    rows, bad = merge_rows(session, new_events)
-    failed.update(bad)
-    upsert_rows(session, rows)
-    session.commit()
+    with _no_gc():
+        for call_sid, (events, last) in zip(sids, read_journeys(connection, sids), strict=True):
+            if not last:
+                continue  # already written by an earlier job
+            try:
+                parsed = orjson.loads(events)
+                if not all(isinstance(e, dict) for e in parsed):
+                    raise ValueError("a journey entry is not an event")
+            except ValueError as exc:  # orjson.JSONDecodeError included
+                log.warning("unreadable journey entry of %s: %r", call_sid, exc)
+                failed[call_sid] = exc
+                continue
+            new_events[call_sid] = parsed
+            last_read[call_sid] = last
+        rows, bad = merge_rows(session, new_events)
+        failed.update(bad)
+        del new_events
+        written = _write(session, rows, failed)
+        del rows
     trim_journeys(connection, {s: e for s, e in last_read.items() if s not in failed})
-    return len(rows), failed
+    return written, failed
+
+
+def _write(session: Session, rows: list[dict[str, Any]], failed: dict[str, Exception]) -> int:
+    """Upsert and commit the rows in one go; if that fails, one transaction per row so that
+    only the rows the database refuses fail (added to ``failed``). Returns rows written."""
+    try:
+        upsert_rows(session, rows)
+        session.commit()
+        return len(rows)
+    except SQLAlchemyError:
+        session.rollback()
+        if len(rows) <= 1:
+            raise
+        log.warning("batch write of %d rows failed; writing them one by one", len(rows))
+    written = 0
+    for i, row in enumerate(rows):
+        try:
+            upsert_rows(session, [row])
+            session.commit()
+            written += 1
+        except SQLAlchemyError as exc:
+            session.rollback()
+            failed[row["call_sid"]] = exc
+            if isinstance(exc, OperationalError):  # the database itself: stop trying
+                for rest in rows[i + 1 :]:
+                    failed[rest["call_sid"]] = exc
+                break
+    return written
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """The cyclic garbage collector off while a batch builds its many small objects (it would
+    scan them all again and again; reference counting still frees everything)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def ingest_call(call_sid: str, batch_size: int | None = None) -> int:
@@ -177,23 +271,22 @@ def ingest_call(call_sid: str, batch_size: int | None = None) -> int:
         except Exception:
             log.warning("could not claim more register jobs", exc_info=True)
             claimed = []
+    sids = [call_sid, *(sid for _job, sid in claimed)]
     try:
-        written, failed = ingest_calls(session, connection, [call_sid, *(s for _, s in claimed)])
-    except Exception:
+        written, failed = ingest_calls(session, connection, sids)
+    except Exception as exc:  # Redis or the database went away: the whole batch waits
         session.rollback()
         if not claimed:
             raise
-        log.warning(
-            "batch of %d calls failed; writing %s alone", len(claimed) + 1, call_sid, exc_info=True
-        )
-        _release(connection, [job_id for job_id, _ in claimed], requeue=True)
-        written, failed = ingest_calls(session, connection, [call_sid])
-    else:
-        _release(connection, [j for j, s in claimed if s not in failed], requeue=False)
-        # Each call that failed runs again as its own job, to fail (and be retried) alone.
-        _release(connection, [j for j, s in claimed if s in failed], requeue=True)
+        log.warning("batch of %d calls failed", len(sids), exc_info=True)
+        written, failed = 0, dict.fromkeys(sids, exc)
+    _release(connection, [job_id for job_id, sid in claimed if sid not in failed])
+    # A claimed call that failed fails its own job: retried with backoff, then listed by
+    # ``flask register failed`` (never handed back to the queue, where the next batch would
+    # claim it again).
+    _fail(connection, [(job_id, failed[sid]) for job_id, sid in claimed if sid in failed])
     if call_sid in failed:
-        raise ValueError(f"bad journey event for {call_sid}") from failed[call_sid]
+        raise ValueError(f"register row of {call_sid} not written") from failed[call_sid]
     return written
 
 

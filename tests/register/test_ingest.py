@@ -3,6 +3,7 @@ exactly (register/ingest.py, register/events.py, register/jobs.py)."""
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable
 
@@ -120,14 +121,14 @@ def test_events_arriving_while_a_job_runs_stay_for_the_next_job(
     for ev in events[:6]:
         emit(ev)
     client = redis_store.client
-    [read] = read_journeys(client, [SID])  # the running job has read six events...
+    [(read, last)] = read_journeys(client, [SID])  # the running job has read six events...
     for ev in events[6:]:
         emit(ev)  # ...when four more arrive: the cleared flag queues a second job
     assert redis_store.queue("register").count == 2
-    rows, failed = merge_rows(session, {SID: [event_of(e) for e in read]})
+    rows, failed = merge_rows(session, {SID: json.loads(read)})
     upsert_rows(session, rows)
     session.commit()
-    trim_journeys(client, {SID: read[-1]})
+    trim_journeys(client, {SID: last})
     assert [event_of(e)["id"] for e in client.lrange(journey_key(SID), 0, -1)] == [
         e["id"] for e in events[6:]
     ]
@@ -142,12 +143,13 @@ def test_a_trim_never_drops_entries_another_worker_trimmed_or_did_not_read() -> 
     events = plataforma_answered(SID)
     client = redis_store.client
     push_events(events[:3])
-    [first] = read_journeys(client, [SID])  # worker A reads three entries
+    [(_events, first)] = read_journeys(client, [SID])  # worker A reads three entries
     push_events(events[3:5])
-    [second] = read_journeys(client, [SID])  # worker B reads five
-    trim_journeys(client, {SID: second[-1]})  # B commits first and trims its five
+    [(events_b, second)] = read_journeys(client, [SID])  # worker B reads five
+    assert [e["id"] for e in json.loads(events_b)] == [e["id"] for e in events[:5]]
+    trim_journeys(client, {SID: second})  # B commits first and trims its five
     push_events(events[5:6])
     push_events(events[:1])  # the same event pushed again (an interrupted outbox flush)
-    trim_journeys(client, {SID: first[-1]})  # A's trim comes late: it drops nothing
+    trim_journeys(client, {SID: first})  # A's trim comes late: it drops nothing
     left = [event_of(e)["id"] for e in client.lrange(journey_key(SID), 0, -1)]
     assert left == [events[5]["id"], events[0]["id"]]
