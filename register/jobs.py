@@ -55,7 +55,10 @@ from register.ingest import merge_rows, upsert_rows
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 2000
+BATCH_SIZE = 5000
+# Calls per Lua call: Redis runs a script alone, so keep each one short (a few ms) for the
+# webhooks that share the server.
+LUA_CHUNK = 500
 
 # Pop ids from the head of the queue while they are register jobs; record each in the started
 # registry with a lease (score = expiry) so rq's cleanup retries them if we die. Returns each
@@ -111,9 +114,22 @@ def _claim(connection: Redis, limit: int) -> list[tuple[str, str]]:
     queue = redis_store.queue(REGISTER_QUEUE)
     registry = StartedJobRegistry(REGISTER_QUEUE, connection=connection)
     lease = current_timestamp() + JOB_TIMEOUT + 60
-    flat = connection.eval(
-        _CLAIM, 2, queue.key, registry.key, limit, lease, JOB_PREFIX, Job.redis_job_namespace_prefix
-    )
+    flat: list[Any] = []
+    while limit > 0:
+        got = connection.eval(
+            _CLAIM,
+            2,
+            queue.key,
+            registry.key,
+            min(limit, LUA_CHUNK),
+            lease,
+            JOB_PREFIX,
+            Job.redis_job_namespace_prefix,
+        )
+        flat.extend(got)
+        if len(got) < 2 * min(limit, LUA_CHUNK):
+            break
+        limit -= LUA_CHUNK
     pairs = []
     for i in range(0, len(flat), 2):
         job_id = flat[i].decode() if isinstance(flat[i], bytes) else str(flat[i])
@@ -167,16 +183,20 @@ def read_journeys(connection: Redis, call_sids: Sequence[str]) -> list[tuple[byt
     Redis: one string to parse per call) and its last entry as read (for the trim); two empty
     strings when its list is empty.
     """
-    keys = [k for sid in call_sids for k in (pending_key(sid), journey_key(sid))]
-    flat = connection.eval(_READ, len(keys), *keys, NONCE_LEN) if keys else []
-    return [(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)]
+    out: list[tuple[bytes, bytes]] = []
+    for i in range(0, len(call_sids), LUA_CHUNK):
+        chunk = call_sids[i : i + LUA_CHUNK]
+        keys = [k for sid in chunk for k in (pending_key(sid), journey_key(sid))]
+        flat = connection.eval(_READ, len(keys), *keys, NONCE_LEN)
+        out.extend((flat[j], flat[j + 1]) for j in range(0, len(flat), 2))
+    return out
 
 
 def trim_journeys(connection: Redis, read: dict[str, bytes]) -> None:
     """Drop from each list the entries read up to ``read[call_sid]`` (the last one read)."""
     items = list(read.items())
-    for i in range(0, len(items), 1000):
-        chunk = items[i : i + 1000]
+    for i in range(0, len(items), LUA_CHUNK):
+        chunk = items[i : i + LUA_CHUNK]
         connection.eval(
             _TRIM, len(chunk), *[journey_key(s) for s, _ in chunk], *[e for _, e in chunk]
         )
