@@ -16,8 +16,8 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Table, Text, bindparam, cast, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, Text, bindparam, select
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from clock import utcnow
@@ -43,20 +43,11 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]
         yield items[i : i + size]
 
 
-def _upsert_statement(dialect: str) -> Any:
-    if dialect == "postgresql":
-        stmt: Any = postgresql.insert(_CALLS)
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(_CALLS)
-    else:
-        raise RuntimeError(f"unsupported database dialect {dialect!r}")
+def _sqlite_upsert() -> Any:
+    stmt: Any = sqlite.insert(_CALLS)
     # The JSON columns arrive already serialised (orjson, much faster than the json module
-    # the JSON type would use): bound as text (PostgreSQL: cast to json; SQLite stores text).
-    text = {name: bindparam(f"{name}_json", type_=Text) for name in _JSON_KEYS}
-    if dialect == "postgresql":
-        stmt = stmt.values({name: cast(param, JSON) for name, param in text.items()})
-    else:
-        stmt = stmt.values(text)
+    # the JSON type would use): bound as text, which SQLite stores as is.
+    stmt = stmt.values({name: bindparam(f"{name}_json", type_=Text) for name in _JSON_KEYS})
     # purged_at stays: a late event does not undo the retention purge (its events are scrubbed).
     update = {
         k: stmt.excluded[k] for k in (*_ROW_KEYS, *_JSON_KEYS, "updated_at") if k != "call_sid"
@@ -68,7 +59,7 @@ def _upsert_statement(dialect: str) -> Any:
     )
 
 
-_UPSERT = {"sqlite": _upsert_statement("sqlite")}
+_SQLITE_UPSERT = _sqlite_upsert()
 
 
 def stored_events(session: Session, call_sids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
@@ -112,9 +103,12 @@ def upsert_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     if not rows:
         return
     now = utcnow()
-    if session.get_bind().dialect.name == "postgresql":
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
         _pg_upsert(session, rows, now)
         return
+    if dialect != "sqlite":
+        raise RuntimeError(f"unsupported database dialect {dialect!r}")
     keys = _ROW_KEYS
     values = []
     for row in rows:
@@ -124,7 +118,7 @@ def upsert_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
         value["updated_at"] = now
         value["purged_at"] = None
         values.append(value)
-    session.execute(_UPSERT["sqlite"], values)
+    session.execute(_SQLITE_UPSERT, values)
 
 
 def _pg_upsert_sql(table: str) -> str:
