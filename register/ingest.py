@@ -13,11 +13,13 @@ data and the tests use it; the worker (register/jobs.py) reads the events from R
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, Text, bindparam, select
-from sqlalchemy.dialects import sqlite
+import psycopg
+from sqlalchemy import String, Table, Text, any_, bindparam, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from clock import utcnow
@@ -66,42 +68,60 @@ def stored_events(session: Session, call_sids: Iterable[str]) -> dict[str, list[
     """The journeys already stored in the rows of these calls (calls without a row: absent)."""
     found: dict[str, list[dict[str, Any]]] = {}
     sids = list(dict.fromkeys(call_sids))
-    for chunk in _chunks(sids):
-        for call_sid, events in session.execute(
-            select(_CALLS.c.call_sid, _CALLS.c.events).where(_CALLS.c.call_sid.in_(chunk))
-        ):
+    if not sids:
+        return found
+    if session.get_bind().dialect.name == "postgresql":
+        # One statement for the whole batch: = ANY(array) takes a single parameter.
+        sid_array = bindparam("sids", sids, type_=postgresql.ARRAY(String))
+        queries = [_STORED.where(_CALLS.c.call_sid == any_(sid_array))]
+    else:
+        queries = [_STORED.where(_CALLS.c.call_sid.in_(chunk)) for chunk in _chunks(sids)]
+    for query in queries:
+        for call_sid, events in session.execute(query):
             found[call_sid] = list(events or [])
     return found
 
 
-def merge_rows(
-    session: Session, new_events: Mapping[str, Sequence[Mapping[str, Any]]]
-) -> tuple[list[dict[str, Any]], dict[str, Exception]]:
-    """The rows of these calls derived from their stored journey plus ``new_events``.
+_STORED = select(_CALLS.c.call_sid, _CALLS.c.events)
 
-    Returns the rows, and the calls whose events could not be derived (with the error): a bad
-    event fails its own call only.
-    """
-    stored = stored_events(session, [sid for sid, events in new_events.items() if events])
-    rows: list[dict[str, Any]] = []
-    failed: dict[str, Exception] = {}
+
+def derive_rows(
+    new_events: Mapping[str, Sequence[Mapping[str, Any]]],
+    stored: Mapping[str, list[dict[str, Any]]],
+    failed: dict[str, Exception],
+) -> Iterator[dict[str, Any]]:
+    """The rows of these calls derived from their stored journey plus ``new_events``, one by
+    one (the worker streams them into the upsert). A call whose events cannot be derived is
+    skipped and added to ``failed`` with the error: a bad event fails its own call only."""
     for call_sid, events in new_events.items():
         if not events:
             continue
         before = stored.get(call_sid)
         try:
-            rows.append(build_row(call_sid, [*before, *events] if before else events))
+            row = build_row(call_sid, [*before, *events] if before else events)
         except DERIVATION_ERRORS as exc:
             log.warning("could not derive the register row of %s: %r", call_sid, exc)
             failed[call_sid] = exc
+            continue
+        yield row
+
+
+def merge_rows(
+    session: Session, new_events: Mapping[str, Sequence[Mapping[str, Any]]]
+) -> tuple[list[dict[str, Any]], dict[str, Exception]]:
+    """The rows of these calls derived from their stored journey plus ``new_events``, and the
+    calls that could not be derived (with the error)."""
+    stored = stored_events(session, [sid for sid, events in new_events.items() if events])
+    failed: dict[str, Exception] = {}
+    rows = list(derive_rows(new_events, stored, failed))
     return rows, failed
 
 
-def upsert_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+def upsert_rows(session: Session, rows: Iterable[dict[str, Any]]) -> None:
     """Insert or update register rows by CallSid in one executemany; never replace a row built
-    from more events (a slower worker's older derivation)."""
-    if not rows:
-        return
+    from more events (a slower worker's older derivation). ``rows`` may be a generator: on
+    PostgreSQL each row is sent as soon as it is built, so the server inserts while the next
+    rows are derived."""
     now = utcnow()
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
@@ -118,7 +138,8 @@ def upsert_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
         value["updated_at"] = now
         value["purged_at"] = None
         values.append(value)
-    session.execute(_SQLITE_UPSERT, values)
+    if values:
+        session.execute(_SQLITE_UPSERT, values)
 
 
 def _pg_upsert_sql(table: str) -> str:
@@ -134,7 +155,7 @@ def _pg_upsert_sql(table: str) -> str:
     )
 
 
-def _pg_upsert(session: Session, rows: Sequence[dict[str, Any]], now: Any) -> None:
+def _pg_upsert(session: Session, rows: Iterable[dict[str, Any]], now: Any) -> None:
     """PostgreSQL: the same upsert through psycopg's own executemany (pipeline mode), on the
     session's connection and transaction: no per-row work in SQLAlchemy (the hot path of the
     worker). Honours a schema_translate_map (the benchmark runs in a schema of its own)."""
@@ -148,7 +169,7 @@ def _pg_upsert(session: Session, rows: Sequence[dict[str, Any]], now: Any) -> No
     if sql is None:
         sql = _PG_SQL[table] = _pg_upsert_sql(table)
     keys = _ROW_KEYS
-    params = [
+    params = (
         (
             *[row.get(k) for k in keys],
             dumps(row["journey"]),
@@ -157,11 +178,14 @@ def _pg_upsert(session: Session, rows: Sequence[dict[str, Any]], now: Any) -> No
             None,
         )
         for row in rows
-    ]
+    )
     driver = connection.connection.driver_connection
     assert driver is not None
-    with driver.cursor() as cursor:
-        cursor.executemany(sql, params)
+    try:
+        with driver.cursor() as cursor:
+            cursor.executemany(sql, params)
+    except psycopg.Error as exc:  # as SQLAlchemy would raise it (DataError, OperationalError…)
+        raise DBAPIError.instance(sql, None, exc, psycopg.Error) from exc
 
 
 _PG_SQL: dict[str, str] = {}

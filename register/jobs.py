@@ -51,7 +51,7 @@ from register.events import (
     journey_key,
     pending_key,
 )
-from register.ingest import merge_rows, upsert_rows
+from register.ingest import derive_rows, stored_events, upsert_rows
 
 log = logging.getLogger(__name__)
 
@@ -228,24 +228,36 @@ def ingest_calls(
                 continue
             new_events[call_sid] = parsed
             last_read[call_sid] = last
-        rows, bad = merge_rows(session, new_events)
-        failed.update(bad)
-        del new_events
-        written = _write(session, rows, failed)
-        del rows
+        stored = stored_events(session, list(new_events))
+        rows: list[dict[str, Any]] = []
+
+        def derived() -> Iterator[dict[str, Any]]:
+            for row in derive_rows(new_events, stored, failed):
+                rows.append(row)  # kept for a row-by-row retry
+                yield row
+
+        written = _write(session, derived(), rows, failed)
     trim_journeys(connection, {s: e for s, e in last_read.items() if s not in failed})
     return written, failed
 
 
-def _write(session: Session, rows: list[dict[str, Any]], failed: dict[str, Exception]) -> int:
-    """Upsert and commit the rows in one go; if that fails, one transaction per row so that
-    only the rows the database refuses fail (added to ``failed``). Returns rows written."""
+def _write(
+    session: Session,
+    derived: Iterator[dict[str, Any]],
+    rows: list[dict[str, Any]],
+    failed: dict[str, Exception],
+) -> int:
+    """Upsert the rows as ``derived`` yields them (it appends each to ``rows``) and commit; if
+    that fails, one transaction per row so that only the rows the database refuses fail
+    (added to ``failed``). Returns the rows written."""
     try:
-        upsert_rows(session, rows)
+        upsert_rows(session, derived)
         session.commit()
         return len(rows)
     except SQLAlchemyError:
         session.rollback()
+        for _row in derived:  # derive the rest, if the error came before the end
+            pass
         if len(rows) <= 1:
             raise
         log.warning("batch write of %d rows failed; writing them one by one", len(rows))

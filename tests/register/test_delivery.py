@@ -253,3 +253,53 @@ def test_flush_outbox_command_queues_what_the_outage_kept(
     assert "10 eventos pasados a la cola" in result.output
     work()
     assert session.scalars(select(RegisterCall)).one().call_sid == "CA" + "7" * 32
+
+
+@pytest.fixture
+def refused_call(session: Session) -> Iterator[str]:
+    """A call whose row the database refuses (a trigger): as a row too long for a column."""
+    sid = "CA" + "d" * 32
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(
+            "CREATE FUNCTION register_refuse() RETURNS trigger AS $$ BEGIN "
+            f"IF NEW.call_sid = '{sid}' THEN RAISE EXCEPTION 'refused'; END IF; "
+            "RETURN NEW; END $$ LANGUAGE plpgsql"
+        )
+        conn.exec_driver_sql(
+            "CREATE TRIGGER register_refuse BEFORE INSERT ON register_calls "
+            "FOR EACH ROW EXECUTE FUNCTION register_refuse()"
+        )
+    else:
+        conn.exec_driver_sql(
+            "CREATE TRIGGER register_refuse BEFORE INSERT ON register_calls "
+            f"WHEN NEW.call_sid = '{sid}' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+    session.commit()
+    yield sid
+    session.rollback()
+    conn = session.connection()
+    conn.exec_driver_sql(
+        "DROP TRIGGER register_refuse"
+        + (" ON register_calls" if conn.dialect.name == "postgresql" else "")
+    )
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("DROP FUNCTION register_refuse()")
+    session.commit()
+
+
+def test_a_row_the_database_refuses_fails_alone(
+    session: Session, work: Callable[..., None], refused_call: str
+) -> None:
+    for i in range(3):
+        push_events(plataforma_answered(f"CA{i:032d}"))
+    push_events(plataforma_answered(refused_call))
+    for i in range(3, 5):
+        push_events(plataforma_answered(f"CA{i:032d}"))
+    work()  # the first job claims the others; the batch write fails, then row by row
+    rows = list(session.scalars(select(RegisterCall)))
+    assert sorted(r.call_sid for r in rows) == [f"CA{i:032d}" for i in range(5)]
+    [job_id] = redis_store.queue("register").scheduled_job_registry.get_job_ids()
+    assert Job.fetch(job_id, connection=redis_store.client).meta["call_sid"] == refused_call
+    assert redis_store.client.llen(journey_key(refused_call)) == 10  # kept for the retry
+    assert not redis_store.client.exists(journey_key("CA" + "0" * 32))
