@@ -8,9 +8,11 @@ killed mid-batch loses nothing: rq's maintenance retries abandoned jobs). For th
 (``ingest_calls``) it then
 
 1. deletes the calls' pending flags (an event arriving from now on queues a new job),
-2. reads their journey lists (one pipeline) and their stored rows (one SELECT per 500),
+2. reads their journey lists (a Lua script per 500 calls, returning each call's events as
+   one JSON array) and their stored rows (one SELECT; per 500 calls on SQLite),
 3. merges the new events into each row's journey and derives each row again,
-4. upserts all the rows in one executemany and commits,
+4. upserts all the rows in one executemany (streamed: each row is sent as soon as it is
+   derived) and commits,
 5. and only then trims from each list exactly the entries it read (events that arrived
    meanwhile stay, with their new job), and deletes the claimed jobs.
 
