@@ -110,16 +110,13 @@ def _ordered(events: Iterable[Mapping[str, Any]]) -> list[tuple[datetime, dict[s
         event_id = str(event["id"])
         unique[event_id] = (parse_at(event["at"]), event_id, event)
     out = []
-    for at, _id, event in sorted(unique.values(), key=_by_time):
-        kept = dict(event)
-        if not isinstance(kept["at"], str):
-            kept["at"] = at.isoformat()
-        out.append((at, kept))
+    # Sorted by (time, id): ids are unique, so the events themselves are never compared.
+    for at, _id, event in sorted(unique.values()):
+        if isinstance(event["at"], str) and isinstance(event, dict):
+            out.append((at, event))
+        else:
+            out.append((at, {**event, "at": at.isoformat()}))
     return out
-
-
-def _by_time(item: tuple[datetime, str, Mapping[str, Any]]) -> tuple[datetime, str]:
-    return item[0], item[1]
 
 
 def sort_events(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

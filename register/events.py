@@ -41,10 +41,10 @@ JOB_TIMEOUT = 300
 # Backoff between attempts: 5 s, 30 s, 2 min, 10 min, 30 min, 1 h.
 RETRY_INTERVALS = [5, 30, 120, 600, 1800, 3600]
 FAILURE_TTL = 90 * 24 * 3600  # failed jobs stay visible (flask register failed) for 90 days
-# Safety net only: a journey list or pending flag nobody processed expires after 30 days
-# (a list is emptied as soon as its events are committed; failed jobs are kept 90 days and
-# ``register retry`` reads the list again, so keep this above the longest retry backoff).
-JOURNEY_TTL = 30 * 24 * 3600
+# Safety net only: a journey list or pending flag nobody processed expires after 100 days
+# (a list is emptied as soon as its events are committed). A failed job is kept 90 days and
+# ``register retry`` reads its list again, so the list outlives it.
+JOURNEY_TTL = FAILURE_TTL + 10 * 24 * 3600
 JOURNEY_KEY = "register:journey:"
 PENDING_KEY = "register:pending:"
 NONCE_LEN = 12  # hex characters in front of each list entry (see ``entry_for``)
