@@ -185,9 +185,14 @@ seed_group = AppGroup("seed", help="Demo data.")
 
 @seed_group.command("demo")
 @click.option("--if-empty", is_flag=True, help="Load only when the directory has no órganos.")
+@click.option(
+    "--with-calls/--without-calls",
+    default=True,
+    help="Also fill the register with two months of demo calls (for the reports).",
+)
 @actor_option
-def seed_demo(if_empty: bool, actor: str | None) -> None:
-    """Load the demo directory, centers, agents, language registry and users."""
+def seed_demo(if_empty: bool, with_calls: bool, actor: str | None) -> None:
+    """Load the demo directory, centers, agents, language registry, users and calls."""
     if current_app.config.get("ENV_NAME") == "production":
         # The demo users share a published password: never on a reachable server.
         click.echo(
@@ -197,6 +202,12 @@ def seed_demo(if_empty: bool, actor: str | None) -> None:
         raise SystemExit(1)
     with transaction() as session:
         echo_lines(demo.seed_demo(session, actor=actor or default_actor(), if_empty=if_empty))
+    if with_calls:
+        # Register rows for the reports to show: deterministic, so a second run adds nothing.
+        from register.demo import seed_demo_calls
+
+        count = seed_demo_calls(db.session())
+        click.echo(f"Registro de llamadas (Anexo 1) de demostración: {count} llamadas.")
 
 
 # --- agents ----------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from admin.models import User
 from directory.audit import entries
 from directory.models import Agent, ConectamefCenter, Organo
+from register.models import RegisterCall
 from tests.directory.helpers import BASE_CSV, BASE_ROWS, csv_text, directory_state, serving
 
 
@@ -157,17 +158,21 @@ def test_seed_demo_if_empty_twice_loads_once(runner: FlaskCliRunner, session: Se
     state = directory_state(session)
     assert (session.scalar(select(func.count()).select_from(Organo)) or 0) >= 10
     assert session.scalar(select(func.count()).select_from(ConectamefCenter)) == 27
+    calls = session.scalar(select(func.count()).select_from(RegisterCall)) or 0
+    assert calls > 1000  # two months of demo calls for the reports
+    assert f"{calls} llamadas" in first.output
 
     second = runner.invoke(args=["seed", "demo", "--if-empty"])
     assert second.exit_code == 0
     assert "no se cargaron" in second.output
     assert directory_state(session) == state
+    assert session.scalar(select(func.count()).select_from(RegisterCall)) == calls
 
 
 def test_seed_demo_without_flag_is_idempotent(runner: FlaskCliRunner, session: Session) -> None:
-    assert runner.invoke(args=["seed", "demo"]).exit_code == 0
+    assert runner.invoke(args=["seed", "demo", "--without-calls"]).exit_code == 0
     state = directory_state(session)
-    again = runner.invoke(args=["seed", "demo"])
+    again = runner.invoke(args=["seed", "demo", "--without-calls"])
     assert again.exit_code == 0
     assert "Sin cambios: el directorio ya coincide con el archivo." in again.output
     assert directory_state(session) == state
@@ -183,7 +188,7 @@ def test_seed_demo_without_flag_is_idempotent(runner: FlaskCliRunner, session: S
 def test_demo_users_have_their_roles_and_the_documented_password(
     runner: FlaskCliRunner, session: Session
 ) -> None:
-    runner.invoke(args=["seed", "demo"])
+    runner.invoke(args=["seed", "demo", "--without-calls"])
     users = {u.username: u for u in session.scalars(select(User))}
     assert {name: u.role for name, u in users.items()} == {
         "admin": "admin",
