@@ -8,8 +8,8 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from directory.queries import center_for_department, departments
 from ivr.cache import cached
-from ivr.flow import Turn, load_state, record_once, retry_or_plataforma, save_state, to_plataforma
-from ivr.menus import PagedMenu, ask_main_menu, ask_page, choose
+from ivr.flow import Turn, load_state, record_once, save_state, to_plataforma
+from ivr.menus import PagedMenu, ask_page, navigate_page
 from ivr.state import CallState
 
 DEPARTMENT_MENU = PagedMenu("voice.departments", "conectamef_intro", "department_option")
@@ -48,29 +48,10 @@ def choose_department(turn: Turn, digits: str, page: int, tries: int) -> VoiceRe
     call = load_state(turn)
     response = VoiceResponse()
     names = department_names(turn.session)
-    choice = choose(names, page, digits)
-    if choice is None:
-        return retry_or_plataforma(
-            turn,
-            response,
-            call,
-            tries,
-            digits,
-            lambda n: ask_page(turn, response, call, DEPARTMENT_MENU, names, page, n),
-        )
-    action, value = choice
-    if action == "asesor":
-        return to_plataforma(turn, response, call, "menu")
-    if action == "back":
-        if value < 0:
-            ask_main_menu(turn, response, call, 1)
-        else:
-            ask_page(turn, response, call, DEPARTMENT_MENU, names, value, 1)
-        return response
-    if action == "next":
-        ask_page(turn, response, call, DEPARTMENT_MENU, names, value, 1)
-        return response
-    departamento = names[value]
+    picked = navigate_page(turn, response, call, DEPARTMENT_MENU, names, page, digits, tries)
+    if isinstance(picked, VoiceResponse):
+        return picked
+    departamento = names[picked]
     center = center_of(turn.session, departamento)
     if center is None:
         return to_plataforma(turn, response, call, "route_failed")

@@ -247,3 +247,37 @@ def choose(names: Sequence[str], page: int, digits: str) -> Choice:
         if index < len(names) and index < (page + 1) * PAGE_SIZE:
             return ("pick", index)
     return None
+
+
+def navigate_page(
+    turn: Turn,
+    response: VoiceResponse,
+    call: CallState,
+    menu: PagedMenu,
+    names: Sequence[str],
+    page: int,
+    digits: str,
+    tries: int,
+) -> int | VoiceResponse:
+    """Handle a key on a paged menu: the index picked, or the TwiML for everything else
+    (a wrong key or no input, asesor, the next page, back to the previous page or the main menu)."""
+    choice = choose(names, page, digits)
+    if choice is None:
+        return retry_or_plataforma(
+            turn,
+            response,
+            call,
+            tries,
+            digits,
+            lambda n: ask_page(turn, response, call, menu, names, page, n),
+        )
+    action, value = choice
+    if action == "pick":
+        return value
+    if action == "asesor":
+        return to_plataforma(turn, response, call, "menu")
+    if action == "back" and value < 0:
+        ask_main_menu(turn, response, call, 1)
+    else:  # next page, or back to the previous one
+        ask_page(turn, response, call, menu, names, value, 1)
+    return response

@@ -21,12 +21,11 @@ from ivr.flow import (
     Turn,
     load_state,
     record_once,
-    retry_or_plataforma,
     save_state,
     spoken_digits,
     to_plataforma,
 )
-from ivr.menus import PagedMenu, ask_main_menu, ask_page, choose
+from ivr.menus import PagedMenu, ask_page, navigate_page
 from ivr.state import CallState
 from routing.dialing import anexo_target
 
@@ -103,29 +102,10 @@ def choose_organo(turn: Turn, digits: str, page: int, tries: int) -> VoiceRespon
     response = VoiceResponse()
     menu = organo_menu(turn.session)
     names = [nombre for _, nombre in menu]
-    choice = choose(names, page, digits)
-    if choice is None:
-        return retry_or_plataforma(
-            turn,
-            response,
-            call,
-            tries,
-            digits,
-            lambda n: ask_page(turn, response, call, ORGANO_MENU, names, page, n),
-        )
-    action, value = choice
-    if action == "asesor":
-        return to_plataforma(turn, response, call, "menu")
-    if action == "back":
-        if value < 0:
-            ask_main_menu(turn, response, call, 1)
-        else:
-            ask_page(turn, response, call, ORGANO_MENU, names, value, 1)
-        return response
-    if action == "next":
-        ask_page(turn, response, call, ORGANO_MENU, names, value, 1)
-        return response
-    sigla, nombre = menu[value]
+    picked = navigate_page(turn, response, call, ORGANO_MENU, names, page, digits, tries)
+    if isinstance(picked, VoiceResponse):
+        return picked
+    sigla, nombre = menu[picked]
     call.organo_sigla = sigla
     call.tipo_consulta = "tecnica"
     save_state(call)
