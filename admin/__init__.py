@@ -1,5 +1,5 @@
 """The admin package: sign-in (Flask-Login, Flask-WTF forms with CSRF), roles, the report and
-register pages."""
+register pages, and the hours and prompt catalogue pages."""
 
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ def _load_user(user_id: str) -> object | None:
 
 def init_app(app: Flask) -> None:
     """Register this package's blueprints and the login manager."""
-    from admin import views
+    from admin import settings_views, views
+
+    assert settings_views.bp is views.bp  # its routes are on the admin blueprint
 
     login_manager.init_app(app)
     app.register_blueprint(views.bp)

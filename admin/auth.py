@@ -13,6 +13,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # Who may read the reports and the register (phones masked unless ROLES_SEEING_PHONES).
 REPORT_ROLES = frozenset({"admin", "supervisor", "viewer"})
+# Who may change the hours, closure days and the prompt catalogue.
+SETTINGS_ROLES = frozenset({"admin"})
 
 
 def roles_required(*roles: str) -> Callable[[F], F]:
@@ -28,3 +30,14 @@ def roles_required(*roles: str) -> Callable[[F], F]:
         return login_required(wrapper)
 
     return decorator
+
+
+def nav_links(role: str | None) -> list[tuple[str, str]]:
+    """The navigation bar's (endpoint, label) pairs that ``role`` may open, in order."""
+    links = [
+        ("admin.reportes", "Reportes", REPORT_ROLES),
+        ("admin.horario", "Horario", SETTINGS_ROLES),
+        ("admin.mensajes", "Mensajes", SETTINGS_ROLES),
+        ("directory.directorio", "Directorio", None),  # a public page
+    ]
+    return [(endpoint, label) for endpoint, label, roles in links if roles is None or role in roles]

@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField, SubmitField
-from wtforms.validators import DataRequired, Length
+from wtforms import (
+    BooleanField,
+    DateField,
+    PasswordField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+    ValidationError,
+)
+from wtforms.validators import DataRequired, Length, Optional
+
+from ivr.prompts import InvalidAudioUrlError, check_audio_url
 
 
 class LoginForm(FlaskForm):
@@ -17,3 +27,55 @@ class LoginForm(FlaskForm):
 
 class LogoutForm(FlaskForm):
     submit = SubmitField("Cerrar sesión")
+
+
+# --- /admin/horario ---------------------------------------------------------------------
+
+
+class HoursForm(FlaskForm):
+    """SERVICE_HOURS set by an admin; checked by the view with ivr.hours' own strict parser."""
+
+    spec = StringField(
+        "Horario (SERVICE_HOURS)",
+        validators=[DataRequired("Escriba el horario."), Length(max=500)],
+    )
+    submit = SubmitField("Guardar horario")
+
+
+class HoursDefaultForm(FlaskForm):
+    submit = SubmitField("Volver al horario del entorno")
+
+
+class HolidaysForm(FlaskForm):
+    close_on_holidays = BooleanField("Cerrar la línea en los feriados del Perú")
+    submit = SubmitField("Guardar")
+
+
+class ClosureDayForm(FlaskForm):
+    day = DateField("Fecha", validators=[DataRequired("Indique una fecha válida (AAAA-MM-DD).")])
+    reason = StringField("Motivo", validators=[Optional(), Length(max=200)])
+    submit = SubmitField("Agregar día de cierre")
+
+
+class OpenDayForm(FlaskForm):
+    """The button that removes one closure day (the day travels in the URL)."""
+
+    submit = SubmitField("Quitar")
+
+
+# --- /admin/mensajes --------------------------------------------------------------------
+
+
+class PromptForm(FlaskForm):
+    """One prompt in one language: the text override and the recording (empty = none)."""
+
+    text = TextAreaField("Texto", validators=[Optional(), Length(max=2000)])
+    audio_url = StringField("Grabación (URL)", validators=[Optional(), Length(max=500)])
+    submit = SubmitField("Guardar")
+
+    def validate_audio_url(self, field: StringField) -> None:
+        if field.data and field.data.strip():
+            try:
+                check_audio_url(field.data)
+            except InvalidAudioUrlError as exc:
+                raise ValidationError(str(exc)) from exc

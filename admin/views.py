@@ -24,7 +24,7 @@ from flask_login import current_user, login_user, logout_user
 from markupsafe import Markup
 from sqlalchemy import select
 
-from admin.auth import REPORT_ROLES, roles_required
+from admin.auth import REPORT_ROLES, nav_links, roles_required
 from admin.forms import LoginForm, LogoutForm
 from admin.models import User
 from clock import lima_now
@@ -41,7 +41,10 @@ def _safe_next(target: str | None) -> str | None:
 
 @bp.context_processor
 def _inject() -> dict[str, Any]:
-    return {"logout_form": LogoutForm()}
+    return {
+        "logout_form": LogoutForm(),
+        "nav": nav_links(getattr(current_user, "role", None)),
+    }
 
 
 @bp.route("/login", methods=["GET", "POST"])

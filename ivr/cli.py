@@ -1,5 +1,6 @@
 """`flask hours show|set|close-day|open-day`, `flask prompts list|set-audio|set-text` and
-`flask simulate`, until the admin pages come."""
+`flask simulate`. Changes are written to the audit log as ``cli:<OS user>``; the same
+settings are on the admin pages /admin/horario and /admin/mensajes."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from clock import lima_now
+from directory.audit import default_actor
 from extensions import db
 from ivr import hours as hours_domain
 from ivr import prompts as prompts_domain
@@ -64,11 +66,13 @@ def hours_set(spec: str | None, use_default: bool, holidays: bool | None) -> Non
     session = db.session()
     if spec is not None or use_default:
         try:
-            hours_domain.set_service_hours(session, None if use_default else spec)
+            hours_domain.set_service_hours(
+                session, None if use_default else spec, actor=default_actor()
+            )
         except hours_domain.ServiceHoursError as exc:
             raise click.ClickException(str(exc)) from exc
     if holidays is not None:
-        hours_domain.set_close_on_holidays(session, holidays)
+        hours_domain.set_close_on_holidays(session, holidays, actor=default_actor())
     click.echo("Horario actualizado.")
 
 
@@ -77,7 +81,7 @@ def hours_set(spec: str | None, use_default: bool, holidays: bool | None) -> Non
 @click.option("--reason", default=None, help="Motivo del cierre.")
 def hours_close_day(day: str, reason: str | None) -> None:
     """Close the line on DAY (YYYY-MM-DD)."""
-    hours_domain.close_day(db.session(), _day(day), reason)
+    hours_domain.close_day(db.session(), _day(day), reason, actor=default_actor())
     click.echo(f"La línea estará cerrada el {day}.")
 
 
@@ -85,7 +89,7 @@ def hours_close_day(day: str, reason: str | None) -> None:
 @click.argument("day")
 def hours_open_day(day: str) -> None:
     """Remove DAY (YYYY-MM-DD) from the closure days."""
-    if hours_domain.open_day(db.session(), _day(day)):
+    if hours_domain.open_day(db.session(), _day(day), actor=default_actor()):
         click.echo(f"El {day} ya no es día de cierre.")
     else:
         click.echo(f"El {day} no era día de cierre.")
@@ -109,7 +113,7 @@ def prompts_list(language: str | None) -> None:
 def prompts_set_audio(prompt_id: str, language: str, url: str | None) -> None:
     """Set the recording of PROMPT_ID in LANGUAGE (no URL removes it)."""
     try:
-        prompts_domain.set_audio(db.session(), prompt_id, language, url)
+        prompts_domain.set_audio(db.session(), prompt_id, language, url, actor=default_actor())
     except prompts_domain.UnknownPromptError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo("Grabación actualizada." if url else "Grabación retirada.")
@@ -122,7 +126,7 @@ def prompts_set_audio(prompt_id: str, language: str, url: str | None) -> None:
 def prompts_set_text(prompt_id: str, language: str, text: str | None) -> None:
     """Replace the text of PROMPT_ID in LANGUAGE (no TEXT restores the default)."""
     try:
-        prompts_domain.set_text(db.session(), prompt_id, language, text)
+        prompts_domain.set_text(db.session(), prompt_id, language, text, actor=default_actor())
     except prompts_domain.UnknownPromptError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo("Texto actualizado." if text else "Texto por defecto restaurado.")

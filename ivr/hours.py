@@ -11,7 +11,8 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from clock import is_holiday, to_lima
+from clock import is_holiday, peru_holidays, to_lima
+from directory import audit
 from ivr.cache import cached, invalidate
 from ivr.models import ClosureDay, IvrSetting
 
@@ -179,8 +180,9 @@ def get_setting(session: Session, key: str) -> str | None:
     return row.value if row else None
 
 
-def _put_setting(session: Session, key: str, value: str | None) -> None:
+def _put_setting(session: Session, key: str, value: str | None, actor: str | None) -> None:
     row = session.get(IvrSetting, key)
+    before = None if row is None else {"key": key, "value": row.value}
     if value is None:
         if row is not None:
             session.delete(row)
@@ -188,41 +190,96 @@ def _put_setting(session: Session, key: str, value: str | None) -> None:
         session.add(IvrSetting(key=key, value=value))
     else:
         row.value = value
+    after = None if value is None else {"key": key, "value": value}
+    if actor is not None and before != after:
+        action = "create" if before is None else "delete" if after is None else "update"
+        audit.record(
+            session,
+            actor=actor,
+            entity="ivr_setting",
+            entity_id=key,
+            action=action,
+            before=before,
+            after=after,
+        )
     session.commit()
     invalidate("hours")
 
 
-def set_service_hours(session: Session, spec: str | None) -> None:
-    """Set the hours (validated first); None goes back to the environment's SERVICE_HOURS."""
+def set_service_hours(session: Session, spec: str | None, *, actor: str | None = None) -> None:
+    """Set the hours (validated first); None goes back to the environment's SERVICE_HOURS.
+    With ``actor``, the change is written to the audit log (as every later function here)."""
     if spec is not None:
         spec = ";".join(" ".join(p.split()) for p in spec.split(";"))
         parse_service_hours(spec)
-    _put_setting(session, HOURS_KEY, spec)
+    _put_setting(session, HOURS_KEY, spec, actor)
 
 
-def set_close_on_holidays(session: Session, value: bool | None) -> None:
-    _put_setting(session, HOLIDAYS_KEY, None if value is None else ("true" if value else "false"))
+def set_close_on_holidays(
+    session: Session, value: bool | None, *, actor: str | None = None
+) -> None:
+    """Close (True) or open (False) on Peruvian holidays; None goes back to the environment."""
+    text = None if value is None else ("true" if value else "false")
+    _put_setting(session, HOLIDAYS_KEY, text, actor)
 
 
-def close_day(session: Session, day: date, reason: str | None = None) -> None:
+def _closure_snapshot(row: ClosureDay) -> dict[str, object]:
+    return {"day": row.day.isoformat(), "reason": row.reason}
+
+
+def close_day(
+    session: Session, day: date, reason: str | None = None, *, actor: str | None = None
+) -> None:
     """Close the line that day (idempotent: closing twice keeps one row, the newest reason)."""
     row = session.get(ClosureDay, day)
+    before = None if row is None else _closure_snapshot(row)
     if row is None:
-        session.add(ClosureDay(day=day, reason=reason))
+        row = ClosureDay(day=day, reason=reason)
+        session.add(row)
     elif reason:
         row.reason = reason
+    after = _closure_snapshot(row)
+    if actor is not None and before != after:
+        audit.record(
+            session,
+            actor=actor,
+            entity="closure_day",
+            entity_id=day.isoformat(),
+            action="create" if before is None else "update",
+            before=before,
+            after=after,
+        )
     session.commit()
     invalidate("hours")
 
 
-def open_day(session: Session, day: date) -> bool:
+def open_day(session: Session, day: date, *, actor: str | None = None) -> bool:
     """Remove a closure day; False when that day was not closed."""
     row = session.get(ClosureDay, day)
     if row is not None:
+        if actor is not None:
+            audit.record(
+                session,
+                actor=actor,
+                entity="closure_day",
+                entity_id=day.isoformat(),
+                action="delete",
+                before=_closure_snapshot(row),
+            )
         session.delete(row)
     session.commit()
     invalidate("hours")
     return row is not None
+
+
+def upcoming_holidays(today: date, count: int = 5) -> list[tuple[date, str]]:
+    """The next ``count`` Peruvian public holidays from ``today`` on (today included)."""
+    found: list[tuple[date, str]] = []
+    for year in (today.year, today.year + 1):
+        for day, name in sorted(peru_holidays(year).items()):
+            if day >= today and len(found) < count:
+                found.append((day, name))
+    return found
 
 
 def closure_days(session: Session, since: date | None = None) -> list[ClosureDay]:

@@ -9,17 +9,23 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from twilio.twiml import TwiML
 
+from directory import audit
 from ivr.cache import cached, invalidate
 from ivr.models import PromptOverride
 
 log = logging.getLogger(__name__)
 
 LANGUAGES = ("es", "qu", "ay")
+# Heard by the Red member, never by the caller: always Spanish, never recorded per language.
+SPANISH_ONLY = frozenset(
+    {"whisper_intro", "whisper_expediente", "whisper_summary", "whisper_accept"}
+)
 _warned: set[tuple[str, str]] = set()
 
 DEFAULT_PROMPTS: dict[str, str] = {
@@ -203,15 +209,68 @@ def _row(session: Session, prompt_id: str, language: str) -> PromptOverride:
     return row
 
 
-def set_audio(session: Session, prompt_id: str, language: str, url: str | None) -> None:
-    """Set (or with None remove) the recording of a prompt in a language."""
-    _row(session, prompt_id, language).audio_url = url
+class InvalidAudioUrlError(UnknownPromptError):
+    """An audio URL that Twilio could not fetch: not http(s), or without a host."""
+
+
+def check_audio_url(url: str) -> str:
+    """The URL, stripped, when it is an http(s) address with a host; else InvalidAudioUrlError."""
+    clean = url.strip()
+    parts = urlsplit(clean)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or " " in clean:
+        raise InvalidAudioUrlError(
+            f"{clean!r} no es una dirección válida: use una URL http:// o https:// completa, "
+            "por ejemplo https://cdn.mef.gob.pe/qu/saludo.mp3."
+        )
+    return clean
+
+
+def _snapshot(row: PromptOverride) -> dict[str, Any]:
+    return {"text": row.text, "audio_url": row.audio_url}
+
+
+def _save(
+    session: Session,
+    prompt_id: str,
+    language: str,
+    field: str,
+    value: str | None,
+    actor: str | None,
+) -> None:
+    row = _row(session, prompt_id, language)
+    before = _snapshot(row) if row.id is not None else None
+    setattr(row, field, value)
+    after = _snapshot(row)
+    if actor is not None and (before or {"text": None, "audio_url": None}) != after:
+        audit.record(
+            session,
+            actor=actor,
+            entity="prompt",
+            entity_id=f"{prompt_id}:{language}",
+            action="create" if before is None else "update",
+            before=before,
+            after=after,
+        )
     session.commit()
     invalidate("prompts")
 
 
-def set_text(session: Session, prompt_id: str, language: str, text: str | None) -> None:
-    """Replace (or with None restore) the text of a prompt in a language."""
+def set_audio(
+    session: Session, prompt_id: str, language: str, url: str | None, *, actor: str | None = None
+) -> None:
+    """Set (or with None remove) the recording of a prompt in a language. With ``actor``, the
+    change is written to the audit log."""
+    if url is not None:
+        url = check_audio_url(url)
+    _save(session, prompt_id, language, "audio_url", url, actor)
+
+
+def set_text(
+    session: Session, prompt_id: str, language: str, text: str | None, *, actor: str | None = None
+) -> None:
+    """Replace (or with None restore) the text of a prompt in a language. With ``actor``, the
+    change is written to the audit log."""
+    _check(prompt_id, language)
     if text is not None:
         try:
             text.format(**{name: "" for name in _fields(DEFAULT_PROMPTS[prompt_id])})
@@ -220,9 +279,33 @@ def set_text(session: Session, prompt_id: str, language: str, text: str | None) 
                 f"El texto usa un campo que {prompt_id!r} no tiene: {exc}. "
                 f"Campos disponibles: {', '.join(_fields(DEFAULT_PROMPTS[prompt_id])) or 'ninguno'}."
             ) from exc
-    _row(session, prompt_id, language).text = text
-    session.commit()
-    invalidate("prompts")
+    _save(session, prompt_id, language, "text", text, actor)
+
+
+def prompt_fields(prompt_id: str) -> list[str]:
+    """The ``{fields}`` a prompt's text may use (filled in at call time)."""
+    _check(prompt_id, "es")
+    return _fields(DEFAULT_PROMPTS[prompt_id])
+
+
+def missing_recordings(session: Session) -> dict[str, list[str]]:
+    """Per recorded language (qu, ay), the prompt ids the caller hears in Spanish for want of
+    a recording."""
+    recorded = {
+        (row.prompt_id, row.language)
+        for row in session.scalars(
+            select(PromptOverride).where(PromptOverride.audio_url.is_not(None))
+        )
+    }
+    return {
+        language: [
+            prompt_id
+            for prompt_id in DEFAULT_PROMPTS
+            if prompt_id not in SPANISH_ONLY and (prompt_id, language) not in recorded
+        ]
+        for language in LANGUAGES
+        if language != "es"
+    }
 
 
 def _fields(text: str) -> list[str]:
@@ -238,6 +321,7 @@ class CatalogueEntry:
     text: str
     audio_url: str | None
     overridden: bool
+    text_override: str | None = None  # the admin's own text in this language, if any
 
 
 def catalogue(session: Session, language: str | None = None) -> list[CatalogueEntry]:
@@ -255,7 +339,12 @@ def catalogue(session: Session, language: str | None = None) -> list[CatalogueEn
             )
             entries.append(
                 CatalogueEntry(
-                    prompt_id, lang, text, row.audio_url if row else None, row is not None
+                    prompt_id,
+                    lang,
+                    text,
+                    row.audio_url if row else None,
+                    row is not None,
+                    row.text if row else None,
                 )
             )
     return entries

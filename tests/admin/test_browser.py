@@ -80,7 +80,7 @@ def test_supervisor_signs_in_and_reads_the_monthly_report_charts(
             page.wait_for_selector("text=4.º trimestre de 2026")
             assert int(page.inner_text("[data-kpi=ofrecidas] .v")) > offered
 
-            page.click("text=Cerrar sesión")
+            page.click("text=Salir")
             page.wait_for_url("**/admin/login")
         finally:
             browser.close()

@@ -172,3 +172,47 @@ def test_hours_cli_holidays_and_default(runner: FlaskCliRunner) -> None:
     runner.invoke(args=["hours", "set", "--default", "--holidays"])
     output = runner.invoke(args=["hours", "show"]).output
     assert "Cerrado en feriados: sí" in output and "(entorno)" in output
+
+
+def test_admin_changes_with_an_actor_are_written_to_the_audit_log(
+    app: Flask, session: Session
+) -> None:
+    from directory.audit import entries
+    from ivr.hours import close_day, open_day, set_close_on_holidays
+
+    set_service_hours(session, "sat 09:00-12:00", actor="admin:ana")
+    set_service_hours(session, "sat 09:00-12:00", actor="admin:ana")  # no change, no entry
+    set_close_on_holidays(session, False, actor="admin:ana")
+    close_day(session, date(2026, 12, 24), "Inventario", actor="admin:ana")
+    assert open_day(session, date(2026, 12, 24), actor="admin:luis")
+    assert not open_day(session, date(2026, 12, 24), actor="admin:luis")
+    set_service_hours(session, None, actor="admin:luis")
+    logged = [(e.actor, e.entity, e.entity_id, e.action) for e in entries(session)]
+    assert logged == [
+        ("admin:ana", "ivr_setting", "SERVICE_HOURS", "create"),
+        ("admin:ana", "ivr_setting", "SERVICE_CLOSE_ON_HOLIDAYS", "create"),
+        ("admin:ana", "closure_day", "2026-12-24", "create"),
+        ("admin:luis", "closure_day", "2026-12-24", "delete"),
+        ("admin:luis", "ivr_setting", "SERVICE_HOURS", "delete"),
+    ]
+    assert entries(session)[2].after == {"day": "2026-12-24", "reason": "Inventario"}
+    assert entries(session)[4].before == {"key": "SERVICE_HOURS", "value": "sat 09:00-12:00"}
+
+
+def test_hours_cli_changes_are_audited_as_the_os_user(
+    runner: FlaskCliRunner, session: Session
+) -> None:
+    from directory.audit import default_actor, entries
+
+    runner.invoke(args=["hours", "close-day", "2026-12-24"])
+    [entry] = entries(session, "closure_day")
+    assert entry.actor == default_actor() and entry.actor.startswith("cli:")
+
+
+def test_upcoming_holidays_are_the_next_peruvian_ones_in_order() -> None:
+    from ivr.hours import upcoming_holidays
+
+    coming = upcoming_holidays(date(2026, 12, 8), 3)
+    assert [day for day, _ in coming] == [date(2026, 12, 8), date(2026, 12, 9), date(2026, 12, 25)]
+    assert coming[2][1] == "Navidad del Señor"
+    assert upcoming_holidays(date(2026, 12, 26), 1)[0][0] == date(2027, 1, 1)

@@ -8,11 +8,17 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
+from directory.audit import entries
 from ivr.prompts import (
     DEFAULT_PROMPTS,
+    SPANISH_ONLY,
+    InvalidAudioUrlError,
     UnknownPromptError,
     Voice,
     catalogue,
+    check_audio_url,
+    missing_recordings,
+    prompt_fields,
     render,
     set_audio,
     set_text,
@@ -88,3 +94,53 @@ def test_prompts_cli(app: Flask, runner: FlaskCliRunner) -> None:
     assert "goodbye\tay\t(sin grabación: se dice en español)\tChau." in output
     result = runner.invoke(args=["prompts", "set-audio", "nope", "ay", url])
     assert result.exit_code != 0 and "flask prompts list" in result.output
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://cdn.mef.gob.pe/a.mp3", "cdn.mef.gob.pe/a.mp3", "https://", "https://a b.pe/x"]
+)
+def test_a_recording_must_be_an_http_url(session: Session, url: str) -> None:
+    with pytest.raises(InvalidAudioUrlError, match="http:// o https://"):
+        set_audio(session, "goodbye", "qu", url)
+    assert render(session, "goodbye", "qu").audio_url is None
+
+
+def test_audio_url_is_stripped() -> None:
+    assert check_audio_url(" HTTPS://cdn.mef.gob.pe/a.mp3 ") == "HTTPS://cdn.mef.gob.pe/a.mp3"
+
+
+def test_missing_recordings_per_language_leave_out_spanish_only_prompts(
+    session: Session,
+) -> None:
+    set_audio(session, "greeting", "qu", "https://cdn.mef.gob.pe/qu/greeting.mp3")
+    set_text(session, "goodbye", "ay", "Otro texto")  # a text is not a recording
+    missing = missing_recordings(session)
+    assert set(missing) == {"qu", "ay"}
+    assert "greeting" not in missing["qu"] and "greeting" in missing["ay"]
+    assert "goodbye" in missing["ay"]
+    assert len(missing["ay"]) == len(DEFAULT_PROMPTS) - len(SPANISH_ONLY)
+    assert not SPANISH_ONLY & set(missing["qu"])
+
+
+def test_prompt_fields_name_what_a_text_may_use() -> None:
+    assert prompt_fields("hours") == ["hours"]
+    assert prompt_fields("goodbye") == []
+
+
+def test_prompt_changes_with_an_actor_are_audited(session: Session) -> None:
+    set_audio(session, "goodbye", "qu", "https://cdn.mef.gob.pe/qu/goodbye.mp3", actor="admin:ana")
+    set_audio(session, "goodbye", "qu", "https://cdn.mef.gob.pe/qu/goodbye.mp3", actor="admin:ana")
+    set_text(session, "goodbye", "qu", None, actor="admin:ana")  # unchanged: no entry
+    set_audio(session, "goodbye", "qu", None, actor="admin:luis")
+    logged = [(e.actor, e.entity_id, e.action, e.before, e.after) for e in entries(session)]
+    url = "https://cdn.mef.gob.pe/qu/goodbye.mp3"
+    assert logged == [
+        ("admin:ana", "goodbye:qu", "create", None, {"text": None, "audio_url": url}),
+        (
+            "admin:luis",
+            "goodbye:qu",
+            "update",
+            {"text": None, "audio_url": url},
+            {"text": None, "audio_url": None},
+        ),
+    ]
