@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import threading
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
 from admin.models import User
+from clock import lima_now
 from register.demo import seed_demo_calls
 from tests.admin.conftest import PASSWORD
 
@@ -82,5 +83,58 @@ def test_supervisor_signs_in_and_reads_the_monthly_report_charts(
 
             page.click("text=Salir")
             page.wait_for_url("**/admin/login")
+        finally:
+            browser.close()
+
+
+def test_admin_changes_the_hours_and_adds_a_closure_day_in_the_browser(
+    live_server: str, users: dict[str, User], tmp_path: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    day = lima_now().date() + timedelta(days=20)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.goto(f"{live_server}/admin/horario")
+            assert "/admin/login" in page.url
+            page.fill("#username", "admin")
+            page.fill("#password", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_selector("#horario-valor")
+            assert page.inner_text("#horario-origen") == "Del entorno (SERVICE_HOURS)"
+
+            page.fill("#spec", "lun-vie 08:00-13:00")  # a wrong value first: its error shows
+            page.click("text=Guardar horario")
+            assert "Días inválidos" in page.inner_text("#error-horario")
+
+            page.fill("#spec", "mon-fri 08:00-13:00;sat 09:00-12:00")
+            page.click("text=Guardar horario")
+            page.wait_for_selector("text=Horario guardado.")
+            assert page.inner_text("#horario-valor") == "mon-fri 08:00-13:00;sat 09:00-12:00"
+            assert "Fijado en esta página" in page.inner_text("#horario-origen")
+            assert "De lunes a viernes, de 8:00 a 13:00; los sábados" in page.inner_text(
+                "#horario-dicho"
+            )
+
+            page.fill("#day", day.isoformat())
+            page.fill("#reason", "Inventario anual")
+            page.click("text=Agregar día de cierre")
+            row = page.locator(f"#tabla-cierres tr[data-day='{day.isoformat()}']")
+            row.wait_for()
+            assert day.strftime("%d/%m/%Y") in row.inner_text()
+            assert "Inventario anual" in row.inner_text()
+            page.screenshot(path=str(tmp_path / "horario.png"), full_page=True)
+
+            row.locator("button", has_text="Quitar").click()
+            page.wait_for_selector("text=ya no es día de cierre")
+            assert page.locator(f"#tabla-cierres tr[data-day='{day.isoformat()}']").count() == 0
+
+            page.click("header >> text=Mensajes")
+            page.wait_for_selector("#faltan-qu")
+            page.click("#p-main_menu > summary")
+            page.locator("#p-main_menu form[data-lang=qu] button").wait_for()
+            page.locator("#p-main_menu").screenshot(path=str(tmp_path / "mensajes.png"))
         finally:
             browser.close()
