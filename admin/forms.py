@@ -14,6 +14,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional
 
+from clock import lima_now
 from ivr.prompts import InvalidAudioUrlError, check_audio_url
 
 
@@ -55,6 +56,10 @@ class ClosureDayForm(FlaskForm):
     day = DateField("Fecha", validators=[DataRequired("Indique una fecha válida (AAAA-MM-DD).")])
     reason = StringField("Motivo", validators=[Optional(), Length(max=200)])
     submit = SubmitField("Agregar día de cierre")
+
+    def validate_day(self, field: DateField) -> None:
+        if field.data is not None and field.data < lima_now().date():
+            raise ValidationError("Esa fecha ya pasó: indique hoy o una fecha futura.")
 
 
 class OpenDayForm(FlaskForm):

@@ -4,7 +4,7 @@ reach the call flow, errors that change nothing, the audit log, CSRF."""
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from flask import Flask
@@ -206,7 +206,7 @@ def test_closure_day_added_and_removed_on_the_page(
     ]
 
 
-def test_closure_day_without_a_valid_date_is_refused(
+def test_closure_day_without_a_valid_or_future_date_is_refused(
     client: FlaskClient, users: dict[str, User], session: Session
 ) -> None:
     login(client, "admin")
@@ -214,6 +214,11 @@ def test_closure_day_without_a_valid_date_is_refused(
         "/admin/horario/cierres", data={"day": "24/12/2026"}, follow_redirects=True
     )
     assert "Indique una fecha válida (AAAA-MM-DD)." in response.get_data(as_text=True)
+    yesterday = lima_now().date() - timedelta(days=1)
+    response = client.post(
+        "/admin/horario/cierres", data={"day": yesterday.isoformat()}, follow_redirects=True
+    )
+    assert "Esa fecha ya pasó" in response.get_data(as_text=True)
     assert hours_domain.closure_days(session) == []
 
 
@@ -323,7 +328,7 @@ def test_csrf_is_enforced_on_the_settings_forms_when_enabled(
     client.post(
         "/admin/login", data={"username": "admin", "password": PASSWORD, "csrf_token": token}
     )
-    day = date(2026, 12, 24)
+    day = lima_now().date() + timedelta(days=30)
 
     assert client.post("/admin/horario", data={"spec": "sat 09:00-12:00"}).status_code == 400
     client.post("/admin/horario/cierres", data={"day": day.isoformat()})
