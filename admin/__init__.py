@@ -27,7 +27,8 @@ def _load_user(user_id: str) -> object | None:
 def init_app(app: Flask) -> None:
     """Register this package's blueprints and the login manager."""
     import admin.settings_views  # noqa: F401  (adds /admin/horario and /admin/mensajes to views.bp)
-    from admin import views
+    from admin import errors, views
 
     login_manager.init_app(app)
     app.register_blueprint(views.bp)
+    errors.init_app(app)

@@ -20,7 +20,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
 from markupsafe import Markup
 from sqlalchemy import select
 
@@ -39,7 +39,7 @@ def _safe_next(target: str | None) -> str | None:
     return None
 
 
-@bp.context_processor
+@bp.app_context_processor
 def _inject() -> dict[str, Any]:
     return {
         "logout_form": LogoutForm(),
@@ -54,7 +54,7 @@ def login() -> ResponseReturnValue:
         user = db.session.scalar(select(User).where(User.username == form.username.data))
         if user is not None and user.activo and user.check_password(form.password.data or ""):
             login_user(user)
-            return redirect(_safe_next(request.args.get("next")) or url_for("admin.reportes"))
+            return redirect(_safe_next(request.args.get("next")) or url_for("admin.index"))
         flash("Usuario o contraseña incorrectos.", "error")
     elif request.method == "POST" and form.errors.get("csrf_token"):
         flash("La sesión del formulario venció. Vuelva a intentarlo.", "error")
@@ -70,9 +70,11 @@ def logout() -> ResponseReturnValue:
 
 
 @bp.get("/")
-@roles_required(*REPORT_ROLES)
+@login_required
 def index() -> ResponseReturnValue:
-    return redirect(url_for("admin.reportes"))
+    """The first page the user's role may open (agents: the directory)."""
+    endpoint, _label = nav_links(current_user.role)[0]
+    return redirect(url_for(endpoint))
 
 
 def _default_month() -> str:

@@ -23,7 +23,8 @@ from tests.register.journeys import plataforma_answered
 def test_login_then_reports_then_logout(client: FlaskClient, users: dict[str, User]) -> None:
     response = login(client, "lector")
     assert response.status_code == 302
-    assert response.headers["Location"].endswith("/admin/reportes")
+    assert response.headers["Location"].endswith("/admin/")
+    assert client.get("/admin/").headers["Location"].endswith("/admin/reportes")
     assert client.get("/admin/reportes").status_code == 200
     response = client.post("/admin/logout")
     assert response.status_code == 302
@@ -66,12 +67,16 @@ def test_login_follows_a_local_next_but_not_an_outside_one(
     response = client.post(
         "/admin/login?next=//evil.example/x", data={"username": "admin", "password": PASSWORD}
     )
-    assert response.headers["Location"].endswith("/admin/reportes")
+    assert response.headers["Location"].endswith("/admin/")
 
 
 def test_agents_may_not_read_reports(client: FlaskClient, users: dict[str, User]) -> None:
     login(client, "agente")
-    assert client.get("/admin/reportes").status_code == 403
+    # after signing in an agent lands on a page they may open, not on a 403
+    assert client.get("/admin/").headers["Location"].endswith("/directorio")
+    forbidden = client.get("/admin/reportes")
+    assert forbidden.status_code == 403
+    assert "Su usuario no tiene permiso para ver esta página." in forbidden.get_data(as_text=True)
     assert client.get("/admin/registro.csv?mes=2026-10").status_code == 403
 
 
@@ -156,3 +161,12 @@ def test_report_page_opens_on_last_month_while_this_month_has_no_calls(
     first = lima_now().date().replace(day=1)
     last_month = first - timedelta(days=1)
     assert f'value="{last_month:%Y-%m}"' in html
+
+
+def test_error_pages_are_in_spanish_but_twilio_gets_a_bare_status(client: FlaskClient) -> None:
+    page = client.get("/no-existe")
+    assert page.status_code == 404
+    assert "Página no encontrada" in page.get_data(as_text=True)
+    webhook = client.post("/voice/incoming")  # unsigned
+    assert webhook.status_code == 403
+    assert "Acceso no permitido" not in webhook.get_data(as_text=True)
