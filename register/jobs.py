@@ -216,29 +216,28 @@ def ingest_calls(
     new_events: dict[str, list[dict[str, Any]]] = {}
     failed: dict[str, Exception] = {}
     last_read: dict[str, bytes] = {}
-    with _no_gc():
-        for call_sid, (events, last) in zip(sids, read_journeys(connection, sids), strict=True):
-            if not last:
-                continue  # already written by an earlier job
-            try:
-                parsed = orjson.loads(events)
-                if not all(isinstance(e, dict) for e in parsed):
-                    raise ValueError("a journey entry is not an event")
-            except ValueError as exc:  # orjson.JSONDecodeError included
-                log.warning("unreadable journey entry of %s: %r", call_sid, exc)
-                failed[call_sid] = exc
-                continue
-            new_events[call_sid] = parsed
-            last_read[call_sid] = last
-        stored = stored_events(session, list(new_events))
-        rows: list[dict[str, Any]] = []
+    for call_sid, (events, last) in zip(sids, read_journeys(connection, sids), strict=True):
+        if not last:
+            continue  # already written by an earlier job
+        try:
+            parsed = orjson.loads(events)
+            if not all(isinstance(e, dict) for e in parsed):
+                raise ValueError("a journey entry is not an event")
+        except ValueError as exc:  # orjson.JSONDecodeError included
+            log.warning("unreadable journey entry of %s: %r", call_sid, exc)
+            failed[call_sid] = exc
+            continue
+        new_events[call_sid] = parsed
+        last_read[call_sid] = last
+    stored = stored_events(session, list(new_events))
+    rows: list[dict[str, Any]] = []
 
-        def derived() -> Iterator[dict[str, Any]]:
-            for row in derive_rows(new_events, stored, failed):
-                rows.append(row)  # kept for a row-by-row retry
-                yield row
+    def derived() -> Iterator[dict[str, Any]]:
+        for row in derive_rows(new_events, stored, failed):
+            rows.append(row)  # kept for a row-by-row retry
+            yield row
 
-        written = _write(session, derived(), rows, failed)
+    written = _write(session, derived(), rows, failed)
     trim_journeys(connection, {s: e for s, e in last_read.items() if s not in failed})
     return written, failed
 
@@ -307,7 +306,10 @@ def ingest_call(call_sid: str, batch_size: int | None = None) -> int:
             claimed = []
     sids = [call_sid, *(sid for _job, sid in claimed)]
     try:
-        written, failed = ingest_calls(session, connection, sids)
+        # The collector stays off until ingest_calls has returned and its batch is freed
+        # (by reference counting): turned on earlier, it would scan the whole batch.
+        with _no_gc():
+            written, failed = ingest_calls(session, connection, sids)
     except Exception as exc:  # Redis or the database went away: the whole batch waits
         session.rollback()
         if not claimed:

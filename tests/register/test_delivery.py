@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from extensions import db, make_engine, redis_store
 from ivr.journey import record_event
 from register.events import emit, flush_outbox, journey_key, push_events, spool_path
+from register.ingest import COPY_MIN_ROWS
 from register.jobs import _claim, read_journeys
 from register.models import RegisterCall, RegisterOutbox
 from tests.register.journeys import plataforma_answered
@@ -291,14 +292,15 @@ def refused_call(session: Session) -> Iterator[str]:
 def test_a_row_the_database_refuses_fails_alone(
     session: Session, work: Callable[..., None], refused_call: str
 ) -> None:
+    calls = COPY_MIN_ROWS + 5  # a batch large enough for PostgreSQL's COPY path
     for i in range(3):
         push_events(plataforma_answered(f"CA{i:032d}"))
     push_events(plataforma_answered(refused_call))
-    for i in range(3, 5):
+    for i in range(3, calls):
         push_events(plataforma_answered(f"CA{i:032d}"))
     work()  # the first job claims the others; the batch write fails, then row by row
     rows = list(session.scalars(select(RegisterCall)))
-    assert sorted(r.call_sid for r in rows) == [f"CA{i:032d}" for i in range(5)]
+    assert sorted(r.call_sid for r in rows) == [f"CA{i:032d}" for i in range(calls)]
     [job_id] = redis_store.queue("register").scheduled_job_registry.get_job_ids()
     assert Job.fetch(job_id, connection=redis_store.client).meta["call_sid"] == refused_call
     assert redis_store.client.llen(journey_key(refused_call)) == 10  # kept for the retry

@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 
 from extensions import redis_store
 from ivr.journey import record_event
+from register.anexo1 import build_row
 from register.events import emit, event_of, journey_key, pending_key, push_events
-from register.ingest import ingest_events, merge_rows, upsert_rows
+from register.ingest import COPY_MIN_ROWS, ingest_events, merge_rows, upsert_rows
 from register.jobs import read_journeys, trim_journeys
 from register.models import RegisterCall
 from tests.register.journeys import plataforma_answered, technical_alterno
@@ -75,6 +76,31 @@ def test_a_row_derived_from_fewer_events_never_overwrites_a_newer_one(
     upsert_rows(session, [build_row(SID, events[:3])])  # a slow worker's stale derivation
     session.commit()
     assert _row(session).resultado == "atendida"
+
+
+def test_a_large_batch_keeps_the_newest_derivation_of_each_call(session: Session) -> None:
+    sids = [f"CA{i:032d}" for i in range(COPY_MIN_ROWS + 6)]  # PostgreSQL: the COPY path
+    journeys = {sid: plataforma_answered(sid) for sid in sids}
+    upsert_rows(session, [build_row(sid, events[:5]) for sid, events in journeys.items()])
+    session.commit()
+    assert {r.event_count for r in session.scalars(select(RegisterCall))} == {5}
+    # A batch with, for every call, a newer derivation and (after it) an older one.
+    batch = [build_row(sid, events) for sid, events in journeys.items()]
+    batch += [build_row(sid, events[:3]) for sid, events in journeys.items()]
+    upsert_rows(session, batch)
+    upsert_rows(session, batch[::-1])  # twice in one transaction
+    session.commit()
+    rows = {r.call_sid: r for r in session.scalars(select(RegisterCall))}
+    assert sorted(rows) == sids
+    assert {(r.event_count, r.resultado, r.encuesta) for r in rows.values()} == {
+        (10, "atendida", 4)
+    }
+    assert all(len(r.events) == 10 and r.journey["answered_by"] for r in rows.values())
+    # Stale derivations alone never overwrite them.
+    upsert_rows(session, [build_row(sid, events[:3]) for sid, events in journeys.items()])
+    session.commit()
+    session.expire_all()
+    assert {r.event_count for r in session.scalars(select(RegisterCall))} == {10}
 
 
 def test_record_event_goes_through_the_register_queue_to_a_row(
