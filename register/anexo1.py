@@ -50,7 +50,12 @@ _RECORDING_SID = re.compile(r"RE[0-9a-fA-F]{32}")
 
 def parse_at(value: Any) -> datetime:
     """An event's ``at`` (ISO 8601 string or datetime) as an aware UTC datetime."""
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if value.__class__ is str:
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is UTC:  # "+00:00", as ivr.journey.record_event writes it
+            return moment
+    else:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
@@ -102,9 +107,17 @@ def _seconds(value: Any) -> int | None:
         return None
 
 
-def _ordered(events: Iterable[Mapping[str, Any]]) -> list[tuple[datetime, dict[str, Any]]]:
+# An ISO 8601 UTC time exactly as datetime.isoformat() writes it (with microseconds when they
+# are not zero): such an ``at`` is its own canonical text, no need to format it again.
+_CANONICAL_UTC = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{6})?\+00:00"
+).fullmatch
+
+
+def _ordered(events: Iterable[Mapping[str, Any]]) -> list[tuple[datetime, str, dict[str, Any]]]:
     """Unique by event id, ordered by time (then id, so equal times are stable); each event
-    with its parsed time, kept JSON-ready (``at`` as ISO 8601 text)."""
+    with its parsed time and that time as ISO 8601 text (UTC), kept JSON-ready (``at`` as
+    ISO 8601 text)."""
     unique: dict[str, tuple[datetime, str, Mapping[str, Any]]] = {}
     for event in events:
         event_id = str(event["id"])
@@ -112,16 +125,21 @@ def _ordered(events: Iterable[Mapping[str, Any]]) -> list[tuple[datetime, dict[s
     out = []
     # Sorted by (time, id): ids are unique, so the events themselves are never compared.
     for at, _id, event in sorted(unique.values()):
-        if isinstance(event["at"], str) and isinstance(event, dict):
-            out.append((at, event))
+        raw = event["at"]
+        if isinstance(raw, str) and _CANONICAL_UTC(raw) and (at.microsecond or len(raw) == 25):
+            stamp = raw
         else:
-            out.append((at, {**event, "at": at.isoformat()}))
+            stamp = at.isoformat()
+        if isinstance(raw, str) and isinstance(event, dict):
+            out.append((at, stamp, event))
+        else:
+            out.append((at, stamp, {**event, "at": stamp}))
     return out
 
 
 def sort_events(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Unique by event id, ordered by time (then id, so equal times are stable)."""
-    return [event for _at, event in _ordered(events)]
+    return [event for _at, _stamp, event in _ordered(events)]
 
 
 def build_row(call_sid: str, events: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
@@ -130,7 +148,7 @@ def build_row(call_sid: str, events: Iterable[Mapping[str, Any]]) -> dict[str, A
     timed = _ordered(events)
     if not timed:
         raise ValueError(f"no events for {call_sid}")
-    ordered = [event for _at, event in timed]
+    ordered = [event for _at, _stamp, event in timed]
     start = timed[0][0]
     end = timed[-1][0]
 
@@ -166,11 +184,10 @@ def build_row(call_sid: str, events: Iterable[Mapping[str, Any]]) -> dict[str, A
     survey: dict[str, Any] | None = None
     names: dict[str, str] = {}
 
-    for at, event in timed:
+    for at, stamp, event in timed:
         step = event["step"]
         choice = event.get("choice")
         data = event.get("data") or {}
-        stamp = at.isoformat()
         path.append([stamp, step, choice])
         if step == "incoming":
             telefono = data.get("from") or telefono

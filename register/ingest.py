@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import chain, islice
+from operator import itemgetter
 from typing import Any
 
 import psycopg
@@ -37,6 +38,8 @@ _JSON_KEYS = ("journey", "events")
 _ROW_KEYS = [
     c.name for c in _CALLS.columns if c.name not in ("id", "updated_at", "purged_at", *_JSON_KEYS)
 ]
+# The row's column values in _ROW_KEYS order (build_row gives every key).
+_ROW_VALUES = itemgetter(*_ROW_KEYS)
 # What a bad event raises while its row is derived: that call fails alone.
 DERIVATION_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError)
 
@@ -202,7 +205,7 @@ def _pg_upsert(session: Session, rows: Iterable[dict[str, Any]], now: Any) -> No
     sql = _PG_SQL.get(table)
     if sql is None:
         sql = _PG_SQL[table] = _PgStatements(table)
-    keys = _ROW_KEYS
+    values = _ROW_VALUES
     rows = iter(rows)
     head = list(islice(rows, COPY_MIN_ROWS))
     driver = connection.connection.driver_connection
@@ -214,13 +217,7 @@ def _pg_upsert(session: Session, rows: Iterable[dict[str, Any]], now: Any) -> No
                 cursor.executemany(
                     statement,
                     [
-                        (
-                            *[row.get(k) for k in keys],
-                            dumps(row["journey"]),
-                            dumps(row["events"]),
-                            now,
-                            None,
-                        )
+                        (*values(row), dumps(row["journey"]), dumps(row["events"]), now, None)
                         for row in head
                     ],
                 )
@@ -231,13 +228,7 @@ def _pg_upsert(session: Session, rows: Iterable[dict[str, Any]], now: Any) -> No
             with cursor.copy(statement) as copy:
                 write = copy.write_row
                 for row in chain(head, rows):
-                    write(
-                        (
-                            *[row.get(k) for k in keys],
-                            dumps(row["journey"]),
-                            dumps(row["events"]),
-                        )
-                    )
+                    write((*values(row), dumps(row["journey"]), dumps(row["events"])))
             statement = sql.insert
             cursor.execute(statement, (now,))
             statement = sql.drop

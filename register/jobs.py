@@ -11,10 +11,12 @@ killed mid-batch loses nothing: rq's maintenance retries abandoned jobs). For th
 2. reads their journey lists (a Lua script per 500 calls, returning each call's events as
    one JSON array) and their stored rows (one SELECT; per 500 calls on SQLite),
 3. merges the new events into each row's journey and derives each row again,
-4. upserts all the rows in one executemany (streamed: each row is sent as soon as it is
-   derived) and commits,
+4. upserts all the rows (streamed: each row is sent as soon as it is derived; on PostgreSQL
+   by COPY into a temporary table and one INSERT … SELECT … ON CONFLICT, see
+   register.ingest) and commits,
 5. and only then trims from each list exactly the entries it read (events that arrived
-   meanwhile stay, with their new job), and deletes the claimed jobs.
+   meanwhile stay, with their new job) and, in the same Lua scripts, takes the claimed jobs
+   out of the started registry and unlinks them.
 
 A worker killed before the commit loses nothing: the lists are intact and rq retries the
 jobs. A call whose events cannot be derived, or whose row the database refuses (the batch is
@@ -101,13 +103,20 @@ return out
 
 # For each journey list: drop everything up to and including the last entry this worker read
 # (entries are unique: see register.events.entry_for). Entries pushed after the read stay; if
-# another worker already trimmed past it, nothing is dropped.
+# another worker already trimmed past it, nothing is dropped. Then the claimed jobs that are
+# done: out of the started registry (KEYS[1]), their hashes unlinked.
+# KEYS: registry, the n lists, the jobs; ARGV: n, the n last entries, the registry members.
 _TRIM = """
-for i = 1, #KEYS do
+local n = tonumber(ARGV[1])
+for i = 2, n + 1 do
   local last = redis.call('LPOS', KEYS[i], ARGV[i])
   if last then redis.call('LTRIM', KEYS[i], last + 1, -1) end
 end
-return #KEYS
+if #KEYS > n + 1 then
+  redis.call('ZREM', KEYS[1], unpack(ARGV, n + 2))
+  redis.call('UNLINK', unpack(KEYS, n + 2))
+end
+return n
 """
 
 
@@ -141,17 +150,6 @@ def _claim(connection: Redis, limit: int) -> list[tuple[str, str]]:
         else:
             pairs.append((job_id, ""))  # no such job any more (done and deleted): nothing to do
     return pairs
-
-
-def _release(connection: Redis, ids: Sequence[str]) -> None:
-    """Claimed jobs done: out of the started registry, deleted."""
-    if not ids:
-        return
-    registry = StartedJobRegistry(REGISTER_QUEUE, connection=connection)
-    with connection.pipeline() as pipe:
-        pipe.zrem(registry.key, *[f"{i}:batch" for i in ids])
-        pipe.delete(*[Job.key_for(i) for i in ids])
-        pipe.execute()
 
 
 def _fail(connection: Redis, failures: Sequence[tuple[str, Exception]]) -> None:
@@ -194,23 +192,39 @@ def read_journeys(connection: Redis, call_sids: Sequence[str]) -> list[tuple[byt
     return out
 
 
-def trim_journeys(connection: Redis, read: dict[str, bytes]) -> None:
-    """Drop from each list the entries read up to ``read[call_sid]`` (the last one read)."""
+def trim_journeys(connection: Redis, read: dict[str, bytes], done_jobs: Sequence[str] = ()) -> None:
+    """Drop from each list the entries read up to ``read[call_sid]`` (the last one read); in
+    the same scripts, release the claimed jobs ``done_jobs`` (out of the started registry,
+    deleted)."""
+    registry = StartedJobRegistry(REGISTER_QUEUE, connection=connection).key
     items = list(read.items())
-    for i in range(0, len(items), LUA_CHUNK):
+    jobs = list(done_jobs)
+    for i in range(0, max(len(items), len(jobs)), LUA_CHUNK):
         chunk = items[i : i + LUA_CHUNK]
+        ids = jobs[i : i + LUA_CHUNK]
         connection.eval(
-            _TRIM, len(chunk), *[journey_key(s) for s, _ in chunk], *[e for _, e in chunk]
+            _TRIM,
+            1 + len(chunk) + len(ids),
+            registry,
+            *[journey_key(s) for s, _ in chunk],
+            *[Job.key_for(j) for j in ids],
+            len(chunk),
+            *[e for _, e in chunk],
+            *[f"{j}:batch" for j in ids],
         )
 
 
 def ingest_calls(
-    session: Session, connection: Redis, call_sids: Sequence[str]
+    session: Session,
+    connection: Redis,
+    call_sids: Sequence[str],
+    claimed: Sequence[tuple[str, str]] = (),
 ) -> tuple[int, dict[str, Exception]]:
     """Write the rows of these calls from their journey lists (see the module docstring).
 
     Returns the rows written and the calls that could not be derived (left untouched in
-    Redis). Raises if the write fails (nothing is trimmed then).
+    Redis). Raises if the write fails (nothing is trimmed then). The ``claimed`` jobs (job
+    id, CallSid) of the calls that did not fail are released with the trim.
     """
     sids = [s for s in dict.fromkeys(call_sids) if s]
     new_events: dict[str, list[dict[str, Any]]] = {}
@@ -238,7 +252,11 @@ def ingest_calls(
             yield row
 
     written = _write(session, derived(), rows, failed)
-    trim_journeys(connection, {s: e for s, e in last_read.items() if s not in failed})
+    trim_journeys(
+        connection,
+        {s: e for s, e in last_read.items() if s not in failed},
+        [job_id for job_id, sid in claimed if sid not in failed],
+    )
     return written, failed
 
 
@@ -309,14 +327,13 @@ def ingest_call(call_sid: str, batch_size: int | None = None) -> int:
         # The collector stays off until ingest_calls has returned and its batch is freed
         # (by reference counting): turned on earlier, it would scan the whole batch.
         with _no_gc():
-            written, failed = ingest_calls(session, connection, sids)
+            written, failed = ingest_calls(session, connection, sids, claimed)
     except Exception as exc:  # Redis or the database went away: the whole batch waits
         session.rollback()
         if not claimed:
             raise
         log.warning("batch of %d calls failed", len(sids), exc_info=True)
         written, failed = 0, dict.fromkeys(sids, exc)
-    _release(connection, [job_id for job_id, sid in claimed if sid not in failed])
     # A claimed call that failed fails its own job: retried with backoff, then listed by
     # ``flask register failed`` (never handed back to the queue, where the next batch would
     # claim it again).
