@@ -8,8 +8,9 @@ killed mid-batch loses nothing: rq's maintenance retries abandoned jobs). For th
 (``ingest_calls``) it then
 
 1. deletes the calls' pending flags (an event arriving from now on queues a new job),
-2. reads their journey lists (a Lua script per 500 calls, returning each call's events as
-   one JSON array) and their stored rows (one SELECT; per 500 calls on SQLite),
+2. reads their journey lists (a pipeline of plain LRANGEs per 500 calls; each call's
+   entries, without their nonces, joined into one JSON array to parse) and their stored
+   rows (one SELECT; per 500 calls on SQLite),
 3. merges the new events into each row's journey and derives each row again,
 4. upserts all the rows (streamed: each row is sent as soon as it is derived; on PostgreSQL
    by COPY into a temporary table and one INSERT … SELECT … ON CONFLICT, see
@@ -60,8 +61,8 @@ from register.ingest import derive_rows, stored_events, upsert_rows
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 5000
-# Calls per Lua call: Redis runs a script alone, so keep each one short (a few ms) for the
-# webhooks that share the server.
+# Calls per Lua call or pipeline: Redis runs a script alone, so keep each one short (a few
+# ms) for the webhooks that share the server.
 LUA_CHUNK = 500
 
 # Pop ids from the head of the queue while they are register jobs; record each in the started
@@ -76,27 +77,6 @@ for i = 1, tonumber(ARGV[1]) do
   redis.call('ZADD', KEYS[2], ARGV[2], id .. ':batch')
   out[#out + 1] = id
   out[#out + 1] = redis.call('HGET', ARGV[4] .. id, 'description') or ''
-end
-return out
-"""
-
-# For each call: DEL its pending flag, then read its journey list; returns the events as one
-# JSON array (entries without their nonce, joined) and the last entry read.
-_READ = """
-local out = {}
-local skip = tonumber(ARGV[1]) + 1
-for i = 1, #KEYS, 2 do
-  redis.call('DEL', KEYS[i])
-  local entries = redis.call('LRANGE', KEYS[i + 1], 0, -1)
-  if #entries == 0 then
-    out[#out + 1] = ''
-    out[#out + 1] = ''
-  else
-    local parts = {}
-    for j = 1, #entries do parts[j] = string.sub(entries[j], skip) end
-    out[#out + 1] = '[' .. table.concat(parts, ',') .. ']'
-    out[#out + 1] = entries[#entries]
-  end
 end
 return out
 """
@@ -177,18 +157,27 @@ def _fail(connection: Redis, failures: Sequence[tuple[str, Exception]]) -> None:
 
 
 def read_journeys(connection: Redis, call_sids: Sequence[str]) -> list[tuple[bytes, bytes]]:
-    """Clear the calls' pending flags, then read their journey lists (one round trip).
+    """Clear the calls' pending flags, then read their journey lists (one pipeline per 500
+    calls: one DEL, then an LRANGE per list; plain commands, no script).
 
-    For each call: its events as one JSON array (the entries without their nonces, joined in
-    Redis: one string to parse per call) and its last entry as read (for the trim); two empty
+    For each call: its events as one JSON array (the entries without their nonces, joined:
+    one string to parse per call) and its last entry as read (for the trim); two empty
     strings when its list is empty.
     """
     out: list[tuple[bytes, bytes]] = []
     for i in range(0, len(call_sids), LUA_CHUNK):
         chunk = call_sids[i : i + LUA_CHUNK]
-        keys = [k for sid in chunk for k in (pending_key(sid), journey_key(sid))]
-        flat = connection.eval(_READ, len(keys), *keys, NONCE_LEN)
-        out.extend((flat[j], flat[j + 1]) for j in range(0, len(flat), 2))
+        with connection.pipeline(transaction=False) as pipe:
+            pipe.delete(*[pending_key(sid) for sid in chunk])
+            for sid in chunk:
+                pipe.lrange(journey_key(sid), 0, -1)
+            replies = pipe.execute()
+        for entries in replies[1:]:
+            if entries:
+                body = b",".join([e[NONCE_LEN:] for e in entries])
+                out.append((b"[" + body + b"]", entries[-1]))
+            else:
+                out.append((b"", b""))
     return out
 
 
