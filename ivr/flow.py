@@ -22,6 +22,7 @@ from extensions import redis_store
 from ivr import journey, state
 from ivr.prompts import Voice, speak
 from ivr.state import CallState
+from register.events import deferred
 from routing.plataforma import send_to_plataforma
 
 log = logging.getLogger(__name__)
@@ -98,14 +99,19 @@ _batch: ContextVar[_Batch | None] = ContextVar("ivr_batch", default=None)
 def batched() -> Iterator[None]:
     """Within it, state saves and journey events wait for the end of the request; then one
     pipeline saves the states and marks the events seen (``SET NX``), and only the events not
-    seen before (a replay's are) go to the journey. Nothing is written if the block fails."""
-    batch = _Batch()
-    token = _batch.set(batch)
-    try:
-        yield
-    finally:
-        _batch.reset(token)
-    _flush(batch)
+    seen before (a replay's are) go to the journey. Nothing is written if the block fails.
+
+    Every journey event of the request (these, and those recorded directly, e.g. by routing)
+    is then handed to the register together, in one round trip (``register.events.deferred``);
+    the directly recorded ones also when the block fails, as they would have been at once."""
+    with deferred():
+        batch = _Batch()
+        token = _batch.set(batch)
+        try:
+            yield
+        finally:
+            _batch.reset(token)
+        _flush(batch)
 
 
 def _flush(batch: _Batch) -> None:

@@ -11,6 +11,11 @@ database cannot be reached either, it is appended as a JSON line to
 every 30 s in the worker) moves the spool into the outbox and the outbox into Redis once it is
 back (pushing the events and always queueing a job for their calls). ``emit`` never raises:
 the call goes on whatever happens here.
+
+Within ``deferred()`` (the call flow wraps each webhook request in it) ``emit`` only keeps the
+event; at the end of the block all the kept events are handed over together by ``emit_many``:
+one MULTI for all their lists and flags, one pipeline for the jobs they need, with the same
+outbox and spool fallbacks. A request then costs one round trip for its events, not one each.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ import json
 import logging
 import os
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +132,38 @@ def enqueue_call(call_sid: str) -> None:
     )
 
 
+def enqueue_calls(call_sids: Collection[str]) -> None:
+    """Queue the jobs of several calls in one pipeline (raises redis errors)."""
+    queue = redis_store.queue(REGISTER_QUEUE)
+    if len(call_sids) == 1 or not queue.is_async:
+        # One job is one pipeline anyway; a synchronous queue (tests) runs each job at once.
+        for call_sid in call_sids:
+            enqueue_call(call_sid)
+        return
+    from register.jobs import ingest_call
+
+    retry = Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS)
+    data = []
+    for call_sid in call_sids:
+        options = job_options(call_sid)
+        data.append(
+            queue.prepare_data(
+                ingest_call,
+                args=(call_sid,),
+                timeout=JOB_TIMEOUT,
+                retry=retry,
+                result_ttl=options["result_ttl"],
+                failure_ttl=options["failure_ttl"],
+                description=options["description"],
+                job_id=options["job_id"],
+                meta=options["meta"],
+            )
+        )
+    with redis_store.client.pipeline() as pipe:
+        queue.enqueue_many(data, pipeline=pipe)
+        pipe.execute()
+
+
 def push_events(events: Iterable[Mapping[str, Any]], *, force_job: bool = False) -> set[str]:
     """Append events to their calls' journey lists and set the pending flags in one MULTI;
     then queue a job for each call whose flag was clear (for every call when ``force_job``).
@@ -146,17 +185,18 @@ def push_events(events: Iterable[Mapping[str, Any]], *, force_job: bool = False)
         for i, call_sid in enumerate(by_call)
         if force_job or results[3 * i + 2]  # the SET NX of that call
     }
-    for call_sid in needing:
+    if not needing:
+        return needing
+    try:
+        enqueue_calls(needing)
+    except Exception:
+        # Clear the flags again (if Redis allows) so the next event queues the job; the
+        # caller keeps the events (outbox) and the flush always queues one anyway.
         try:
-            enqueue_call(call_sid)
+            redis_store.client.delete(*(pending_key(call_sid) for call_sid in needing))
         except Exception:
-            # Clear the flag again (if Redis allows) so the next event queues the job; the
-            # caller keeps the events (outbox) and the flush always queues one anyway.
-            try:
-                redis_store.client.delete(pending_key(call_sid))
-            except Exception:
-                log.debug("could not clear the pending flag of %s", call_sid, exc_info=True)
-            raise
+            log.debug("could not clear the pending flags of %s", needing, exc_info=True)
+        raise
     return needing
 
 
@@ -202,32 +242,61 @@ def write_spool(event: dict[str, Any]) -> None:
         os.fsync(fh.fileno())
 
 
-def emit(event: dict[str, Any]) -> None:
-    """Hand a journey event to the register. Never raises."""
+_deferred: ContextVar[list[dict[str, Any]] | None] = ContextVar("register_deferred", default=None)
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Within it, ``emit`` keeps the events; at the end of the block (also when it fails)
+    they are handed over together by ``emit_many``."""
+    kept: list[dict[str, Any]] = []
+    token = _deferred.set(kept)
     try:
-        push_events([event])
+        yield
+    finally:
+        _deferred.reset(token)
+        emit_many(kept)
+
+
+def emit(event: dict[str, Any]) -> None:
+    """Hand a journey event to the register (kept until the end of a ``deferred()`` block).
+    Never raises."""
+    kept = _deferred.get()
+    if kept is not None:
+        kept.append(event)
+        return
+    emit_many([event])
+
+
+def _about(events: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{e.get('step')} of {e.get('call_sid')}" for e in events)
+
+
+def emit_many(events: list[dict[str, Any]]) -> None:
+    """Hand events to the register together: one MULTI for all, one pipeline for the jobs
+    they need; the outbox when Redis fails, the spool file when the database fails too.
+    Never raises."""
+    if not events:
+        return
+    try:
+        push_events(events)
         return
     except Exception:
-        log.warning(
-            "Redis unavailable: event %s of %s goes to the outbox",
-            event.get("step"),
-            event.get("call_sid"),
-            exc_info=True,
-        )
+        log.warning("Redis unavailable: events %s go to the outbox", _about(events), exc_info=True)
     try:
-        write_outbox([event])
+        write_outbox(events)
         return
     except Exception:
         log.error(
-            "database unavailable: event %s of %s goes to the spool file",
-            event.get("step"),
-            event.get("call_sid"),
-            exc_info=True,
+            "database unavailable: events %s go to the spool file", _about(events), exc_info=True
         )
-    try:
-        write_spool(event)
-    except Exception:
-        log.critical("EVENT LOST (Redis, database and spool all failed): %s", event, exc_info=True)
+    for event in events:
+        try:
+            write_spool(event)
+        except Exception:
+            log.critical(
+                "EVENT LOST (Redis, database and spool all failed): %s", event, exc_info=True
+            )
 
 
 def flush_spool(session: Session) -> int:

@@ -1,0 +1,81 @@
+"""A webhook request hands its journey events to the register together, at its end
+(register.events.deferred / emit_many), with the same guarantees as one emit."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from rq.job import Job
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from extensions import redis_store
+from register.events import (
+    FAILURE_TTL,
+    JOB_TIMEOUT,
+    RETRY_INTERVALS,
+    deferred,
+    emit,
+    enqueue_calls,
+    event_of,
+    journey_key,
+    pending_key,
+)
+from register.models import RegisterOutbox
+from tests.register.journeys import plataforma_answered
+
+SID = "CA" + "d" * 32
+
+
+def test_events_emitted_in_a_deferred_block_reach_redis_only_at_its_end(app: Flask) -> None:
+    events = plataforma_answered(SID)[:3]
+    with deferred():
+        for ev in events:
+            emit(ev)
+        assert not redis_store.client.exists(journey_key(SID))
+    entries = redis_store.client.lrange(journey_key(SID), 0, -1)
+    assert [event_of(e)["id"] for e in entries] == [e["id"] for e in events]
+    assert redis_store.client.exists(pending_key(SID))
+    assert redis_store.queue("register").count == 1  # one job for the call, not one per event
+
+
+def test_events_of_a_failing_deferred_block_are_still_delivered(app: Flask) -> None:
+    events = plataforma_answered(SID)[:2]
+    with pytest.raises(RuntimeError), deferred():
+        for ev in events:
+            emit(ev)
+        raise RuntimeError("the view failed")
+    assert redis_store.client.llen(journey_key(SID)) == 2
+
+
+def test_deferred_events_go_to_the_outbox_when_redis_is_down(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def down(*_args: object, **_kwargs: object) -> None:
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr("register.events.push_events", down)
+    events = plataforma_answered(SID)[:3]
+    with deferred():
+        for ev in events:
+            emit(ev)  # never raises
+    stored = session.scalars(select(RegisterOutbox.event_id).order_by(RegisterOutbox.id)).all()
+    assert stored == [e["id"] for e in events]
+
+
+def test_jobs_queued_together_keep_the_register_job_options(app: Flask) -> None:
+    sids = [f"CA{i:032d}" for i in range(3)]
+    enqueue_calls(sids)
+    queue = redis_store.queue("register")
+    assert queue.count == 3
+    jobs = [Job.fetch(job_id, connection=redis_store.client) for job_id in queue.job_ids]
+    assert sorted(job.args[0] for job in jobs) == sids
+    for job in jobs:
+        assert job.func_name == "register.jobs.ingest_call"
+        assert job.meta == {"call_sid": job.args[0]}
+        assert job.description == f"register {job.args[0]}"
+        assert job.timeout == JOB_TIMEOUT
+        assert job.failure_ttl == FAILURE_TTL
+        assert job.result_ttl == 0
+        assert job.retries_left == len(RETRY_INTERVALS)
+        assert job.retry_intervals == RETRY_INTERVALS
