@@ -8,7 +8,7 @@ priority, the register reads the journey events, not this. A Redis failure raise
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from extensions import redis_store
@@ -38,13 +38,17 @@ class CallState:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        # The fields by name, not dataclasses.asdict: no deep copy on every webhook.
+        return json.dumps({name: getattr(self, name) for name in _FIELDS}, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> CallState:
         data = json.loads(raw)
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**{k: v for k, v in data.items() if k in _KNOWN})
+
+
+_FIELDS = tuple(f.name for f in fields(CallState))
+_KNOWN = frozenset(_FIELDS)
 
 
 def _key(call_sid: str) -> str:

@@ -133,10 +133,11 @@ def enqueue_call(call_sid: str) -> None:
 
 
 def enqueue_calls(call_sids: Collection[str]) -> None:
-    """Queue the jobs of several calls in one pipeline (raises redis errors)."""
+    """Queue the jobs of these calls in one round trip (``Queue.enqueue`` takes two per job:
+    the queue's registration, then the job). Raises redis errors."""
     queue = redis_store.queue(REGISTER_QUEUE)
-    if len(call_sids) == 1 or not queue.is_async:
-        # One job is one pipeline anyway; a synchronous queue (tests) runs each job at once.
+    if not queue.is_async:
+        # A synchronous queue (some tests) runs each job as it is queued.
         for call_sid in call_sids:
             enqueue_call(call_sid)
         return

