@@ -6,8 +6,16 @@ import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType, geocoder, number_type
 from twilio.twiml.voice_response import VoiceResponse
 
-from ivr import closed, state
-from ivr.flow import Turn, gather, load_state, record_once, retry_or_plataforma, save_state
+from ivr import closed
+from ivr.flow import (
+    Turn,
+    gather,
+    load_call,
+    load_state,
+    record_once,
+    retry_or_plataforma,
+    save_state,
+)
 from ivr.hours import closed_reason, load_hours
 from ivr.menus import ask_main_menu
 from ivr.state import CallState
@@ -31,7 +39,7 @@ def region_of_number(number: str) -> str | None:
 
 def incoming(turn: Turn, from_number: str, to_number: str) -> VoiceResponse:
     """Greet (the call is registered, §5.3.1); then closed options or the language menu."""
-    call = state.load(turn.call_sid)
+    call = load_call(turn.call_sid)
     if call is None:
         call = CallState(
             call_sid=turn.call_sid,

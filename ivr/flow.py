@@ -22,7 +22,7 @@ from extensions import redis_store
 from ivr import journey, state
 from ivr.prompts import Voice, speak
 from ivr.state import CallState
-from register.events import deferred
+from register.events import deferred, once, stage
 from routing.plataforma import send_to_plataforma
 
 log = logging.getLogger(__name__)
@@ -74,20 +74,19 @@ class Turn:
         speak(target, self.session, self.settings.voice, prompt_id, language, **fields)
 
 
-def _seen_key(call_sid: str, step: str, attempt: str | int) -> str:
-    return f"call:{call_sid}:seen:{step}:{attempt}"
-
-
-def first_time(call_sid: str, step: str, attempt: str | int = 1) -> bool:
-    """True the first time this (CallSid, step, attempt) is seen; a replay gets False."""
-    key = _seen_key(call_sid, step, attempt)
-    return bool(redis_store.client.set(key, "1", nx=True, ex=SEEN_TTL_SECONDS))
+def _seen_events_key(call_sid: str) -> str:
+    """The hash of a call's journey events already recorded: field ``<step>:<attempt>``."""
+    return f"call:{call_sid}:seen:events"
 
 
 @dataclass
 class _Batch:
-    """What one webhook request writes to Redis, sent in one round trip at its end."""
+    """What one webhook request reads from Redis at its start and writes at its end, one
+    round trip each."""
 
+    call_sid: str = ""
+    raw_state: bytes | None = None  # the request's call state as read at its start
+    seen: set[str] = field(default_factory=set)  # its journey events recorded before
     states: dict[str, CallState] = field(default_factory=dict)
     events: list[tuple[str, str, str, str | None, dict[str, Any]]] = field(default_factory=list)
 
@@ -96,16 +95,22 @@ _batch: ContextVar[_Batch | None] = ContextVar("ivr_batch", default=None)
 
 
 @contextmanager
-def batched() -> Iterator[None]:
-    """Within it, state saves and journey events wait for the end of the request; then one
-    pipeline saves the states and marks the events seen (``SET NX``), and only the events not
-    seen before (a replay's are) go to the journey. Nothing is written if the block fails.
-
-    Every journey event of the request (these, and those recorded directly, e.g. by routing)
-    is then handed to the register together, in one round trip (``register.events.deferred``);
-    the directly recorded ones also when the block fails, as they would have been at once."""
+def batched(call_sid: str = "") -> Iterator[None]:
+    """One webhook request of ``call_sid``: one pipeline at its start reads the call's state
+    and which of its journey events were recorded already; state saves and journey events
+    wait for its end, when one pipeline saves the states and delivers every journey event of
+    the request (these, and those recorded directly, e.g. by routing) to the register, each
+    event of ``record_once`` only if not recorded before (a replay's are not; an atomic
+    check in Redis, see ``register.events.stage``). Nothing of the flow's is written if the
+    block fails; events recorded directly still go to the register, as they would at once."""
     with deferred():
-        batch = _Batch()
+        batch = _Batch(call_sid=call_sid)
+        if call_sid:
+            pipe = redis_store.client.pipeline(transaction=False)
+            pipe.get(state.state_key(call_sid))
+            pipe.hkeys(_seen_events_key(call_sid))
+            batch.raw_state, seen = pipe.execute()
+            batch.seen = {f.decode() if isinstance(f, bytes) else f for f in seen}
         token = _batch.set(batch)
         try:
             yield
@@ -115,17 +120,21 @@ def batched() -> Iterator[None]:
 
 
 def _flush(batch: _Batch) -> None:
-    if not batch.states and not batch.events:
-        return
+    for key, call_sid, step, choice, data in batch.events:
+        with once(_seen_events_key(call_sid), key, SEEN_TTL_SECONDS):
+            journey.record_event(call_sid, step, choice, **data)
     pipe = redis_store.client.pipeline(transaction=False)
     for call in batch.states.values():
-        pipe.set(f"call:{call.call_sid}:state", call.to_json(), ex=state.STATE_TTL_SECONDS)
-    for key, *_ in batch.events:
-        pipe.set(key, "1", nx=True, ex=SEEN_TTL_SECONDS)
-    firsts = pipe.execute()[len(batch.states) :]
-    for first, (_key, call_sid, step, choice, data) in zip(firsts, batch.events, strict=True):
-        if first:
-            journey.record_event(call_sid, step, choice, **data)
+        pipe.set(state.state_key(call.call_sid), call.to_json(), ex=state.STATE_TTL_SECONDS)
+    staged = stage(pipe)
+    if not batch.states and not staged.kept:
+        return
+    try:
+        results = pipe.execute()
+    except Exception:
+        staged.abandon()
+        raise
+    staged.settle(results[len(batch.states) :])
 
 
 def save_state(call: CallState) -> None:
@@ -142,16 +151,30 @@ def record_once(
 ) -> None:
     """Append a journey event unless this very request was already handled."""
     batch = _batch.get()
-    key = _seen_key(call_sid, f"event:{step}", attempt)
+    key = f"{step}:{attempt}"
     if batch is not None:
-        if all(event[0] != key for event in batch.events):
+        if call_sid == batch.call_sid and key in batch.seen:
+            return  # a replay: recorded already
+        if all(event[0] != key or event[1] != call_sid for event in batch.events):
             batch.events.append((key, call_sid, step, choice, data))
-    elif first_time(call_sid, f"event:{step}", attempt):
+        return
+    pipe = redis_store.client.pipeline(transaction=False)
+    pipe.hsetnx(_seen_events_key(call_sid), key, "1")
+    pipe.expire(_seen_events_key(call_sid), SEEN_TTL_SECONDS)
+    if pipe.execute()[0]:
         journey.record_event(call_sid, step, choice, **data)
 
 
+def load_call(call_sid: str) -> CallState | None:
+    """The call's state (within a request of this call, as read at its start)."""
+    batch = _batch.get()
+    if batch is not None and batch.call_sid == call_sid and call_sid:
+        return CallState.from_json(batch.raw_state) if batch.raw_state else None
+    return state.load(call_sid)
+
+
 def load_state(turn: Turn, **defaults: Any) -> CallState:
-    return state.load_or_new(turn.call_sid, **defaults)
+    return load_call(turn.call_sid) or CallState(call_sid=turn.call_sid, **defaults)
 
 
 def spoken_digits(digits: str) -> str:

@@ -51,8 +51,11 @@ _FIELDS = tuple(f.name for f in fields(CallState))
 _KNOWN = frozenset(_FIELDS)
 
 
-def _key(call_sid: str) -> str:
+def state_key(call_sid: str) -> str:
     return f"call:{call_sid}:state"
+
+
+_key = state_key
 
 
 def load(call_sid: str) -> CallState | None:

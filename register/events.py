@@ -243,20 +243,53 @@ def write_spool(event: dict[str, Any]) -> None:
         os.fsync(fh.fileno())
 
 
-_deferred: ContextVar[list[dict[str, Any]] | None] = ContextVar("register_deferred", default=None)
+# What ``emit`` keeps within ``deferred()``: each event with its gate (see ``once``) or None.
+Gate = tuple[str, str, int]  # hash key, field, TTL
+_Kept = list[tuple[dict[str, Any], Gate | None]]
+_deferred: ContextVar[_Kept | None] = ContextVar("register_deferred", default=None)
+_gate: ContextVar[Gate | None] = ContextVar("register_gate", default=None)
+
+# One event, atomically (like push_events' MULTI, which the worker's read relies on): with a
+# gate (KEYS[3], a hash, and its field ARGV[3]), nothing happens when the field is set already
+# (a replayed webhook) and it is set otherwise (TTL ARGV[4]); then the entry is appended to the
+# call's journey list (KEYS[1]) and the pending flag (KEYS[2]) set NX, both with TTL ARGV[2].
+# Returns -1 for a replay, 1 when the flag was clear (the call needs a job), else 0.
+_PUSH_ONE = """
+if #KEYS == 3 then
+  if redis.call('HSETNX', KEYS[3], ARGV[3], '1') == 0 then return -1 end
+  redis.call('EXPIRE', KEYS[3], ARGV[4])
+end
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[2]) then return 1 end
+return 0
+"""
 
 
 @contextmanager
 def deferred() -> Iterator[None]:
     """Within it, ``emit`` keeps the events; at the end of the block (also when it fails)
-    they are handed over together by ``emit_many``."""
-    kept: list[dict[str, Any]] = []
+    those not handed to a caller's pipeline (``stage``) are handed over together by
+    ``emit_many``; gated ones (``once``) only go with the caller's pipeline."""
+    kept: _Kept = []
     token = _deferred.set(kept)
     try:
         yield
     finally:
         _deferred.reset(token)
-        emit_many(kept)
+        emit_many([event for event, gate in kept if gate is None])
+
+
+@contextmanager
+def once(hash_key: str, field: str, ttl: int) -> Iterator[None]:
+    """Within a ``deferred()`` block: the events emitted here are delivered only if ``field``
+    of the hash ``hash_key`` is not set yet (a replayed webhook's are not), and set it, in
+    the same atomic step as their push (see ``stage``)."""
+    token = _gate.set((hash_key, field, ttl))
+    try:
+        yield
+    finally:
+        _gate.reset(token)
 
 
 def emit(event: dict[str, Any]) -> None:
@@ -264,26 +297,90 @@ def emit(event: dict[str, Any]) -> None:
     Never raises."""
     kept = _deferred.get()
     if kept is not None:
-        kept.append(event)
+        kept.append((event, _gate.get()))
         return
     emit_many([event])
+
+
+class Staged:
+    """The events a ``deferred()`` block kept, added to the caller's pipeline by ``stage``."""
+
+    def __init__(self, kept: _Kept) -> None:
+        self.kept = kept
+
+    def abandon(self) -> None:
+        """The pipeline failed: the ungated events go back to the block, so that its end
+        hands them to the outbox (as ``emit`` would have); gated ones are dropped with the
+        rest of the request's writes."""
+        kept = _deferred.get()
+        if kept is not None:
+            kept.extend((event, None) for event, gate in self.kept if gate is None)
+
+    def settle(self, results: list[Any]) -> None:
+        """After the pipeline ran (``results``: its replies to the staged commands): queue
+        a job for each call whose pending flag was clear. Never raises: when the jobs cannot
+        be queued, the flags are cleared and the events go to the outbox."""
+        needing: dict[str, list[dict[str, Any]]] = {}
+        delivered: dict[str, list[dict[str, Any]]] = {}
+        for (event, _gate_of), result in zip(self.kept, results, strict=True):
+            call_sid = str(event.get("call_sid"))
+            if result != -1:
+                delivered.setdefault(call_sid, []).append(event)
+            if result == 1:
+                needing[call_sid] = []
+        if not needing:
+            return
+        try:
+            enqueue_calls(list(needing))
+            return
+        except Exception:
+            log.warning("could not queue the register jobs of %s", list(needing), exc_info=True)
+            try:
+                redis_store.client.delete(*(pending_key(call_sid) for call_sid in needing))
+            except Exception:
+                log.debug("could not clear the pending flags of %s", needing, exc_info=True)
+        _keep([e for call_sid in needing for e in delivered.get(call_sid, [])])
+
+
+def stage(pipe: Any) -> Staged:
+    """Add the events kept so far by the current ``deferred()`` block to ``pipe`` (one
+    atomic script per event, see ``_PUSH_ONE``); the caller runs the pipeline, then calls
+    ``settle`` with the replies to these commands (or ``abandon`` if it failed)."""
+    kept = _deferred.get()
+    staged = Staged(list(kept or []))
+    if kept:
+        kept.clear()
+    ttl = JOURNEY_TTL
+    for event, gate in staged.kept:
+        call_sid = str(event.get("call_sid"))
+        if gate is None:
+            pipe.eval(
+                _PUSH_ONE, 2, journey_key(call_sid), pending_key(call_sid), entry_for(event), ttl
+            )
+        else:
+            hash_key, field, gate_ttl = gate
+            pipe.eval(
+                _PUSH_ONE,
+                3,
+                journey_key(call_sid),
+                pending_key(call_sid),
+                hash_key,
+                entry_for(event),
+                ttl,
+                field,
+                gate_ttl,
+            )
+    return staged
 
 
 def _about(events: list[dict[str, Any]]) -> str:
     return ", ".join(f"{e.get('step')} of {e.get('call_sid')}" for e in events)
 
 
-def emit_many(events: list[dict[str, Any]]) -> None:
-    """Hand events to the register together: one MULTI for all, one pipeline for the jobs
-    they need; the outbox when Redis fails, the spool file when the database fails too.
-    Never raises."""
+def _keep(events: list[dict[str, Any]]) -> None:
+    """The outbox, or the spool file when the database fails too. Never raises."""
     if not events:
         return
-    try:
-        push_events(events)
-        return
-    except Exception:
-        log.warning("Redis unavailable: events %s go to the outbox", _about(events), exc_info=True)
     try:
         write_outbox(events)
         return
@@ -298,6 +395,20 @@ def emit_many(events: list[dict[str, Any]]) -> None:
             log.critical(
                 "EVENT LOST (Redis, database and spool all failed): %s", event, exc_info=True
             )
+
+
+def emit_many(events: list[dict[str, Any]]) -> None:
+    """Hand events to the register together: one MULTI for all, one pipeline for the jobs
+    they need; the outbox when Redis fails, the spool file when the database fails too.
+    Never raises."""
+    if not events:
+        return
+    try:
+        push_events(events)
+        return
+    except Exception:
+        log.warning("Redis unavailable: events %s go to the outbox", _about(events), exc_info=True)
+    _keep(events)
 
 
 def flush_spool(session: Session) -> int:

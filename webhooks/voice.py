@@ -79,7 +79,7 @@ def guarded(on_error: Callable[[], VoiceResponse]) -> Callable[[F], F]:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Response:
             try:
-                with batched():
+                with batched(_form("CallSid")):
                     response = view(*args, **kwargs)
                 return twiml(response)
             except Exception:  # a caller on the line must never get an error page

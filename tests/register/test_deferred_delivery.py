@@ -19,7 +19,9 @@ from register.events import (
     enqueue_calls,
     event_of,
     journey_key,
+    once,
     pending_key,
+    stage,
 )
 from register.models import RegisterOutbox
 from tests.register.journeys import plataforma_answered
@@ -79,3 +81,53 @@ def test_jobs_queued_together_keep_the_register_job_options(app: Flask) -> None:
         assert job.result_ttl == 0
         assert job.retries_left == len(RETRY_INTERVALS)
         assert job.retry_intervals == RETRY_INTERVALS
+
+
+def _request(event: dict[str, object], gated: bool) -> None:
+    """One webhook request's end: the event (gated or not) pushed in the caller's pipeline."""
+    with deferred():
+        if gated:
+            with once("call:" + SID + ":seen:events", "main_menu:1:3", 60):
+                emit(event)
+        else:
+            emit(event)
+        pipe = redis_store.client.pipeline(transaction=False)
+        staged = stage(pipe)
+        staged.settle(pipe.execute())
+
+
+def test_a_gated_event_is_delivered_once_even_when_a_replay_races_it(app: Flask) -> None:
+    first, replay = plataforma_answered(SID)[:2]
+    _request(first, gated=True)
+    _request(replay, gated=True)  # the same request again: its event is dropped in Redis
+    entries = redis_store.client.lrange(journey_key(SID), 0, -1)
+    assert [event_of(e)["id"] for e in entries] == [first["id"]]
+    assert redis_store.queue("register").count == 1
+
+
+def test_when_the_callers_pipeline_fails_only_ungated_events_are_handed_over(
+    app: Flask,
+) -> None:
+    direct, gated = plataforma_answered(SID)[:2]
+    with deferred():
+        emit(direct)
+        with once("call:" + SID + ":seen:events", "incoming:1", 60):
+            emit(gated)
+        pipe = redis_store.client.pipeline(transaction=False)
+        stage(pipe).abandon()  # the pipeline failed (not run)
+    entries = redis_store.client.lrange(journey_key(SID), 0, -1)
+    assert [event_of(e)["id"] for e in entries] == [direct["id"]]
+
+
+def test_events_whose_job_cannot_be_queued_go_to_the_outbox(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def down(*_args: object, **_kwargs: object) -> None:
+        raise ConnectionError("redis went away")
+
+    monkeypatch.setattr("register.events.enqueue_calls", down)
+    event = plataforma_answered(SID)[0]
+    _request(event, gated=True)
+    assert not redis_store.client.exists(pending_key(SID))  # the next event queues the job
+    stored = session.scalars(select(RegisterOutbox.event_id)).all()
+    assert stored == [event["id"]]  # and the outbox flush always queues one
