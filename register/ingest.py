@@ -38,6 +38,8 @@ _JSON_KEYS = ("journey", "events")
 _ROW_KEYS = [
     c.name for c in _CALLS.columns if c.name not in ("id", "updated_at", "purged_at", *_JSON_KEYS)
 ]
+# Set by derive_rows on the row of a call that had no stored row (see _pg_upsert).
+NEW_ROW = "new_row"
 # The row's column values in _ROW_KEYS order (build_row gives every key).
 _ROW_VALUES = itemgetter(*_ROW_KEYS)
 # What a bad event raises while its row is derived: that call fails alone.
@@ -107,6 +109,8 @@ def derive_rows(
             log.warning("could not derive the register row of %s: %r", call_sid, exc)
             failed[call_sid] = exc
             continue
+        if call_sid not in stored:
+            row[NEW_ROW] = True
         yield row
 
 
@@ -189,13 +193,20 @@ class _PgStatements:
             f"ORDER BY call_sid, event_count DESC {_pg_updates(table)}"
         )
         self.drop = f"DROP TABLE {_LOAD_TABLE}"
+        # Rows of calls that had no row yet: straight into the table.
+        self.copy_new = f"COPY {table} ({', '.join([*loaded, 'updated_at'])}) FROM STDIN"
 
 
 def _pg_upsert(session: Session, rows: Iterable[dict[str, Any]], now: Any) -> None:
-    """PostgreSQL: the same upsert through psycopg itself (COPY for a batch, executemany for a
-    few rows), on the session's connection and transaction: no per-row work in SQLAlchemy
-    (the hot path of the worker). Honours a schema_translate_map (the benchmark runs in a
-    schema of its own)."""
+    """PostgreSQL: the same upsert through psycopg itself, on the session's connection and
+    transaction: no per-row work in SQLAlchemy (the hot path of the worker). Honours a
+    schema_translate_map (the benchmark runs in a schema of its own).
+
+    A batch of rows of calls that had no row yet (``NEW_ROW``, set by ``derive_rows``) is
+    COPied straight into the table, inside a savepoint: if another worker inserted one of those
+    calls meanwhile (a unique violation), the savepoint is rolled back and those rows are
+    upserted like the others: by COPY into a temporary table and one INSERT … SELECT … ON
+    CONFLICT from it, or by executemany when there are only a few."""
     connection = session.connection()
     schema = (connection.get_execution_options().get("schema_translate_map") or {}).get(None)
     preparer = connection.dialect.identifier_preparer
@@ -214,27 +225,54 @@ def _pg_upsert(session: Session, rows: Iterable[dict[str, Any]], now: Any) -> No
     try:
         with driver.cursor() as cursor:
             if len(head) < COPY_MIN_ROWS:
-                cursor.executemany(
-                    statement,
-                    [
-                        (*values(row), dumps(row["journey"]), dumps(row["events"]), now, None)
-                        for row in head
-                    ],
-                )
+                _pg_upsert_rows(cursor, sql, head, now)
                 return
-            statement = sql.create
-            cursor.execute(statement)
-            statement = sql.copy
-            with cursor.copy(statement) as copy:
-                write = copy.write_row
-                for row in chain(head, rows):
-                    write((*values(row), dumps(row["journey"]), dumps(row["events"])))
+            later: list[dict[str, Any]] = []  # rows of calls that have a row already
+            sent: list[dict[str, Any]] = []
+            statement = sql.copy_new
+            cursor.execute("SAVEPOINT register_copy_new")
+            try:
+                with cursor.copy(statement) as copy:
+                    write = copy.write_row
+                    for row in chain(head, rows):
+                        if row.get(NEW_ROW):
+                            sent.append(row)
+                            write((*values(row), dumps(row["journey"]), dumps(row["events"]), now))
+                        else:
+                            later.append(row)
+                cursor.execute("RELEASE SAVEPOINT register_copy_new")
+            except psycopg.errors.UniqueViolation:
+                cursor.execute("ROLLBACK TO SAVEPOINT register_copy_new")
+                later = [*sent, *later, *rows]
             statement = sql.insert
-            cursor.execute(statement, (now,))
-            statement = sql.drop
-            cursor.execute(statement)
+            _pg_upsert_rows(cursor, sql, later, now)
     except psycopg.Error as exc:  # as SQLAlchemy would raise it (DataError, OperationalError…)
         raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
+
+
+def _pg_upsert_rows(
+    cursor: psycopg.Cursor[Any], sql: _PgStatements, rows: list[dict[str, Any]], now: Any
+) -> None:
+    """Upsert these rows: executemany for a few, else COPY into a temporary table and one
+    INSERT … SELECT … ON CONFLICT from it."""
+    values = _ROW_VALUES
+    if len(rows) < COPY_MIN_ROWS:
+        if rows:
+            cursor.executemany(
+                sql.executemany,
+                [
+                    (*values(row), dumps(row["journey"]), dumps(row["events"]), now, None)
+                    for row in rows
+                ],
+            )
+        return
+    cursor.execute(sql.create)
+    with cursor.copy(sql.copy) as copy:
+        write = copy.write_row
+        for row in rows:
+            write((*values(row), dumps(row["journey"]), dumps(row["events"])))
+    cursor.execute(sql.insert, (now,))
+    cursor.execute(sql.drop)
 
 
 _PG_SQL: dict[str, _PgStatements] = {}

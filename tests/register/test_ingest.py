@@ -14,7 +14,13 @@ from extensions import redis_store
 from ivr.journey import record_event
 from register.anexo1 import build_row
 from register.events import emit, event_of, journey_key, pending_key, push_events
-from register.ingest import COPY_MIN_ROWS, ingest_events, merge_rows, upsert_rows
+from register.ingest import (
+    COPY_MIN_ROWS,
+    derive_rows,
+    ingest_events,
+    merge_rows,
+    upsert_rows,
+)
 from register.jobs import read_journeys, trim_journeys
 from register.models import RegisterCall
 from tests.register.journeys import plataforma_answered, technical_alterno
@@ -101,6 +107,24 @@ def test_a_large_batch_keeps_the_newest_derivation_of_each_call(session: Session
     session.commit()
     session.expire_all()
     assert {r.event_count for r in session.scalars(select(RegisterCall))} == {10}
+
+
+def test_a_large_batch_of_new_calls_is_written_even_when_another_worker_wrote_some_first(
+    session: Session,
+) -> None:
+    sids = [f"CA{i:032d}" for i in range(COPY_MIN_ROWS + 6)]
+    journeys = {sid: plataforma_answered(sid) for sid in sids}
+    ingest_events(session, [e for sid in sids[:40] for e in journeys[sid][:9]])  # new calls
+    assert session.scalar(select(func.count()).select_from(RegisterCall)) == 40
+    # This worker read the stored rows before the other one wrote those 40 calls: it takes
+    # every call for a new one.
+    failed: dict[str, Exception] = {}
+    upsert_rows(session, derive_rows(journeys, {}, failed))
+    session.commit()
+    session.expire_all()
+    rows = list(session.scalars(select(RegisterCall)))
+    assert not failed and sorted(r.call_sid for r in rows) == sids
+    assert {(r.event_count, r.encuesta, r.duracion_seg) for r in rows} == {(10, 4, 240)}
 
 
 def test_record_event_goes_through_the_register_queue_to_a_row(
