@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import click
+import redis
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy.exc import SQLAlchemyError
 
 from extensions import db
 from routing import agents, authorities, callbacks, flows
@@ -17,23 +20,41 @@ from routing.context import from_app
 from routing.dispatch import try_dispatch
 from routing.jobs import schedule_sweep, sweep
 
+log = logging.getLogger(__name__)
+
 routing_cli = AppGroup("routing", help="La fila de la Plataforma: barrido, agentes, tokens.")
 callbacks_cli = AppGroup("callbacks", help="Devoluciones de llamada pendientes.")
+
+
+def sweep_round(*, quiet: bool) -> bool:
+    """One sweep; a Redis or database failure is logged, not raised, so a repeating sweep
+    (the Procfile's `sweep:` process, which honcho would otherwise take down with the whole
+    stack) carries on at the next round. Returns whether the round ran."""
+    try:
+        report = sweep(from_app(), now=line.now_ms())
+    except (redis.RedisError, SQLAlchemyError):
+        log.exception("sweep failed; trying again at the next round")
+        return False
+    finally:
+        db.session.remove()
+    if not quiet or report.timeouts or report.unstuck or report.matches or report.flagged:
+        click.echo(
+            f"timeouts={len(report.timeouts)} unstuck={len(report.unstuck)} "
+            f"matches={len(report.matches)} vencidas={report.flagged}"
+        )
+    return True
 
 
 @routing_cli.command("sweep")
 @click.option("--every", type=float, default=0, help="repetir cada N segundos (0: una vez)")
 def sweep_command(every: float) -> None:
     """Límites de espera, ofertas trabadas, asignación y devoluciones vencidas."""
-    while True:
-        report = sweep(from_app(), now=line.now_ms())
-        click.echo(
-            f"timeouts={len(report.timeouts)} unstuck={len(report.unstuck)} "
-            f"matches={len(report.matches)} vencidas={report.flagged}"
-        )
-        db.session.remove()
-        if every <= 0:
-            return
+    if every <= 0:
+        if not sweep_round(quiet=False):
+            raise click.ClickException("el barrido falló; vea el registro (Redis o base de datos).")
+        return
+    while True:  # repeating: print only rounds that did something
+        sweep_round(quiet=True)
         time.sleep(every)
 
 

@@ -391,6 +391,24 @@ def test_the_sweep_command_reports_what_it_did(app: Flask) -> None:
     assert result.output.strip() == "timeouts=0 unstuck=0 matches=0 vencidas=0"
 
 
+def test_a_sweep_round_survives_redis_being_down(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    from extensions import redis_store
+    from routing.cli import sweep_round
+
+    redis_store.configure("redis://127.0.0.1:1/0")  # nobody listens there
+    try:
+        assert sweep_round(quiet=True) is False
+        result = app.test_cli_runner().invoke(args=["routing", "sweep"])
+    finally:
+        redis_store.configure(app.config["REDIS_URL"])
+    assert "sweep failed" in caplog.text
+    assert result.exit_code == 1
+    assert "el barrido falló" in result.output
+    assert sweep_round(quiet=True) is True
+
+
 def test_the_scheduled_sweep_keeps_one_next_run(app: Flask, redis_client: redis.Redis) -> None:
     from rq.registry import ScheduledJobRegistry
 
