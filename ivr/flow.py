@@ -22,7 +22,7 @@ from extensions import redis_store
 from ivr import journey, state
 from ivr.prompts import Voice, speak
 from ivr.state import CallState
-from register.events import deferred, once, stage
+from register.events import deferred, once, pending_key, stage
 from routing.plataforma import send_to_plataforma
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,7 @@ class _Batch:
     call_sid: str = ""
     raw_state: bytes | None = None  # the request's call state as read at its start
     seen: set[str] = field(default_factory=set)  # its journey events recorded before
+    job_pending: bool = True  # whether its register job was queued and not yet taken
     states: dict[str, CallState] = field(default_factory=dict)
     events: list[tuple[str, str, str, str | None, dict[str, Any]]] = field(default_factory=list)
 
@@ -96,10 +97,11 @@ _batch: ContextVar[_Batch | None] = ContextVar("ivr_batch", default=None)
 
 @contextmanager
 def batched(call_sid: str = "") -> Iterator[None]:
-    """One webhook request of ``call_sid``: one pipeline at its start reads the call's state
-    and which of its journey events were recorded already; state saves and journey events
-    wait for its end, when one pipeline saves the states and delivers every journey event of
-    the request (these, and those recorded directly, e.g. by routing) to the register, each
+    """One webhook request of ``call_sid``: one pipeline at its start reads the call's state,
+    which of its journey events were recorded already and whether its register job is
+    pending; state saves and journey events wait for its end, when one pipeline saves the
+    states and delivers every journey event of the request (these, and those recorded
+    directly, e.g. by routing) to the register, with the call's job if it needs one, each
     event of ``record_once`` only if not recorded before (a replay's are not; an atomic
     check in Redis, see ``register.events.stage``). Nothing of the flow's is written if the
     block fails; events recorded directly still go to the register, as they would at once."""
@@ -109,7 +111,9 @@ def batched(call_sid: str = "") -> Iterator[None]:
             pipe = redis_store.client.pipeline(transaction=False)
             pipe.get(state.state_key(call_sid))
             pipe.hkeys(_seen_events_key(call_sid))
-            batch.raw_state, seen = pipe.execute()
+            pipe.exists(pending_key(call_sid))
+            batch.raw_state, seen, pending = pipe.execute()
+            batch.job_pending = bool(pending)
             batch.seen = {f.decode() if isinstance(f, bytes) else f for f in seen}
         token = _batch.set(batch)
         try:
@@ -126,7 +130,8 @@ def _flush(batch: _Batch) -> None:
     pipe = redis_store.client.pipeline(transaction=False)
     for call in batch.states.values():
         pipe.set(state.state_key(call.call_sid), call.to_json(), ex=state.STATE_TTL_SECONDS)
-    staged = stage(pipe)
+    # A call whose register job is not pending gets it in the same pipeline (see ``stage``).
+    staged = stage(pipe, clear=() if batch.job_pending else (batch.call_sid,))
     if not batch.states and not staged.kept:
         return
     try:
@@ -134,7 +139,7 @@ def _flush(batch: _Batch) -> None:
     except Exception:
         staged.abandon()
         raise
-    staged.settle(results[len(batch.states) :])
+    staged.settle(results)
 
 
 def save_state(call: CallState) -> None:

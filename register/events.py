@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from rq import Retry
+from rq import Queue, Retry
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -132,6 +132,24 @@ def enqueue_call(call_sid: str) -> None:
     )
 
 
+def _job_data(queue: Queue, call_sid: str) -> Any:
+    """What ``Queue.enqueue_many`` takes to queue a call's register job."""
+    from register.jobs import ingest_call
+
+    options = job_options(call_sid)
+    return queue.prepare_data(
+        ingest_call,
+        args=(call_sid,),
+        timeout=JOB_TIMEOUT,
+        retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+        result_ttl=options["result_ttl"],
+        failure_ttl=options["failure_ttl"],
+        description=options["description"],
+        job_id=options["job_id"],
+        meta=options["meta"],
+    )
+
+
 def enqueue_calls(call_sids: Collection[str]) -> None:
     """Queue the jobs of these calls in one round trip (``Queue.enqueue`` takes two per job:
     the queue's registration, then the job). Raises redis errors."""
@@ -141,27 +159,8 @@ def enqueue_calls(call_sids: Collection[str]) -> None:
         for call_sid in call_sids:
             enqueue_call(call_sid)
         return
-    from register.jobs import ingest_call
-
-    retry = Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS)
-    data = []
-    for call_sid in call_sids:
-        options = job_options(call_sid)
-        data.append(
-            queue.prepare_data(
-                ingest_call,
-                args=(call_sid,),
-                timeout=JOB_TIMEOUT,
-                retry=retry,
-                result_ttl=options["result_ttl"],
-                failure_ttl=options["failure_ttl"],
-                description=options["description"],
-                job_id=options["job_id"],
-                meta=options["meta"],
-            )
-        )
     with redis_store.client.pipeline() as pipe:
-        queue.enqueue_many(data, pipeline=pipe)
+        queue.enqueue_many([_job_data(queue, call_sid) for call_sid in call_sids], pipeline=pipe)
         pipe.execute()
 
 
@@ -249,20 +248,29 @@ _Kept = list[tuple[dict[str, Any], Gate | None]]
 _deferred: ContextVar[_Kept | None] = ContextVar("register_deferred", default=None)
 _gate: ContextVar[Gate | None] = ContextVar("register_gate", default=None)
 
-# One event, atomically (like push_events' MULTI, which the worker's read relies on): with a
-# gate (KEYS[3], a hash, and its field ARGV[3]), nothing happens when the field is set already
-# (a replayed webhook) and it is set otherwise (TTL ARGV[4]); then the entry is appended to the
-# call's journey list (KEYS[1]) and the pending flag (KEYS[2]) set NX, both with TTL ARGV[2].
-# Returns -1 for a replay, 1 when the flag was clear (the call needs a job), else 0.
-_PUSH_ONE = """
-if #KEYS == 3 then
-  if redis.call('HSETNX', KEYS[3], ARGV[3], '1') == 0 then return -1 end
-  redis.call('EXPIRE', KEYS[3], ARGV[4])
+# A request's events, atomically each (like push_events' MULTI, which the worker's read relies
+# on), in one script. Per event, KEYS: its call's journey list, pending flag and gate hash (the
+# journey list again when it has no gate); ARGV: the entry, the gate's field ('' when none)
+# and the gate's TTL; ARGV[1] before them all: the TTL of lists and flags. With a gate, nothing
+# happens when its field is set already (a replayed webhook) and it is set otherwise; then the
+# entry is appended to the list and the pending flag set NX. Returns, per event, -1 for a
+# replay, 1 when the flag was clear (the call needs a job), else 0.
+_PUSH = """
+local out = {}
+for i = 1, #KEYS, 3 do
+  local entry, field = ARGV[i + 1], ARGV[i + 2]
+  local result = 0
+  if field ~= '' and redis.call('HSETNX', KEYS[i + 2], field, '1') == 0 then
+    result = -1
+  else
+    if field ~= '' then redis.call('EXPIRE', KEYS[i + 2], ARGV[i + 3]) end
+    redis.call('RPUSH', KEYS[i], entry)
+    redis.call('EXPIRE', KEYS[i], ARGV[1])
+    if redis.call('SET', KEYS[i + 1], '1', 'NX', 'EX', ARGV[1]) then result = 1 end
+  end
+  out[#out + 1] = result
 end
-redis.call('RPUSH', KEYS[1], ARGV[1])
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[2]) then return 1 end
-return 0
+return out
 """
 
 
@@ -305,8 +313,10 @@ def emit(event: dict[str, Any]) -> None:
 class Staged:
     """The events a ``deferred()`` block kept, added to the caller's pipeline by ``stage``."""
 
-    def __init__(self, kept: _Kept) -> None:
+    def __init__(self, kept: _Kept, index: int, queued: Collection[str]) -> None:
         self.kept = kept
+        self.index = index  # of the script's reply among the pipeline's
+        self.queued = frozenset(queued)  # calls whose job went with the pipeline
 
     def abandon(self) -> None:
         """The pipeline failed: the ungated events go back to the block, so that its end
@@ -317,17 +327,19 @@ class Staged:
             kept.extend((event, None) for event, gate in self.kept if gate is None)
 
     def settle(self, results: list[Any]) -> None:
-        """After the pipeline ran (``results``: its replies to the staged commands): queue
-        a job for each call whose pending flag was clear. Never raises: when the jobs cannot
-        be queued, the flags are cleared and the events go to the outbox."""
-        needing: dict[str, list[dict[str, Any]]] = {}
+        """After the pipeline ran (``results``: all its replies): queue a job for each call
+        whose pending flag was clear, unless one went with the pipeline. Never raises: when
+        the jobs cannot be queued, the flags are cleared and the events go to the outbox."""
+        if not self.kept:
+            return
+        needing: set[str] = set()
         delivered: dict[str, list[dict[str, Any]]] = {}
-        for (event, _gate_of), result in zip(self.kept, results, strict=True):
+        for (event, _gate_of), result in zip(self.kept, results[self.index], strict=True):
             call_sid = str(event.get("call_sid"))
             if result != -1:
                 delivered.setdefault(call_sid, []).append(event)
-            if result == 1:
-                needing[call_sid] = []
+            if result == 1 and call_sid not in self.queued:
+                needing.add(call_sid)
         if not needing:
             return
         try:
@@ -342,34 +354,38 @@ class Staged:
         _keep([e for call_sid in needing for e in delivered.get(call_sid, [])])
 
 
-def stage(pipe: Any) -> Staged:
+def stage(pipe: Any, *, clear: Collection[str] = ()) -> Staged:
     """Add the events kept so far by the current ``deferred()`` block to ``pipe`` (one
-    atomic script per event, see ``_PUSH_ONE``); the caller runs the pipeline, then calls
-    ``settle`` with the replies to these commands (or ``abandon`` if it failed)."""
+    script for all, see ``_PUSH``); the caller runs the pipeline, then calls ``settle``
+    with its replies (or ``abandon`` if it failed).
+
+    ``clear``: calls whose pending flag the caller saw clear (at the start of its request).
+    Their events need a job, and it is queued in the same pipeline, after the events: no
+    round trip of its own. Should the flag have been set meanwhile, the call gets a second
+    job, which finds nothing left to write; should it have been cleared for a call not in
+    ``clear`` (the worker took its job meanwhile), ``settle`` queues the job."""
     kept = _deferred.get()
-    staged = Staged(list(kept or []))
+    staged = Staged(list(kept or []), len(pipe), ())
     if kept:
         kept.clear()
-    ttl = JOURNEY_TTL
+    if not staged.kept:
+        return staged
+    keys: list[str] = []
+    args: list[Any] = [JOURNEY_TTL]
     for event, gate in staged.kept:
         call_sid = str(event.get("call_sid"))
-        if gate is None:
-            pipe.eval(
-                _PUSH_ONE, 2, journey_key(call_sid), pending_key(call_sid), entry_for(event), ttl
-            )
-        else:
-            hash_key, field, gate_ttl = gate
-            pipe.eval(
-                _PUSH_ONE,
-                3,
-                journey_key(call_sid),
-                pending_key(call_sid),
-                hash_key,
-                entry_for(event),
-                ttl,
-                field,
-                gate_ttl,
-            )
+        journey = journey_key(call_sid)
+        hash_key, field, gate_ttl = gate or (journey, "", 0)
+        keys += (journey, pending_key(call_sid), hash_key)
+        args += (entry_for(event), field, gate_ttl)
+    pipe.eval(_PUSH, len(keys), *keys, *args)
+    calls = {str(event.get("call_sid")) for event, _gate in staged.kept}
+    queued = [call_sid for call_sid in clear if call_sid in calls]
+    if queued:
+        queue = redis_store.queue(REGISTER_QUEUE)
+        if queue.is_async:
+            queue.enqueue_many([_job_data(queue, call_sid) for call_sid in queued], pipeline=pipe)
+            staged.queued = frozenset(queued)
     return staged
 
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from flask import Flask
 from rq.job import Job
@@ -131,3 +133,66 @@ def test_events_whose_job_cannot_be_queued_go_to_the_outbox(
     assert not redis_store.client.exists(pending_key(SID))  # the next event queues the job
     stored = session.scalars(select(RegisterOutbox.event_id)).all()
     assert stored == [event["id"]]  # and the outbox flush always queues one
+
+
+def test_a_call_seen_without_a_pending_job_gets_it_in_the_same_pipeline(
+    app: Flask, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_second_round_trip(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the job should have gone with the request's pipeline")
+
+    monkeypatch.setattr("register.events.enqueue_calls", no_second_round_trip)
+    events = plataforma_answered(SID)[:2]
+    with deferred():
+        for ev in events:
+            emit(ev)
+        pipe = redis_store.client.pipeline(transaction=False)
+        staged = stage(pipe, clear=[SID])
+        staged.settle(pipe.execute())
+    assert redis_store.client.llen(journey_key(SID)) == 2
+    assert redis_store.client.exists(pending_key(SID))
+    queue = redis_store.queue("register")
+    assert queue.count == 1
+    job = Job.fetch(queue.job_ids[0], connection=redis_store.client)
+    assert job.args == (SID,) and job.retries_left == len(RETRY_INTERVALS)
+    assert session.scalars(select(RegisterOutbox.event_id)).all() == []
+
+
+def test_a_job_taken_between_the_read_and_the_write_is_queued_again(app: Flask) -> None:
+    """The request saw the job pending (so none went with its pipeline), but the worker took
+    it meanwhile and cleared the flag: ``settle`` queues the call's next job."""
+    first, second = plataforma_answered(SID)[:2]
+    _request(first, gated=False)
+    assert redis_store.queue("register").count == 1
+    redis_store.client.delete(pending_key(SID))  # the worker claimed the job
+    redis_store.queue("register").empty()
+    _request(second, gated=False)
+    assert redis_store.queue("register").count == 1
+    assert redis_store.client.exists(pending_key(SID))
+
+
+def test_a_job_queued_twice_by_a_race_writes_the_row_once(
+    app: Flask, session: Session, work: Callable[..., None]
+) -> None:
+    """The request saw the flag clear and queued a job with its events, but another request
+    of the call had set it meanwhile: two jobs, one row, each event once."""
+    from register.models import RegisterCall
+
+    events = plataforma_answered(SID)
+    with deferred():
+        emit(events[0])
+        pipe = redis_store.client.pipeline(transaction=False)
+        stage(pipe).settle(pipe.execute())
+    with deferred():
+        for ev in events[1:]:
+            emit(ev)
+        pipe = redis_store.client.pipeline(transaction=False)
+        stage(pipe, clear=[SID]).settle(pipe.execute())
+    queue = redis_store.queue("register")
+    assert queue.count == 2
+    work()
+    assert queue.count == 0 and redis_store.queue("register").failed_job_registry.count == 0
+    rows = session.scalars(select(RegisterCall).where(RegisterCall.call_sid == SID)).all()
+    assert len(rows) == 1
+    assert sorted(e["id"] for e in rows[0].events) == sorted(e["id"] for e in events)
+    assert rows[0].event_count == len(events)
