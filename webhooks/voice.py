@@ -9,9 +9,10 @@ import functools
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from flask import Blueprint, Response, current_app, request, url_for
+from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
 from clock import utcnow
@@ -39,7 +40,10 @@ def _now() -> datetime:
 
 
 def _turn() -> Turn:
-    return Turn(db.session(), _settings(), url_for, _now(), request.form.get("CallSid", ""))
+    # The scoped session itself, not ``db.session()``: it opens a session only when a step
+    # reads the database (most read the per-process caches), and acts as one in every way.
+    session = cast(Session, db.session)
+    return Turn(session, _settings(), url_for, _now(), request.form.get("CallSid", ""))
 
 
 def _form(name: str) -> str:
