@@ -24,6 +24,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import secrets
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 REGISTER_QUEUE = "register"
 JOB_PREFIX = "reg-"
 DESCRIPTION_PREFIX = "register "  # the job's description is "register <CallSid>"
+JOB_NONCE_LEN = 20  # hex characters after JOB_PREFIX (see ``new_job_id``)
+_PLAIN_SID = re.compile(r"[A-Za-z0-9]{1,64}").fullmatch
 JOB_TIMEOUT = 300
 # Backoff between attempts: 5 s, 30 s, 2 min, 10 min, 30 min, 1 h.
 RETRY_INTERVALS = [5, 30, 120, 600, 1800, 3600]
@@ -103,15 +106,20 @@ def event_of(entry: bytes | str) -> dict[str, Any]:
     return event
 
 
-def new_job_id() -> str:
-    """A fresh job id: a call gets a new job whenever its pending flag was clear."""
-    return f"{JOB_PREFIX}{secrets.token_hex(10)}"
+def new_job_id(call_sid: str = "") -> str:
+    """A fresh job id (a call gets a new job whenever its pending flag was clear):
+    ``reg-<nonce>-<CallSid>``, so that the worker's claim reads the call from the id itself;
+    ``reg-<nonce>`` when the CallSid is not made of letters and digits only."""
+    nonce = secrets.token_hex(JOB_NONCE_LEN // 2)
+    if _PLAIN_SID(call_sid):
+        return f"{JOB_PREFIX}{nonce}-{call_sid}"
+    return f"{JOB_PREFIX}{nonce}"
 
 
 def job_options(call_sid: str) -> dict[str, Any]:
     """The rq options of a call's register job (shared with the benchmark's backlog)."""
     return {
-        "job_id": new_job_id(),
+        "job_id": new_job_id(call_sid),
         "result_ttl": 0,
         "failure_ttl": FAILURE_TTL,
         "meta": {"call_sid": call_sid},

@@ -19,6 +19,11 @@ killed mid-batch loses nothing: rq's maintenance retries abandoned jobs). For th
    meanwhile stay, with their new job) and, in the same Lua scripts, takes the claimed jobs
    out of the started registry and unlinks them.
 
+It goes on with the next batch while register jobs are queued, for at most ``DRAIN_SECONDS``
+(``_Drain``): one thread beside the job claims batch N+1 and does its Redis steps (1, and
+the lists of 2), then step 5 of batch N, while the job writes batch N+1 (the stored rows of
+2, then 3 and 4), so that the waits on Redis and on the database overlap.
+
 A worker killed before the commit loses nothing: the lists are intact and rq retries the
 jobs. A call whose events cannot be derived, or whose row the database refuses (the batch is
 then written again one row per transaction), fails alone: the others are written, and its
@@ -30,8 +35,10 @@ from __future__ import annotations
 
 import gc
 import logging
+import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -48,6 +55,7 @@ from sqlalchemy.orm import Session
 from extensions import db, redis_store
 from register.events import (
     DESCRIPTION_PREFIX,
+    JOB_NONCE_LEN,
     JOB_PREFIX,
     JOB_TIMEOUT,
     NONCE_LEN,
@@ -60,23 +68,44 @@ from register.ingest import derive_rows, stored_events, upsert_rows
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 5000
+BATCH_SIZE = 2000
+# One job drains batch after batch while register jobs are queued, for at most this long (well
+# within JOB_TIMEOUT): the next job starts a new work horse.
+DRAIN_SECONDS = 60.0
 # Calls per Lua call or pipeline: Redis runs a script alone, so keep each one short (a few
 # ms) for the webhooks that share the server.
 LUA_CHUNK = 500
 
-# Pop ids from the head of the queue while they are register jobs; record each in the started
-# registry with a lease (score = expiry) so rq's cleanup retries them if we die. Returns each
-# id with its description ("register <CallSid>").
+# Take ids from the head of the queue while they are register jobs (ARGV[3], the id prefix),
+# up to ARGV[1] of them, and record them in the started registry with a lease (score ARGV[2]
+# = expiry) so rq's cleanup retries them if we die: one LRANGE, one LTRIM and one ZADD, not
+# commands per job. Returns each id with its CallSid, read from the id itself (see
+# register.events.new_job_id) or, for an id without one, from the job's description
+# (ARGV[5] + CallSid, in the hash under ARGV[4] + id; '' when the job is gone).
 _CLAIM = """
-local out = {}
-for i = 1, tonumber(ARGV[1]) do
-  local id = redis.call('LINDEX', KEYS[1], 0)
-  if not id or string.sub(id, 1, string.len(ARGV[3])) ~= ARGV[3] then break end
-  redis.call('LPOP', KEYS[1])
-  redis.call('ZADD', KEYS[2], ARGV[2], id .. ':batch')
+local ids = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+local prefix, described = ARGV[3], ARGV[5]
+local sid_at = #prefix + 1 + tonumber(ARGV[6])
+local out, scored = {}, {}
+for _, id in ipairs(ids) do
+  if string.sub(id, 1, #prefix) ~= prefix then break end
+  local sid = ''
+  if string.sub(id, sid_at, sid_at) == '-' then
+    sid = string.sub(id, sid_at + 1)
+  else
+    local description = redis.call('HGET', ARGV[4] .. id, 'description')
+    if description and string.sub(description, 1, #described) == described then
+      sid = string.sub(description, #described + 1)
+    end
+  end
   out[#out + 1] = id
-  out[#out + 1] = redis.call('HGET', ARGV[4] .. id, 'description') or ''
+  out[#out + 1] = sid
+  scored[#scored + 1] = ARGV[2]
+  scored[#scored + 1] = id .. ':batch'
+end
+if #out > 0 then
+  redis.call('LTRIM', KEYS[1], #out / 2, -1)
+  redis.call('ZADD', KEYS[2], unpack(scored))
 end
 return out
 """
@@ -116,20 +145,15 @@ def _claim(connection: Redis, limit: int) -> list[tuple[str, str]]:
             lease,
             JOB_PREFIX,
             Job.redis_job_namespace_prefix,
+            DESCRIPTION_PREFIX,
+            JOB_NONCE_LEN,
         )
         flat.extend(got)
         if len(got) < 2 * min(limit, LUA_CHUNK):
             break
         limit -= LUA_CHUNK
-    pairs = []
-    for i in range(0, len(flat), 2):
-        job_id = flat[i].decode() if isinstance(flat[i], bytes) else str(flat[i])
-        description = flat[i + 1].decode() if isinstance(flat[i + 1], bytes) else ""
-        if description.startswith(DESCRIPTION_PREFIX):
-            pairs.append((job_id, description[len(DESCRIPTION_PREFIX) :]))
-        else:
-            pairs.append((job_id, ""))  # no such job any more (done and deleted): nothing to do
-    return pairs
+    # A CallSid of '' (the job is gone: done and deleted) leaves nothing to do.
+    return [(flat[i].decode(), flat[i + 1].decode()) for i in range(0, len(flat), 2)]
 
 
 def _fail(connection: Redis, failures: Sequence[tuple[str, Exception]]) -> None:
@@ -203,6 +227,62 @@ def trim_journeys(connection: Redis, read: dict[str, bytes], done_jobs: Sequence
         )
 
 
+class Fetched:
+    """A batch as read from Redis: its calls' new events (parsed), the last entry read of each
+    (for the trim) and the calls whose entries could not be parsed (with the error)."""
+
+    def __init__(self, connection: Redis, call_sids: Sequence[str]) -> None:
+        sids = [s for s in dict.fromkeys(call_sids) if s]
+        self.new_events: dict[str, list[dict[str, Any]]] = {}
+        self.failed: dict[str, Exception] = {}
+        self.last_read: dict[str, bytes] = {}
+        for call_sid, (events, last) in zip(sids, read_journeys(connection, sids), strict=True):
+            if not last:
+                continue  # already written by an earlier job
+            try:
+                parsed = orjson.loads(events)
+                if not all(isinstance(e, dict) for e in parsed):
+                    raise ValueError("a journey entry is not an event")
+            except ValueError as exc:  # orjson.JSONDecodeError included
+                log.warning("unreadable journey entry of %s: %r", call_sid, exc)
+                self.failed[call_sid] = exc
+                continue
+            self.new_events[call_sid] = parsed
+            self.last_read[call_sid] = last
+
+
+def store_calls(session: Session, fetched: Fetched) -> tuple[int, dict[str, Exception]]:
+    """Derive the rows of a fetched batch, upsert them and commit. Returns the rows written
+    and the calls that failed (those ``fetched`` could not parse included). Raises if the
+    write fails."""
+    failed = dict(fetched.failed)
+    stored = stored_events(session, list(fetched.new_events))
+    rows: list[dict[str, Any]] = []
+
+    def derived() -> Iterator[dict[str, Any]]:
+        for row in derive_rows(fetched.new_events, stored, failed):
+            rows.append(row)  # kept for a row-by-row retry
+            yield row
+
+    written = _write(session, derived(), rows, failed)
+    return written, failed
+
+
+def _trim_done(
+    connection: Redis,
+    last_read: Mapping[str, bytes],
+    claimed: Sequence[tuple[str, str]],
+    failed: Mapping[str, Exception],
+) -> None:
+    """After the commit: trim what was read and release the claimed jobs, but those of the
+    calls that failed (their lists stay intact, their jobs are failed or retried)."""
+    trim_journeys(
+        connection,
+        {s: e for s, e in last_read.items() if s not in failed},
+        [job_id for job_id, sid in claimed if sid not in failed],
+    )
+
+
 def ingest_calls(
     session: Session,
     connection: Redis,
@@ -215,37 +295,9 @@ def ingest_calls(
     Redis). Raises if the write fails (nothing is trimmed then). The ``claimed`` jobs (job
     id, CallSid) of the calls that did not fail are released with the trim.
     """
-    sids = [s for s in dict.fromkeys(call_sids) if s]
-    new_events: dict[str, list[dict[str, Any]]] = {}
-    failed: dict[str, Exception] = {}
-    last_read: dict[str, bytes] = {}
-    for call_sid, (events, last) in zip(sids, read_journeys(connection, sids), strict=True):
-        if not last:
-            continue  # already written by an earlier job
-        try:
-            parsed = orjson.loads(events)
-            if not all(isinstance(e, dict) for e in parsed):
-                raise ValueError("a journey entry is not an event")
-        except ValueError as exc:  # orjson.JSONDecodeError included
-            log.warning("unreadable journey entry of %s: %r", call_sid, exc)
-            failed[call_sid] = exc
-            continue
-        new_events[call_sid] = parsed
-        last_read[call_sid] = last
-    stored = stored_events(session, list(new_events))
-    rows: list[dict[str, Any]] = []
-
-    def derived() -> Iterator[dict[str, Any]]:
-        for row in derive_rows(new_events, stored, failed):
-            rows.append(row)  # kept for a row-by-row retry
-            yield row
-
-    written = _write(session, derived(), rows, failed)
-    trim_journeys(
-        connection,
-        {s: e for s, e in last_read.items() if s not in failed},
-        [job_id for job_id, sid in claimed if sid not in failed],
-    )
+    fetched = Fetched(connection, call_sids)
+    written, failed = store_calls(session, fetched)
+    _trim_done(connection, fetched.last_read, claimed, failed)
     return written, failed
 
 
@@ -299,37 +351,157 @@ def _no_gc() -> Iterator[None]:
 
 
 def ingest_call(call_sid: str, batch_size: int | None = None) -> int:
-    """Write the register row of a call (and of the calls queued behind it)."""
+    """Write the register row of a call, and of the calls queued behind it: batch after
+    batch (each of up to ``batch_size`` claimed jobs) while register jobs are queued, for at
+    most ``DRAIN_SECONDS``. One thread beside the job does the Redis side (claim and read the
+    next batch, trim the last one) while the job derives and writes the current batch: the
+    waits on Redis and on the database overlap. Returns the rows written."""
     session = db.session()
     job = get_current_job()
     connection: Redis = job.connection if job is not None else redis_store.client
     limit = BATCH_SIZE if batch_size is None else batch_size
-    claimed: list[tuple[str, str]] = []
-    if job is not None and limit > 0:
-        try:
-            claimed = _claim(connection, limit)
-        except Exception:
-            log.warning("could not claim more register jobs", exc_info=True)
-            claimed = []
-    sids = [call_sid, *(sid for _job, sid in claimed)]
-    try:
-        # The collector stays off until ingest_calls has returned and its batch is freed
-        # (by reference counting): turned on earlier, it would scan the whole batch.
+    if job is None or limit <= 0:
         with _no_gc():
-            written, failed = ingest_calls(session, connection, sids, claimed)
-    except Exception as exc:  # Redis or the database went away: the whole batch waits
-        session.rollback()
-        if not claimed:
-            raise
-        log.warning("batch of %d calls failed", len(sids), exc_info=True)
-        written, failed = 0, dict.fromkeys(sids, exc)
-    # A claimed call that failed fails its own job: retried with backoff, then listed by
-    # ``flask register failed`` (never handed back to the queue, where the next batch would
-    # claim it again).
-    _fail(connection, [(job_id, failed[sid]) for job_id, sid in claimed if sid in failed])
-    if call_sid in failed:
-        raise ValueError(f"register row of {call_sid} not written") from failed[call_sid]
-    return written
+            written, failed = ingest_calls(session, connection, [call_sid])
+        if call_sid in failed:
+            raise ValueError(f"register row of {call_sid} not written") from failed[call_sid]
+        return written
+    # The collector stays off until the batches are freed (by reference counting): turned on
+    # earlier, it would scan each whole batch again and again.
+    with _no_gc(), ThreadPoolExecutor(1, thread_name_prefix="register-redis") as redis_io:
+        drain = _Drain(session, connection, redis_io, call_sid)
+        drain.run(limit)
+    if drain.own_failure is not None:
+        raise ValueError(f"register row of {call_sid} not written") from drain.own_failure
+    return drain.written
+
+
+class _Batch:
+    """Claimed jobs (job id, CallSid) and their calls' journeys as read from Redis (or the
+    error that kept them from being read)."""
+
+    def __init__(
+        self,
+        claimed: list[tuple[str, str]],
+        sids: list[str],
+        fetched: Fetched | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        self.claimed = claimed
+        self.sids = sids
+        self.fetched = fetched
+        self.error = error
+
+
+def _next_batch(connection: Redis, limit: int, own_call: str | None = None) -> _Batch:
+    """Claim up to ``limit`` queued register jobs (after the job's own call, for the first
+    batch) and read their calls' journeys. Raises when the claim fails (what a failed
+    claim took stays leased: rq's maintenance queues it again)."""
+    claimed = _claim(connection, limit)
+    sids = list(dict.fromkeys([*([own_call] if own_call else []), *(s for _j, s in claimed if s)]))
+    if not sids:
+        return _Batch(claimed, sids)
+    try:
+        return _Batch(claimed, sids, Fetched(connection, sids))
+    except Exception as exc:  # Redis went away: the batch's jobs are retried
+        log.warning("could not read the journeys of %d calls", len(sids), exc_info=True)
+        return _Batch(claimed, sids, error=exc)
+
+
+class _Drain:
+    """Batch after batch, the Redis side of each on ``redis_io`` (one thread, in order):
+    claim and read batch N+1, then trim batch N, while this thread writes batch N+1."""
+
+    def __init__(
+        self, session: Session, connection: Redis, redis_io: ThreadPoolExecutor, own_call: str
+    ) -> None:
+        self.session = session
+        self.connection = connection
+        self.redis_io = redis_io
+        self.own_call = own_call
+        self.written = 0
+        self.own_failure: Exception | None = None
+        self._trim: tuple[Future[None], _Batch, dict[str, Exception]] | None = None
+
+    def run(self, limit: int) -> None:
+        deadline = time.monotonic() + DRAIN_SECONDS
+        upcoming: Future[_Batch] | None = self.redis_io.submit(
+            _next_batch, self.connection, limit, self.own_call
+        )
+        while upcoming is not None:
+            try:
+                batch = upcoming.result()
+            except Exception as exc:
+                log.warning("could not claim the next register batch", exc_info=True)
+                if self.written == 0 and self._trim is None:
+                    self.own_failure = exc  # not even the job's own call was read
+                break
+            if not batch.sids:
+                break
+            upcoming = None
+            if batch.error is None and time.monotonic() < deadline:
+                upcoming = self.redis_io.submit(_next_batch, self.connection, limit)
+            failed = self._store(batch)
+            if failed is None:  # the database went away: no more batches
+                self._settle_last(upcoming)
+                upcoming = None
+        self._settle_trim()
+
+    def _store(self, batch: _Batch) -> dict[str, Exception] | None:
+        """Write the batch and queue its trim; None when the database failed."""
+        fetched = batch.fetched
+        if fetched is None:
+            assert batch.error is not None
+            self._finish(batch, dict.fromkeys(batch.sids, batch.error))
+            return {}
+        try:
+            written, failed = store_calls(self.session, fetched)
+        except Exception as exc:  # the database went away: the whole batch waits
+            self.session.rollback()
+            log.warning("batch of %d calls failed", len(batch.sids), exc_info=True)
+            self._finish(batch, dict.fromkeys(batch.sids, exc))
+            return None
+        self.written += written
+        batch.fetched = None  # the events are written: free them
+        trim = self.redis_io.submit(
+            _trim_done, self.connection, fetched.last_read, batch.claimed, failed
+        )
+        self._settle_trim()  # the one before this (done by now: the thread runs in order)
+        self._trim = (trim, batch, failed)
+        return failed
+
+    def _settle_last(self, upcoming: Future[_Batch] | None) -> None:
+        """After a failed write: the batch already being claimed is written if it can be
+        (the database may be back), and no more are claimed."""
+        if upcoming is not None:
+            try:
+                batch = upcoming.result()
+            except Exception:
+                log.warning("could not claim the next register batch", exc_info=True)
+                return
+            if batch.sids:
+                self._store(batch)
+
+    def _settle_trim(self) -> None:
+        if self._trim is None:
+            return
+        trim, batch, failed = self._trim
+        self._trim = None
+        try:
+            trim.result()
+        except Exception as exc:  # committed but not trimmed: the jobs are retried and the
+            # rows written again (idempotent)
+            log.warning("could not trim a register batch", exc_info=True)
+            failed = dict.fromkeys(batch.sids, exc)
+        self._finish(batch, failed)
+
+    def _finish(self, batch: _Batch, failed: Mapping[str, Exception]) -> None:
+        """A claimed call that failed fails its own job: retried with backoff, then listed by
+        ``flask register failed`` (never handed back to the queue, where the next batch would
+        claim it again). The job's own call fails the job itself."""
+        if self.own_call in failed and self.own_call in batch.sids:
+            self.own_failure = failed[self.own_call]
+        _fail(self.connection, [(j, failed[sid]) for j, sid in batch.claimed if sid in failed])
 
 
 def flush_outbox_job() -> int:
