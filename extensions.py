@@ -11,6 +11,7 @@ import fcntl
 import logging
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -196,3 +197,79 @@ class RedisStore:
 
 
 redis_store = RedisStore()
+
+
+class InFlight:
+    """Commands sent to Redis in one go whose replies are read later (``replies``): the
+    caller does other work while Redis runs them, and by the time it reads, the replies are
+    usually there already: no blocking wait, no switch to another process and back (on a
+    busy web server that wait costs more CPU than the commands themselves).
+
+    What a non-transactional ``pipeline().execute()`` does, split in two: the commands go out
+    together on a pooled connection; the replies come back raw (no response callbacks); an
+    error reply is raised once every reply is read; a connection that breaks before all the
+    replies are in is opened again and the commands sent once more, as the client's
+    ``Retry`` would (so, like a pipeline, they must bear being run twice).
+    """
+
+    def __init__(self, client: redis.Redis, commands: Sequence[Sequence[Any]]) -> None:
+        self._pool = client.connection_pool
+        self._commands = commands
+        self._connection: Any = self._pool.get_connection()
+        try:
+            self._send()
+        except (redis.ConnectionError, redis.TimeoutError):
+            self._connection.disconnect()
+            try:
+                self._send()
+            except BaseException:
+                self._release(broken=True)
+                raise
+        except BaseException:
+            self._release(broken=True)
+            raise
+
+    def _send(self) -> None:
+        connection = self._connection
+        connection.send_packed_command(connection.pack_commands(self._commands))
+
+    def _read(self) -> list[Any]:
+        out: list[Any] = []
+        for _ in self._commands:
+            try:
+                out.append(self._connection.read_response())
+            except redis.ResponseError as error:
+                out.append(error)
+        return out
+
+    def _release(self, broken: bool = False) -> None:
+        if self._connection is None:
+            return
+        if broken:
+            self._connection.disconnect()
+        self._pool.release(self._connection)
+        self._connection = None
+
+    def replies(self) -> list[Any]:
+        """The replies, in order (raises the first error reply after reading them all)."""
+        if self._connection is None:
+            raise RuntimeError("the replies were read already")
+        try:
+            try:
+                out = self._read()
+            except (redis.ConnectionError, redis.TimeoutError):
+                self._connection.disconnect()
+                self._send()
+                out = self._read()
+        except BaseException:
+            self._release(broken=True)
+            raise
+        self._release()
+        for reply in out:
+            if isinstance(reply, redis.ResponseError):
+                raise reply
+        return out
+
+    def abandon(self) -> None:
+        """Replies that will not be read: the connection is closed, not reused."""
+        self._release(broken=True)

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 from twilio.twiml import TwiML
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from extensions import redis_store
+from extensions import InFlight, redis_store
 from ivr import journey, state
 from ivr.prompts import Voice, speak
 from ivr.state import CallState
-from register.events import deferred, once, pending_key, stage
+from register.events import Staged, deferred, once, pending_key, stage
 from routing.plataforma import send_to_plataforma
 
 log = logging.getLogger(__name__)
@@ -79,67 +79,129 @@ def _seen_events_key(call_sid: str) -> str:
     return f"call:{call_sid}:seen:events"
 
 
-@dataclass
 class _Batch:
     """What one webhook request reads from Redis at its start and writes at its end, one
-    round trip each."""
+    round trip each. The read is sent at the start and its replies taken when the request
+    first needs them (``_load``): Redis answers while the view gets going."""
 
-    call_sid: str = ""
-    raw_state: bytes | None = None  # the request's call state as read at its start
-    seen: set[str] = field(default_factory=set)  # its journey events recorded before
-    job_pending: bool = True  # whether its register job was queued and not yet taken
-    states: dict[str, CallState] = field(default_factory=dict)
-    events: list[tuple[str, str, str, str | None, dict[str, Any]]] = field(default_factory=list)
+    def __init__(self, call_sid: str) -> None:
+        self.call_sid = call_sid
+        self.states: dict[str, CallState] = {}
+        self.events: list[tuple[str, str, str, str | None, dict[str, Any]]] = []
+        self._raw_state: bytes | None = None  # the call's state as read at the start
+        self._seen: set[str] = set()  # its journey events recorded before
+        self._job_pending = True  # whether its register job was queued and not yet taken
+        self._read: InFlight | None = None
+        if call_sid:
+            key = _seen_events_key(call_sid)
+            self._read = InFlight(
+                redis_store.client,
+                [
+                    ("GET", state.state_key(call_sid)),
+                    ("HKEYS", key),
+                    ("EXISTS", pending_key(call_sid)),
+                ],
+            )
+
+    def _load(self) -> None:
+        if self._read is not None:
+            read, self._read = self._read, None
+            self._raw_state, seen, pending = read.replies()
+            self._seen = {f.decode() if isinstance(f, bytes) else f for f in seen}
+            self._job_pending = bool(pending)
+
+    @property
+    def raw_state(self) -> bytes | None:
+        self._load()
+        return self._raw_state
+
+    @property
+    def seen(self) -> set[str]:
+        self._load()
+        return self._seen
+
+    @property
+    def job_pending(self) -> bool:
+        self._load()
+        return self._job_pending
+
+    def close(self) -> None:
+        """The request is over: replies never asked for are dropped with their connection."""
+        if self._read is not None:
+            self._read.abandon()
+            self._read = None
 
 
 _batch: ContextVar[_Batch | None] = ContextVar("ivr_batch", default=None)
 
 
+class Writes:
+    """The end of a webhook request: its writes, sent to Redis by ``batched`` as the block
+    ends; ``settle()`` takes the replies (the caller serialises its TwiML meanwhile) and
+    raises if the writes failed, as the block would have."""
+
+    def __init__(self) -> None:
+        self._sent: tuple[InFlight, Staged] | None = None
+
+    def settle(self) -> None:
+        if self._sent is None:
+            return
+        sent, staged = self._sent
+        self._sent = None
+        try:
+            results = sent.replies()
+        except Exception:
+            staged.abandon()
+            raise
+        staged.settle(results)
+
+
 @contextmanager
-def batched(call_sid: str = "") -> Iterator[None]:
-    """One webhook request of ``call_sid``: one pipeline at its start reads the call's state,
-    which of its journey events were recorded already and whether its register job is
-    pending; state saves and journey events wait for its end, when one pipeline saves the
+def batched(call_sid: str = "") -> Iterator[Writes]:
+    """One webhook request of ``call_sid``: one round trip at its start reads the call's
+    state, which of its journey events were recorded already and whether its register job is
+    pending; state saves and journey events wait for its end, when one round trip saves the
     states and delivers every journey event of the request (these, and those recorded
     directly, e.g. by routing) to the register, with the call's job if it needs one, each
     event of ``record_once`` only if not recorded before (a replay's are not; an atomic
-    check in Redis, see ``register.events.stage``). Nothing of the flow's is written if the
-    block fails; events recorded directly still go to the register, as they would at once."""
+    check in Redis, see ``register.events.stage``). The end's writes are sent as the block
+    ends; the caller calls ``settle()`` on what the block yields to take their replies
+    (raises if they failed). Nothing of the flow's is written if the block fails; events
+    recorded directly still go to the register, as they would at once."""
+    writes = Writes()
     with deferred():
-        batch = _Batch(call_sid=call_sid)
-        if call_sid:
-            pipe = redis_store.client.pipeline(transaction=False)
-            pipe.get(state.state_key(call_sid))
-            pipe.hkeys(_seen_events_key(call_sid))
-            pipe.exists(pending_key(call_sid))
-            batch.raw_state, seen, pending = pipe.execute()
-            batch.job_pending = bool(pending)
-            batch.seen = {f.decode() if isinstance(f, bytes) else f for f in seen}
+        batch = _Batch(call_sid)
         token = _batch.set(batch)
         try:
-            yield
+            yield writes
+        except BaseException:
+            batch.close()
+            raise
         finally:
             _batch.reset(token)
-        _flush(batch)
+        try:
+            writes._sent = _send(batch)
+        finally:
+            batch.close()
 
 
-def _flush(batch: _Batch) -> None:
+def _send(batch: _Batch) -> tuple[InFlight, Staged] | None:
     for key, call_sid, step, choice, data in batch.events:
         with once(_seen_events_key(call_sid), key, SEEN_TTL_SECONDS):
             journey.record_event(call_sid, step, choice, **data)
     pipe = redis_store.client.pipeline(transaction=False)
     for call in batch.states.values():
         pipe.set(state.state_key(call.call_sid), call.to_json(), ex=state.STATE_TTL_SECONDS)
-    # A call whose register job is not pending gets it in the same pipeline (see ``stage``).
+    # A call whose register job is not pending gets it in the same round trip (see ``stage``).
     staged = stage(pipe, clear=() if batch.job_pending else (batch.call_sid,))
     if not batch.states and not staged.kept:
-        return
+        return None
     try:
-        results = pipe.execute()
+        sent = InFlight(redis_store.client, [args for args, _options in pipe.command_stack])
     except Exception:
         staged.abandon()
         raise
-    staged.settle(results)
+    return sent, staged
 
 
 def save_state(call: CallState) -> None:

@@ -328,11 +328,15 @@ class Staged:
 
     def abandon(self) -> None:
         """The pipeline failed: the ungated events go back to the block, so that its end
-        hands them to the outbox (as ``emit`` would have); gated ones are dropped with the
-        rest of the request's writes."""
+        hands them to the outbox (as ``emit`` would have), or straight to ``emit_many``
+        once the block is over; gated ones are dropped with the rest of the request's
+        writes."""
+        ungated = [event for event, gate in self.kept if gate is None]
         kept = _deferred.get()
         if kept is not None:
-            kept.extend((event, None) for event, gate in self.kept if gate is None)
+            kept.extend((event, None) for event in ungated)
+        else:
+            emit_many(ungated)
 
     def settle(self, results: list[Any]) -> None:
         """After the pipeline ran (``results``: all its replies): queue a job for each call

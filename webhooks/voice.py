@@ -83,9 +83,11 @@ def guarded(on_error: Callable[[], VoiceResponse]) -> Callable[[F], F]:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Response:
             try:
-                with batched(_form("CallSid")):
+                with batched(_form("CallSid")) as writes:
                     response = view(*args, **kwargs)
-                return twiml(response)
+                document = twiml(response)  # while Redis runs the request's writes
+                writes.settle()
+                return document
             except Exception:  # a caller on the line must never get an error page
                 log.exception("%s failed for call %s", request.path, _form("CallSid") or "-")
                 with contextlib.suppress(Exception):

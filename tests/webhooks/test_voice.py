@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 import config as settings
 from app import create_app
-from extensions import db, redis_store
+from extensions import InFlight, db, redis_store
 from ivr import hours, prompts
 from ivr.state import load as load_state
 from routing.models import CallbackRequest, VoiceMessage
@@ -757,6 +757,27 @@ def test_redis_and_database_down_still_send_the_caller_to_plataforma(
     root = twiml(twilio.post(path, call_params(SID, Digits="3")))
     assert enqueued(root)
     assert "un asesor" in said(root)
+
+
+def test_redis_failing_as_a_step_ends_still_sends_the_caller_to_plataforma(
+    call: Call, journey: Journey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The step's writes go out as the view ends and their replies are read after the TwiML
+    is built: if they fail, the caller still gets the safe route, not that TwiML."""
+    to_main_menu(call)
+
+    class WritesFail(InFlight):
+        def replies(self) -> list[Any]:
+            if any(command[0] == "SET" for command in self._commands):
+                self.abandon()
+                raise redis.ConnectionError("Redis went away (test)")
+            return super().replies()
+
+    monkeypatch.setattr("ivr.flow.InFlight", WritesFail)
+    root = call.key("/voice/menu?try=1", "3")
+    assert enqueued(root)
+    assert "un asesor" in said(root)
+    assert not root.findall(".//Gather")  # not the órgano menu the view had built
 
 
 def test_fallback_uses_the_calls_state_when_redis_answers(call: Call, journey: Journey) -> None:
