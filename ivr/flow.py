@@ -92,18 +92,24 @@ class _Batch:
         self._seen: set[str] = set()  # its journey events recorded before
         self._job_pending = True  # whether its register job was queued and not yet taken
         self._read: InFlight | None = None
+        self._error: Exception | None = None  # the read could not be sent
         if call_sid:
             key = _seen_events_key(call_sid)
-            self._read = InFlight(
-                redis_store.client,
-                [
-                    ("GET", state.state_key(call_sid)),
-                    ("HKEYS", key),
-                    ("EXISTS", pending_key(call_sid)),
-                ],
-            )
+            try:
+                self._read = InFlight(
+                    redis_store.client,
+                    [
+                        ("GET", state.state_key(call_sid)),
+                        ("HKEYS", key),
+                        ("EXISTS", pending_key(call_sid)),
+                    ],
+                )
+            except (RedisError, OSError) as exc:  # raised when the request first needs it
+                self._error = exc
 
     def _load(self) -> None:
+        if self._error is not None:
+            raise self._error
         if self._read is not None:
             read, self._read = self._read, None
             self._raw_state, seen, pending = read.replies()
@@ -156,8 +162,14 @@ class Writes:
         staged.settle(results)
 
 
+def start(call_sid: str) -> _Batch:
+    """Send the read of a webhook request's start now (never raises: a failed read raises
+    when the request first needs the state); ``batched`` takes it."""
+    return _Batch(call_sid)
+
+
 @contextmanager
-def batched(call_sid: str = "") -> Iterator[Writes]:
+def batched(call_sid: str = "", started: _Batch | None = None) -> Iterator[Writes]:
     """One webhook request of ``call_sid``: one round trip at its start reads the call's
     state, which of its journey events were recorded already and whether its register job is
     pending; state saves and journey events wait for its end, when one round trip saves the
@@ -167,10 +179,11 @@ def batched(call_sid: str = "") -> Iterator[Writes]:
     check in Redis, see ``register.events.stage``). The end's writes are sent as the block
     ends; the caller calls ``settle()`` on what the block yields to take their replies
     (raises if they failed). Nothing of the flow's is written if the block fails; events
-    recorded directly still go to the register, as they would at once."""
+    recorded directly still go to the register, as they would at once. ``started``: the
+    start's read, sent earlier by ``start``."""
     writes = Writes()
     with deferred():
-        batch = _Batch(call_sid)
+        batch = started if started is not None else _Batch(call_sid)
         token = _batch.set(batch)
         try:
             yield writes

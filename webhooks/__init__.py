@@ -1,4 +1,5 @@
-"""Twilio-facing blueprints. Every view is signed-checked with ``twilio_auth.twilio_signed``."""
+"""Twilio-facing blueprints. Every view is signature-checked: ``twilio_auth.twilio_signed``, or
+``voice.step`` for the call flow (which reads the call's state from Redis meanwhile)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ import hmac
 import logging
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from flask import Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
@@ -40,14 +40,19 @@ def signature_is_valid() -> bool:
     return bool(validator.validate(url, params, signature))
 
 
+def reject() -> NoReturn:
+    """403 for a request whose X-Twilio-Signature does not match (nothing is recorded)."""
+    log.warning("rejected unsigned or badly signed request to %s", request.path)
+    abort(403)
+
+
 def twilio_signed(view: F) -> F:
     """Reject (403, nothing recorded) a request whose X-Twilio-Signature does not match."""
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not signature_is_valid():
-            log.warning("rejected unsigned or badly signed request to %s", request.path)
-            abort(403)
+            reject()
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]

@@ -18,9 +18,17 @@ from twilio.twiml.voice_response import VoiceResponse
 from clock import utcnow
 from extensions import db
 from ivr import closed, conectamef, entry, menus, survey, technical
-from ivr.flow import MAX_TRIES, FlowSettings, Turn, batched, fallback_route, safe_plataforma
+from ivr.flow import (
+    MAX_TRIES,
+    FlowSettings,
+    Turn,
+    batched,
+    fallback_route,
+    safe_plataforma,
+    start,
+)
 from ivr.prompts import DEFAULT_PROMPTS
-from webhooks.twilio_auth import twilio_signed, twiml
+from webhooks.twilio_auth import reject, signature_is_valid, twiml
 
 log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__, url_prefix="/voice")
@@ -76,20 +84,27 @@ def _thanks() -> VoiceResponse:
     return response
 
 
-def guarded(on_error: Callable[[], VoiceResponse]) -> Callable[[F], F]:
-    """Return the view's TwiML; on any failure behind it, log and return ``on_error()``."""
+def step(on_error: Callable[[], VoiceResponse]) -> Callable[[F], F]:
+    """A step of the call flow: 403 unless Twilio signed the request (the call's state is
+    read from Redis meanwhile); else the view's TwiML, or ``on_error()`` (logged) on any
+    failure behind it."""
 
     def decorate(view: F) -> F:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Response:
+            call_sid = _form("CallSid")
+            started = start(call_sid)  # Redis reads while the signature is checked
+            if not signature_is_valid():
+                started.close()
+                reject()
             try:
-                with batched(_form("CallSid")) as writes:
+                with batched(call_sid, started) as writes:
                     response = view(*args, **kwargs)
                 document = twiml(response)  # while Redis runs the request's writes
                 writes.settle()
                 return document
             except Exception:  # a caller on the line must never get an error page
-                log.exception("%s failed for call %s", request.path, _form("CallSid") or "-")
+                log.exception("%s failed for call %s", request.path, call_sid or "-")
                 with contextlib.suppress(Exception):
                     db.session.rollback()
                 return twiml(on_error())
@@ -100,58 +115,50 @@ def guarded(on_error: Callable[[], VoiceResponse]) -> Callable[[F], F]:
 
 
 @bp.post("/incoming")
-@twilio_signed
-@guarded(_to_plataforma)
+@step(_to_plataforma)
 def incoming() -> VoiceResponse:
     return entry.incoming(_turn(), _form("From"), _form("To"))
 
 
 @bp.post("/fallback")
-@twilio_signed
-@guarded(_to_plataforma)
+@step(_to_plataforma)
 def fallback() -> VoiceResponse:
     return fallback_route(_form("CallSid") or None, _settings().voice)
 
 
 @bp.post("/status")
-@twilio_signed
-@guarded(VoiceResponse)
+@step(VoiceResponse)
 def status() -> VoiceResponse:
     survey.status(_form("CallSid"), _form("CallStatus"), _form("CallDuration"))
     return VoiceResponse()
 
 
 @bp.post("/closed")
-@twilio_signed
-@guarded(_hang_up)
+@step(_hang_up)
 def closed_menu() -> VoiceResponse:
     return closed.closed_menu(_turn(), _form("Digits"), _tries())
 
 
 @bp.post("/callback/confirm")
-@twilio_signed
-@guarded(_hang_up)
+@step(_hang_up)
 def callback_confirm() -> VoiceResponse:
     return closed.callback_confirm(_turn(), _form("Digits"), _tries())
 
 
 @bp.post("/callback/number")
-@twilio_signed
-@guarded(_hang_up)
+@step(_hang_up)
 def callback_number() -> VoiceResponse:
     return closed.callback_number(_turn(), _form("Digits"), _tries())
 
 
 @bp.post("/voicemail/done")
-@twilio_signed
-@guarded(_hang_up)
+@step(_hang_up)
 def voicemail_done() -> VoiceResponse:
     return closed.voicemail_done(_turn(), _form("RecordingUrl"), _int(_form("RecordingDuration")))
 
 
 @bp.post("/voicemail/recording")
-@twilio_signed
-@guarded(VoiceResponse)
+@step(VoiceResponse)
 def voicemail_recording() -> VoiceResponse:
     closed.voicemail_recording(
         _turn(),
@@ -164,51 +171,44 @@ def voicemail_recording() -> VoiceResponse:
 
 
 @bp.post("/language")
-@twilio_signed
-@guarded(_to_plataforma)
+@step(_to_plataforma)
 def language() -> VoiceResponse:
     return entry.choose_language(_turn(), _form("Digits"), _tries())
 
 
 @bp.post("/menu")
-@twilio_signed
-@guarded(_to_plataforma)
+@step(_to_plataforma)
 def main_menu() -> VoiceResponse:
     return menus.main_menu(_turn(), _form("Digits"), _tries())
 
 
 @bp.post("/expediente")
-@twilio_signed
-@guarded(_to_plataforma)
+@step(_to_plataforma)
 def expediente() -> VoiceResponse:
     return menus.expediente(_turn(), _form("Digits"), _tries())
 
 
 @bp.post("/expediente/confirm")
-@twilio_signed
-@guarded(_to_plataforma)
+@step(_to_plataforma)
 def expediente_confirm() -> VoiceResponse:
     return menus.expediente_confirm(_turn(), _form("Digits"), _tries())
 
 
 @bp.post("/preferential")
-@twilio_signed
-@guarded(_to_plataforma)
+@step(_to_plataforma)
 def preferential() -> VoiceResponse:
     return menus.preferential(_turn(), _form("Digits"), _tries())
 
 
 @bp.post("/organos")
-@twilio_signed
-@guarded(_to_plataforma)
+@step(_to_plataforma)
 def organos() -> VoiceResponse:
     page = _int(request.args.get("page"))
     return technical.choose_organo(_turn(), _form("Digits"), page, _tries())
 
 
 @bp.post("/technical/summary")
-@twilio_signed
-@guarded(_to_plataforma)
+@step(_to_plataforma)
 def summary() -> VoiceResponse:
     skipped = request.args.get("skipped") == "1"
     recording = _form("RecordingUrl")
@@ -216,23 +216,20 @@ def summary() -> VoiceResponse:
 
 
 @bp.post("/technical/whisper")
-@twilio_signed
-@guarded(_hang_up)
+@step(_hang_up)
 def whisper() -> VoiceResponse:
     return technical.whisper(_turn(), request.args.get("call", ""), request.args.get("leg", ""))
 
 
 @bp.post("/technical/whisper/accept")
-@twilio_signed
-@guarded(_hang_up)
+@step(_hang_up)
 def whisper_accept() -> VoiceResponse:
     args = request.args
     return technical.whisper_accept(args.get("call", ""), args.get("leg", ""), _form("Digits"))
 
 
 @bp.post("/technical/dial-result")
-@twilio_signed
-@guarded(_to_plataforma)
+@step(_to_plataforma)
 def dial_result() -> VoiceResponse:
     leg = request.args.get("leg", "alterno")
     duration = _int(_form("DialCallDuration"))
@@ -241,29 +238,25 @@ def dial_result() -> VoiceResponse:
 
 
 @bp.post("/conectamef/departments")
-@twilio_signed
-@guarded(_to_plataforma)
+@step(_to_plataforma)
 def departments() -> VoiceResponse:
     page = _int(request.args.get("page"))
     return conectamef.choose_department(_turn(), _form("Digits"), page, _tries())
 
 
 @bp.post("/conectamef/result")
-@twilio_signed
-@guarded(_to_plataforma)
+@step(_to_plataforma)
 def conectamef_result() -> VoiceResponse:
     return conectamef.transfer_result(_turn(), _form("DialCallStatus"))
 
 
 @bp.post("/survey", endpoint="survey")
-@twilio_signed
-@guarded(_thanks)
+@step(_thanks)
 def survey_start() -> VoiceResponse:
     return survey.start(_turn())
 
 
 @bp.post("/survey/answer")
-@twilio_signed
-@guarded(_thanks)
+@step(_thanks)
 def survey_answer() -> VoiceResponse:
     return survey.answer(_turn(), _form("Digits"), _tries())
