@@ -8,7 +8,9 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 from webhooks import queue, voice
 
-WEBHOOK_BLUEPRINTS = frozenset({voice.bp.name, queue.bp.name})
+# Every Twilio-facing URL is under /voice/ (the voice and queue blueprints). The session is
+# opened before the URL is matched, so it goes by path, not by blueprint.
+WEBHOOK_PATH = "/voice/"
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -17,12 +19,14 @@ class SessionInterface(SecureCookieSessionInterface):
     serializer is built for every webhook)."""
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if request.blueprint in WEBHOOK_BLUEPRINTS:
+        if request.path.startswith(WEBHOOK_PATH):
             return None  # Flask then uses make_null_session
         return super().open_session(app, request)
 
 
 def init_app(app: Flask) -> None:
-    app.register_blueprint(voice.bp)
-    app.register_blueprint(queue.bp)
+    for bp in (voice.bp, queue.bp):
+        if not f"{bp.url_prefix}/".startswith(WEBHOOK_PATH):
+            raise RuntimeError(f"webhook blueprint {bp.name} outside {WEBHOOK_PATH}")
+        app.register_blueprint(bp)
     app.session_interface = SessionInterface()

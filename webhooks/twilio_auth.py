@@ -24,6 +24,21 @@ def public_url() -> str:
     return f"{base}{request.path}" + (f"?{query}" if query else "")
 
 
+_FIELDS = "red.twilio_fields"
+
+
+def twilio_fields() -> dict[str, str]:
+    """The request's form fields as a plain dict (Twilio posts each once), parsed once per
+    request: the signature check and the views read it (a MultiDict lookup of an absent
+    field raises and catches an exception)."""
+    environ = request.environ  # per request (``g`` lives as long as the app context)
+    fields: dict[str, str] | None = environ.get(_FIELDS)
+    if fields is None:
+        fields = request.form.to_dict(flat=True) if request.method == "POST" else {}
+        environ[_FIELDS] = fields
+    return fields
+
+
 def signature_is_valid() -> bool:
     if not current_app.config["TWILIO_VALIDATE_SIGNATURES"]:
         return True
@@ -31,7 +46,7 @@ def signature_is_valid() -> bool:
     if not signature:
         return False
     validator = RequestValidator(current_app.config["TWILIO_AUTH_TOKEN"])
-    params = request.form.to_dict(flat=True) if request.method == "POST" else {}
+    params = twilio_fields()
     url = public_url()
     # The URL exactly as Twilio called it first: one HMAC. ``validate`` always computes two
     # (the URL with and without its port), so only a request that fails this check pays it.

@@ -28,7 +28,7 @@ from ivr.flow import (
     start,
 )
 from ivr.prompts import DEFAULT_PROMPTS
-from webhooks.twilio_auth import reject, signature_is_valid, twiml
+from webhooks.twilio_auth import reject, signature_is_valid, twilio_fields, twiml
 
 log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__, url_prefix="/voice")
@@ -47,15 +47,29 @@ def _now() -> datetime:
     return datetime.fromisoformat(fixed) if fixed else utcnow()
 
 
+@functools.lru_cache(maxsize=4096)
+def _built_path(script_root: str, endpoint: str, values: tuple[tuple[str, Any], ...]) -> str:
+    return url_for(endpoint, **dict(values))
+
+
+def _path(endpoint: str, **values: Any) -> str:
+    """``url_for`` of the flow's action URLs (a handful of endpoints and values, asked for on
+    every step), remembered per script root."""
+    try:
+        return _built_path(request.script_root, endpoint, tuple(sorted(values.items())))
+    except TypeError:  # a value that cannot be a cache key
+        return url_for(endpoint, **values)
+
+
 def _turn() -> Turn:
     # The scoped session itself, not ``db.session()``: it opens a session only when a step
     # reads the database (most read the per-process caches), and acts as one in every way.
     session = cast(Session, db.session)
-    return Turn(session, _settings(), url_for, _now(), request.form.get("CallSid", ""))
+    return Turn(session, _settings(), _path, _now(), _form("CallSid"))
 
 
 def _form(name: str) -> str:
-    return request.form.get(name, "")
+    return twilio_fields().get(name, "")
 
 
 def _int(value: str | None, default: int = 0) -> int:

@@ -3,7 +3,8 @@ variants; anything else is refused with 403 and records nothing."""
 
 from __future__ import annotations
 
-from flask import Flask
+import pytest
+from flask import Flask, request
 from flask.testing import FlaskClient
 from twilio.request_validator import RequestValidator
 
@@ -36,3 +37,24 @@ def test_a_signature_header_that_is_not_ascii_is_refused(
     assert response.status_code == 403
     assert not redis_store.client.exists(journey_key(SID))
     assert twilio.post("/voice/incoming", data).status_code == 200
+
+
+def test_webhooks_open_no_cookie_session_and_admin_pages_still_do(
+    app: Flask, client: FlaskClient, twilio: TwilioSigner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flask.sessions import SecureCookieSessionInterface
+
+    opened: list[str] = []
+    real = SecureCookieSessionInterface.get_signing_serializer
+
+    def spy(self: SecureCookieSessionInterface, app: Flask) -> object:
+        opened.append(request.path)
+        return real(self, app)
+
+    monkeypatch.setattr(SecureCookieSessionInterface, "get_signing_serializer", spy)
+    response = twilio.post("/voice/incoming", call_params(SID))
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+    assert opened == []
+    assert client.get("/admin/login").status_code == 200
+    assert "/admin/login" in opened
