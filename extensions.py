@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
 import subprocess
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -199,6 +201,31 @@ class RedisStore:
 redis_store = RedisStore()
 
 
+class _Held(threading.local):
+    """Each thread's own Redis connection for ``InFlight``, per pool and process."""
+
+    pool: Any = None
+    pid = 0
+    connection: Any = None
+    busy = False
+
+    def take(self, pool: Any) -> tuple[Any, bool]:
+        """(connection, held): the thread's own connection to ``pool``, or, while it is busy,
+        one from the pool."""
+        if self.busy:
+            return pool.get_connection(), False
+        pid = os.getpid()
+        if self.pool is not pool or self.pid != pid:
+            if self.connection is not None and self.pid == pid:
+                self.connection.disconnect()  # another pool's (another app's, in the tests)
+            self.pool, self.pid, self.connection = pool, pid, pool.make_connection()
+        self.busy = True
+        return self.connection, True
+
+
+_held = _Held()
+
+
 class InFlight:
     """Commands sent to Redis in one go whose replies are read later (``replies``): the
     caller does other work while Redis runs them, and by the time it reads, the replies are
@@ -206,16 +233,21 @@ class InFlight:
     busy web server that wait costs more CPU than the commands themselves).
 
     What a non-transactional ``pipeline().execute()`` does, split in two: the commands go out
-    together on a pooled connection; the replies come back raw (no response callbacks); an
-    error reply is raised once every reply is read; a connection that breaks before all the
-    replies are in is opened again and the commands sent once more, as the client's
-    ``Retry`` would (so, like a pipeline, they must bear being run twice).
+    together on one connection; the replies come back raw (no response callbacks); an error
+    reply is raised once every reply is read; a connection that breaks before all the replies
+    are in is opened again and the commands sent once more, as the client's ``Retry`` would
+    (so, like a pipeline, they must bear being run twice).
+
+    The connection is the thread's own (``_Held``: taken from the client's pool once, kept
+    for the thread's next requests, so no pool bookkeeping per request), or one from the pool
+    while the thread's own still waits for the replies of another ``InFlight``.
     """
 
     def __init__(self, client: redis.Redis, commands: Sequence[Sequence[Any]]) -> None:
         self._pool = client.connection_pool
         self._commands = commands
-        self._connection: Any = self._pool.get_connection()
+        self._connection: Any
+        self._connection, self._held = _held.take(self._pool)
         try:
             self._send()
         except (redis.ConnectionError, redis.TimeoutError):
@@ -246,8 +278,11 @@ class InFlight:
         if self._connection is None:
             return
         if broken:
-            self._connection.disconnect()
-        self._pool.release(self._connection)
+            self._connection.disconnect()  # the next send connects it again
+        if self._held:
+            _held.busy = False
+        else:
+            self._pool.release(self._connection)
         self._connection = None
 
     def replies(self) -> list[Any]:

@@ -65,3 +65,34 @@ def _url(client: redis.Redis) -> str:
     if "path" in kwargs:
         return f"unix://{kwargs['path']}?db={kwargs.get('db', 0)}"
     return f"redis://{kwargs['host']}:{kwargs['port']}/{kwargs.get('db', 0)}"
+
+
+def test_two_in_flight_at_once_use_two_connections(redis_client: redis.Redis) -> None:
+    redis_client.set("a", "1")
+    redis_client.set("b", "2")
+    first = InFlight(redis_client, [("GET", "a"), ("CLIENT", "ID")])
+    second = InFlight(redis_client, [("GET", "b"), ("CLIENT", "ID")])
+    # Read in the other order: each gets its own replies.
+    value_b, id_b = second.replies()
+    value_a, id_a = first.replies()
+    assert (value_a, value_b) == (b"1", b"2")
+    assert id_a != id_b
+    # The thread's own connection is free again: the next one takes it.
+    assert InFlight(redis_client, [("CLIENT", "ID")]).replies() == [id_a]
+
+
+def test_each_thread_has_its_own_connection(redis_client: redis.Redis) -> None:
+    import threading
+
+    ids: dict[str, int] = {}
+
+    def run(name: str) -> None:
+        [ids[name]] = InFlight(redis_client, [("CLIENT", "ID")]).replies()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in ("x", "y")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    [mine] = InFlight(redis_client, [("CLIENT", "ID")]).replies()
+    assert len({ids["x"], ids["y"], mine}) == 3
