@@ -203,14 +203,17 @@ def _send(batch: _Batch) -> tuple[InFlight, Staged] | None:
         with once(_seen_events_key(call_sid), key, SEEN_TTL_SECONDS):
             journey.record_event(call_sid, step, choice, **data)
     pipe = redis_store.client.pipeline(transaction=False)
-    for call in batch.states.values():
-        pipe.set(state.state_key(call.call_sid), call.to_json(), ex=state.STATE_TTL_SECONDS)
     # A call whose register job is not pending gets it in the same round trip (see ``stage``).
     staged = stage(pipe, clear=() if batch.job_pending else (batch.call_sid,))
     if not batch.states and not staged.kept:
         return None
+    commands: list[tuple[Any, ...]] = [args for args, _options in pipe.command_stack]
+    ttl = state.STATE_TTL_SECONDS
+    commands += [
+        ("SET", state.state_key(c.call_sid), c.to_json(), "EX", ttl) for c in batch.states.values()
+    ]
     try:
-        sent = InFlight(redis_store.client, [args for args, _options in pipe.command_stack])
+        sent = InFlight(redis_store.client, commands)
     except Exception:
         staged.abandon()
         raise

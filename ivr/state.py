@@ -7,9 +7,10 @@ priority, the register reads the journey events, not this. A Redis failure raise
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, fields
 from typing import Any
+
+import orjson
 
 from extensions import redis_store
 
@@ -37,13 +38,13 @@ class CallState:
     attempts: dict[str, int] = field(default_factory=dict)  # wrong/no input per step
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def to_json(self) -> str:
+    def to_json(self) -> bytes:
         # The fields by name, not dataclasses.asdict: no deep copy on every webhook.
-        return json.dumps({name: getattr(self, name) for name in _FIELDS}, separators=(",", ":"))
+        return orjson.dumps({name: getattr(self, name) for name in _FIELDS})
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> CallState:
-        data = json.loads(raw)
+        data = orjson.loads(raw)
         return cls(**{k: v for k, v in data.items() if k in _KNOWN})
 
 
