@@ -52,7 +52,7 @@ from rq.utils import current_timestamp
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from extensions import db, redis_store
+from extensions import InFlight, db, redis_store
 from register.events import (
     DESCRIPTION_PREFIX,
     JOB_NONCE_LEN,
@@ -181,8 +181,9 @@ def _fail(connection: Redis, failures: Sequence[tuple[str, Exception]]) -> None:
 
 
 def read_journeys(connection: Redis, call_sids: Sequence[str]) -> list[tuple[bytes, bytes]]:
-    """Clear the calls' pending flags, then read their journey lists (one pipeline per 500
-    calls: one DEL, then an LRANGE per list; plain commands, no script).
+    """Clear the calls' pending flags, then read their journey lists (one round trip per 500
+    calls: one DEL, then an LRANGE per list; plain commands, no script; ``InFlight``, so no
+    per-command work in redis-py).
 
     For each call: its events as one JSON array (the entries without their nonces, joined:
     one string to parse per call) and its last entry as read (for the trim); two empty
@@ -191,11 +192,9 @@ def read_journeys(connection: Redis, call_sids: Sequence[str]) -> list[tuple[byt
     out: list[tuple[bytes, bytes]] = []
     for i in range(0, len(call_sids), LUA_CHUNK):
         chunk = call_sids[i : i + LUA_CHUNK]
-        with connection.pipeline(transaction=False) as pipe:
-            pipe.delete(*[pending_key(sid) for sid in chunk])
-            for sid in chunk:
-                pipe.lrange(journey_key(sid), 0, -1)
-            replies = pipe.execute()
+        commands: list[tuple[Any, ...]] = [("DEL", *[pending_key(sid) for sid in chunk])]
+        commands += [("LRANGE", journey_key(sid), 0, -1) for sid in chunk]
+        replies = InFlight(connection, commands).replies()  # raw replies: no per-command work
         for entries in replies[1:]:
             if entries:
                 body = b",".join([e[NONCE_LEN:] for e in entries])
