@@ -160,20 +160,15 @@ def _worker_process(redis_url: str, instance: str, burst: bool, ready: Any = Non
 
 def _enqueue_backlog(journeys: list[list[dict[str, Any]]]) -> int:
     """What ``emit`` leaves in Redis for these journeys (batched: the same keys and jobs)."""
-    from rq import Queue, Retry
-
     from extensions import redis_store
     from register.events import (
-        JOB_TIMEOUT,
         JOURNEY_TTL,
         REGISTER_QUEUE,
-        RETRY_INTERVALS,
         entry_for,
-        job_options,
+        job_data,
         journey_key,
         pending_key,
     )
-    from register.jobs import ingest_call
 
     queue = redis_store.queue(REGISTER_QUEUE)
     for i in range(0, len(journeys), 1000):
@@ -186,19 +181,7 @@ def _enqueue_backlog(journeys: list[list[dict[str, Any]]]) -> int:
                 pipe.set(pending_key(sid), 1, nx=True, ex=JOURNEY_TTL)
             pipe.execute()
         with redis_store.client.pipeline() as pipe:
-            queue.enqueue_many(
-                [
-                    Queue.prepare_data(
-                        ingest_call,
-                        (j[0]["call_sid"],),
-                        timeout=JOB_TIMEOUT,
-                        retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
-                        **job_options(j[0]["call_sid"]),
-                    )
-                    for j in chunk
-                ],
-                pipeline=pipe,
-            )
+            queue.enqueue_many([job_data(queue, j[0]["call_sid"]) for j in chunk], pipeline=pipe)
             pipe.execute()
     return sum(len(j) for j in journeys)
 

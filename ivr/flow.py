@@ -202,8 +202,9 @@ def _send(batch: _Batch) -> tuple[InFlight, Staged] | None:
     for key, call_sid, step, choice, data in batch.events:
         with once(_seen_events_key(call_sid), key, SEEN_TTL_SECONDS):
             journey.record_event(call_sid, step, choice, **data)
+    # The pipeline only collects commands (rq queues a job through one); they go out with
+    # InFlight. A call whose register job is not pending gets it in the same round trip.
     pipe = redis_store.client.pipeline(transaction=False)
-    # A call whose register job is not pending gets it in the same round trip (see ``stage``).
     staged = stage(pipe, clear=() if batch.job_pending else (batch.call_sid,))
     if not batch.states and not staged.kept:
         return None
@@ -340,8 +341,8 @@ def fallback_route(call_sid: str | None, voice: Voice) -> VoiceResponse:
     call: CallState | None = None
     if call_sid:
         try:
-            call = state.load(call_sid)
-        except RedisError:
+            call = load_call(call_sid)  # the request's own read (see ``batched``)
+        except (RedisError, OSError):
             log.exception("fallback for %s without the call's state", call_sid)
         journey.record_event(call_sid, "plataforma", None, reason="fallback")
     return send_to_plataforma(response, call, "fallback")

@@ -140,7 +140,7 @@ def enqueue_call(call_sid: str) -> None:
     )
 
 
-def _job_data(queue: Queue, call_sid: str) -> Any:
+def job_data(queue: Queue, call_sid: str) -> Any:
     """What ``Queue.enqueue_many`` takes to queue a call's register job."""
     from register.jobs import ingest_call
 
@@ -168,7 +168,7 @@ def enqueue_calls(call_sids: Collection[str]) -> None:
             enqueue_call(call_sid)
         return
     with redis_store.client.pipeline() as pipe:
-        queue.enqueue_many([_job_data(queue, call_sid) for call_sid in call_sids], pipeline=pipe)
+        queue.enqueue_many([job_data(queue, call_sid) for call_sid in call_sids], pipeline=pipe)
         pipe.execute()
 
 
@@ -396,7 +396,7 @@ def stage(pipe: Any, *, clear: Collection[str] = ()) -> Staged:
     if queued:
         queue = redis_store.queue(REGISTER_QUEUE)
         if queue.is_async:
-            queue.enqueue_many([_job_data(queue, call_sid) for call_sid in queued], pipeline=pipe)
+            queue.enqueue_many([job_data(queue, call_sid) for call_sid in queued], pipeline=pipe)
             staged.queued = frozenset(queued)
     return staged
 

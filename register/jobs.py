@@ -395,8 +395,15 @@ class _Batch:
 def _next_batch(connection: Redis, limit: int, own_call: str | None = None) -> _Batch:
     """Claim up to ``limit`` queued register jobs (after the job's own call, for the first
     batch) and read their calls' journeys. Raises when the claim fails (what a failed
-    claim took stays leased: rq's maintenance queues it again)."""
-    claimed = _claim(connection, limit)
+    claim took stays leased: rq's maintenance queues it again), but for the first batch,
+    which then holds the job's own call alone."""
+    try:
+        claimed = _claim(connection, limit)
+    except Exception:
+        if not own_call:
+            raise
+        log.warning("could not claim more register jobs", exc_info=True)
+        claimed = []
     sids = list(dict.fromkeys([*([own_call] if own_call else []), *(s for _j, s in claimed if s)]))
     if not sids:
         return _Batch(claimed, sids)

@@ -159,3 +159,16 @@ def test_the_claim_reads_the_call_from_the_job_id_or_its_description(app: object
     ]
     assert queue.count == 0
     assert queue.started_job_registry.count == 4
+
+
+def test_a_failed_first_claim_still_writes_the_jobs_own_call(
+    session: Session, work: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fail_once_on_call(monkeypatch, "_claim", 1)
+    _queue_calls()
+    queue = redis_store.queue("register")
+    work(max_jobs=1)
+    # The first batch is the job's own call alone; the next claims work again and drain the rest.
+    assert _rows(session) == CALLS
+    assert queue.count == 0
+    assert queue.scheduled_job_registry.count == 0 and queue.failed_job_registry.count == 0
