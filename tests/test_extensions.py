@@ -16,6 +16,21 @@ def test_replies_come_back_raw_and_in_order(redis_client: redis.Redis) -> None:
         sent.replies()
 
 
+def test_commands_go_out_as_redis_py_would_pack_them(redis_client: redis.Redis) -> None:
+    commands = [("SET", "k", b"\x00bytes\r\n", "EX", 60), ("EVAL", "return 1.5", 0, 2.5)]
+    sent = InFlight(redis_client, commands)
+    connection = redis_client.connection_pool.make_connection()
+    assert b"".join(sent._packed()) == b"".join(connection.pack_commands(commands))
+    assert sent.replies() == [b"OK", 1]
+    assert redis_client.get("k") == b"\x00bytes\r\n"
+
+
+def test_an_argument_redis_cannot_take_is_refused_by_name(redis_client: redis.Redis) -> None:
+    with pytest.raises(redis.DataError):  # as redis-py raises it
+        InFlight(redis_client, [("SET", "k", None)])
+    assert redis_client.ping()  # the connection is usable again
+
+
 def test_commands_run_before_the_replies_are_read(redis_client: redis.Redis) -> None:
     sent = InFlight(redis_client, [("SET", "k", "1", "EX", 60)])
     other = redis.Redis(connection_pool=redis.ConnectionPool.from_url(_url(redis_client)))

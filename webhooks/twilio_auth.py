@@ -8,6 +8,7 @@ import logging
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
+from urllib.parse import parse_qsl
 
 from flask import Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
@@ -27,14 +28,29 @@ def public_url() -> str:
 _FIELDS = "red.twilio_fields"
 
 
+_URLENCODED = "application/x-www-form-urlencoded"
+
+
 def twilio_fields() -> dict[str, str]:
     """The request's form fields as a plain dict (Twilio posts each once), parsed once per
     request: the signature check and the views read it (a MultiDict lookup of an absent
-    field raises and catches an exception)."""
+    field raises and catches an exception). Twilio's urlencoded body is split with the
+    standard library's ``parse_qsl``, the parser werkzeug itself calls, without werkzeug's
+    form machinery around it (streams, MultiDicts: half of a step's form time); the body
+    stays cached, so ``request.form`` still works. The first of a repeated field wins, as in
+    ``request.form``."""
     environ = request.environ  # per request (``g`` lives as long as the app context)
     fields: dict[str, str] | None = environ.get(_FIELDS)
     if fields is None:
-        fields = request.form.to_dict(flat=True) if request.method == "POST" else {}
+        if request.method != "POST":
+            fields = {}
+        elif request.mimetype == _URLENCODED:
+            fields = {}
+            body = request.get_data(cache=True).decode("utf-8", "replace")
+            for name, value in parse_qsl(body, keep_blank_values=True):
+                fields.setdefault(name, value)
+        else:
+            fields = request.form.to_dict(flat=True)
         environ[_FIELDS] = fields
     return fields
 

@@ -58,3 +58,30 @@ def test_webhooks_open_no_cookie_session_and_admin_pages_still_do(
     assert opened == []
     assert client.get("/admin/login").status_code == 200
     assert "/admin/login" in opened
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "expected"),
+    [
+        (
+            "CallSid=CA1&Digits=&SpeechResult=S%C3%AD+se%C3%B1or&Digits=9",
+            "application/x-www-form-urlencoded; charset=utf-8",
+            {"CallSid": "CA1", "Digits": "", "SpeechResult": "Sí señor"},
+        ),
+        (
+            '--b\r\nContent-Disposition: form-data; name="CallSid"\r\n\r\nCA2\r\n--b--\r\n',
+            "multipart/form-data; boundary=b",
+            {"CallSid": "CA2"},
+        ),
+    ],
+)
+def test_the_form_fields_are_read_as_werkzeug_reads_them(
+    app: Flask, body: str, content_type: str, expected: dict[str, str]
+) -> None:
+    from webhooks.twilio_auth import twilio_fields
+
+    with app.test_request_context(
+        "/voice/menu", method="POST", data=body.encode(), content_type=content_type
+    ):
+        assert twilio_fields() == expected
+        assert twilio_fields() == request.form.to_dict(flat=True)  # the form still parses
