@@ -26,6 +26,27 @@ from extensions import Base, db, ensure_embedded_redis, make_engine
 from migrations_cli import upgrade_database
 
 
+@pytest.fixture(autouse=True)
+def twiml_as_twilio_writes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every TwiML document a test gets is checked against twilio's own serialisation (the
+    webhooks write it without ElementTree, see ``webhooks.twilio_auth.serialise``)."""
+    import xml.etree.ElementTree as ET
+
+    from twilio.twiml import TwiML
+
+    from webhooks import twilio_auth
+
+    real = twilio_auth.serialise
+
+    def checked(node: TwiML, out: list[str]) -> None:
+        mine: list[str] = []
+        real(node, mine)
+        assert "".join(mine) == ET.tostring(node.xml(), encoding="unicode")
+        out.extend(mine)
+
+    monkeypatch.setattr(twilio_auth, "serialise", checked)
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = os.environ.get("DATABASE_URL")

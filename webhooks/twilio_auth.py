@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import functools
 import hmac
+import json
 import logging
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 from urllib.parse import parse_qsl
+from xml.sax.saxutils import escape
 
 from flask import Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
@@ -90,10 +91,49 @@ def twilio_signed(view: F) -> F:
 
 
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
+# ElementTree's escapes: &, < and > everywhere (saxutils' default), and in attribute values
+# the quote and the whitespace characters a parser would otherwise normalise.
+_ATTRIBUTE_ESCAPES = {'"': "&quot;", "\r": "&#13;", "\n": "&#10;", "\t": "&#09;"}
+
+
+def serialise(node: TwiML, out: list[str]) -> None:
+    """Append ``node`` as XML to ``out``: the text ``ET.tostring(node.xml())`` gives (twilio's
+    own path, which the tests compare with every document they get), written straight from
+    twilio's tree instead of building ElementTree elements and walking them again (three
+    quarters of a step's XML time)."""
+    name = node.name
+    out.append("<" + name)
+    attrs = node.attrs
+    for key in sorted(attrs):
+        value = attrs[key]
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        out.append(f' {key}="{escape(text, _ATTRIBUTE_ESCAPES)}"')
+    value = node.value
+    body: str | None = (json.dumps(value) if isinstance(value, dict) else value) if value else None
+    children: list[list[Any]] = []  # [verb, the text after it]
+    for verb in node.verbs:
+        if isinstance(verb, str):
+            if children:
+                children[-1][1] = verb
+            else:
+                body = verb
+        else:
+            children.append([verb, None])
+    if not body and not children:
+        out.append(" />")
+        return
+    out.append(">")
+    if body:
+        out.append(escape(str(body)))
+    for child, tail in children:
+        serialise(child, out)
+        if tail:
+            out.append(escape(tail))
+    out.append(f"</{name}>")
 
 
 def twiml(response: TwiML) -> Response:
-    """The TwiML document: the same text as ``str(response)``, serialised straight to a str
-    (twilio's ``to_xml`` goes through UTF-8 bytes and back, a third of a request's XML time)."""
-    body = XML_DECLARATION + ET.tostring(response.xml(), encoding="unicode")
-    return Response(body, mimetype="text/xml")
+    """The TwiML document: the same text as ``str(response)``."""
+    out = [XML_DECLARATION]
+    serialise(response, out)
+    return Response("".join(out), mimetype="text/xml")
