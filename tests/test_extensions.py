@@ -25,7 +25,9 @@ def test_commands_go_out_as_redis_py_would_pack_them(redis_client: redis.Redis) 
     assert redis_client.get("k") == b"\x00bytes\r\n"
 
 
-def test_an_argument_redis_cannot_take_is_refused_by_name(redis_client: redis.Redis) -> None:
+def test_an_argument_redis_cannot_take_is_refused_as_redis_py_refuses_it(
+    redis_client: redis.Redis,
+) -> None:
     with pytest.raises(redis.DataError):  # as redis-py raises it
         InFlight(redis_client, [("SET", "k", None)])
     assert redis_client.ping()  # the connection is usable again

@@ -1,8 +1,9 @@
 """The Plataforma queue's webhooks (waitUrl, Enqueue action, agent whisper and bridge).
 
-Thin views: check the signature, read the form, call routing.flows, return TwiML. Whatever
-fails behind a view (Redis, the database), the caller still gets a sensible route: back in
-Twilio's queue with our wait URL, the hold music, or a goodbye after a finished conversation.
+Thin views: check the signature, read the form (``twilio_fields``: parsed once, by the
+check), call routing.flows, return TwiML. Whatever fails behind a view (Redis, the database),
+the caller still gets a sensible route: back in Twilio's queue with our wait URL, the hold
+music, or a goodbye after a finished conversation.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from extensions import db
 from routing import flows
 from routing.context import from_app
 from routing.queue import now_ms
-from webhooks.twilio_auth import twilio_signed, twiml
+from webhooks.twilio_auth import twilio_fields, twilio_signed, twiml
 
 bp = Blueprint("queue", __name__, url_prefix="/voice/queue")
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def _call() -> str:
     """The caller's CallSid: from the query (agent legs) or the form."""
-    return request.args.get("call") or request.form.get("CallSid", "")
+    return request.args.get("call") or twilio_fields().get("CallSid", "")
 
 
 def _agent() -> int:
@@ -41,7 +42,7 @@ def _agent() -> int:
 
 def _back_in_line() -> VoiceResponse:
     ctx = from_app()
-    if request.form.get("DialCallStatus") in ("completed", "answered"):
+    if twilio_fields().get("DialCallStatus") in ("completed", "answered"):
         return flows.survey_or_goodbye(VoiceResponse(), ctx)
     return flows.enqueue_verb(VoiceResponse(), ctx)
 
@@ -95,15 +96,16 @@ def guarded(on_error: Callable[[], VoiceResponse]) -> Callable[[F], F]:
 @twilio_signed
 @guarded(_hold_music)
 def wait() -> VoiceResponse:
-    sid = request.form.get("CallSid", "")
-    return flows.wait(from_app(), sid, request.form.get("QueueSid"), now=now_ms())
+    form = twilio_fields()
+    return flows.wait(from_app(), form.get("CallSid", ""), form.get("QueueSid"), now=now_ms())
 
 
 @bp.post("/wait-key")
 @twilio_signed
 @guarded(_back_to_wait)
 def wait_key() -> VoiceResponse:
-    sid, digits = request.form.get("CallSid", ""), request.form.get("Digits", "")
+    form = twilio_fields()
+    sid, digits = form.get("CallSid", ""), form.get("Digits", "")
     return flows.wait_key(from_app(), sid, digits, now=now_ms())
 
 
@@ -111,7 +113,7 @@ def wait_key() -> VoiceResponse:
 @twilio_signed
 @guarded(_back_in_line)
 def left() -> VoiceResponse:
-    form = request.form
+    form = twilio_fields()
     return flows.left(
         db.session(),
         from_app(),
@@ -126,7 +128,7 @@ def left() -> VoiceResponse:
 @twilio_signed
 @guarded(_back_in_line)
 def timeout() -> VoiceResponse:
-    telefono = request.form.get("From", "")
+    telefono = twilio_fields().get("From", "")
     return flows.timeout_goodbye(db.session(), from_app(), _call(), telefono, now=now_ms())
 
 
@@ -148,7 +150,7 @@ def whisper() -> VoiceResponse:
 @twilio_signed
 @guarded(_back_in_line)
 def dial_done() -> VoiceResponse:
-    form = request.form
+    form = twilio_fields()
     return flows.dial_done(
         from_app(),
         _call(),
@@ -178,7 +180,7 @@ def conference_join() -> VoiceResponse:
 @bp.post("/agent-leg-status")
 @twilio_signed
 def agent_leg_status() -> Response:
-    status = request.form.get("CallStatus", "")
+    status = twilio_fields().get("CallStatus", "")
     flows.agent_leg_status(from_app(), _call(), _agent(), status, now=now_ms())
     return Response(status=204)
 
@@ -194,7 +196,7 @@ def transfer() -> VoiceResponse:
 @twilio_signed
 @guarded(_back_in_line)
 def transfer_done() -> VoiceResponse:
-    status = request.form.get("DialCallStatus", "")
+    status = twilio_fields().get("DialCallStatus", "")
     return flows.transfer_done(from_app(), _call(), status, now=now_ms())
 
 

@@ -26,9 +26,7 @@ def public_url() -> str:
     return f"{base}{request.path}" + (f"?{query}" if query else "")
 
 
-_FIELDS = "red.twilio_fields"
-
-
+_FIELDS = "red.twilio_fields"  # where a request's parsed fields are kept, in its environ
 _URLENCODED = "application/x-www-form-urlencoded"
 
 
@@ -99,8 +97,8 @@ _ATTRIBUTE_ESCAPES = {'"': "&quot;", "\r": "&#13;", "\n": "&#10;", "\t": "&#09;"
 def serialise(node: TwiML, out: list[str]) -> None:
     """Append ``node`` as XML to ``out``: the text ``ET.tostring(node.xml())`` gives (twilio's
     own path, which the tests compare with every document they get), written straight from
-    twilio's tree instead of building ElementTree elements and walking them again (three
-    quarters of a step's XML time)."""
+    twilio's tree instead of building ElementTree elements and walking them again (about
+    half of a step's XML time)."""
     name = node.name
     out.append("<" + name)
     attrs = node.attrs
