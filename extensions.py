@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import fcntl
 import logging
-import os
 import subprocess
-import threading
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,17 +19,12 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from rq import Queue
 from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 
 if TYPE_CHECKING:
     from flask import Flask
-
-hiredis: Any
-try:
-    import hiredis
-except ImportError:  # redis-py packs and parses in Python then
-    hiredis = None
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +47,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def dialect_insert(session: Session, table: Any) -> Any:
+    """``INSERT`` of the session's dialect (SQLite or PostgreSQL): both take the same
+    ``on_conflict_do_nothing`` / ``on_conflict_do_update`` clauses."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in _INSERTS:
+        raise RuntimeError(f"unsupported database dialect {dialect!r}")
+    return _INSERTS[dialect](table)
+
+
+_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 def make_engine(url: str) -> Engine:
@@ -194,132 +198,8 @@ class RedisStore:
 
     def queue(self, name: str) -> Queue:
         if name not in self._queues:
-            queue = Queue(name, connection=self.client, is_async=self.is_async)
-            # rq resolves the queue's serializer again for every job it creates; given the
-            # class, that is a typing.Protocol isinstance check costing ~0.4 ms on Python 3.11
-            # (a third of a webhook's time). None resolves to the same default serializer
-            # (pickle) without the check.
-            queue.serializer = None  # type: ignore[assignment]
-            self._queues[name] = queue
+            self._queues[name] = Queue(name, connection=self.client, is_async=self.is_async)
         return self._queues[name]
 
 
 redis_store = RedisStore()
-
-
-class _Held(threading.local):
-    """Each thread's own Redis connection for ``InFlight``, per pool and process."""
-
-    pool: Any = None
-    pid = 0
-    connection: Any = None
-    busy = False
-
-    def take(self, pool: Any) -> tuple[Any, bool]:
-        """(connection, held): the thread's own connection to ``pool``, or, while it is busy,
-        one from the pool."""
-        if self.busy:
-            return pool.get_connection(), False
-        pid = os.getpid()
-        if self.pool is not pool or self.pid != pid:
-            if self.connection is not None and self.pid == pid:
-                self.connection.disconnect()  # another pool's (another app's, in the tests)
-            self.pool, self.pid, self.connection = pool, pid, pool.make_connection()
-        self.busy = True
-        return self.connection, True
-
-
-_held = _Held()
-
-
-class InFlight:
-    """Commands sent to Redis in one go whose replies are read later (``replies``): the
-    caller does other work while Redis runs them, and by the time it reads, the replies are
-    usually there already: no blocking wait, no switch to another process and back (on a
-    busy web server that wait costs more CPU than the commands themselves).
-
-    What a non-transactional ``pipeline().execute()`` does, split in two: the commands go out
-    together on one connection; the replies come back raw (no response callbacks); an error
-    reply is raised once every reply is read; a connection that breaks before all the replies
-    are in is opened again and the commands sent once more, as the client's ``Retry`` would
-    (so, like a pipeline, they must bear being run twice).
-
-    The connection is the thread's own (``_Held``: taken from the client's pool once, kept
-    for the thread's next requests, so no pool bookkeeping per request), or one from the pool
-    while the thread's own still waits for the replies of another ``InFlight``.
-    """
-
-    def __init__(self, client: redis.Redis, commands: Sequence[Sequence[Any]]) -> None:
-        self._pool = client.connection_pool
-        self._commands = commands
-        self._connection: Any
-        self._connection, self._held = _held.take(self._pool)
-        try:
-            self._send()
-        except (redis.ConnectionError, redis.TimeoutError):
-            self._connection.disconnect()
-            try:
-                self._send()
-            except BaseException:
-                self._release(broken=True)
-                raise
-        except BaseException:
-            self._release(broken=True)
-            raise
-
-    def _send(self) -> None:
-        self._connection.send_packed_command(self._packed())
-
-    def _packed(self) -> Any:
-        """The commands in Redis' protocol: hiredis packs each one whole (redis-py's packer
-        wraps it with per-argument work that costs several times the packing itself)."""
-        if hiredis is not None:
-            try:
-                return [b"".join([hiredis.pack_command(tuple(c)) for c in self._commands])]
-            except TypeError:  # an argument hiredis does not take: redis-py says which
-                pass
-        return self._connection.pack_commands(self._commands)
-
-    def _read(self) -> list[Any]:
-        out: list[Any] = []
-        for _ in self._commands:
-            try:
-                out.append(self._connection.read_response())
-            except redis.ResponseError as error:
-                out.append(error)
-        return out
-
-    def _release(self, broken: bool = False) -> None:
-        if self._connection is None:
-            return
-        if broken:
-            self._connection.disconnect()  # the next send connects it again
-        if self._held:
-            _held.busy = False
-        else:
-            self._pool.release(self._connection)
-        self._connection = None
-
-    def replies(self) -> list[Any]:
-        """The replies, in order (raises the first error reply after reading them all)."""
-        if self._connection is None:
-            raise RuntimeError("the replies were read already")
-        try:
-            try:
-                out = self._read()
-            except (redis.ConnectionError, redis.TimeoutError):
-                self._connection.disconnect()
-                self._send()
-                out = self._read()
-        except BaseException:
-            self._release(broken=True)
-            raise
-        self._release()
-        for reply in out:
-            if isinstance(reply, redis.ResponseError):
-                raise reply
-        return out
-
-    def abandon(self) -> None:
-        """Replies that will not be read: the connection is closed, not reused."""
-        self._release(broken=True)

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
-from ivr.flow import MAX_TRIES, Turn, gather, load_state, record_once, save_state, spoken_digits
+from ivr.flow import MAX_TRIES, Turn, gather, spoken_digits
 from ivr.hours import Hours, callback_due_date, describe_hours, load_hours
 from ivr.state import CallState
 from routing.models import CallbackRequest, VoiceMessage
@@ -72,7 +72,7 @@ def _retry_or_goodbye(
     turn.speak(response, "wrong_key" if digits else "no_input")
     if tries >= MAX_TRIES:
         if closed_option:
-            record_once(turn.call_sid, "closed_option", "exhausted", None)
+            turn.record("closed_option", once="exhausted")
         return _goodbye(turn, response)
     ask_again(tries + 1)
     return response
@@ -92,15 +92,15 @@ def closed_menu(turn: Turn, digits: str, tries: int) -> VoiceResponse:
             lambda n: ask_closed_menu(turn, response, n),
             closed_option=True,
         )
-    record_once(turn.call_sid, "closed_option", f"{tries}:{digits}", digits)
-    call = load_state(turn)
+    turn.record("closed_option", digits, once=f"{tries}:{digits}")
+    call = turn.load()
     if digits == "1":
         number = peruvian_number(call.from_number)
         if number is None:
             ask_number(turn, response, 1)
         else:
             call.extra["callback_number"] = number
-            save_state(call)
+            turn.save(call)
             ask_confirm(turn, response, number, 1)
         return response
     turn.speak(response, "voicemail_notice")
@@ -143,7 +143,7 @@ def ask_number(turn: Turn, response: VoiceResponse, tries: int) -> None:
 
 def callback_confirm(turn: Turn, digits: str, tries: int) -> VoiceResponse:
     """``1`` stores the request for the number read back; ``2`` keys another number."""
-    call = load_state(turn)
+    call = turn.load()
     response = VoiceResponse()
     number = str(call.extra.get("callback_number") or "")
     if not number or digits == "2":
@@ -162,7 +162,7 @@ def callback_confirm(turn: Turn, digits: str, tries: int) -> VoiceResponse:
         )
     hours = load_hours(turn.session, turn.settings.service_hours, turn.settings.close_on_holidays)
     save_callback(turn.session, call, number, callback_due_date(turn.now, hours))
-    record_once(call.call_sid, "callback_requested", SOURCE, source=SOURCE, telefono=number)
+    turn.record("callback_requested", once=SOURCE, source=SOURCE, telefono=number)
     turn.speak(response, "callback_saved")
     response.hangup()
     return response
@@ -182,9 +182,9 @@ def callback_number(turn: Turn, digits: str, tries: int) -> VoiceResponse:
             digits,
             lambda n: ask_number(turn, response, n),
         )
-    call = load_state(turn)
+    call = turn.load()
     call.extra["callback_number"] = number
-    save_state(call)
+    turn.save(call)
     ask_confirm(turn, response, number, 1)
     return response
 
@@ -253,7 +253,7 @@ def voicemail_done(turn: Turn, recording_url: str, duration: int) -> VoiceRespon
     """The Record action: keep what Twilio says about the message and thank the caller."""
     response = VoiceResponse()
     if recording_url:
-        call = load_state(turn)
+        call = turn.load()
         hours = load_hours(
             turn.session, turn.settings.service_hours, turn.settings.close_on_holidays
         )
@@ -278,7 +278,7 @@ def voicemail_recording(
     if status and status != "completed":
         log.warning("recording %s of %s ended %s", recording_sid, turn.call_sid, status)
         return
-    call = load_state(turn)
+    call = turn.load()
     hours = load_hours(turn.session, turn.settings.service_hours, turn.settings.close_on_holidays)
     save_voicemail(
         turn.session,
@@ -288,10 +288,9 @@ def voicemail_recording(
         recording_sid=recording_sid,
         duration=duration,
     )
-    record_once(
-        call.call_sid,
+    turn.record(
         "voicemail",
-        recording_sid or "-",
+        once=recording_sid or "-",
         recording_sid=recording_sid,
         recording_url=recording_url,
         duration=duration,

@@ -8,8 +8,8 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from directory.queries import center_for_department, departments
 from ivr.cache import cached
-from ivr.flow import Turn, load_state, record_once, save_state, to_plataforma
-from ivr.menus import PagedMenu, ask_page, navigate_page
+from ivr.flow import Turn, to_plataforma
+from ivr.paging import PagedMenu, ask_page, navigate_page
 from ivr.state import CallState
 
 DEPARTMENT_MENU = PagedMenu("voice.departments", "conectamef_intro", "department_option")
@@ -34,18 +34,18 @@ def start(turn: Turn, response: VoiceResponse, call: CallState) -> VoiceResponse
     if call.region:
         center = center_of(turn.session, call.region)
         if center is not None:
-            record_once(call.call_sid, "region", call.region, call.region)
+            turn.record("region", call.region, once=call.region)
             return connect(turn, response, call, center)
     names = department_names(turn.session)
     if not names:
         return to_plataforma(turn, response, call, "route_failed")
-    save_state(call)
+    turn.save(call)
     ask_page(turn, response, call, DEPARTMENT_MENU, names, 0, 1)
     return response
 
 
 def choose_department(turn: Turn, digits: str, page: int, tries: int) -> VoiceResponse:
-    call = load_state(turn)
+    call = turn.load()
     response = VoiceResponse()
     names = department_names(turn.session)
     picked = navigate_page(turn, response, call, DEPARTMENT_MENU, names, page, digits, tries)
@@ -56,7 +56,7 @@ def choose_department(turn: Turn, digits: str, page: int, tries: int) -> VoiceRe
     if center is None:
         return to_plataforma(turn, response, call, "route_failed")
     call.region = departamento
-    record_once(call.call_sid, "region", departamento, departamento)
+    turn.record("region", departamento, once=departamento)
     return connect(turn, response, call, center)
 
 
@@ -64,8 +64,8 @@ def connect(
     turn: Turn, response: VoiceResponse, call: CallState, center: tuple[str, str]
 ) -> VoiceResponse:
     centro, telefono = center
-    save_state(call)
-    record_once(call.call_sid, "conectamef", centro, centro, telefono=telefono)
+    turn.save(call)
+    turn.record("conectamef", centro, once=centro, telefono=telefono)
     turn.speak(response, "conectamef_transfer", call.language, centro=centro)
     outbound = response.dial(action=turn.path("voice.conectamef_result"), method="POST", timeout=25)
     outbound.number(telefono)
@@ -74,7 +74,7 @@ def connect(
 
 def transfer_result(turn: Turn, dial_status: str) -> VoiceResponse:
     """After the center's line: answered → survey; else the Plataforma takes the call."""
-    call = load_state(turn)
+    call = turn.load()
     response = VoiceResponse()
     if dial_status in ANSWERED:
         response.redirect(turn.path("voice.survey"), method="POST")

@@ -9,15 +9,11 @@ from twilio.twiml.voice_response import VoiceResponse
 from ivr import closed
 from ivr.flow import (
     Turn,
+    ask_main_menu,
     gather,
-    load_call,
-    load_state,
-    record_once,
     retry_or_plataforma,
-    save_state,
 )
 from ivr.hours import closed_reason, load_hours
-from ivr.menus import ask_main_menu
 from ivr.state import CallState
 
 LANGUAGE_KEYS = {"": "es", "1": "es", "2": "qu", "3": "ay"}
@@ -39,7 +35,7 @@ def region_of_number(number: str) -> str | None:
 
 def incoming(turn: Turn, from_number: str, to_number: str) -> VoiceResponse:
     """Greet (the call is registered, §5.3.1); then closed options or the language menu."""
-    call = load_call(turn.call_sid)
+    call = turn.call
     if call is None:
         call = CallState(
             call_sid=turn.call_sid,
@@ -48,16 +44,14 @@ def incoming(turn: Turn, from_number: str, to_number: str) -> VoiceResponse:
             started_at=turn.now.isoformat(),
             region=region_of_number(from_number),
         )
-        save_state(call)
-    record_once(
-        call.call_sid, "incoming", **{"from": from_number, "to": to_number, "region": call.region}
-    )
+        turn.save(call)
+    turn.record("incoming", **{"from": from_number, "to": to_number, "region": call.region})
     response = VoiceResponse()
     turn.speak(response, "greeting")
     hours = load_hours(turn.session, turn.settings.service_hours, turn.settings.close_on_holidays)
     reason = closed_reason(turn.now, hours)
     if reason is not None:
-        record_once(call.call_sid, "closed", reason=reason)
+        turn.record("closed", reason=reason)
         closed.offer(turn, response, call, hours, reason)
         return response
     ask_language(turn, response, 1)
@@ -72,7 +66,7 @@ def ask_language(turn: Turn, response: VoiceResponse, tries: int) -> None:
 
 def choose_language(turn: Turn, digits: str, tries: int) -> VoiceResponse:
     """``1`` or no key: Spanish; ``2`` quechua; ``3`` aymara; ``*`` repeats."""
-    call = load_state(turn)
+    call = turn.load()
     response = VoiceResponse()
     if digits == "*":
         ask_language(turn, response, tries)
@@ -83,7 +77,7 @@ def choose_language(turn: Turn, digits: str, tries: int) -> VoiceResponse:
             turn, response, call, tries, digits, lambda n: ask_language(turn, response, n)
         )
     call.language = language
-    save_state(call)
-    record_once(call.call_sid, "language", f"{tries}:{digits}", language)
+    turn.save(call)
+    turn.record("language", language, once=f"{tries}:{digits}")
     ask_main_menu(turn, response, call, 1)
     return response

@@ -4,19 +4,17 @@ and the preferential reason."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
 from twilio.twiml.voice_response import VoiceResponse
 
+from ivr import conectamef, technical
 from ivr.flow import (
     Turn,
+    ask_main_menu,
     gather,
-    load_state,
-    record_once,
     retry_or_plataforma,
-    save_state,
     spoken_digits,
     to_plataforma,
 )
@@ -24,23 +22,16 @@ from ivr.state import CallState
 
 Handler = Callable[[Turn, VoiceResponse, CallState], VoiceResponse]
 EXPEDIENTE = re.compile(r"^\d{4,12}$")
-PAGE_SIZE = 8
 
 
 @dataclass(frozen=True)
 class Option:
     detalle: str
-    tipo_consulta: str | None
     handle: Handler
 
 
-def ask_main_menu(turn: Turn, response: VoiceResponse, call: CallState, tries: int) -> None:
-    menu = gather(turn, response, "voice.main_menu", tries)
-    turn.speak(menu, "main_menu", call.language)
-
-
 def _estado_tramite(turn: Turn, response: VoiceResponse, call: CallState) -> VoiceResponse:
-    save_state(call)
+    turn.save(call)
     ask_expediente(turn, response, call, 1)
     return response
 
@@ -50,14 +41,10 @@ def _informacion(turn: Turn, response: VoiceResponse, call: CallState) -> VoiceR
 
 
 def _consulta_tecnica(turn: Turn, response: VoiceResponse, call: CallState) -> VoiceResponse:
-    from ivr import technical
-
     return technical.start(turn, response, call)
 
 
 def _conectamef(turn: Turn, response: VoiceResponse, call: CallState) -> VoiceResponse:
-    from ivr import conectamef
-
     return conectamef.start(turn, response, call)
 
 
@@ -68,25 +55,25 @@ def _autoridad(turn: Turn, response: VoiceResponse, call: CallState) -> VoiceRes
 
 
 def _preferencial(turn: Turn, response: VoiceResponse, call: CallState) -> VoiceResponse:
-    save_state(call)
+    turn.save(call)
     ask_preferential(turn, response, call, 1)
     return response
 
 
 MAIN_MENU: dict[str, Option] = {
-    "1": Option("estado_tramite", "administrativa", _estado_tramite),
-    "2": Option("informacion", "administrativa", _informacion),
-    "3": Option("consulta_tecnica", "tecnica", _consulta_tecnica),
-    "4": Option("conectamef", None, _conectamef),
-    "8": Option("autoridad", None, _autoridad),
-    "9": Option("preferencial", None, _preferencial),
-    "0": Option("asesor", "administrativa", _informacion),
+    "1": Option("estado_tramite", _estado_tramite),
+    "2": Option("informacion", _informacion),
+    "3": Option("consulta_tecnica", _consulta_tecnica),
+    "4": Option("conectamef", _conectamef),
+    "8": Option("autoridad", _autoridad),
+    "9": Option("preferencial", _preferencial),
+    "0": Option("asesor", _informacion),
 }
 
 
 def main_menu(turn: Turn, digits: str, tries: int) -> VoiceResponse:
     """Act on the main menu's key (PRODUCT.md step 4); ``*`` repeats it."""
-    call = load_state(turn)
+    call = turn.load()
     response = VoiceResponse()
     if digits == "*":
         ask_main_menu(turn, response, call, tries)
@@ -97,8 +84,7 @@ def main_menu(turn: Turn, digits: str, tries: int) -> VoiceResponse:
             turn, response, call, tries, digits, lambda n: ask_main_menu(turn, response, call, n)
         )
     call.detalle = option.detalle
-    call.tipo_consulta = option.tipo_consulta
-    record_once(call.call_sid, "main_menu", f"{tries}:{digits}", digits, detalle=option.detalle)
+    turn.record("main_menu", digits, once=f"{tries}:{digits}", detalle=option.detalle)
     return option.handle(turn, response, call)
 
 
@@ -121,7 +107,7 @@ def ask_expediente_confirm(
 
 def expediente(turn: Turn, digits: str, tries: int) -> VoiceResponse:
     """The keyed expediente (4 to 12 digits, ``#`` to end), read back digit by digit."""
-    call = load_state(turn)
+    call = turn.load()
     response = VoiceResponse()
     digits = digits.rstrip("#")
     if digits == "*":
@@ -138,14 +124,14 @@ def expediente(turn: Turn, digits: str, tries: int) -> VoiceResponse:
             message="expediente_invalid" if digits else None,
         )
     call.extra["expediente_pendiente"] = digits
-    save_state(call)
+    turn.save(call)
     ask_expediente_confirm(turn, response, call, digits, 1)
     return response
 
 
 def expediente_confirm(turn: Turn, digits: str, tries: int) -> VoiceResponse:
     """``1`` confirms the number read back (→ Plataforma), ``2`` keys it again."""
-    call = load_state(turn)
+    call = turn.load()
     response = VoiceResponse()
     number = str(call.extra.get("expediente_pendiente") or "")
     if not number or digits == "2":
@@ -164,7 +150,7 @@ def expediente_confirm(turn: Turn, digits: str, tries: int) -> VoiceResponse:
             lambda n: ask_expediente_confirm(turn, response, call, number, n),
         )
     call.expediente = number
-    record_once(call.call_sid, "expediente", number, expediente=number)
+    turn.record("expediente", once=number, expediente=number)
     return to_plataforma(turn, response, call, "menu")
 
 
@@ -180,7 +166,7 @@ def ask_preferential(turn: Turn, response: VoiceResponse, call: CallState, tries
 
 def preferential(turn: Turn, digits: str, tries: int) -> VoiceResponse:
     """The reason (1 gestante, 2 adulto mayor, 3 discapacidad) → Plataforma, first in line."""
-    call = load_state(turn)
+    call = turn.load()
     response = VoiceResponse()
     if digits == "*":
         ask_preferential(turn, response, call, tries)
@@ -191,93 +177,6 @@ def preferential(turn: Turn, digits: str, tries: int) -> VoiceResponse:
             turn, response, call, tries, digits, lambda n: ask_preferential(turn, response, call, n)
         )
     call.preferencial = reason
-    record_once(call.call_sid, "preferential", f"{tries}:{digits}", reason)
+    turn.record("preferential", reason, once=f"{tries}:{digits}")
     # routing's send_to_plataforma tells the caller they are served first.
     return to_plataforma(turn, response, call, "preferential", prompt=None)
-
-
-# --- Paged menus (órganos, departments) -------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PagedMenu:
-    endpoint: str
-    intro: str  # prompt id said on the first page
-    option: str  # prompt id with {nombre} and {key}
-
-
-Choice = tuple[Literal["pick", "next", "back", "asesor", "repeat"], int] | None
-
-
-def page_count(items: Sequence[object]) -> int:
-    return max(1, -(-len(items) // PAGE_SIZE))
-
-
-def ask_page(
-    turn: Turn,
-    response: VoiceResponse,
-    call: CallState,
-    menu: PagedMenu,
-    names: Sequence[str],
-    page: int,
-    tries: int,
-) -> None:
-    """Keys 1–8 for this page's items, 9 the next page (when there is one), 0 asesor, * back."""
-    prompt = gather(turn, response, menu.endpoint, tries, page=page)
-    if page == 0:
-        turn.speak(prompt, menu.intro, call.language)
-    start = page * PAGE_SIZE
-    for key, nombre in enumerate(names[start : start + PAGE_SIZE], start=1):
-        turn.speak(prompt, menu.option, call.language, nombre=nombre, key=key)
-    if page + 1 < page_count(names):
-        turn.speak(prompt, "menu_next_page", call.language)
-    turn.speak(prompt, "menu_tail", call.language)
-
-
-def choose(names: Sequence[str], page: int, digits: str) -> Choice:
-    """What a key means on a page: ("pick", index) etc.; None for a wrong key or no input."""
-    if digits == "0":
-        return ("asesor", 0)
-    if digits == "*":
-        return ("back", page - 1)
-    if digits == "9" and page + 1 < page_count(names):
-        return ("next", page + 1)
-    if len(digits) == 1 and "1" <= digits <= "8":
-        index = page * PAGE_SIZE + int(digits) - 1
-        if index < len(names) and index < (page + 1) * PAGE_SIZE:
-            return ("pick", index)
-    return None
-
-
-def navigate_page(
-    turn: Turn,
-    response: VoiceResponse,
-    call: CallState,
-    menu: PagedMenu,
-    names: Sequence[str],
-    page: int,
-    digits: str,
-    tries: int,
-) -> int | VoiceResponse:
-    """Handle a key on a paged menu: the index picked, or the TwiML for everything else
-    (a wrong key or no input, asesor, the next page, back to the previous page or the main menu)."""
-    choice = choose(names, page, digits)
-    if choice is None:
-        return retry_or_plataforma(
-            turn,
-            response,
-            call,
-            tries,
-            digits,
-            lambda n: ask_page(turn, response, call, menu, names, page, n),
-        )
-    action, value = choice
-    if action == "pick":
-        return value
-    if action == "asesor":
-        return to_plataforma(turn, response, call, "menu")
-    if action == "back" and value < 0:
-        ask_main_menu(turn, response, call, 1)
-    else:  # next page, or back to the previous one
-        ask_page(turn, response, call, menu, names, value, 1)
-    return response

@@ -9,25 +9,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from redis import Redis
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
+from directory.dialing import anexo_target
 from directory.queries import active_organos, serving_representative
-from extensions import redis_store
 from ivr import state
 from ivr.cache import cached
-from ivr.flow import (
-    SEEN_TTL_SECONDS,
-    Turn,
-    load_state,
-    record_once,
-    save_state,
-    spoken_digits,
-    to_plataforma,
-)
-from ivr.menus import PagedMenu, ask_page, navigate_page
+from ivr.flow import Turn, spoken_digits, to_plataforma
+from ivr.paging import PagedMenu, ask_page, navigate_page
 from ivr.state import CallState
-from routing.dialing import anexo_target
 
 ORGANO_MENU = PagedMenu("voice.organos", "organo_intro", "organo_option")
 LEGS = ("titular", "alterno")
@@ -92,13 +84,13 @@ def start(turn: Turn, response: VoiceResponse, call: CallState) -> VoiceResponse
     names = [nombre for _, nombre in organo_menu(turn.session)]
     if not names:
         return to_plataforma(turn, response, call, "route_failed")
-    save_state(call)
+    turn.save(call)
     ask_page(turn, response, call, ORGANO_MENU, names, 0, 1)
     return response
 
 
 def choose_organo(turn: Turn, digits: str, page: int, tries: int) -> VoiceResponse:
-    call = load_state(turn)
+    call = turn.load()
     response = VoiceResponse()
     menu = organo_menu(turn.session)
     names = [nombre for _, nombre in menu]
@@ -107,9 +99,8 @@ def choose_organo(turn: Turn, digits: str, page: int, tries: int) -> VoiceRespon
         return picked
     sigla, nombre = menu[picked]
     call.organo_sigla = sigla
-    call.tipo_consulta = "tecnica"
-    save_state(call)
-    record_once(call.call_sid, "organo", f"{page}:{tries}:{digits}", sigla)
+    turn.save(call)
+    turn.record("organo", sigla, once=f"{page}:{tries}:{digits}")
     turn.speak(response, "technical_intro", call.language, organo=nombre)
     turn.speak(response, "summary_ask", call.language)
     response.record(
@@ -128,12 +119,12 @@ def choose_organo(turn: Turn, digits: str, page: int, tries: int) -> VoiceRespon
 
 def summary(turn: Turn, recording_url: str, duration: int, skipped: bool) -> VoiceResponse:
     """The caller's summary (or none), then the titular is dialed."""
-    call = load_state(turn)
+    call = turn.load()
     url = recording_url if recording_url and duration > 0 and not skipped else None
     if url:
         call.summary_url = url
-        save_state(call)
-    record_once(call.call_sid, "summary", recording_url=url)
+        turn.save(call)
+    turn.record("summary", recording_url=url)
     response = VoiceResponse()
     if call.preferencial:  # never dialed out (§5.2.2, last paragraph)
         return to_plataforma(turn, response, call, "preferential")
@@ -148,7 +139,7 @@ def dial(turn: Turn, response: VoiceResponse, call: CallState, leg: str) -> Voic
         if leg == "titular":
             return dial(turn, response, call, "alterno")
         return _route_failed(turn, response, call)
-    record_once(call.call_sid, "dial", leg, leg, anexo=who.anexo, nombre=who.nombre)
+    turn.record("dial", leg, once=leg, anexo=who.anexo, nombre=who.nombre)
     target = anexo_target(who.anexo, turn.settings.anexo_dial)  # the same rule routing uses
     whisper_url = turn.absolute("voice.whisper", call=call.call_sid, leg=leg)
     outbound = response.dial(
@@ -166,7 +157,6 @@ def dial(turn: Turn, response: VoiceResponse, call: CallState, leg: str) -> Voic
 
 
 def _route_failed(turn: Turn, response: VoiceResponse, call: CallState) -> VoiceResponse:
-    call.derivacion = "plataforma"
     turn.speak(response, "technical_failed", call.language)
     return to_plataforma(turn, response, call, "route_failed")
 
@@ -177,7 +167,7 @@ def _accepted_key(call_sid: str, leg: str) -> str:
 
 def whisper(turn: Turn, parent_sid: str, leg: str) -> VoiceResponse:
     """What the Red member hears before being bridged; ``1`` accepts, anything else hangs up."""
-    call = state.load(parent_sid) or CallState(call_sid=parent_sid)
+    call = state.load(turn.r, parent_sid) or CallState(call_sid=parent_sid)
     response = VoiceResponse()
     prompt = response.gather(
         input="dtmf",
@@ -203,19 +193,19 @@ def whisper(turn: Turn, parent_sid: str, leg: str) -> VoiceResponse:
     return response
 
 
-def whisper_accept(parent_sid: str, leg: str, digits: str) -> VoiceResponse:
+def whisper_accept(r: Redis, parent_sid: str, leg: str, digits: str) -> VoiceResponse:
     """``1``: remember the acceptance and end the whisper, so Twilio bridges the calls."""
     response = VoiceResponse()
     if digits == "1":
-        redis_store.client.set(_accepted_key(parent_sid, leg), "1", ex=SEEN_TTL_SECONDS)
+        r.set(_accepted_key(parent_sid, leg), "1", ex=state.STATE_TTL_SECONDS)
     else:
         response.hangup()
     return response
 
 
-def dial_outcome(call_sid: str, leg: str, dial_status: str) -> str:
+def dial_outcome(r: Redis, call_sid: str, leg: str, dial_status: str) -> str:
     if dial_status in ANSWERED:
-        accepted = redis_store.client.get(_accepted_key(call_sid, leg))
+        accepted = r.get(_accepted_key(call_sid, leg))
         return "accepted" if accepted else "not-accepted"
     return dial_status if dial_status in FAILED_OUTCOMES else "failed"
 
@@ -224,15 +214,13 @@ def dial_result(
     turn: Turn, leg: str, dial_status: str, duration: int, call_status: str = "in-progress"
 ) -> VoiceResponse:
     """The Dial action: accepted → survey after the talk; else the alterno, then Plataforma."""
-    call = load_state(turn)
-    outcome = dial_outcome(call.call_sid, leg, dial_status)
-    record_once(call.call_sid, "dial_result", leg, leg, outcome=outcome, duration=duration)
+    call = turn.load()
+    outcome = dial_outcome(turn.r, call.call_sid, leg, dial_status)
+    turn.record("dial_result", leg, once=leg, outcome=outcome, duration=duration)
     response = VoiceResponse()
     if call_status in CALLER_GONE:  # the caller hung up: nothing more to dial
         return response
     if outcome == "accepted":
-        call.derivacion = leg
-        save_state(call)
         response.redirect(turn.path("voice.survey"), method="POST")
         return response
     if leg == "titular":

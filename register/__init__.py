@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Flask
+
+from extensions import db, redis_store
+from register import cli, jobs  # noqa: F401  (jobs: imported before rq forks its work horses)
+from register.events import SPOOL_NAME, Sink
 
 
 def init_app(app: Flask) -> None:
-    """Register this package's CLI commands and where its spool file lives."""
-    from register import cli, events, jobs  # noqa: F401  (jobs: loaded before rq forks)
-
-    events.configure(app.config["INSTANCE_DIR"])
+    """The app's ``Sink`` (where journey events go) and this package's CLI commands."""
+    init_app_sink(app)
     cli.init_app(app)
+
+
+def init_app_sink(app: Flask) -> None:
+    """The app's ``Sink``, on the app's current Redis connection."""
+    app.extensions["register"] = Sink(
+        r=redis_store.client,
+        queue=redis_store.queue(app.config["RQ_REGISTER_QUEUE"]),
+        new_session=db.new_session,
+        spool=Path(app.config["INSTANCE_DIR"]) / SPOOL_NAME,
+    )
+
+
+def sink_of(app: Flask) -> Sink:
+    sink: Sink = app.extensions["register"]
+    return sink

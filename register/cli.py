@@ -10,13 +10,16 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry
 
 from extensions import db, redis_store
-from register.events import REGISTER_QUEUE, flush_outbox
+from register.events import flush_outbox
 
 
 def _failed_registries() -> list[FailedJobRegistry]:
     return [
         FailedJobRegistry(name, connection=redis_store.client)
-        for name in (REGISTER_QUEUE, current_app.config.get("RQ_DEFAULT_QUEUE", "default"))
+        for name in (
+            current_app.config["RQ_REGISTER_QUEUE"],
+            current_app.config.get("RQ_DEFAULT_QUEUE", "default"),
+        )
     ]
 
 
@@ -48,7 +51,7 @@ def init_app(app: Flask) -> None:
     @register_group.command("flush-outbox")
     def flush_outbox_cmd() -> None:
         """Pasa a la cola los eventos guardados mientras Redis no respondía."""
-        count = flush_outbox(db.session())
+        count = flush_outbox(db.session(), current_app.extensions["register"])
         click.echo(f"{count} eventos pasados a la cola.")
 
     @register_group.command("failed")

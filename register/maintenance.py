@@ -1,8 +1,8 @@
 """The register's periodic work, run by worker.py in a background thread:
 
-- every ``FLUSH_SECONDS``: move the spool file and the outbox into the queue (events kept
-  while Redis or the database was down), and hand abandoned batch claims back to rq
-  (StartedJobRegistry cleanup: jobs of a worker killed mid-batch are retried);
+- every ``FLUSH_SECONDS``: move the spool file and the outbox onto the events stream (events
+  kept while Redis or the database was down), and queue a drain when the stream holds events
+  and none is queued (a drain that died);
 - every ``PURGE_SECONDS``: the retention purge (REGISTER_RETENTION_MONTHS).
 
 It uses an engine of its own (never the one forked work horses inherit) and never raises.
@@ -15,11 +15,12 @@ import threading
 import time
 
 from flask import Flask
-from rq.registry import StartedJobRegistry
 from sqlalchemy.orm import Session
 
-from extensions import make_engine, redis_store
-from register.events import REGISTER_QUEUE, flush_outbox
+from extensions import make_engine
+from register import sink_of
+from register.events import flush_outbox, wake_if_waiting
+from register.retention import purge as run_purge
 
 log = logging.getLogger(__name__)
 
@@ -30,19 +31,17 @@ PURGE_SECONDS = 24 * 3600.0
 def run_once(app: Flask, session: Session, *, purge: bool) -> None:
     """One round of the periodic work (each part on its own: one failing skips only itself)."""
     try:
-        moved = flush_outbox(session)
+        moved = flush_outbox(session, sink_of(app))
         if moved:
             log.info("outbox: %d events moved into the register queue", moved)
     except Exception:
         session.rollback()
         log.warning("outbox flush failed; will retry", exc_info=True)
     try:
-        StartedJobRegistry(REGISTER_QUEUE, connection=redis_store.client).cleanup()
+        wake_if_waiting(sink_of(app))
     except Exception:
-        log.warning("could not clean the register's started registry", exc_info=True)
+        log.warning("could not wake the register drain", exc_info=True)
     if purge:
-        from register.retention import purge as run_purge
-
         try:
             counts = run_purge(session, int(app.config["REGISTER_RETENTION_MONTHS"]))
             log.info("retention purge: %s", counts)

@@ -153,6 +153,7 @@ def transfer(call_sid: str) -> Response:
         )
     except authorities.NotOnThisCall:
         return _error(409, "Esa llamada no está conectada con este agente.")
+    ctx.hand_over()
     return jsonify({"call_sid": call_sid, "transferred_to": anexo})
 
 
@@ -168,6 +169,7 @@ def presencial(call_sid: str) -> Response:
         )
     except authorities.NotOnThisCall:
         return _error(409, "Esa llamada no está conectada con este agente.")
+    ctx.hand_over()
     return jsonify({"call_sid": call_sid, "presencial": True})
 
 

@@ -14,7 +14,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from clock import utcnow
-from ivr.journey import record_event
 from routing import agents
 from routing import queue as line
 from routing.context import Context
@@ -68,7 +67,7 @@ def transfer(ctx: Context, call_sid: str, *, agent_id: int, anexo: str, by: str,
     _claim_handoff(ctx, call_sid, agent_id, "red")
     from routing.jobs import redirect_caller
 
-    record_event(call_sid, "transfer", to=anexo, kind="red", by=by)
+    ctx.journal.record(call_sid, "transfer", to=anexo, kind="red", by=by)
     ctx.jobs.enqueue(
         redirect_caller,
         call_sid,
@@ -84,7 +83,7 @@ def presencial(ctx: Context, call_sid: str, *, agent_id: int, by: str, now: int)
     _claim_handoff(ctx, call_sid, agent_id, "presencial")
     from routing.jobs import notify_visits_module, redirect_caller
 
-    record_event(call_sid, "transfer", to="modulo_visitas", kind="presencial", by=by)
+    ctx.journal.record(call_sid, "transfer", to="modulo_visitas", kind="presencial", by=by)
     ctx.jobs.enqueue(
         redirect_caller,
         call_sid,

@@ -102,6 +102,7 @@ def transfer_command(call_sid: str, anexo: str | None, organo: str | None) -> No
         )
     except authorities.NotOnThisCall as exc:
         raise click.ClickException("Esa llamada no está conectada con un agente.") from exc
+    ctx.hand_over()
     click.echo(f"{call_sid}: transferida al anexo {target}")
 
 
@@ -115,6 +116,7 @@ def presencial_command(call_sid: str) -> None:
         authorities.presencial(ctx, call_sid, agent_id=agent_id or 0, by="cli", now=line.now_ms())
     except authorities.NotOnThisCall as exc:
         raise click.ClickException("Esa llamada no está conectada con un agente.") from exc
+    ctx.hand_over()
     click.echo(f"{call_sid}: atención presencial; se avisa al Módulo de Visitas")
 
 

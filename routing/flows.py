@@ -13,14 +13,13 @@ from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
 from clock import to_lima
+from directory.dialing import DialTarget, agent_target, anexo_target
 from directory.models import Agent, Organo
 from ivr import state as call_state
-from ivr.journey import record_event
 from ivr.state import CallState
 from routing import agents, callbacks
 from routing import queue as line
 from routing.context import Context
-from routing.dialing import DialTarget, agent_target, anexo_target
 from routing.dispatch import try_dispatch
 from routing.scripts import PREFIX
 from routing.whisper import position_text, whisper_text
@@ -77,9 +76,23 @@ def conference_name(call_sid: str) -> str:
 
 
 def send_to_plataforma(
+    response: VoiceResponse, state: CallState | None, reason: str, ctx: Context, *, now: int
+) -> VoiceResponse:
+    """Put the caller in OUR line and in Twilio's queue. With no state, or Redis failing, a
+    plain <Enqueue> with our wait URL, which adopts the caller into our line once Redis
+    answers."""
+    if state is None:
+        return enqueue_verb(response, ctx)
+    try:
+        return _join_line(response, state, reason, ctx, now=now)
+    except redis.RedisError:
+        log.exception("Redis failed while queueing %s; plain <Enqueue>", state.call_sid)
+        return enqueue_verb(response, ctx)
+
+
+def _join_line(
     response: VoiceResponse, state: CallState, reason: str, ctx: Context, *, now: int
 ) -> VoiceResponse:
-    """Put the caller in OUR line and in Twilio's queue (raises redis.RedisError)."""
     priority = line.priority_of(state)
     log.info("%s to the Plataforma (%s, %s)", state.call_sid, reason, priority)
     entry = line.enqueue(
@@ -91,7 +104,7 @@ def send_to_plataforma(
         settings=ctx.settings,
     )
     if entry.is_new:  # the call flow records the "plataforma" step itself (ivr/flow.py)
-        record_event(state.call_sid, "queued", priority=priority, language=state.language)
+        ctx.journal.record(state.call_sid, "queued", priority=priority, language=state.language)
     if priority == "authority":
         response.say(
             "Su turno de atención como autoridad ha sido registrado. "
@@ -151,14 +164,14 @@ def wait(ctx: Context, call_sid: str, queue_sid: str | None, *, now: int) -> Voi
 def adopt(ctx: Context, call_sid: str, *, now: int) -> None:
     """Put in our line a caller Twilio holds in its queue but we do not know (queued while
     Redis was down, or the entry expired)."""
-    state = _load_state(call_sid)
+    state = _load_state(ctx, call_sid)
     priority = line.priority_of(state) if state else "normal"
     language = state.language if state else "es"
     entry = line.enqueue(
         ctx.r, call_sid, language=language, priority=priority, now=now, settings=ctx.settings
     )
     if entry.is_new:
-        record_event(call_sid, "queued", priority=priority, language=language)
+        ctx.journal.record(call_sid, "queued", priority=priority, language=language)
 
 
 def wait_key(ctx: Context, call_sid: str, digits: str, *, now: int) -> VoiceResponse:
@@ -167,7 +180,9 @@ def wait_key(ctx: Context, call_sid: str, digits: str, *, now: int) -> VoiceResp
     if digits == "1":
         previous, wait_ms = line.leave(ctx.r, call_sid, now=now, new_state="callback")
         if previous == "waiting":
-            record_event(call_sid, "queue_left", "callback", wait_seconds=round(wait_ms / 1000))
+            ctx.journal.record(
+                call_sid, "queue_left", "callback", wait_seconds=round(wait_ms / 1000)
+            )
             response.leave()
             return response
     response.redirect(ctx.links("queue.wait"), method="POST")
@@ -177,7 +192,7 @@ def wait_key(ctx: Context, call_sid: str, digits: str, *, now: int) -> VoiceResp
 def callback_goodbye(
     session: Session, ctx: Context, call_sid: str, telefono: str, source: str
 ) -> VoiceResponse:
-    state = _load_state(call_sid)
+    state = _load_state(ctx, call_sid)
     request, created = callbacks.request_callback(
         session,
         call_sid=call_sid,
@@ -187,7 +202,7 @@ def callback_goodbye(
         detalle=state.detalle if state else None,
     )
     if created:
-        record_event(call_sid, "callback_requested", source=source, telefono=telefono)
+        ctx.journal.record(call_sid, "callback_requested", source=source, telefono=telefono)
     response = VoiceResponse()
     today = to_lima(request.created_at).date()
     when = "hoy" if request.due_date == today else "el siguiente día hábil"
@@ -207,7 +222,7 @@ def left(
 ) -> VoiceResponse:
     """The Enqueue action: Twilio tells how the caller left its queue."""
     if queue_result == "hangup":
-        line.caller_hung_up(call_sid, ctx.r, now)
+        line.caller_hung_up(ctx.r, ctx.journal, call_sid, now=now)
         return VoiceResponse()
     if queue_result in ("bridged", "redirected", "redirected-from-bridged"):
         return VoiceResponse()
@@ -233,7 +248,7 @@ def timeout_goodbye(
     if info.get("st") == "timeout" and not info.get("tl"):
         ctx.r.hset(f"{PREFIX}c:{call_sid}", "tl", "1")
         wait_seconds = round((now - int(info.get("arr", now))) / 1000)
-        record_event(call_sid, "queue_left", "timeout", wait_seconds=wait_seconds)
+        ctx.journal.record(call_sid, "queue_left", "timeout", wait_seconds=wait_seconds)
     return callback_goodbye(session, ctx, call_sid, telefono, "limite_espera")
 
 
@@ -287,14 +302,14 @@ def agent_picked_up(ctx: Context, call_sid: str, agent_id: int, *, now: int) -> 
     if wait_ms is None:
         return False
     agent_name = ctx.r.hget(f"{PREFIX}a:{agent_id}", "name")
-    record_event(
+    ctx.journal.record(
         call_sid,
         "agent_answered",
         agent_id=agent_id,
         nombre=agent_name.decode() if isinstance(agent_name, bytes) else agent_name,
         wait_seconds=round(wait_ms / 1000),
     )
-    record_event(call_sid, "queue_left", "bridged", wait_seconds=round(wait_ms / 1000))
+    ctx.journal.record(call_sid, "queue_left", "bridged", wait_seconds=round(wait_ms / 1000))
     return True
 
 
@@ -304,7 +319,7 @@ def whisper(ctx: Context, call_sid: str, agent_id: int, *, now: int) -> VoiceRes
     response = VoiceResponse()
     info = line.caller_info(ctx.r, call_sid)
     response.say(
-        whisper_text(_load_state(call_sid), interpreter=info.get("interp") == "1"), **ctx.say()
+        whisper_text(_load_state(ctx, call_sid), interpreter=info.get("interp") == "1"), **ctx.say()
     )
     return response
 
@@ -330,7 +345,7 @@ def dial_done(
         try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
         return survey_or_goodbye(response, ctx)
     if call_status in ENDED_CALL_STATUSES:  # the caller hung up while the agent's phone rang
-        line.caller_hung_up(call_sid, ctx.r, now)
+        line.caller_hung_up(ctx.r, ctx.journal, call_sid, now=now)
         try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
         return response
     requeued, state = agents.missed(ctx.r, call_sid, agent_id, now=now, settings=ctx.settings)
@@ -367,7 +382,7 @@ def conference_join(
     response = VoiceResponse()
     if role == "agent":
         agent_picked_up(ctx, call_sid, agent_id, now=now)
-        response.say(whisper_text(_load_state(call_sid), interpreter=True), **ctx.say())
+        response.say(whisper_text(_load_state(ctx, call_sid), interpreter=True), **ctx.say())
         end_on_exit = True
     else:
         response.say(
@@ -425,7 +440,7 @@ def transfer_done(ctx: Context, call_sid: str, dial_status: str, *, now: int) ->
     if dial_status == "completed":
         return survey_or_goodbye(response, ctx)
     if line.requeue(ctx.r, call_sid, now=now) == "missing":
-        state = _load_state(call_sid)
+        state = _load_state(ctx, call_sid)
         line.enqueue(
             ctx.r,
             call_sid,
@@ -465,8 +480,8 @@ def anexo_of(session: Session, *, anexo: str | None, organo: str | None) -> str 
     return None
 
 
-def _load_state(call_sid: str) -> CallState | None:
+def _load_state(ctx: Context, call_sid: str) -> CallState | None:
     try:
-        return call_state.load(call_sid)
+        return call_state.load(ctx.r, call_sid)
     except redis.RedisError:
         return None

@@ -14,13 +14,13 @@ from flask import current_app
 from sqlalchemy import select
 
 from clock import lima_now
+from directory.dialing import DialTarget, agent_target, speaker_target
 from directory.models import Agent, LanguageSpeaker
 from extensions import db
 from ivr import state as call_state
 from routing import agents, authorities, callbacks, twilio_api
 from routing import queue as line
 from routing.context import Context, from_app
-from routing.dialing import DialTarget, agent_target, speaker_target
 from routing.dispatch import Match, dispatch
 from routing.flows import PLATAFORMA_QUEUE
 from routing.scripts import PREFIX, text
@@ -45,7 +45,8 @@ def connect_caller(call_sid: str, agent_id: int) -> str:
         return "stale"
     if twilio_api.redirect_call(call_sid, url):
         return "redirected"
-    line.caller_hung_up(call_sid, ctx.r)
+    line.caller_hung_up(ctx.r, ctx.journal, call_sid, now=line.now_ms())
+    ctx.hand_over()
     return "gone"
 
 
@@ -125,7 +126,7 @@ def visits_module_from_config() -> authorities.VisitsModule:
 
 
 def notify_visits_module(call_sid: str, agent: str) -> str:
-    body = sms_for_visits(call_state.load(call_sid), agent)
+    body = sms_for_visits(call_state.load(from_app().r, call_sid), agent)
     return authorities.notify(db.session(), visits_module_from_config(), call_sid, agent, body)
 
 

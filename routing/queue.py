@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import redis
 
-from ivr.journey import record_event
 from ivr.state import CallState
+from register.events import Journal
 from routing.scripts import CALLER_TTL_SECONDS, PREFIX, scripts, text
 from routing.settings import RoutingSettings
 
@@ -120,25 +120,21 @@ def leave(r: redis.Redis, call_sid: str, *, now: int, new_state: str) -> tuple[s
     return text(reply[0]), int(reply[1])
 
 
-def caller_hung_up(call_sid: str, r: redis.Redis | None = None, now: int | None = None) -> bool:
+def caller_hung_up(r: redis.Redis, journal: Journal, call_sid: str, *, now: int) -> bool:
     """A caller hung up: out of line at once, registered abandoned with their wait.
 
     For /voice/status (CallStatus completed, busy, failed, no-answer, canceled) and the Enqueue
     action (QueueResult=hangup). Idempotent; returns True when the caller was in line.
     Never raises: a Redis failure is logged.
     """
-    if r is None:
-        from extensions import redis_store
-
-        r = redis_store.client
     try:
-        previous, wait_ms = leave(r, call_sid, now=now or now_ms(), new_state="gone")
+        previous, wait_ms = leave(r, call_sid, now=now, new_state="gone")
     except redis.RedisError:
         log.exception("could not take %s out of the queue", call_sid)
         return False
     if previous not in ("waiting", "offered"):
         return False
-    record_event(call_sid, "queue_left", "hangup", wait_seconds=round(wait_ms / 1000))
+    journal.record(call_sid, "queue_left", "hangup", wait_seconds=round(wait_ms / 1000))
     return True
 
 

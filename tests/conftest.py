@@ -26,27 +26,6 @@ from extensions import Base, db, ensure_embedded_redis, make_engine
 from migrations_cli import upgrade_database
 
 
-@pytest.fixture(autouse=True)
-def twiml_as_twilio_writes_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every TwiML document a test gets is checked against twilio's own serialisation (the
-    webhooks write it without ElementTree, see ``webhooks.twilio_auth.serialise``)."""
-    import xml.etree.ElementTree as ET
-
-    from twilio.twiml import TwiML
-
-    from webhooks import twilio_auth
-
-    real = twilio_auth.serialise
-
-    def checked(node: TwiML, out: list[str]) -> None:
-        mine: list[str] = []
-        real(node, mine)
-        assert "".join(mine) == ET.tostring(node.xml(), encoding="unicode")
-        out.extend(mine)
-
-    monkeypatch.setattr(twilio_auth, "serialise", checked)
-
-
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = os.environ.get("DATABASE_URL")
@@ -167,6 +146,39 @@ class TwilioSigner:
         return self.client.post(
             path, data=data, headers={"X-Twilio-Signature": "bm90IGEgc2lnbmF0dXJl"}
         )
+
+
+class Journey(list[dict[str, Any]]):
+    """The journey events recorded during a test, as the register keeps them (one per id), in
+    the order they were recorded: a spy on ``register.events.Journal.record``, the one way
+    every module records (the real method still runs)."""
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        return list(self)
+
+    def steps(self, call_sid: str | None = None) -> list[str]:
+        return [e["step"] for e in self if call_sid in (None, e["call_sid"])]
+
+    def of(self, step: str) -> list[dict[str, Any]]:
+        return [e for e in self if e["step"] == step]
+
+
+@pytest.fixture
+def journey(monkeypatch: pytest.MonkeyPatch) -> Journey:
+    from register.events import Journal
+
+    spied = Journey()
+    real = Journal.record
+
+    def record(self: Journal, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        event = real(self, *args, **kwargs)
+        if all(e["id"] != event["id"] for e in spied):
+            spied.append(event)
+        return event
+
+    monkeypatch.setattr(Journal, "record", record)
+    return spied
 
 
 @pytest.fixture

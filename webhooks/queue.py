@@ -1,207 +1,162 @@
 """The Plataforma queue's webhooks (waitUrl, Enqueue action, agent whisper and bridge).
 
-Thin views: check the signature, read the form (``twilio_fields``: parsed once, by the
-check), call routing.flows, return TwiML. Whatever fails behind a view (Redis, the database),
-the caller still gets a sensible route: back in Twilio's queue with our wait URL, the hold
-music, or a goodbye after a finished conversation.
+Thin views: ``twilio_step`` checks the signature and writes what the view recorded at the end;
+each view reads the form and calls routing.flows with a Context that records on the request's
+journal. Whatever fails behind a view (Redis, the database), the caller still gets a sensible
+route: back in Twilio's queue with our wait URL, the hold music, or a goodbye after a finished
+conversation.
 """
 
 from __future__ import annotations
-
-import contextlib
-import functools
-import logging
-from collections.abc import Callable
-from typing import Any, TypeVar
 
 from flask import Blueprint, Response, request
 from twilio.twiml.voice_response import VoiceResponse
 
 from extensions import db
 from routing import flows
-from routing.context import from_app
+from routing.context import Context, from_app
 from routing.queue import now_ms
-from webhooks.twilio_auth import twilio_fields, twilio_signed, twiml
+from webhooks.steps import Step, form, form_int, twilio_step
+from webhooks.twilio_auth import twilio_signed
 
 bp = Blueprint("queue", __name__, url_prefix="/voice/queue")
-log = logging.getLogger(__name__)
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _call() -> str:
     """The caller's CallSid: from the query (agent legs) or the form."""
-    return request.args.get("call") or twilio_fields().get("CallSid", "")
+    return request.args.get("call") or form("CallSid")
 
 
 def _agent() -> int:
     return int(request.args.get("agent", "0"))
 
 
+def _ctx(step: Step) -> Context:
+    return from_app(journal=step.journal)
+
+
 # --- What a caller gets when something behind the view fails -----------------------------
 
 
-def _back_in_line() -> VoiceResponse:
-    ctx = from_app()
-    if twilio_fields().get("DialCallStatus") in ("completed", "answered"):
+def _back_in_line(step: Step) -> VoiceResponse:
+    ctx = _ctx(step)
+    if form("DialCallStatus") in ("completed", "answered"):
         return flows.survey_or_goodbye(VoiceResponse(), ctx)
     return flows.enqueue_verb(VoiceResponse(), ctx)
 
 
-def _hold_music() -> VoiceResponse:
+def _hold_music(step: Step) -> VoiceResponse:
     response = VoiceResponse()
-    response.play(from_app().hold_music_url)
+    response.play(_ctx(step).hold_music_url)
     return response
 
 
-def _back_to_wait() -> VoiceResponse:
+def _back_to_wait(step: Step) -> VoiceResponse:
     response = VoiceResponse()
-    response.redirect(from_app().links("queue.wait"), method="POST")
+    response.redirect(_ctx(step).links("queue.wait"), method="POST")
     return response
 
 
-def _plain_whisper() -> VoiceResponse:
+def _plain_whisper(step: Step) -> VoiceResponse:
     response = VoiceResponse()
-    response.say(flows.whisper_text(None), **from_app().say())
+    response.say(flows.whisper_text(None), **_ctx(step).say())
     return response
 
 
-def _presencial_only() -> VoiceResponse:
-    return flows.presencial_twiml(from_app())
-
-
-def guarded(on_error: Callable[[], VoiceResponse]) -> Callable[[F], F]:
-    """Return the view's TwiML; on any failure behind it, log and return ``on_error()``."""
-
-    def decorate(view: F) -> F:
-        @functools.wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Response:
-            try:
-                result = view(*args, **kwargs)
-            except Exception:  # a caller on the line must never get an error page
-                log.exception("%s failed for %s", request.path, _call() or "-")
-                with contextlib.suppress(Exception):
-                    db.session.rollback()
-                result = on_error()
-            return result if isinstance(result, Response) else twiml(result)
-
-        return wrapper  # type: ignore[return-value]
-
-    return decorate
+def _presencial_only(step: Step) -> VoiceResponse:
+    return flows.presencial_twiml(_ctx(step))
 
 
 # --- Views ---------------------------------------------------------------------------------
 
 
 @bp.post("/wait")
-@twilio_signed
-@guarded(_hold_music)
-def wait() -> VoiceResponse:
-    form = twilio_fields()
-    return flows.wait(from_app(), form.get("CallSid", ""), form.get("QueueSid"), now=now_ms())
+@twilio_step(_hold_music)
+def wait(step: Step) -> VoiceResponse:
+    return flows.wait(_ctx(step), form("CallSid"), form("QueueSid") or None, now=now_ms())
 
 
 @bp.post("/wait-key")
-@twilio_signed
-@guarded(_back_to_wait)
-def wait_key() -> VoiceResponse:
-    form = twilio_fields()
-    sid, digits = form.get("CallSid", ""), form.get("Digits", "")
-    return flows.wait_key(from_app(), sid, digits, now=now_ms())
+@twilio_step(_back_to_wait)
+def wait_key(step: Step) -> VoiceResponse:
+    return flows.wait_key(_ctx(step), form("CallSid"), form("Digits"), now=now_ms())
 
 
 @bp.post("/left")
-@twilio_signed
-@guarded(_back_in_line)
-def left() -> VoiceResponse:
-    form = twilio_fields()
+@twilio_step(_back_in_line)
+def left(step: Step) -> VoiceResponse:
     return flows.left(
-        db.session(),
-        from_app(),
-        form.get("CallSid", ""),
-        form.get("QueueResult", ""),
-        form.get("From", ""),
-        now=now_ms(),
+        db.session(), _ctx(step), form("CallSid"), form("QueueResult"), form("From"), now=now_ms()
     )
 
 
 @bp.post("/timeout")
-@twilio_signed
-@guarded(_back_in_line)
-def timeout() -> VoiceResponse:
-    telefono = twilio_fields().get("From", "")
-    return flows.timeout_goodbye(db.session(), from_app(), _call(), telefono, now=now_ms())
+@twilio_step(_back_in_line)
+def timeout(step: Step) -> VoiceResponse:
+    return flows.timeout_goodbye(db.session(), _ctx(step), _call(), form("From"), now=now_ms())
 
 
 @bp.post("/bridge")
-@twilio_signed
-@guarded(_back_in_line)
-def bridge() -> VoiceResponse:
-    return flows.bridge(db.session(), from_app(), _call(), _agent())
+@twilio_step(_back_in_line)
+def bridge(step: Step) -> VoiceResponse:
+    return flows.bridge(db.session(), _ctx(step), _call(), _agent())
 
 
 @bp.post("/whisper")
-@twilio_signed
-@guarded(_plain_whisper)
-def whisper() -> VoiceResponse:
-    return flows.whisper(from_app(), _call(), _agent(), now=now_ms())
+@twilio_step(_plain_whisper)
+def whisper(step: Step) -> VoiceResponse:
+    return flows.whisper(_ctx(step), _call(), _agent(), now=now_ms())
 
 
 @bp.post("/dial-done")
-@twilio_signed
-@guarded(_back_in_line)
-def dial_done() -> VoiceResponse:
-    form = twilio_fields()
+@twilio_step(_back_in_line)
+def dial_done(step: Step) -> VoiceResponse:
     return flows.dial_done(
-        from_app(),
+        _ctx(step),
         _call(),
         _agent(),
-        form.get("DialCallStatus", ""),
-        form.get("CallStatus", ""),
-        int(form.get("DialCallDuration") or 0),
+        form("DialCallStatus"),
+        form("CallStatus"),
+        form_int("DialCallDuration"),
         now=now_ms(),
     )
 
 
 @bp.post("/requeue")
-@twilio_signed
-@guarded(_back_in_line)
-def requeue() -> VoiceResponse:
-    return flows.requeue_twiml(from_app(), _call(), now=now_ms())
+@twilio_step(_back_in_line)
+def requeue(step: Step) -> VoiceResponse:
+    return flows.requeue_twiml(_ctx(step), _call(), now=now_ms())
 
 
 @bp.post("/conference-join")
-@twilio_signed
-@guarded(_plain_whisper)
-def conference_join() -> VoiceResponse:
+@twilio_step(_plain_whisper)
+def conference_join(step: Step) -> VoiceResponse:
     role = request.args.get("role", "agent")
-    return flows.conference_join(from_app(), _call(), _agent(), role, now=now_ms())
+    return flows.conference_join(_ctx(step), _call(), _agent(), role, now=now_ms())
 
 
 @bp.post("/agent-leg-status")
 @twilio_signed
 def agent_leg_status() -> Response:
-    status = twilio_fields().get("CallStatus", "")
-    flows.agent_leg_status(from_app(), _call(), _agent(), status, now=now_ms())
+    ctx = from_app()
+    flows.agent_leg_status(ctx, _call(), _agent(), form("CallStatus"), now=now_ms())
+    ctx.hand_over()
     return Response(status=204)
 
 
 @bp.post("/transfer")
-@twilio_signed
-@guarded(_back_in_line)
-def transfer() -> VoiceResponse:
-    return flows.transfer_twiml(from_app(), _call(), request.args.get("anexo", ""))
+@twilio_step(_back_in_line)
+def transfer(step: Step) -> VoiceResponse:
+    return flows.transfer_twiml(_ctx(step), _call(), request.args.get("anexo", ""))
 
 
 @bp.post("/transfer-done")
-@twilio_signed
-@guarded(_back_in_line)
-def transfer_done() -> VoiceResponse:
-    status = twilio_fields().get("DialCallStatus", "")
-    return flows.transfer_done(from_app(), _call(), status, now=now_ms())
+@twilio_step(_back_in_line)
+def transfer_done(step: Step) -> VoiceResponse:
+    return flows.transfer_done(_ctx(step), _call(), form("DialCallStatus"), now=now_ms())
 
 
 @bp.post("/presencial")
-@twilio_signed
-@guarded(_presencial_only)
-def presencial() -> VoiceResponse:
+@twilio_step(_presencial_only)
+def presencial(_step: Step) -> VoiceResponse:
     return flows.presencial_twiml(from_app())

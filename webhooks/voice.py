@@ -1,38 +1,29 @@
 """The call flow's webhooks: /voice/incoming, /voice/status, /voice/fallback and each step's
-action URL. Each view checks the signature, reads the form, calls the domain in ivr/ and returns
-its TwiML; any failure behind it (Redis, the database) still gives Twilio a safe route."""
+action URL. Each view reads the form, builds the request's ``Turn`` and calls the domain in
+ivr/; ``twilio_step`` checks the signature first and writes what the step saved and recorded
+at the end. Any failure behind a view still gives Twilio a safe route."""
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import logging
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any
 
-from flask import Blueprint, Response, current_app, request, url_for
-from sqlalchemy.orm import Session
+from flask import Blueprint, current_app, request, url_for
 from twilio.twiml.voice_response import VoiceResponse
 
 from clock import utcnow
-from extensions import db
+from extensions import db, redis_store
 from ivr import closed, conectamef, entry, menus, survey, technical
-from ivr.flow import (
-    MAX_TRIES,
-    FlowSettings,
-    Turn,
-    batched,
-    fallback_route,
-    safe_plataforma,
-    start,
-)
+from ivr import state as call_state
+from ivr.flow import MAX_TRIES, FlowSettings, Turn
 from ivr.prompts import DEFAULT_PROMPTS
-from webhooks.twilio_auth import reject, signature_is_valid, twilio_fields, twiml
+from ivr.state import CallState
+from routing import flows
+from routing.context import from_app
+from routing.queue import caller_hung_up, now_ms
+from webhooks.steps import Step, arg_int, form, form_int, twilio_step
 
-log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__, url_prefix="/voice")
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _settings() -> FlowSettings:
@@ -47,50 +38,63 @@ def _now() -> datetime:
     return datetime.fromisoformat(fixed) if fixed else utcnow()
 
 
-@functools.lru_cache(maxsize=4096)
-def _built_path(script_root: str, endpoint: str, values: tuple[tuple[str, Any], ...]) -> str:
-    return url_for(endpoint, **dict(values))
+def _turn(step: Step, *, read_state: bool = True) -> Turn:
+    """The request's Turn; the call's state is read from Redis here (after the signature)."""
+    call_sid = form("CallSid")
+    r = redis_store.client
 
+    def plataforma(response: VoiceResponse, call: CallState | None, reason: str) -> VoiceResponse:
+        ctx = from_app(journal=step.journal)
+        return flows.send_to_plataforma(response, call, reason, ctx, now=now_ms())
 
-def _path(endpoint: str, **values: Any) -> str:
-    """``url_for`` of the flow's action URLs (a handful of endpoints and values, asked for on
-    every step), remembered per script root."""
-    try:
-        return _built_path(request.script_root, endpoint, tuple(sorted(values.items())))
-    except TypeError:  # a value that cannot be a cache key
-        return url_for(endpoint, **values)
-
-
-def _turn() -> Turn:
-    # The scoped session itself, not ``db.session()``: it opens a session only when a step
-    # reads the database (most read the per-process caches), and acts as one in every way.
-    session = cast(Session, db.session)
-    return Turn(session, _settings(), _path, _now(), _form("CallSid"))
-
-
-def _form(name: str) -> str:
-    return twilio_fields().get(name, "")
-
-
-def _int(value: str | None, default: int = 0) -> int:
-    return int(value) if value and value.isdigit() else default
+    return Turn(
+        session=db.session(),
+        settings=_settings(),
+        url_for=url_for,
+        now=_now(),
+        call_sid=call_sid,
+        r=r,
+        call=call_state.load(r, call_sid) if read_state and call_sid else None,
+        plataforma=plataforma,
+        journal=step.journal,
+        saved=step.states,
+    )
 
 
 def _tries() -> int:
-    return min(max(_int(request.args.get("try"), 1), 1), MAX_TRIES)
+    return min(max(arg_int("try", 1), 1), MAX_TRIES)
 
 
-def _to_plataforma() -> VoiceResponse:
-    return safe_plataforma("fallback", _form("CallSid") or None, _settings().voice)
+# --- What a caller gets when something behind the view fails ------------------------------
 
 
-def _hang_up() -> VoiceResponse:
+def _to_plataforma(step: Step) -> VoiceResponse:
+    """Redis or the database failed: straight to an agent, with no catalogue and no state."""
+    voice = _settings().voice
+    response = VoiceResponse()
+    response.say(DEFAULT_PROMPTS["to_plataforma_error"], voice=voice.name, language=voice.language)
+    if call_sid := form("CallSid"):
+        step.journal.record(call_sid, "plataforma", once="fallback", reason="fallback")
+    return flows.enqueue_verb(response, from_app(journal=step.journal))
+
+
+def _incoming_failed(step: Step) -> VoiceResponse:
+    """The call's first request failed: the incoming event is recorded all the same."""
+    if call_sid := form("CallSid"):
+        number = form("From")
+        region = entry.region_of_number(number)
+        data: dict[str, Any] = {"from": number, "to": form("To"), "region": region}
+        step.journal.record(call_sid, "incoming", once=1, **data)
+    return _to_plataforma(step)
+
+
+def _hang_up(_step: Step) -> VoiceResponse:
     response = VoiceResponse()
     response.hangup()
     return response
 
 
-def _thanks() -> VoiceResponse:
+def _thanks(_step: Step) -> VoiceResponse:
     response = VoiceResponse()
     voice = _settings().voice
     response.say(DEFAULT_PROMPTS["survey_skipped"], voice=voice.name, language=voice.language)
@@ -98,179 +102,167 @@ def _thanks() -> VoiceResponse:
     return response
 
 
-def step(on_error: Callable[[], VoiceResponse]) -> Callable[[F], F]:
-    """A step of the call flow: 403 unless Twilio signed the request (the call's state is
-    read from Redis meanwhile); else the view's TwiML, or ``on_error()`` (logged) on any
-    failure behind it."""
+def _nothing(_step: Step) -> VoiceResponse:
+    return VoiceResponse()
 
-    def decorate(view: F) -> F:
-        @functools.wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Response:
-            call_sid = _form("CallSid")
-            started = start(call_sid)  # Redis reads while the signature is checked
-            if not signature_is_valid():
-                started.close()
-                reject()
-            try:
-                with batched(call_sid, started) as writes:
-                    response = view(*args, **kwargs)
-                document = twiml(response)  # while Redis runs the request's writes
-                writes.settle()
-                return document
-            except Exception:  # a caller on the line must never get an error page
-                log.exception("%s failed for call %s", request.path, call_sid or "-")
-                with contextlib.suppress(Exception):
-                    db.session.rollback()
-                return twiml(on_error())
 
-        return wrapper  # type: ignore[return-value]
-
-    return decorate
+# --- Views ----------------------------------------------------------------------------------
 
 
 @bp.post("/incoming")
-@step(_to_plataforma)
-def incoming() -> VoiceResponse:
-    return entry.incoming(_turn(), _form("From"), _form("To"))
+@twilio_step(_incoming_failed)
+def incoming(step: Step) -> VoiceResponse:
+    return entry.incoming(_turn(step), form("From"), form("To"))
 
 
 @bp.post("/fallback")
-@step(_to_plataforma)
-def fallback() -> VoiceResponse:
-    return fallback_route(_form("CallSid") or None, _settings().voice)
+@twilio_step(_to_plataforma)
+def fallback(step: Step) -> VoiceResponse:
+    """Twilio's fallback URL: straight to the Plataforma, with the call's state if Redis has it."""
+    turn = _turn(step)
+    voice = turn.settings.voice
+    response = VoiceResponse()
+    response.say(DEFAULT_PROMPTS["to_plataforma_error"], voice=voice.name, language=voice.language)
+    turn.record("plataforma", once="fallback", reason="fallback")
+    return turn.plataforma(response, turn.call, "fallback")
 
 
 @bp.post("/status")
-@step(VoiceResponse)
-def status() -> VoiceResponse:
-    survey.status(_form("CallSid"), _form("CallStatus"), _form("CallDuration"))
+@twilio_step(_nothing)
+def status(step: Step) -> VoiceResponse:
+    """The call's final status; a caller who hung up while waiting leaves the line at once."""
+    survey.status(_turn(step, read_state=False), form("CallStatus"), form("CallDuration"))
+    if form("CallStatus") in flows.ENDED_CALL_STATUSES:
+        caller_hung_up(redis_store.client, step.journal, form("CallSid"), now=now_ms())
     return VoiceResponse()
 
 
 @bp.post("/closed")
-@step(_hang_up)
-def closed_menu() -> VoiceResponse:
-    return closed.closed_menu(_turn(), _form("Digits"), _tries())
+@twilio_step(_hang_up)
+def closed_menu(step: Step) -> VoiceResponse:
+    return closed.closed_menu(_turn(step), form("Digits"), _tries())
 
 
 @bp.post("/callback/confirm")
-@step(_hang_up)
-def callback_confirm() -> VoiceResponse:
-    return closed.callback_confirm(_turn(), _form("Digits"), _tries())
+@twilio_step(_hang_up)
+def callback_confirm(step: Step) -> VoiceResponse:
+    return closed.callback_confirm(_turn(step), form("Digits"), _tries())
 
 
 @bp.post("/callback/number")
-@step(_hang_up)
-def callback_number() -> VoiceResponse:
-    return closed.callback_number(_turn(), _form("Digits"), _tries())
+@twilio_step(_hang_up)
+def callback_number(step: Step) -> VoiceResponse:
+    return closed.callback_number(_turn(step), form("Digits"), _tries())
 
 
 @bp.post("/voicemail/done")
-@step(_hang_up)
-def voicemail_done() -> VoiceResponse:
-    return closed.voicemail_done(_turn(), _form("RecordingUrl"), _int(_form("RecordingDuration")))
+@twilio_step(_hang_up)
+def voicemail_done(step: Step) -> VoiceResponse:
+    return closed.voicemail_done(_turn(step), form("RecordingUrl"), form_int("RecordingDuration"))
 
 
 @bp.post("/voicemail/recording")
-@step(VoiceResponse)
-def voicemail_recording() -> VoiceResponse:
+@twilio_step(_nothing)
+def voicemail_recording(step: Step) -> VoiceResponse:
     closed.voicemail_recording(
-        _turn(),
-        _form("RecordingSid"),
-        _form("RecordingUrl"),
-        _int(_form("RecordingDuration")),
-        _form("RecordingStatus"),
+        _turn(step),
+        form("RecordingSid"),
+        form("RecordingUrl"),
+        form_int("RecordingDuration"),
+        form("RecordingStatus"),
     )
     return VoiceResponse()
 
 
 @bp.post("/language")
-@step(_to_plataforma)
-def language() -> VoiceResponse:
-    return entry.choose_language(_turn(), _form("Digits"), _tries())
+@twilio_step(_to_plataforma)
+def language(step: Step) -> VoiceResponse:
+    return entry.choose_language(_turn(step), form("Digits"), _tries())
 
 
 @bp.post("/menu")
-@step(_to_plataforma)
-def main_menu() -> VoiceResponse:
-    return menus.main_menu(_turn(), _form("Digits"), _tries())
+@twilio_step(_to_plataforma)
+def main_menu(step: Step) -> VoiceResponse:
+    return menus.main_menu(_turn(step), form("Digits"), _tries())
 
 
 @bp.post("/expediente")
-@step(_to_plataforma)
-def expediente() -> VoiceResponse:
-    return menus.expediente(_turn(), _form("Digits"), _tries())
+@twilio_step(_to_plataforma)
+def expediente(step: Step) -> VoiceResponse:
+    return menus.expediente(_turn(step), form("Digits"), _tries())
 
 
 @bp.post("/expediente/confirm")
-@step(_to_plataforma)
-def expediente_confirm() -> VoiceResponse:
-    return menus.expediente_confirm(_turn(), _form("Digits"), _tries())
+@twilio_step(_to_plataforma)
+def expediente_confirm(step: Step) -> VoiceResponse:
+    return menus.expediente_confirm(_turn(step), form("Digits"), _tries())
 
 
 @bp.post("/preferential")
-@step(_to_plataforma)
-def preferential() -> VoiceResponse:
-    return menus.preferential(_turn(), _form("Digits"), _tries())
+@twilio_step(_to_plataforma)
+def preferential(step: Step) -> VoiceResponse:
+    return menus.preferential(_turn(step), form("Digits"), _tries())
 
 
 @bp.post("/organos")
-@step(_to_plataforma)
-def organos() -> VoiceResponse:
-    page = _int(request.args.get("page"))
-    return technical.choose_organo(_turn(), _form("Digits"), page, _tries())
+@twilio_step(_to_plataforma)
+def organos(step: Step) -> VoiceResponse:
+    return technical.choose_organo(_turn(step), form("Digits"), arg_int("page"), _tries())
 
 
 @bp.post("/technical/summary")
-@step(_to_plataforma)
-def summary() -> VoiceResponse:
+@twilio_step(_to_plataforma)
+def summary(step: Step) -> VoiceResponse:
     skipped = request.args.get("skipped") == "1"
-    recording = _form("RecordingUrl")
-    return technical.summary(_turn(), recording, _int(_form("RecordingDuration")), skipped)
+    return technical.summary(
+        _turn(step), form("RecordingUrl"), form_int("RecordingDuration"), skipped
+    )
 
 
 @bp.post("/technical/whisper")
-@step(_hang_up)
-def whisper() -> VoiceResponse:
-    return technical.whisper(_turn(), request.args.get("call", ""), request.args.get("leg", ""))
+@twilio_step(_hang_up)
+def whisper(step: Step) -> VoiceResponse:
+    args = request.args
+    return technical.whisper(_turn(step), args.get("call", ""), args.get("leg", ""))
 
 
 @bp.post("/technical/whisper/accept")
-@step(_hang_up)
-def whisper_accept() -> VoiceResponse:
+@twilio_step(_hang_up)
+def whisper_accept(step: Step) -> VoiceResponse:
     args = request.args
-    return technical.whisper_accept(args.get("call", ""), args.get("leg", ""), _form("Digits"))
+    return technical.whisper_accept(
+        redis_store.client, args.get("call", ""), args.get("leg", ""), form("Digits")
+    )
 
 
 @bp.post("/technical/dial-result")
-@step(_to_plataforma)
-def dial_result() -> VoiceResponse:
+@twilio_step(_to_plataforma)
+def dial_result(step: Step) -> VoiceResponse:
     leg = request.args.get("leg", "alterno")
-    duration = _int(_form("DialCallDuration"))
-    status = _form("DialCallStatus")
-    return technical.dial_result(_turn(), leg, status, duration, _form("CallStatus"))
+    return technical.dial_result(
+        _turn(step), leg, form("DialCallStatus"), form_int("DialCallDuration"), form("CallStatus")
+    )
 
 
 @bp.post("/conectamef/departments")
-@step(_to_plataforma)
-def departments() -> VoiceResponse:
-    page = _int(request.args.get("page"))
-    return conectamef.choose_department(_turn(), _form("Digits"), page, _tries())
+@twilio_step(_to_plataforma)
+def departments(step: Step) -> VoiceResponse:
+    return conectamef.choose_department(_turn(step), form("Digits"), arg_int("page"), _tries())
 
 
 @bp.post("/conectamef/result")
-@step(_to_plataforma)
-def conectamef_result() -> VoiceResponse:
-    return conectamef.transfer_result(_turn(), _form("DialCallStatus"))
+@twilio_step(_to_plataforma)
+def conectamef_result(step: Step) -> VoiceResponse:
+    return conectamef.transfer_result(_turn(step), form("DialCallStatus"))
 
 
 @bp.post("/survey", endpoint="survey")
-@step(_thanks)
-def survey_start() -> VoiceResponse:
-    return survey.start(_turn())
+@twilio_step(_thanks)
+def survey_start(step: Step) -> VoiceResponse:
+    return survey.start(_turn(step))
 
 
 @bp.post("/survey/answer")
-@step(_thanks)
-def survey_answer() -> VoiceResponse:
-    return survey.answer(_turn(), _form("Digits"), _tries())
+@twilio_step(_thanks)
+def survey_answer(step: Step) -> VoiceResponse:
+    return survey.answer(_turn(step), form("Digits"), _tries())

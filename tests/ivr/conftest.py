@@ -4,12 +4,7 @@ import pytest
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from tests.ivr.helpers import OPEN, Journey, load_directory, spy_journey
-
-
-@pytest.fixture
-def journey(monkeypatch: pytest.MonkeyPatch) -> Journey:
-    return spy_journey(monkeypatch)
+from tests.ivr.helpers import OPEN, load_directory
 
 
 @pytest.fixture

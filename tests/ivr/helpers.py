@@ -6,10 +6,8 @@ import xml.etree.ElementTree as ET
 from datetime import datetime
 from typing import Any
 
-import pytest
 from sqlalchemy.orm import Session
 
-import ivr.journey
 from clock import LIMA
 from directory.models import CenterDepartment, ConectamefCenter, Organo, Representative
 
@@ -46,32 +44,6 @@ def gather_action(root: ET.Element) -> str:
 
 def enqueued(root: ET.Element) -> bool:
     return root.find("Enqueue") is not None
-
-
-class Journey:
-    """Spy on ivr.journey.record_event (the real function still runs)."""
-
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-
-    def steps(self, call_sid: str | None = None) -> list[str]:
-        return [e["step"] for e in self.events if call_sid in (None, e["call_sid"])]
-
-    def of(self, step: str) -> list[dict[str, Any]]:
-        return [e for e in self.events if e["step"] == step]
-
-
-def spy_journey(monkeypatch: pytest.MonkeyPatch) -> Journey:
-    journey = Journey()
-    real = ivr.journey.record_event
-
-    def record(call_sid: str, step: str, choice: str | None = None, **data: Any) -> Any:
-        event = real(call_sid, step, choice, **data)
-        journey.events.append(event)
-        return event
-
-    monkeypatch.setattr(ivr.journey, "record_event", record)
-    return journey
 
 
 def add_organo(

@@ -1,4 +1,5 @@
-"""Every event the call flow records uses the vocabulary of ivr/journey.py exactly."""
+"""Every event the call flow and routing record uses the vocabulary of register/events.py
+exactly."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import pytest
 from flask import Flask
 
 from ivr.simulator import Scenario, simulate_in_process
-from tests.ivr.helpers import OPEN, Journey, lima
+from tests.conftest import Journey
+from tests.ivr.helpers import OPEN, lima
 
-# step → data keys, as documented in ivr/journey.py's docstring.
+# step → data keys, as documented in register/events.py's docstring.
 VOCABULARY = {
     "incoming": {"from", "to", "region"},
     "closed": {"reason"},
@@ -30,9 +32,13 @@ VOCABULARY = {
     "plataforma": {"reason"},
     "survey": set(),
     "status": {"duration"},
+    "queued": {"priority", "language"},
+    "agent_answered": {"agent_id", "nombre", "wait_seconds"},
+    "queue_left": {"wait_seconds"},
+    "transfer": {"to", "kind", "by"},
 }
 NO_CHOICE = {"incoming", "closed", "callback_requested", "voicemail", "expediente", "summary"}
-NO_CHOICE |= {"plataforma"}
+NO_CHOICE |= {"plataforma", "queued", "agent_answered", "transfer"}
 
 SCENARIOS: list[dict[str, Any]] = [
     {"keys": ["1", "3", "1", "rec:9", "5"], "dial": ["busy", "accept"]},

@@ -24,7 +24,8 @@ from ivr.simulator import (
     simulate_in_process,
 )
 from routing.models import CallbackRequest, VoiceMessage
-from tests.ivr.helpers import OPEN, Journey, lima
+from tests.conftest import Journey
+from tests.ivr.helpers import OPEN, lima
 
 pytestmark = pytest.mark.usefixtures("directory")
 

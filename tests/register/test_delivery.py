@@ -1,5 +1,5 @@
-"""No call is lost: Redis outages go to the outbox, database outages to the spool file, and a
-worker killed mid-batch loses nothing (register/events.py, register/jobs.py)."""
+"""No call is lost: Redis outages go to the outbox, database outages to the spool file; a call
+whose events or row fail fails alone (register/events.py, register/jobs.py)."""
 
 from __future__ import annotations
 
@@ -19,11 +19,10 @@ from rq.job import Job
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+import register
 from extensions import db, make_engine, redis_store
-from ivr.journey import record_event
-from register.events import emit, flush_outbox, journey_key, push_events, spool_path
-from register.ingest import COPY_MIN_ROWS
-from register.jobs import _claim, read_journeys
+from register import sink_of
+from register.events import STREAM, Journal, Sink, flush_outbox, send, write_outbox
 from register.models import RegisterCall, RegisterOutbox
 from tests.register.journeys import plataforma_answered
 
@@ -81,13 +80,20 @@ def own_redis(app: Flask, tmp_path: Path) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path)
     server.start()
     redis_store.configure(server.url)
+    register.init_app_sink(app)
     yield server
     if server.proc is not None:
         server.stop()
     redis_store.configure(app.config["REDIS_URL"])
+    register.init_app_sink(app)
 
 
-def _simulated_call(i: int) -> Iterator[None]:
+@pytest.fixture
+def sink(app: Flask, own_redis: RedisServer) -> Sink:
+    return sink_of(app)
+
+
+def _simulated_call(sink: Sink, i: int) -> Iterator[None]:
     """A call through the flow, one journey event per step (yields between steps)."""
     sid = f"CA{i:032x}"
     steps: list[tuple[str, str | None, dict[str, Any]]] = [
@@ -102,14 +108,16 @@ def _simulated_call(i: int) -> Iterator[None]:
         ("status", "completed", {"duration": 200}),
     ]
     for step, choice, data in steps:
-        record_event(sid, step, choice, **data)
+        journal = Journal()  # one webhook request
+        journal.record(sid, step, choice, **data)
+        send(sink, journal.take())
         yield
 
 
 def test_redis_stopped_in_the_middle_of_200_calls_loses_no_call(
-    own_redis: RedisServer, session: Session, work: Callable[..., None]
+    own_redis: RedisServer, sink: Sink, session: Session, work: Callable[..., None]
 ) -> None:
-    calls = [_simulated_call(i) for i in range(200)]
+    calls = [_simulated_call(sink, i) for i in range(200)]
     # Interleave the calls: ten at a time are in progress, as on a real line.
     step = 0
     active: list[Iterator[None]] = []
@@ -132,7 +140,7 @@ def test_redis_stopped_in_the_middle_of_200_calls_loses_no_call(
     outboxed = session.scalar(select(func.count()).select_from(RegisterOutbox))
     assert outboxed and outboxed > 100  # the outage really happened
 
-    assert flush_outbox(session) == outboxed
+    assert flush_outbox(session, sink) == outboxed
     work()
     session.expire_all()
     assert session.scalar(select(func.count()).select_from(RegisterOutbox)) == 0
@@ -144,7 +152,7 @@ def test_redis_stopped_in_the_middle_of_200_calls_loses_no_call(
 
 
 def test_with_redis_and_the_database_down_events_go_to_the_spool_and_come_back(
-    own_redis: RedisServer, session: Session, work: Callable[..., None]
+    own_redis: RedisServer, sink: Sink, session: Session, work: Callable[..., None]
 ) -> None:
     own_redis.stop()
     dead = make_engine("postgresql://nobody@127.0.0.1:1/none")
@@ -153,75 +161,55 @@ def test_with_redis_and_the_database_down_events_go_to_the_spool_and_come_back(
     try:
         events = plataforma_answered("CA" + "5" * 32)
         for ev in events:
-            emit(ev)  # never raises
+            send(sink, [ev])  # never raises
     finally:
         db.session_factory.configure(bind=good)
         dead.dispose()
-    lines = spool_path().read_text(encoding="utf-8").splitlines()
+    lines = sink.spool.read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["id"] for line in lines] == [e["id"] for e in events]
 
     own_redis.start()
-    assert flush_outbox(session) == len(events)
-    assert spool_path().read_text(encoding="utf-8") == ""
+    assert flush_outbox(session, sink) == len(events)
+    assert sink.spool.read_text(encoding="utf-8") == ""
     work()
     assert session.scalars(select(RegisterCall)).one().resultado == "atendida"
 
 
-def test_emit_never_raises_even_when_every_way_fails(
-    own_redis: RedisServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+def test_send_never_raises_even_when_every_way_fails(
+    own_redis: RedisServer, sink: Sink, tmp_path: Path
 ) -> None:
     own_redis.stop()
     dead = make_engine("postgresql://nobody@127.0.0.1:1/none")
     good = db.engine
     db.session_factory.configure(bind=dead)
-    monkeypatch.setattr("register.events._spool_dir", tmp_path / "no" / "\0bad")
+    nowhere = Sink(sink.r, sink.queue, sink.new_session, tmp_path / "no" / "\0bad")
     try:
-        emit(plataforma_answered("CA" + "6" * 32)[0])
+        send(nowhere, plataforma_answered("CA" + "6" * 32)[:1])
     finally:
         db.session_factory.configure(bind=good)
         dead.dispose()
 
 
-def test_a_worker_killed_mid_batch_loses_nothing(
-    app: Flask, session: Session, work: Callable[..., None]
-) -> None:
-    sids = [f"CA{i:032d}" for i in range(5)]
-    for sid in sids:
-        push_events(plataforma_answered(sid))
-    queue = redis_store.queue("register")
-    claimed = _claim(redis_store.client, 1000)  # a worker takes the batch...
-    assert sorted(sid for _job, sid in claimed) == sids and queue.count == 0
-    read_journeys(redis_store.client, sids)  # ...reads the journeys... and dies before commit
-    registry = queue.started_job_registry
-    registry.cleanup(timestamp=time.time() + 10_000)  # rq's maintenance finds them abandoned
-    scheduled = queue.scheduled_job_registry
-    assert set(scheduled.get_job_ids()) == {job for job, _sid in claimed}  # retried, not failed
-    for job_id in scheduled.get_job_ids():
-        scheduled.requeue(job_id)  # as rq's scheduler does when the backoff is over
-    work()
-    rows = list(session.scalars(select(RegisterCall)))
-    assert sorted(r.call_sid for r in rows) == sids
-    assert {(r.event_count, len(r.events), r.resultado) for r in rows} == {(10, 10, "atendida")}
-    assert redis_store.client.exists(*[journey_key(s) for s in sids]) == 0
-
-
 def test_a_bad_event_fails_alone_and_is_listed_and_retried(
-    session: Session, work: Callable[..., None], runner: FlaskCliRunner
+    app: Flask, session: Session, work: Callable[..., None], runner: FlaskCliRunner
 ) -> None:
+    sink = sink_of(app)
     for i in range(3):
-        push_events(plataforma_answered(f"CA{i:032d}"))
+        send(sink, plataforma_answered(f"CA{i:032d}"))
     bad_sid = "CA" + "b" * 32
-    emit({"id": "f" * 32, "call_sid": bad_sid, "step": "incoming", "data": {}})  # no "at"
+    bad = {"id": "f" * 32, "call_sid": bad_sid, "step": "incoming", "data": {}}  # no "at"
+    send(sink, [bad])
     for i in range(3, 6):
-        push_events(plataforma_answered(f"CA{i:032d}"))
-    work()  # the first job claims the five others, the bad call included
+        send(sink, plataforma_answered(f"CA{i:032d}"))
+    work()  # one drain writes the six others; the bad call goes to a job of its own
     assert session.scalar(select(func.count()).select_from(RegisterCall)) == 6
     queue = redis_store.queue("register")
     scheduled = queue.scheduled_job_registry
     [job_id] = scheduled.get_job_ids()  # failed alone, retried with backoff
     job = Job.fetch(job_id, connection=redis_store.client)
     assert job.meta["call_sid"] == bad_sid
-    assert redis_store.client.llen(journey_key(bad_sid)) == 1  # its event is kept
+    assert job.args == (bad_sid, [bad])  # its event is kept, in the job
+    assert redis_store.client.xlen(STREAM) == 0
 
     job.retries_left = 0  # the last attempt
     job.save()
@@ -247,9 +235,8 @@ def test_retry_needs_a_job_id_or_all(runner: FlaskCliRunner) -> None:
 def test_flush_outbox_command_queues_what_the_outage_kept(
     session: Session, runner: FlaskCliRunner, work: Callable[..., None]
 ) -> None:
-    from register.events import write_outbox
-
-    write_outbox(plataforma_answered("CA" + "7" * 32))
+    write_outbox(session, plataforma_answered("CA" + "7" * 32))
+    session.commit()
     result = runner.invoke(args=["register", "flush-outbox"])
     assert "10 eventos pasados a la cola" in result.output
     work()
@@ -290,18 +277,20 @@ def refused_call(session: Session) -> Iterator[str]:
 
 
 def test_a_row_the_database_refuses_fails_alone(
-    session: Session, work: Callable[..., None], refused_call: str
+    app: Flask, session: Session, work: Callable[..., None], refused_call: str
 ) -> None:
-    calls = COPY_MIN_ROWS + 5  # a batch large enough for PostgreSQL's COPY path
+    sink = sink_of(app)
+    calls = 20
     for i in range(3):
-        push_events(plataforma_answered(f"CA{i:032d}"))
-    push_events(plataforma_answered(refused_call))
+        send(sink, plataforma_answered(f"CA{i:032d}"))
+    send(sink, plataforma_answered(refused_call))
     for i in range(3, calls):
-        push_events(plataforma_answered(f"CA{i:032d}"))
-    work()  # the first job claims the others; the batch write fails, then row by row
+        send(sink, plataforma_answered(f"CA{i:032d}"))
+    work()  # the batch write fails, then row by row: only the refused row fails
     rows = list(session.scalars(select(RegisterCall)))
     assert sorted(r.call_sid for r in rows) == [f"CA{i:032d}" for i in range(calls)]
     [job_id] = redis_store.queue("register").scheduled_job_registry.get_job_ids()
-    assert Job.fetch(job_id, connection=redis_store.client).meta["call_sid"] == refused_call
-    assert redis_store.client.llen(journey_key(refused_call)) == 10  # kept for the retry
-    assert not redis_store.client.exists(journey_key("CA" + "0" * 32))
+    job = Job.fetch(job_id, connection=redis_store.client)
+    assert job.meta["call_sid"] == refused_call
+    assert len(job.args[1]) == 10  # its events, kept for the retry
+    assert redis_store.client.xlen(STREAM) == 0

@@ -1,5 +1,5 @@
-"""One register job drains batch after batch, the Redis side of each overlapping the write of
-the one before (register.jobs.ingest_call): nothing is lost when a batch fails midway."""
+"""The register's drain (register/jobs.py): the events stream read through a consumer group,
+one upsert per batch, entries acknowledged only once their rows are committed."""
 
 from __future__ import annotations
 
@@ -8,167 +8,133 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-import register.jobs
-from extensions import redis_store
-from register.events import journey_key, push_events
+from register import jobs
+from register.events import GROUP, STREAM, WAKE_KEY, Sink, wake_if_waiting
+from register.jobs import drain_stream, ensure_group, read_batches
 from register.models import RegisterCall
-from tests.register.journeys import plataforma_answered
+from tests.register.journeys import plataforma_answered, technical_alterno
 
-CALLS = 35  # with batches of 10: the job's own call and 10 claimed, then 10, 10 and 4
-
-
-@pytest.fixture(autouse=True)
-def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(register.jobs, "BATCH_SIZE", 10)
+Deliver = Callable[[list[dict[str, Any]]], None]
 
 
-def _queue_calls(n: int = CALLS) -> list[str]:
-    sids = [f"CA{i:032d}" for i in range(n)]
-    for sid in sids:
-        push_events(plataforma_answered(sid))
-    return sids
+def sid(i: int) -> str:
+    return f"CA{i:032d}"
 
 
-def _rows(session: Session) -> int:
+def rows(session: Session) -> list[RegisterCall]:
     session.expire_all()
-    return int(session.scalar(select(func.count()).select_from(RegisterCall)) or 0)
+    return list(session.scalars(select(RegisterCall).order_by(RegisterCall.call_sid)))
 
 
-def _fail_once_on_call(monkeypatch: pytest.MonkeyPatch, name: str, nth: int) -> None:
-    """``register.jobs.<name>`` raises ConnectionError on its ``nth`` call only."""
-    real = getattr(register.jobs, name)
-    calls = {"n": 0}
-
-    def flaky(*args: Any, **kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == nth:
-            raise ConnectionError(f"{name} failed (test)")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(register.jobs, name, flaky)
-
-
-def test_one_job_drains_every_batch_queued(session: Session, work: Callable[..., None]) -> None:
-    sids = _queue_calls()
-    queue = redis_store.queue("register")
-    work(max_jobs=1)
-    assert _rows(session) == CALLS
-    assert queue.count == 0 and queue.started_job_registry.count == 0
-    assert redis_store.client.exists(*[journey_key(s) for s in sids]) == 0
-    assert queue.scheduled_job_registry.count == 0 and queue.failed_job_registry.count == 0
-
-
-def test_the_drain_stops_at_its_time_limit(
-    session: Session, work: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+def test_many_requests_queue_one_drain_that_writes_every_row(
+    sink: Sink, deliver: Deliver, work: Callable[..., None], session: Session
 ) -> None:
-    monkeypatch.setattr(register.jobs, "DRAIN_SECONDS", 0.0)
-    _queue_calls()
-    queue = redis_store.queue("register")
-    work(max_jobs=1)
-    assert _rows(session) == 11  # its own call and one batch of 10
-    assert queue.count == CALLS - 11  # the rest waits for the next jobs
+    for i in range(5):
+        for event in plataforma_answered(sid(i)):
+            deliver([event])  # one request per event
+    assert sink.queue.count == 1  # the wake flag: one drain for all of them
     work()
-    assert _rows(session) == CALLS
-
-
-def test_a_database_failure_midway_retries_that_batch_and_stops_the_drain(
-    session: Session, work: Callable[..., None], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    _fail_once_on_call(monkeypatch, "store_calls", 2)
-    sids = _queue_calls()
-    queue = redis_store.queue("register")
-    work(max_jobs=1)
-    # Batch 1 (11 calls) written; batch 2 (10) failed and is retried with backoff; batch 3,
-    # already claimed while batch 2 was written, written too; batch 4 waits in the queue.
-    assert _rows(session) == 21
-    scheduled = queue.scheduled_job_registry
-    assert scheduled.count == 10
-    assert queue.count == 4
-    assert queue.started_job_registry.count == 0
-    for job_id in scheduled.get_job_ids():
-        scheduled.requeue(job_id)  # as rq's scheduler does when the backoff is over
-    work()
-    assert _rows(session) == CALLS
-    assert redis_store.client.exists(*[journey_key(s) for s in sids]) == 0
-
-
-def test_a_redis_failure_reading_a_later_batch_retries_its_jobs(
-    session: Session, work: Callable[..., None], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    _fail_once_on_call(monkeypatch, "read_journeys", 2)
-    sids = _queue_calls()
-    queue = redis_store.queue("register")
-    work(max_jobs=1)
-    assert _rows(session) == 11  # batch 1; batch 2 could not be read: the drain stops there
-    scheduled = queue.scheduled_job_registry
-    assert scheduled.count == 10
-    assert queue.count == CALLS - 21
-    for job_id in scheduled.get_job_ids():
-        scheduled.requeue(job_id)
-    work()
-    assert _rows(session) == CALLS
-    assert redis_store.client.exists(*[journey_key(s) for s in sids]) == 0
-
-
-def test_a_failed_trim_retries_the_batch_and_writes_each_row_once(
-    session: Session, work: Callable[..., None], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    _fail_once_on_call(monkeypatch, "trim_journeys", 1)
-    sids = _queue_calls()
-    queue = redis_store.queue("register")
-    work(max_jobs=1)
-    assert _rows(session) == CALLS  # every batch was committed
-    scheduled = queue.scheduled_job_registry
-    # Batch 1's jobs are retried with backoff: the 10 claimed, and the job itself (it raised,
-    # its own call being in the batch).
-    assert scheduled.count == 11
-    assert queue.failed_job_registry.count == 0
-    for job_id in scheduled.get_job_ids():
-        scheduled.requeue(job_id)
-    work()
-    session.expire_all()
-    rows = list(session.scalars(select(RegisterCall)))
-    assert len(rows) == CALLS
-    assert {(r.event_count, len(r.events)) for r in rows} == {(10, 10)}
-    assert redis_store.client.exists(*[journey_key(s) for s in sids]) == 0
-
-
-def test_the_claim_reads_the_call_from_the_job_id_or_its_description(app: object) -> None:
-    from register.jobs import _claim
-
-    plain = "CA" + "e" * 32
-    odd = "CA-legacy-1"  # not letters and digits only: the id carries no CallSid
-    push_events(plataforma_answered(plain))
-    push_events(plataforma_answered(odd))
-    queue = redis_store.queue("register")
-    ids = queue.job_ids
-    assert ids[0].endswith("-" + plain) and odd not in ids[1]
-    push_events(plataforma_answered("CA" + "f" * 32))
-    gone = queue.job_ids[-1]
-    redis_store.client.delete(f"rq:job:{gone}")  # its hash is gone (done and deleted)
-    # An id of the old form (no CallSid in it) whose hash is gone too.
-    redis_store.client.rpush(queue.key, "reg-" + "0" * 20)
-    claimed = _claim(redis_store.client, 10)
-    assert claimed == [
-        (ids[0], plain),
-        (ids[1], odd),
-        (gone, "CA" + "f" * 32),
-        ("reg-" + "0" * 20, ""),
+    assert [(r.call_sid, r.event_count, r.resultado) for r in rows(session)] == [
+        (sid(i), 10, "atendida") for i in range(5)
     ]
-    assert queue.count == 0
-    assert queue.started_job_registry.count == 4
+    assert sink.r.xlen(STREAM) == 0  # entries deleted once written
+    assert not sink.r.exists(WAKE_KEY)  # the next event queues a new drain
+    deliver(plataforma_answered(sid(9)))
+    assert sink.queue.count == 1
 
 
-def test_a_failed_first_claim_still_writes_the_jobs_own_call(
-    session: Session, work: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+def test_a_call_split_across_drains_makes_one_complete_row(
+    deliver: Deliver, work: Callable[..., None], session: Session
 ) -> None:
-    _fail_once_on_call(monkeypatch, "_claim", 1)
-    _queue_calls()
-    queue = redis_store.queue("register")
+    events = technical_alterno(sid(1))
+    deliver(events[:4])
+    work()
+    assert rows(session)[0].event_count == 4
+    deliver(events[4:])
+    deliver(events[2:6])  # and a duplicate delivery
+    work()
+    [row] = rows(session)
+    assert (row.event_count, row.derivacion, row.resultado) == (len(events), "alterno", "atendida")
+
+
+def test_events_arriving_while_a_drain_writes_are_written_by_it(
+    sink: Sink, deliver: Deliver, work: Callable[..., None], session: Session, monkeypatch: Any
+) -> None:
+    deliver(plataforma_answered(sid(1)))
+    real = jobs.write_batch
+    late = plataforma_answered(sid(2))
+    queued_meanwhile = []
+
+    def write_batch(*args: Any) -> int:
+        written = real(*args)
+        if late:
+            deliver(list(late))  # a webhook meanwhile: the flag is set, it queues no drain
+            late.clear()
+            queued_meanwhile.append(sink.queue.count)
+        return written
+
+    monkeypatch.setattr(jobs, "write_batch", write_batch)
     work(max_jobs=1)
-    # The first batch is the job's own call alone; the next claims work again and drain the rest.
-    assert _rows(session) == CALLS
-    assert queue.count == 0
-    assert queue.scheduled_job_registry.count == 0 and queue.failed_job_registry.count == 0
+    assert queued_meanwhile == [0]
+    assert [r.call_sid for r in rows(session)] == [sid(1), sid(2)]  # the same drain
+    assert sink.queue.count == 0 and sink.r.xlen(STREAM) == 0
+
+
+def test_a_drain_killed_before_its_commit_loses_nothing(
+    sink: Sink, deliver: Deliver, session: Session
+) -> None:
+    for i in range(5):
+        deliver(plataforma_answered(sid(i)))
+    ensure_group(sink.r)
+    taken = next(read_batches(sink.r, "worker-that-dies", count=100, claim_idle_ms=60_000))
+    assert len(taken) == 5 and sink.r.xpending(STREAM, GROUP)["pending"] == 5
+    # The next drain claims what the dead one left once it is idle long enough.
+    assert drain_stream(session, sink, "next-drain", claim_idle_ms=0) == 5
+    assert [r.event_count for r in rows(session)] == [10] * 5
+    assert sink.r.xlen(STREAM) == 0 and sink.r.xpending(STREAM, GROUP)["pending"] == 0
+
+
+def test_a_database_failure_keeps_the_batch_for_the_retried_drain(
+    sink: Sink, deliver: Deliver, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i in range(3):
+        deliver(plataforma_answered(sid(i)))
+
+    def down(*_args: Any) -> None:
+        raise OperationalError("INSERT", {}, Exception("the database went away (test)"))
+
+    monkeypatch.setattr(jobs, "upsert_rows", down)
+    with pytest.raises(OperationalError):
+        drain_stream(session, sink, "job-1")
+    assert rows(session) == [] and sink.r.xpending(STREAM, GROUP)["pending"] == 3
+    monkeypatch.undo()
+    assert drain_stream(session, sink, "job-1") == 3  # rq retries the same job
+    assert sink.r.xlen(STREAM) == 0
+
+
+def test_a_drain_that_died_is_replaced_by_the_periodic_wake(
+    sink: Sink, deliver: Deliver, work: Callable[..., None], session: Session
+) -> None:
+    sink.r.set(WAKE_KEY, 1)  # left by a drain that died: no drain is queued
+    deliver(plataforma_answered(sid(1)))
+    assert sink.queue.count == 0
+    assert wake_if_waiting(sink)
+    assert not wake_if_waiting(sink)  # one is queued now
+    work()
+    assert len(rows(session)) == 1
+    assert not wake_if_waiting(sink)  # nothing left to write
+
+
+def test_a_stream_entry_that_is_not_events_is_kept_as_a_failed_job(
+    sink: Sink, work: Callable[..., None], session: Session
+) -> None:
+    sink.r.xadd(STREAM, {"events": "not json"})
+    sink.r.set(WAKE_KEY, 1)
+    assert drain_stream(session, sink, "drain") == 0
+    work()
+    failed = sink.queue.failed_job_registry
+    assert session.scalar(select(func.count()).select_from(RegisterCall)) == 0
+    assert len(failed.get_job_ids()) + len(sink.queue.scheduled_job_registry.get_job_ids()) == 1

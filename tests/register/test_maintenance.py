@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from extensions import redis_store
-from register.events import journey_key, push_events, write_outbox
+from register import sink_of
+from register.events import STREAM, send, write_outbox
 from register.maintenance import start_maintenance_thread
 from register.models import RegisterCall
 from tests.register.journeys import plataforma_answered, technical_alterno
@@ -29,7 +30,9 @@ def test_the_maintenance_thread_moves_the_outbox_into_redis(
     monkeypatch.setattr("register.maintenance.FLUSH_SECONDS", 0.05)
     monkeypatch.setattr("register.maintenance.PURGE_SECONDS", 3600.0)
     sid = "CA" + "1" * 32
-    write_outbox(plataforma_answered(sid))
+    with sink_of(app).new_session() as session:
+        write_outbox(session, plataforma_answered(sid))
+        session.commit()
     stop = start_maintenance_thread(app)
     try:
         deadline = time.monotonic() + 10
@@ -37,16 +40,18 @@ def test_the_maintenance_thread_moves_the_outbox_into_redis(
             time.sleep(0.05)
     finally:
         stop.set()
-    assert redis_store.queue("register").count == 1  # one job for the call
-    assert redis_store.client.llen(journey_key(sid)) == 10
+    assert redis_store.queue("register").count == 1  # the drain
+    [(_stream, entries)] = redis_store.client.xread({STREAM: "0"})
+    assert len(entries) == 1 and entries[0][1][b"events"].count(sid.encode()) == 10
 
 
 def test_worker_py_burst_writes_the_register_in_its_own_process(
     app: Flask, session: Session
 ) -> None:
     for i in range(20):
-        push_events(technical_alterno(f"CA{i:032d}"))
-    write_outbox(plataforma_answered("CA" + "e" * 32))  # flushed before the burst
+        send(sink_of(app), technical_alterno(f"CA{i:032d}"))
+    write_outbox(session, plataforma_answered("CA" + "e" * 32))  # flushed before the burst
+    session.commit()
     env = {
         **os.environ,
         "RED_ENV": "testing",

@@ -12,12 +12,15 @@ from flask import Flask
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy.orm import Session
+from twilio.twiml.voice_response import VoiceResponse
 
 from config import TestConfig
 from directory.models import Agent, AgentLanguage, LanguageSpeaker
+from extensions import redis_store
 from ivr import state as call_state
 from ivr.state import CallState
-from routing import twilio_api
+from routing import flows, twilio_api
+from routing import queue as line
 from routing.context import Context, from_app
 from tests.twilio_fake import FakeTwilio
 
@@ -40,14 +43,6 @@ def fake_twilio(app: Flask) -> Iterator[FakeTwilio]:
     twilio_api.use_http_client(fake)
     yield fake
     twilio_api.use_http_client(None)
-
-
-@pytest.fixture
-def journey(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """Every journey event recorded during the test (in place of the register's delivery)."""
-    events: list[dict[str, Any]] = []
-    monkeypatch.setattr("ivr.journey.emit", events.append)
-    return events
 
 
 def steps(events: list[dict[str, Any]], call_sid: str) -> list[tuple[str, str | None]]:
@@ -85,7 +80,7 @@ def add_speaker(session: Session, language: str, telefono: str) -> LanguageSpeak
 
 def caller_state(call_sid: str, **fields: Any) -> CallState:
     state = CallState(call_sid=call_sid, from_number="+51987654321", **fields)
-    call_state.save(state)
+    call_state.save(redis_store.client, state)
     return state
 
 
@@ -98,3 +93,13 @@ def dead_redis() -> redis.Redis:
     return redis.Redis(
         host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0)
     )
+
+
+def send_to_plataforma(
+    response: VoiceResponse, state: CallState | None, reason: str
+) -> VoiceResponse:
+    """routing.flows.send_to_plataforma as the call flow calls it, its events handed over."""
+    ctx = from_app()
+    response = flows.send_to_plataforma(response, state, reason, ctx, now=line.now_ms())
+    ctx.hand_over()
+    return response

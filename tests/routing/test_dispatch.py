@@ -11,6 +11,7 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from register.events import Journal
 from routing import agents
 from routing import queue as line
 from routing.dispatch import match
@@ -170,7 +171,7 @@ def test_matching_honours_order_skills_and_never_double_books(
             now += a * 1000
         elif kind == "hangup" and waiting:
             victim = sorted(waiting)[a % len(waiting)]
-            line.caller_hung_up(victim, redis_client, now)
+            line.caller_hung_up(redis_client, Journal(), victim, now=now)
             del waiting[victim]
         elif kind == "answer" and offered:
             call, agent = next(iter(offered.items()))

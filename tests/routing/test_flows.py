@@ -19,10 +19,17 @@ from routing import agents
 from routing import queue as line
 from routing.dispatch import match
 from routing.models import CallbackRequest
-from routing.plataforma import send_to_plataforma
 from routing.settings import RoutingSettings
 from tests.conftest import TwilioSigner, call_params
-from tests.routing.conftest import add_agent, add_speaker, caller_state, dead_redis, sid, steps
+from tests.routing.conftest import (
+    add_agent,
+    add_speaker,
+    caller_state,
+    dead_redis,
+    send_to_plataforma,
+    sid,
+    steps,
+)
 from tests.twilio_fake import FakeTwilio
 
 S = RoutingSettings()

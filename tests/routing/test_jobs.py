@@ -11,9 +11,8 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from extensions import redis_store
 from routing import agents
-from routing.plataforma import send_to_plataforma
 from routing.settings import RoutingSettings
-from tests.routing.conftest import add_agent, caller_state, sid
+from tests.routing.conftest import add_agent, caller_state, send_to_plataforma, sid
 from worker import build_worker
 
 

@@ -11,10 +11,9 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from extensions import redis_store
 from routing import queue as line
-from routing.plataforma import send_to_plataforma
 from routing.settings import RoutingSettings
 from tests.conftest import TwilioSigner, call_params
-from tests.routing.conftest import caller_state, dead_redis, sid, steps
+from tests.routing.conftest import caller_state, dead_redis, send_to_plataforma, sid, steps
 from tests.twilio_fake import FakeTwilio
 
 S = RoutingSettings()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import redis
 
+from register.events import Journal
 from routing import agents
 from routing import queue as line
 from routing.dispatch import match
 from routing.settings import RoutingSettings
-from tests.routing.conftest import BASE, sid, steps
+from tests.routing.conftest import BASE, sid
 
 S = RoutingSettings(aging_seconds=300, language_wait_seconds=120, wrap_up_seconds=0)
 
@@ -109,14 +110,15 @@ def test_expected_wait_comes_from_recent_handle_times_and_staffed_agents(
 
 
 def test_a_caller_who_hangs_up_leaves_at_once_and_is_registered_abandoned(
-    redis_client: redis.Redis, journey: list
+    redis_client: redis.Redis,
 ) -> None:
     line.enqueue(redis_client, sid(1), language="es", priority="normal", now=BASE, settings=S)
-    assert line.caller_hung_up(sid(1), redis_client, BASE + 42_000)
-    assert not line.caller_hung_up(sid(1), redis_client, BASE + 43_000)  # idempotent
+    journal = Journal()
+    assert line.caller_hung_up(redis_client, journal, sid(1), now=BASE + 42_000)
+    assert not line.caller_hung_up(redis_client, journal, sid(1), now=BASE + 43_000)  # idempotent
     assert line.waiting_count(redis_client) == 0
-    assert steps(journey, sid(1)) == [("queue_left", "hangup")]
-    assert journey[0]["data"] == {"wait_seconds": 42}
+    assert [(e["step"], e["choice"]) for e in journal.events] == [("queue_left", "hangup")]
+    assert journal.events[0]["data"] == {"wait_seconds": 42}
 
 
 def test_a_caller_who_hangs_up_while_offered_frees_the_agent(redis_client: redis.Redis) -> None:
@@ -124,7 +126,7 @@ def test_a_caller_who_hangs_up_while_offered_frees_the_agent(redis_client: redis
     agents.set_state(redis_client, 3, "available", languages=[], now=BASE, settings=S)
     match(redis_client, now=BASE + 1, settings=S)
     assert agents.presence(redis_client, 3).state == "ringing"
-    line.caller_hung_up(sid(1), redis_client, BASE + 2)
+    line.caller_hung_up(redis_client, Journal(), sid(1), now=BASE + 2)
     assert agents.presence(redis_client, 3).state == "available"
 
 

@@ -20,10 +20,16 @@ from routing import agents
 from routing.context import from_app
 from routing.jobs import sweep
 from routing.models import CallbackRequest
-from routing.plataforma import send_to_plataforma
 from routing.settings import RoutingSettings
 from tests.conftest import TwilioSigner, call_params
-from tests.routing.conftest import add_agent, add_speaker, caller_state, sid, steps
+from tests.routing.conftest import (
+    add_agent,
+    add_speaker,
+    caller_state,
+    send_to_plataforma,
+    sid,
+    steps,
+)
 from tests.twilio_fake import FakeTwilio
 
 T0 = 1_800_000_000_000

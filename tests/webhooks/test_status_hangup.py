@@ -8,9 +8,8 @@ from flask import Flask
 from twilio.twiml.voice_response import VoiceResponse
 
 from routing import queue as line
-from routing.plataforma import send_to_plataforma
 from tests.conftest import TwilioSigner, call_params
-from tests.routing.conftest import caller_state, sid
+from tests.routing.conftest import caller_state, send_to_plataforma, sid
 
 
 @pytest.mark.parametrize("final", ["completed", "canceled", "failed"])

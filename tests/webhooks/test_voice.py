@@ -3,6 +3,7 @@ replays, and the safe route when Redis or the database is down."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -16,31 +17,25 @@ from sqlalchemy.orm import Session
 
 import config as settings
 from app import create_app
-from extensions import InFlight, db, redis_store
+from extensions import Base, db, redis_store
 from ivr import hours, prompts
-from ivr.state import load as load_state
+from ivr import state as call_state
+from register.models import RegisterOutbox
 from routing.models import CallbackRequest, VoiceMessage
-from tests.conftest import TwilioSigner, call_params
+from tests.conftest import Journey, TwilioSigner, call_params
 from tests.ivr.helpers import (
     OPEN,
-    Journey,
     add_organo,
     enqueued,
     gather_action,
     lima,
     load_directory,
     said,
-    spy_journey,
     twiml,
     verbs,
 )
 
 SID = "CA" + "0" * 32
-
-
-@pytest.fixture
-def journey(monkeypatch: pytest.MonkeyPatch) -> Journey:
-    return spy_journey(monkeypatch)
 
 
 @pytest.fixture(autouse=True)
@@ -120,6 +115,7 @@ def test_bad_signature_gets_403_and_records_nothing(
     how: str,
 ) -> None:
     params = call_params(SID, Digits="1", DialCallStatus="completed", RecordingUrl="https://x")
+    rows_before = row_counts(session)
     if how == "unsigned":
         response = twilio.post_unsigned(path, params)
     elif how == "badly_signed":
@@ -129,8 +125,16 @@ def test_bad_signature_gets_403_and_records_nothing(
         response = twilio.client.post(path, data=params, headers={"X-Twilio-Signature": signature})
     assert response.status_code == 403
     assert journey.events == []
-    assert redis_client.keys("call:*") == []
-    assert session.scalar(select(func.count()).select_from(CallbackRequest)) == 0
+    assert redis_client.keys("*") == []  # nothing read or written: not even the call's state
+    assert row_counts(session) == rows_before
+
+
+def row_counts(session: Session) -> dict[str, int]:
+    session.rollback()
+    return {
+        table.name: session.scalar(select(func.count()).select_from(table)) or 0
+        for table in Base.metadata.sorted_tables
+    }
 
 
 def test_every_voice_endpoint_is_in_the_signature_test(app: Flask) -> None:
@@ -161,7 +165,7 @@ def test_tts_voice_and_language_come_from_the_settings(app: Flask, call: Call) -
 def test_incoming_keeps_the_landline_region(call: Call, journey: Journey) -> None:
     call.fields["From"] = "+5154212345"
     call.post("/voice/incoming")
-    state = load_state(SID)
+    state = call_state.load(redis_store.client, SID)
     assert state is not None and state.region == "Arequipa"
     assert journey.of("incoming")[0]["data"] == {
         "from": "+5154212345",
@@ -376,7 +380,7 @@ def test_main_menu_keys_to_the_plataforma(
     root = call.key("/voice/menu?try=1", key)
     assert enqueued(root)
     assert journey.of("plataforma")[0]["data"] == {"reason": reason}
-    state = load_state(SID)
+    state = call_state.load(redis_store.client, SID)
     assert state is not None and state.tipo_usuario == tipo_usuario
 
 
@@ -436,7 +440,7 @@ def test_expediente_is_read_back_digit_by_digit_and_confirmed(call: Call, journe
     call.key("/voice/expediente?try=1", "0045124")
     assert enqueued(call.key("/voice/expediente/confirm?try=1", "1"))
     assert [e["data"]["expediente"] for e in journey.of("expediente")] == ["0045124"]
-    state = load_state(SID)
+    state = call_state.load(redis_store.client, SID)
     assert state is not None and state.expediente == "0045124"
 
 
@@ -458,7 +462,7 @@ def test_preferential_reason_goes_to_plataforma(
     to_main_menu(call)
     call.key("/voice/menu?try=1", "9")
     assert enqueued(call.key("/voice/preferential?try=1", key))
-    state = load_state(SID)
+    state = call_state.load(redis_store.client, SID)
     assert state is not None and state.preferencial == reason
     assert journey.of("plataforma")[0]["data"] == {"reason": "preferential"}
 
@@ -467,12 +471,10 @@ def test_preferential_caller_is_never_dialed_out(call: Call, journey: Journey) -
     to_main_menu(call)
     call.key("/voice/menu?try=1", "3")
     call.key("/voice/organos?page=0&try=1", "1")
-    state = load_state(SID)
+    state = call_state.load(redis_store.client, SID)
     assert state is not None
     state.preferencial = "gestante"
-    from ivr.state import save
-
-    save(state)
+    call_state.save(redis_store.client, state)
     root = call.post("/voice/technical/summary?skipped=1")
     assert enqueued(root) and root.find("Dial") is None
 
@@ -617,8 +619,6 @@ def test_accepted_call_goes_to_the_survey_afterwards(
     redirect = root.find("Redirect")
     assert redirect is not None and redirect.text == "/voice/survey"
     assert journey.of("dial_result")[0]["data"] == {"outcome": "accepted", "duration": 95}
-    state = load_state(SID)
-    assert state is not None and state.derivacion == "titular"
 
 
 def test_alterno_failing_too_goes_to_plataforma_marked_route_failed(
@@ -629,8 +629,6 @@ def test_alterno_failing_too_goes_to_plataforma_marked_route_failed(
     root = call.post("/voice/technical/dial-result?leg=alterno", DialCallStatus="no-answer")
     assert enqueued(root)
     assert journey.of("plataforma")[0]["data"] == {"reason": "route_failed"}
-    state = load_state(SID)
-    assert state is not None and state.derivacion == "plataforma"
 
 
 def test_caller_hanging_up_while_the_titular_rings_dials_no_one_else(
@@ -762,22 +760,20 @@ def test_redis_and_database_down_still_send_the_caller_to_plataforma(
 def test_redis_failing_as_a_step_ends_still_sends_the_caller_to_plataforma(
     call: Call, journey: Journey, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The step's writes go out as the view ends and their replies are read after the TwiML
-    is built: if they fail, the caller still gets the safe route, not that TwiML."""
+    """The step's state and events are written once the view is done: if that write fails,
+    the caller gets the safe route, not the view's TwiML, and the events are kept."""
     to_main_menu(call)
 
-    class WritesFail(InFlight):
-        def replies(self) -> list[Any]:
-            if any(command[0] == "SET" for command in self._commands):
-                self.abandon()
-                raise redis.ConnectionError("Redis went away (test)")
-            return super().replies()
+    def fail(_pipe: Any, *args: Any, **kwargs: Any) -> Any:
+        raise redis.ConnectionError("Redis went away (test)")
 
-    monkeypatch.setattr("ivr.flow.InFlight", WritesFail)
+    monkeypatch.setattr("redis.client.Pipeline.execute", fail)
     root = call.key("/voice/menu?try=1", "3")
     assert enqueued(root)
     assert "un asesor" in said(root)
     assert not root.findall(".//Gather")  # not the órgano menu the view had built
+    kept = db.session.execute(select(RegisterOutbox.payload)).scalars().all()
+    assert [json.loads(p)["step"] for p in kept] == ["main_menu", "plataforma"]
 
 
 def test_fallback_uses_the_calls_state_when_redis_answers(call: Call, journey: Journey) -> None:
