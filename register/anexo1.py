@@ -48,6 +48,10 @@ RESULTADOS = (
 )
 FINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 _RECORDING_SID = re.compile(r"RE[0-9a-fA-F]{32}")
+# Control characters (C0, DEL, C1: NUL, line breaks, ...) dropped from the row's text values:
+# PostgreSQL refuses NUL in text, and none belongs in an Anexo 1 cell. The call_sid is the key
+# its stored journey is found by, and the journey and its events are kept as received (JSON).
+_NO_CONTROL = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0)])
 
 
 def parse_at(value: Any) -> datetime:
@@ -407,7 +411,7 @@ def _row(call_sid: str, f: Facts, events: list[dict[str, Any]]) -> dict[str, Any
         duracion = int((end - f.start).total_seconds())
     atencion = int((end - f.answered_at).total_seconds()) if f.answered_at is not None else None
     start_lima, end_lima = to_lima(f.start), to_lima(end)
-    return {
+    row = {
         "call_sid": call_sid,
         "fecha": start_lima.date(),
         "hora_inicio": start_lima.time().replace(microsecond=0, tzinfo=None),
@@ -434,16 +438,18 @@ def _row(call_sid: str, f: Facts, events: list[dict[str, Any]]) -> dict[str, Any
         "answered_at": f.answered_at,
         "atencion_seg": max(0, atencion) if atencion is not None else None,
         "final_status": f.final_status,
-        "journey": {
-            "path": f.path,
-            "queued_at": f.queued_at.isoformat() if f.queued_at else None,
-            "answered_by": f.atendido_por,
-            "dials": f.dials,
-            "transfers": f.transfers,
-            "survey": f.survey,
-            "recordings": f.recordings,
-            "callbacks": f.callbacks,
-        },
-        "events": events,
-        "event_count": len(events),
     }
+    for key, value in row.items():
+        if isinstance(value, str) and not value.isprintable() and key != "call_sid":
+            row[key] = value.translate(_NO_CONTROL)
+    journey = {
+        "path": f.path,
+        "queued_at": f.queued_at.isoformat() if f.queued_at else None,
+        "answered_by": row["atendido_por"],
+        "dials": f.dials,
+        "transfers": f.transfers,
+        "survey": f.survey,
+        "recordings": f.recordings,
+        "callbacks": f.callbacks,
+    }
+    return row | {"journey": journey, "events": events, "event_count": len(events)}

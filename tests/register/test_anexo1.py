@@ -8,8 +8,12 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from register.anexo1 import COLUMNS, RESULTADOS, build_row, mask_phone
+from register.ingest import ingest_events
+from register.models import RegisterCall
 from tests.register.journeys import (
     T0,
     abandoned_in_queue,
@@ -493,3 +497,61 @@ def test_times_with_other_offsets_or_as_datetimes_are_read_as_utc() -> None:
     for key in COLUMNS:
         assert row[key] == expected[key], key
     assert row["events"][1]["at"] == at(8).isoformat()
+
+
+# --- odd field values (issue 15) -------------------------------------------------------------
+
+SIP_CALLER = "sip:+51987654321@mef-atencion.sip.us1.twilio.com"
+
+
+def _odd_call() -> list[dict[str, Any]]:
+    """A call whose fields hold control characters (NUL, a line break, DEL, a C1 control)."""
+    events = plataforma_answered(SID)
+    events[0]["data"] = {"from": "+5198765\x004321", "to": "+5113115930", "region": "Li\x00ma"}
+    events[2]["data"] = {"detalle": "estado_tramite\x00"}
+    events[3]["data"] = {"expediente": "2026-\x000012345\n"}
+    events[6]["data"] = {"agent_id": 3, "nombre": "Rosa\x7f Quispe\x85", "wait_seconds": 15}
+    events[-1]["choice"] = "completed\x00"
+    return events
+
+
+def test_control_characters_are_stripped_from_every_text_value_of_the_row() -> None:
+    row = build_row(SID, _odd_call())
+    assert row["telefono"] == "+51987654321"
+    assert row["region"] == "Lima"
+    assert row["detalle"] == "estado_tramite"
+    assert row["expediente"] == "2026-0012345"
+    assert row["atendido_por"] == "Rosa Quispe"
+    assert row["final_status"] == "completed"
+    texts = [value for value in row.values() if isinstance(value, str)]
+    assert texts and all(value.isprintable() for value in texts)
+
+
+def test_control_characters_stay_in_the_journey_events_as_received() -> None:
+    events = _odd_call()
+    row = build_row(SID, events)
+    assert row["events"][0]["data"]["from"] == "+5198765\x004321"
+    assert row["journey"]["answered_by"] == "Rosa Quispe"
+
+
+def test_printable_text_is_kept_as_is() -> None:
+    events = plataforma_answered(SID)
+    events[6]["data"] = {"agent_id": 3, "nombre": "Rosa Quispe Ñahui\u00a0(quechua)"}
+    assert build_row(SID, events)["atendido_por"] == "Rosa Quispe Ñahui\u00a0(quechua)"
+
+
+def test_a_long_sip_caller_id_is_kept_whole() -> None:
+    events = plataforma_answered(SID)
+    events[0]["data"] = {"from": SIP_CALLER, "to": "+5113115930", "region": None}
+    row = build_row(SID, events)
+    assert row["telefono"] == SIP_CALLER
+    assert row["region"] is None
+
+
+def test_a_call_with_control_characters_is_registered(session: Session) -> None:
+    ingest_events(session, _odd_call())
+    session.expire_all()
+    stored = session.scalars(select(RegisterCall).where(RegisterCall.call_sid == SID)).one()
+    assert (stored.telefono, stored.atendido_por) == ("+51987654321", "Rosa Quispe")
+    assert stored.resultado == "atendida"
+    assert stored.event_count == len(_odd_call())
