@@ -1,16 +1,18 @@
 """From a call's journey events to its Anexo 1 row (a pure function), and phone masking.
 
-The row is derived from ALL the stored events of the call, sorted by time, every time: the
-same events in any order, with any duplicates, give the same row. The vocabulary is the table
-in ivr/journey.py's docstring.
+The row is derived from ALL the stored events of the call, every time: unique by id and sorted
+by time, each event is folded into the call's ``Facts`` by the handler of its step
+(``_HANDLERS``), and ``_row`` turns the facts into the row. The same events in any order, with
+any duplicates, give the same row. The vocabulary is the table in ivr/journey.py's docstring.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from clock import to_lima
 
@@ -46,6 +48,10 @@ RESULTADOS = (
 )
 FINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 _RECORDING_SID = re.compile(r"RE[0-9a-fA-F]{32}")
+# Control characters (C0, DEL, C1: NUL, line breaks, ...) dropped from the row's text values:
+# PostgreSQL refuses NUL in text, and none belongs in an Anexo 1 cell. The call_sid is the key
+# its stored journey is found by, and the journey and its events are kept as received (JSON).
+_NO_CONTROL = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0)])
 
 
 def parse_at(value: Any) -> datetime:
@@ -115,9 +121,9 @@ _CANONICAL_UTC = re.compile(
 
 
 def _ordered(events: Iterable[Mapping[str, Any]]) -> list[tuple[datetime, str, dict[str, Any]]]:
-    """Unique by event id, ordered by time (then id, so equal times are stable); each event
-    with its parsed time and that time as ISO 8601 text (UTC), kept JSON-ready (``at`` as
-    ISO 8601 text)."""
+    """Unique by event id, ordered by time (then id, so equal times are stable): each event
+    with its parsed time and that time as ISO 8601 text (UTC), the event kept JSON-ready
+    (``at`` as ISO 8601 text)."""
     unique: dict[str, tuple[datetime, str, Mapping[str, Any]]] = {}
     for event in events:
         event_id = str(event["id"])
@@ -142,252 +148,308 @@ def sort_events(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [event for _at, _stamp, event in _ordered(events)]
 
 
+class Event(NamedTuple):
+    """One journey event as a step's handler reads it."""
+
+    at: datetime
+    stamp: str  # ``at`` as ISO 8601 text (UTC), as the journey keeps it
+    choice: Any
+    data: Mapping[str, Any]
+
+
+@dataclass(slots=True)
+class Facts:
+    """What a call's events have told so far; each step's handler adds to it, in time order."""
+
+    start: datetime  # the first event's time
+    last_at: datetime  # the last event's time
+    telefono: str | None = None
+    region_from_number: str | None = None
+    region_chosen: str | None = None
+    idioma: str = "es"
+    detalle: str | None = None
+    expediente: str | None = None
+    organo: str | None = None
+    preferencial: str | None = None
+    authority: bool = False
+    technical: bool = False
+    plataforma: bool = False
+    closed: bool = False
+    voicemail: bool = False
+    callback: bool = False
+    red_rol: str | None = None  # the Red member (titular, alterno) who accepted the call
+    names: dict[str, str] = field(default_factory=dict)  # rol → nombre, from the dials
+    first_dial_at: datetime | None = None
+    queued_at: datetime | None = None
+    answered_at: datetime | None = None
+    atendido_por: str | None = None
+    espera: int | None = None
+    encuesta: int | None = None
+    final_status: str | None = None
+    status_at: datetime | None = None  # the last final status callback
+    status_duration: int | None = None  # its CallDuration
+    # The journey kept beside the row.
+    path: list[list[Any]] = field(default_factory=list)
+    dials: list[dict[str, Any]] = field(default_factory=list)
+    transfers: list[dict[str, Any]] = field(default_factory=list)
+    recordings: list[dict[str, Any]] = field(default_factory=list)
+    callbacks: list[dict[str, Any]] = field(default_factory=list)
+    survey: dict[str, Any] | None = None
+
+
+def _pick(data: Mapping[str, Any], *keys: str) -> dict[str, Any]:
+    return {key: data.get(key) for key in keys}
+
+
+def _incoming(f: Facts, e: Event) -> None:
+    f.telefono = e.data.get("from") or f.telefono
+    f.region_from_number = e.data.get("region") or f.region_from_number
+
+
+def _closed(f: Facts, e: Event) -> None:
+    f.closed = True
+
+
+def _callback_requested(f: Facts, e: Event) -> None:
+    f.callback = True
+    f.callbacks.append({"at": e.stamp, **_pick(e.data, "source")})
+
+
+def _voicemail(f: Facts, e: Event) -> None:
+    f.voicemail = True
+    keys = ("recording_sid", "recording_url", "duration")
+    f.recordings.append({"kind": "voicemail", **_pick(e.data, *keys)})
+
+
+def _language(f: Facts, e: Event) -> None:
+    if e.choice:
+        f.idioma = str(e.choice)
+
+
+def _main_menu(f: Facts, e: Event) -> None:
+    f.detalle = e.data.get("detalle") or f.detalle
+    f.authority = f.authority or f.detalle == "autoridad"
+    f.technical = f.technical or f.detalle == "consulta_tecnica"
+
+
+def _expediente(f: Facts, e: Event) -> None:
+    f.expediente = e.data.get("expediente") or f.expediente
+
+
+def _preferential(f: Facts, e: Event) -> None:
+    if e.choice:
+        f.preferencial = str(e.choice)
+
+
+def _organo(f: Facts, e: Event) -> None:
+    if e.choice:
+        f.organo = str(e.choice)
+        f.technical = True
+
+
+def _region(f: Facts, e: Event) -> None:
+    if e.choice:
+        f.region_chosen = str(e.choice)
+
+
+def _summary(f: Facts, e: Event) -> None:
+    if url := e.data.get("recording_url"):
+        f.recordings.append(
+            {"kind": "summary", "recording_sid": recording_sid_of(url), "recording_url": url}
+        )
+
+
+def _dial(f: Facts, e: Event) -> None:
+    if e.choice:
+        f.first_dial_at = f.first_dial_at or e.at
+        if nombre := e.data.get("nombre"):
+            f.names[str(e.choice)] = nombre
+        f.dials.append({"at": e.stamp, "rol": e.choice, **_pick(e.data, "anexo", "nombre")})
+
+
+def _dial_result(f: Facts, e: Event) -> None:
+    if not e.choice:
+        return
+    f.dials.append({"at": e.stamp, "rol": e.choice, **_pick(e.data, "outcome", "duration")})
+    if e.data.get("outcome") != "accepted" or f.red_rol is not None:
+        return
+    f.red_rol = rol = str(e.choice)
+    # The result may come at the end of the bridged conversation: answered `duration` s before.
+    dialed = f.first_dial_at or f.start
+    talk = _seconds(e.data.get("duration"))
+    answered = e.at
+    if talk is not None and e.at > dialed:
+        answered = max(dialed, e.at - timedelta(seconds=talk))
+    f.answered_at = f.answered_at or answered
+    f.atendido_por = f.atendido_por or f.names.get(rol) or rol
+    if f.first_dial_at is not None:
+        f.espera = int((answered - f.first_dial_at).total_seconds())
+
+
+def _plataforma(f: Facts, e: Event) -> None:
+    f.plataforma = True
+    f.authority = f.authority or e.data.get("reason") == "authority"
+
+
+def _queued(f: Facts, e: Event) -> None:
+    f.plataforma = True
+    f.queued_at = f.queued_at or e.at
+    f.authority = f.authority or e.data.get("priority") == "authority"
+
+
+def _agent_answered(f: Facts, e: Event) -> None:
+    f.plataforma = True
+    f.answered_at = f.answered_at or e.at
+    agent = e.data.get("agent_id")
+    f.atendido_por = (
+        f.atendido_por or e.data.get("nombre") or (f"agente {agent}" if agent else None)
+    )
+    if f.red_rol is None:  # else the wait is the Red member's
+        wait = _seconds(e.data.get("wait_seconds"))
+        if wait is None and f.queued_at is not None:
+            wait = int((e.at - f.queued_at).total_seconds())
+        f.espera = wait
+
+
+def _queue_left(f: Facts, e: Event) -> None:
+    if f.espera is None and f.answered_at is None:
+        f.espera = _seconds(e.data.get("wait_seconds"))
+    if e.choice == "callback":
+        f.callback = True
+
+
+def _transfer(f: Facts, e: Event) -> None:
+    f.transfers.append({"at": e.stamp, **_pick(e.data, "to", "kind", "by")})
+
+
+def _survey(f: Facts, e: Event) -> None:
+    score = _seconds(e.choice)
+    if score is not None and 1 <= score <= 5:
+        f.encuesta = score
+    f.survey = {"at": e.stamp, "score": f.encuesta}  # skipped or out of range: the score so far
+
+
+def _status(f: Facts, e: Event) -> None:
+    if e.choice:
+        f.final_status = str(e.choice)
+    if e.choice is None or e.choice in FINAL_STATUSES:
+        f.status_at = e.at
+        f.status_duration = _seconds(e.data.get("duration"))
+
+
+# Steps without a handler (closed_option, conectamef, any other) only appear in the path.
+_HANDLERS: dict[str, Callable[[Facts, Event], None]] = {
+    "incoming": _incoming,
+    "closed": _closed,
+    "callback_requested": _callback_requested,
+    "voicemail": _voicemail,
+    "language": _language,
+    "main_menu": _main_menu,
+    "expediente": _expediente,
+    "preferential": _preferential,
+    "organo": _organo,
+    "region": _region,
+    "summary": _summary,
+    "dial": _dial,
+    "dial_result": _dial_result,
+    "plataforma": _plataforma,
+    "queued": _queued,
+    "agent_answered": _agent_answered,
+    "queue_left": _queue_left,
+    "transfer": _transfer,
+    "survey": _survey,
+    "status": _status,
+}
+
+
 def build_row(call_sid: str, events: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """The register row of one call (Anexo 1 columns + what is kept beside them, including
     the call's journey itself: ``events``, unique by id and sorted by time)."""
     timed = _ordered(events)
     if not timed:
         raise ValueError(f"no events for {call_sid}")
-    ordered = [event for _at, _stamp, event in timed]
-    start = timed[0][0]
-    end = timed[-1][0]
-
-    telefono: str | None = None
-    region_from_number: str | None = None
-    region_chosen: str | None = None
-    idioma = "es"
-    detalle: str | None = None
-    expediente: str | None = None
-    organo: str | None = None
-    preferencial: str | None = None
-    authority = False
-    technical = False
-    plataforma = False
-    closed = False
-    voicemail = False
-    callback = False
-    final_status: str | None = None
-    status_duration: int | None = None
-    status_at: datetime | None = None
-    queued_at: datetime | None = None
-    answered_at: datetime | None = None
-    atendido_por: str | None = None
-    derivacion_red: str | None = None
-    espera: int | None = None
-    first_dial_at: datetime | None = None
-    encuesta: int | None = None
-    path: list[list[Any]] = []
-    dials: list[dict[str, Any]] = []
-    transfers: list[dict[str, Any]] = []
-    recordings: list[dict[str, Any]] = []
-    callbacks: list[dict[str, Any]] = []
-    survey: dict[str, Any] | None = None
-    names: dict[str, str] = {}
-
+    facts = Facts(start=timed[0][0], last_at=timed[-1][0])
     for at, stamp, event in timed:
-        step = event["step"]
-        choice = event.get("choice")
-        data = event.get("data") or {}
-        path.append([stamp, step, choice])
-        if step == "incoming":
-            telefono = data.get("from") or telefono
-            region_from_number = data.get("region") or region_from_number
-            start = min(start, at)
-        elif step == "closed":
-            closed = True
-        elif step == "callback_requested":
-            callback = True
-            callbacks.append({"at": stamp, "source": data.get("source")})
-        elif step == "voicemail":
-            voicemail = True
-            recordings.append(
-                {
-                    "kind": "voicemail",
-                    "recording_sid": data.get("recording_sid"),
-                    "recording_url": data.get("recording_url"),
-                    "duration": data.get("duration"),
-                }
-            )
-        elif step == "language" and choice:
-            idioma = str(choice)
-        elif step == "main_menu":
-            detalle = data.get("detalle") or detalle
-            if detalle == "autoridad":
-                authority = True
-            if detalle == "consulta_tecnica":
-                technical = True
-        elif step == "expediente":
-            expediente = data.get("expediente") or expediente
-        elif step == "preferential" and choice:
-            preferencial = str(choice)
-        elif step == "organo" and choice:
-            organo = str(choice)
-            technical = True
-        elif step == "region" and choice:
-            region_chosen = str(choice)
-        elif step == "summary":
-            if data.get("recording_url"):
-                recordings.append(
-                    {
-                        "kind": "summary",
-                        "recording_sid": recording_sid_of(data.get("recording_url")),
-                        "recording_url": data.get("recording_url"),
-                    }
-                )
-        elif step == "dial" and choice:
-            first_dial_at = first_dial_at or at
-            names[str(choice)] = data.get("nombre") or names.get(str(choice), "")
-            dials.append(
-                {
-                    "at": stamp,
-                    "rol": choice,
-                    "anexo": data.get("anexo"),
-                    "nombre": data.get("nombre"),
-                }
-            )
-        elif step == "dial_result" and choice:
-            outcome = data.get("outcome")
-            dials.append(
-                {
-                    "at": stamp,
-                    "rol": choice,
-                    "outcome": outcome,
-                    "duration": data.get("duration"),
-                }
-            )
-            if outcome == "accepted" and derivacion_red is None:
-                derivacion_red = str(choice)
-                talk = _seconds(data.get("duration"))
-                answered = at
-                if talk is not None and at > (first_dial_at or start):
-                    # The result may come at the end of the bridged conversation.
-                    answered = max(first_dial_at or start, at - timedelta(seconds=talk))
-                answered_at = answered_at or answered
-                atendido_por = atendido_por or names.get(str(choice)) or str(choice)
-                if first_dial_at is not None:
-                    espera = int((answered - first_dial_at).total_seconds())
-        elif step == "plataforma":
-            plataforma = True
-            reason = data.get("reason")
-            if reason == "authority":
-                authority = True
-        elif step == "queued":
-            plataforma = True
-            queued_at = queued_at or at
-            if data.get("priority") == "authority":
-                authority = True
-        elif step == "agent_answered":
-            plataforma = True
-            if answered_at is None or derivacion_red is None:
-                answered_at = answered_at or at
-            atendido_por = (
-                atendido_por
-                or data.get("nombre")
-                or (f"agente {data.get('agent_id')}" if data.get("agent_id") else None)
-            )
-            wait = _seconds(data.get("wait_seconds"))
-            if wait is None and queued_at is not None:
-                wait = int((at - queued_at).total_seconds())
-            if derivacion_red is None:
-                espera = wait
-        elif step == "queue_left":
-            if espera is None and answered_at is None:
-                espera = _seconds(data.get("wait_seconds"))
-            if choice == "callback":
-                callback = True
-        elif step == "transfer":
-            transfers.append(
-                {
-                    "at": stamp,
-                    "to": data.get("to"),
-                    "kind": data.get("kind"),
-                    "by": data.get("by"),
-                }
-            )
-        elif step == "survey":
-            score = _seconds(choice) if choice is not None else None
-            if score is not None and 1 <= score <= 5:
-                encuesta = score
-            survey = {"at": stamp, "score": encuesta}
-        elif step == "status":
-            final_status = str(choice) if choice else final_status
-            if choice in FINAL_STATUSES or choice is None:
-                status_at = at
-                status_duration = _seconds(data.get("duration"))
+        step, choice = event["step"], event.get("choice")
+        facts.path.append([stamp, step, choice])
+        if handler := _HANDLERS.get(step):
+            handler(facts, Event(at, stamp, choice, event.get("data") or {}))
+    return _row(call_sid, facts, [event for _at, _stamp, event in timed])
 
-    if status_at is not None:
-        end = status_at
-    if status_duration is not None:
-        end = max(end, start + timedelta(seconds=status_duration))
-    duracion = (
-        status_duration if status_duration is not None else int((end - start).total_seconds())
-    )
 
-    if answered_at is not None:
-        resultado = "atendida"
-    elif voicemail:
-        resultado = "mensaje_de_voz"
-    elif callback:
-        resultado = "devolucion_solicitada"
-    elif closed:
-        resultado = "fuera_de_horario"
+def _resultado(f: Facts) -> str:
+    if f.answered_at is not None:
+        return "atendida"
+    if f.voicemail:
+        return "mensaje_de_voz"
+    if f.callback:
+        return "devolucion_solicitada"
+    return "fuera_de_horario" if f.closed else "abandonada"
+
+
+def _derivacion(f: Facts) -> str | None:
+    if f.red_rol is not None:
+        return f.red_rol
+    # Red members dialed and none accepted: the call went on to the Plataforma.
+    return "plataforma" if f.plataforma or (f.technical and f.dials) else None
+
+
+def _tipo_consulta(f: Facts) -> str | None:
+    if f.technical and f.preferencial is None:  # preferential callers go to the Plataforma
+        return "tecnica"
+    return "administrativa" if f.detalle is not None or f.plataforma else None
+
+
+def _row(call_sid: str, f: Facts, events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The row from the facts. The call ends at its last final status callback (else its last
+    event), and no earlier than Twilio's CallDuration after its start; that is its duration."""
+    end = f.status_at or f.last_at
+    if f.status_duration is not None:
+        end = max(end, f.start + timedelta(seconds=f.status_duration))
+        duracion = f.status_duration
     else:
-        resultado = "abandonada"
-
-    if derivacion_red is not None:
-        derivacion: str | None = derivacion_red
-    elif plataforma or (technical and dials):
-        derivacion = "plataforma"
-    else:
-        derivacion = None
-
-    if technical and preferencial is None:
-        tipo_consulta: str | None = "tecnica"
-    elif detalle is not None or plataforma:
-        tipo_consulta = "administrativa"
-    else:
-        tipo_consulta = None
-
-    atencion = int((end - answered_at).total_seconds()) if answered_at is not None else None
-    start_lima = to_lima(start)
-    end_lima = to_lima(end)
-    return {
+        duracion = int((end - f.start).total_seconds())
+    atencion = int((end - f.answered_at).total_seconds()) if f.answered_at is not None else None
+    start_lima, end_lima = to_lima(f.start), to_lima(end)
+    row = {
         "call_sid": call_sid,
         "fecha": start_lima.date(),
         "hora_inicio": start_lima.time().replace(microsecond=0, tzinfo=None),
         "hora_fin": end_lima.time().replace(microsecond=0, tzinfo=None),
         "canal": "telefonico",
-        "telefono": telefono,
-        "region": region_chosen or region_from_number,
-        "idioma": idioma,
-        "tipo_usuario": "autoridad" if authority else "ciudadano",
-        "preferencial": preferencial,
-        "tipo_consulta": tipo_consulta,
-        "detalle": detalle,
-        "expediente": expediente,
-        "organo": organo,
-        "derivacion": derivacion,
-        "atendido_por": atendido_por,
-        "resultado": resultado,
-        "espera_seg": espera,
-        "duracion_seg": max(0, duracion),
-        "encuesta": encuesta,
-        "started_at": start,
+        "telefono": f.telefono,
+        "region": f.region_chosen or f.region_from_number,
+        "idioma": f.idioma,
+        "tipo_usuario": "autoridad" if f.authority else "ciudadano",
+        "preferencial": f.preferencial,
+        "tipo_consulta": _tipo_consulta(f),
+        "detalle": f.detalle,
+        "expediente": f.expediente,
+        "organo": f.organo,
+        "derivacion": _derivacion(f),
+        "atendido_por": f.atendido_por,
+        "resultado": _resultado(f),
+        "espera_seg": f.espera,
+        "duracion_seg": duracion,
+        "encuesta": f.encuesta,
+        "started_at": f.start,
         "ended_at": end,
-        "queued_at": queued_at,
-        "answered_at": answered_at,
+        "queued_at": f.queued_at,
+        "answered_at": f.answered_at,
         "atencion_seg": max(0, atencion) if atencion is not None else None,
-        "final_status": final_status,
-        "journey": {
-            "path": path,
-            "queued_at": queued_at.isoformat() if queued_at else None,
-            "answered_by": atendido_por,
-            "dials": dials,
-            "transfers": transfers,
-            "survey": survey,
-            "recordings": recordings,
-            "callbacks": callbacks,
-        },
-        "events": ordered,
-        "event_count": len(ordered),
+        "final_status": f.final_status,
     }
+    for key, value in row.items():
+        if isinstance(value, str) and not value.isprintable() and key != "call_sid":
+            row[key] = value.translate(_NO_CONTROL)
+    journey = {
+        "path": f.path,
+        "queued_at": f.queued_at.isoformat() if f.queued_at else None,
+        "answered_by": row["atendido_por"],
+        "dials": f.dials,
+        "transfers": f.transfers,
+        "survey": f.survey,
+        "recordings": f.recordings,
+        "callbacks": f.callbacks,
+    }
+    return row | {"journey": journey, "events": events, "event_count": len(events)}
