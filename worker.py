@@ -8,6 +8,7 @@ shutdown: the current job finishes, nothing new is taken.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 from typing import Any
@@ -71,6 +72,11 @@ class AppWorker(Worker):
 def build_worker(app: Flask, queues: tuple[str, ...] = QUEUES) -> AppWorker:
     worker = AppWorker([redis_store.queue(name) for name in queues], connection=redis_store.client)
     worker.flask_app = app
+    # The app's objects (modules, SQLAlchemy's metadata…) leave the cyclic collector's reach, as
+    # Python's docs advise before forking: each work horse rq forks shares them untouched, and
+    # its collections scan only what its job allocates (the register's batches).
+    gc.collect()
+    gc.freeze()
     return worker
 
 

@@ -18,7 +18,8 @@ from twilio.twiml.voice_response import VoiceResponse
 from ivr.flow import MAX_TRIES, Turn, gather, spoken_digits
 from ivr.hours import Hours, callback_due_date, describe_hours, load_hours
 from ivr.state import CallState
-from routing.models import CallbackRequest, VoiceMessage
+from register.callbacks import request_callback
+from register.models import VoiceMessage
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +162,15 @@ def callback_confirm(turn: Turn, digits: str, tries: int) -> VoiceResponse:
             lambda n: ask_confirm(turn, response, number, n),
         )
     hours = load_hours(turn.session, turn.settings.service_hours, turn.settings.close_on_holidays)
-    save_callback(turn.session, call, number, callback_due_date(turn.now, hours))
+    request_callback(
+        turn.session,
+        call_sid=call.call_sid,
+        source=SOURCE,
+        telefono=number,
+        due=callback_due_date(turn.now, hours),
+        now=turn.now,
+        language=call.language,
+    )
     turn.record("callback_requested", once=SOURCE, source=SOURCE, telefono=number)
     turn.speak(response, "callback_saved")
     response.hangup()
@@ -187,30 +196,6 @@ def callback_number(turn: Turn, digits: str, tries: int) -> VoiceResponse:
     turn.save(call)
     ask_confirm(turn, response, number, 1)
     return response
-
-
-def save_callback(session: Session, call: CallState, telefono: str, due: date) -> CallbackRequest:
-    """One request per call and source, whatever Twilio's retries (unique constraint)."""
-    query = select(CallbackRequest).where(
-        CallbackRequest.call_sid == call.call_sid, CallbackRequest.source == SOURCE
-    )
-    existing = session.scalars(query).first()
-    if existing is not None:
-        return existing
-    row = CallbackRequest(
-        call_sid=call.call_sid,
-        source=SOURCE,
-        telefono=telefono,
-        language_code=call.language,
-        due_date=due,
-    )
-    session.add(row)
-    try:
-        session.commit()
-    except IntegrityError:  # the same request, replayed at the same moment
-        session.rollback()
-        return session.scalars(query).one()
-    return row
 
 
 # --- Voice message ----------------------------------------------------------------------

@@ -157,10 +157,12 @@ def _opens_on(day: date, hours: Hours) -> time | None:
 
 
 def callback_due_date(now: datetime, hours: Hours) -> date:
-    """The Plataforma's next working day for a request left at ``now`` while closed: today if
-    the line still opens later today, else the next day it opens (holidays, closure days and
-    days without hours skipped)."""
+    """The day the Plataforma must return a call (or hear a message) left at ``now`` (§5.6.1):
+    today while the line is open or still opens later today, else the next day it opens
+    (holidays, closure days and days without hours skipped). The one rule for every source."""
     local = to_lima(now)
+    if closed_reason(now, hours) is None:
+        return local.date()
     opens = _opens_on(local.date(), hours)
     if opens is not None and local.time() < opens:
         return local.date()

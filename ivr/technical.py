@@ -20,6 +20,7 @@ from ivr.cache import cached
 from ivr.flow import Turn, spoken_digits, to_plataforma
 from ivr.paging import PagedMenu, ask_page, navigate_page
 from ivr.state import CallState
+from register.events import FINAL_CALL_STATUSES
 
 ORGANO_MENU = PagedMenu("voice.organos", "organo_intro", "organo_option")
 LEGS = ("titular", "alterno")
@@ -27,7 +28,6 @@ SUMMARY_MAX_SECONDS = 30
 WHISPER_TIMEOUT_SECONDS = 8
 ANSWERED = ("completed", "answered")
 FAILED_OUTCOMES = ("no-answer", "busy", "failed", "canceled")
-CALLER_GONE = ("completed", "canceled", "failed", "busy", "no-answer")
 E164 = re.compile(r"^\+\d{6,15}$")
 
 
@@ -218,7 +218,7 @@ def dial_result(
     outcome = dial_outcome(turn.r, call.call_sid, leg, dial_status)
     turn.record("dial_result", leg, once=leg, outcome=outcome, duration=duration)
     response = VoiceResponse()
-    if call_status in CALLER_GONE:  # the caller hung up: nothing more to dial
+    if call_status in FINAL_CALL_STATUSES:  # the caller hung up: nothing more to dial
         return response
     if outcome == "accepted":
         response.redirect(turn.path("voice.survey"), method="POST")

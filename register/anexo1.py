@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from clock import to_lima
+from register.events import FINAL_CALL_STATUSES
 
 COLUMNS = (
     "fecha",
@@ -46,7 +47,6 @@ RESULTADOS = (
     "mensaje_de_voz",
     "fuera_de_horario",
 )
-FINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 _RECORDING_SID = re.compile(r"RE[0-9a-fA-F]{32}")
 # Control characters (C0, DEL, C1: NUL, line breaks, ...) dropped from the row's text values:
 # PostgreSQL refuses NUL in text, and none belongs in an Anexo 1 cell. The call_sid is the key
@@ -127,7 +127,7 @@ def _ordered(events: Iterable[Mapping[str, Any]]) -> list[tuple[datetime, str, d
     unique: dict[str, tuple[datetime, str, Mapping[str, Any]]] = {}
     for event in events:
         event_id = str(event["id"])
-        unique[event_id] = (parse_at(event["at"]), event_id, event)
+        unique.setdefault(event_id, (parse_at(event["at"]), event_id, event))
     out = []
     # Sorted by (time, id): ids are unique, so the events themselves are never compared.
     for at, _id, event in sorted(unique.values()):
@@ -332,7 +332,7 @@ def _survey(f: Facts, e: Event) -> None:
 def _status(f: Facts, e: Event) -> None:
     if e.choice:
         f.final_status = str(e.choice)
-    if e.choice is None or e.choice in FINAL_STATUSES:
+    if e.choice is None or e.choice in FINAL_CALL_STATUSES:
         f.status_at = e.at
         f.status_duration = _seconds(e.data.get("duration"))
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from clock import LIMA, is_business_day, lima_now, next_business_day
 from register.ingest import ingest_events
+from register.models import CallbackRequest
 
 FALLBACK_ORGANOS = {
     "DGPP": ("Ana Lucía Quispe Mamani", "Jorge Enrique Salas Paredes"),
@@ -248,8 +249,6 @@ def _survey_and_status(rng: random.Random, j: _Journey, start: datetime) -> None
 def _save_callbacks(
     session: Session, callbacks: list[dict[str, Any]], today: date, rng: random.Random
 ) -> None:
-    from routing.models import CallbackRequest
-
     if not callbacks:
         return
     existing: set[tuple[str, str]] = set()

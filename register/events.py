@@ -73,6 +73,7 @@ from sqlalchemy.orm import Session
 
 from clock import utcnow
 from extensions import dialect_insert
+from extensions import json_dumps as dumps
 from register.models import RegisterOutbox
 
 log = logging.getLogger(__name__)
@@ -88,10 +89,8 @@ FAILURE_TTL = 90 * 24 * 3600  # failed jobs stay visible (flask register failed)
 SPOOL_NAME = "register-spool.jsonl"
 
 Event = dict[str, Any]
-
-
-def dumps(value: Any) -> str:
-    return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+# Twilio's final CallStatus values: the call is over, whatever step it was at.
+FINAL_CALL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 
 
 def event_id(call_sid: str, step: str, once: object) -> str:

@@ -9,7 +9,8 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import String, Table, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from clock import utcnow
@@ -37,11 +38,18 @@ def stored_events(session: Session, call_sids: Iterable[str]) -> dict[str, list[
     """The journeys already stored in the rows of these calls (calls without a row: absent)."""
     sids = list(dict.fromkeys(call_sids))
     found: dict[str, list[dict[str, Any]]] = {}
-    for i in range(0, len(sids), _CHUNK):
-        query = select(CALLS.c.call_sid, CALLS.c.events).where(
-            CALLS.c.call_sid.in_(sids[i : i + _CHUNK])
-        )
-        for call_sid, events in session.execute(query):
+    query = select(CALLS.c.call_sid, CALLS.c.events)
+    if session.get_bind().dialect.name == "postgresql":  # one array parameter for them all
+        chunks = [
+            query.where(CALLS.c.call_sid == any_(bindparam("sids", sids, type_=ARRAY(String))))
+        ]
+    else:
+        chunks = [
+            query.where(CALLS.c.call_sid.in_(sids[i : i + _CHUNK]))
+            for i in range(0, len(sids), _CHUNK)
+        ]
+    for chunk in chunks if sids else ():
+        for call_sid, events in session.execute(chunk):
             found[call_sid] = list(events or [])
     return found
 

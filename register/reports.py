@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from clock import LIMA, is_business_day, to_lima
 from register.erlang import agents_needed, average_speed_of_answer, service_level
-from register.models import RegisterCall
+from register.models import CallbackRequest, RegisterCall
 
 SERVICE_LEVEL_SECONDS = 20
 SERVICE_LEVEL_TARGET = 0.8
@@ -124,8 +124,6 @@ def _organo_names(session: Session) -> dict[str, str]:
 
 
 def _callbacks(session: Session, period: Period) -> dict[str, Any]:
-    from routing.models import CallbackRequest
-
     requested = done = on_time = pending = 0
     by_source: Counter[str] = Counter()
     start_at = datetime.combine(period.start, time(0), LIMA).astimezone(UTC)

@@ -18,7 +18,8 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from clock import LIMA, lima_now, utcnow
 from register.anexo1 import mask_phone, recording_sid_of
-from register.models import RegisterCall
+from register.models import CallbackRequest, RegisterCall, VoiceMessage
+from twilio_rest import delete_recording
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,6 @@ def months_before(day: date, months: int) -> date:
 def _delete_recording(sid: str | None) -> bool:
     if not sid:
         return True
-    from routing.twilio_api import delete_recording
-
     try:
         return bool(delete_recording(sid))
     except Exception:
@@ -88,8 +87,6 @@ def _purge_call(session: Session, call: RegisterCall) -> bool:
 
 def purge(session: Session, months: int, today: date | None = None) -> dict[str, int]:
     """Purge everything older than ``months`` months. Returns counts per kind."""
-    from routing.models import CallbackRequest, VoiceMessage
-
     cutoff = months_before(today or lima_now().date(), months)
     cutoff_at = datetime.combine(cutoff, time(0), LIMA).astimezone(UTC)
     counts = {"llamadas": 0, "pendientes": 0, "mensajes_de_voz": 0, "devoluciones": 0}

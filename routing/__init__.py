@@ -7,11 +7,11 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register this package's blueprints and CLI commands."""
-    from routing import twilio_api
+    import twilio_rest
     from routing.api import bp as api_bp
     from routing.cli import callbacks_cli, routing_cli
 
-    twilio_api.configure(
+    twilio_rest.configure(
         app.config.get("TWILIO_ACCOUNT_SID") or "",
         app.config.get("TWILIO_AUTH_TOKEN") or "",
         app.config.get("ROUTING_CALLER_ID") or "",

@@ -20,7 +20,8 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from directory.models import Agent
 from extensions import db
-from routing import agents, authorities, callbacks, flows
+from register import callbacks
+from routing import agents, authorities, flows
 from routing import queue as line
 from routing.context import from_app
 from routing.dispatch import try_dispatch

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+import twilio_rest
 from clock import utcnow
 from routing import agents
 from routing import queue as line
@@ -113,11 +114,9 @@ def notify(session: Session, module: VisitsModule, call_sid: str, agent: str, bo
     if module.notify == "email":
         notice.reference = _send_email(module, body, call_sid)
     else:
-        from routing import twilio_api
-
         if not module.phone:
             raise RuntimeError("VISITS_MODULE_PHONE is not set")
-        notice.reference = twilio_api.send_sms(module.phone, body, module.sms_from)
+        notice.reference = twilio_rest.send_sms(module.phone, body, module.sms_from)
     notice.sent_at = utcnow()
     session.commit()
     return "sent"

@@ -13,7 +13,8 @@ from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
 from extensions import db
-from routing import agents, authorities, callbacks, flows
+from register import callbacks
+from routing import agents, authorities, flows
 from routing import queue as line
 from routing.api import agent_token
 from routing.context import from_app

@@ -36,6 +36,8 @@ class Context:
     hold_music_url: str = ""
     anexo_dial: str = "sip:{anexo}@pbx.mef.gob.pe"
     caller_id: str = "+5113115930"
+    service_hours: str = "mon-fri 08:30-16:30"
+    close_on_holidays: bool = True
 
     def say(self) -> dict[str, Any]:
         return {"voice": self.voice, "language": self.tts_language}
@@ -66,4 +68,6 @@ def from_app(journal: Journal | None = None) -> Context:
         hold_music_url=config.get("HOLD_MUSIC_URL") or "",
         anexo_dial=config.get("ANEXO_DIAL") or "sip:{anexo}@pbx.mef.gob.pe",
         caller_id=config.get("ROUTING_CALLER_ID") or "+5113115930",
+        service_hours=config["SERVICE_HOURS"],
+        close_on_holidays=bool(config["SERVICE_CLOSE_ON_HOLIDAYS"]),
     )

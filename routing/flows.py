@@ -12,12 +12,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
-from clock import to_lima
+from clock import to_lima, utcnow
 from directory.dialing import DialTarget, agent_target, anexo_target
 from directory.models import Agent, Organo
 from ivr import state as call_state
+from ivr.hours import callback_due_date, load_hours
 from ivr.state import CallState
-from routing import agents, callbacks
+from register import callbacks
+from register.events import FINAL_CALL_STATUSES
+from routing import agents
 from routing import queue as line
 from routing.context import Context
 from routing.dispatch import try_dispatch
@@ -27,7 +30,6 @@ from routing.whisper import position_text, whisper_text
 log = logging.getLogger(__name__)
 
 PLATAFORMA_QUEUE = "plataforma"
-ENDED_CALL_STATUSES = ("completed", "canceled", "busy", "failed", "no-answer")
 THANKS = "Gracias por comunicarse con el Ministerio de Economía y Finanzas."
 
 
@@ -193,11 +195,15 @@ def callback_goodbye(
     session: Session, ctx: Context, call_sid: str, telefono: str, source: str
 ) -> VoiceResponse:
     state = _load_state(ctx, call_sid)
+    moment = utcnow()
+    hours = load_hours(session, ctx.service_hours, ctx.close_on_holidays)
     request, created = callbacks.request_callback(
         session,
         call_sid=call_sid,
         source=source,
         telefono=telefono,
+        due=callback_due_date(moment, hours),
+        now=moment,
         language=state.language if state else "es",
         detalle=state.detalle if state else None,
     )
@@ -344,7 +350,7 @@ def dial_done(
         )
         try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
         return survey_or_goodbye(response, ctx)
-    if call_status in ENDED_CALL_STATUSES:  # the caller hung up while the agent's phone rang
+    if call_status in FINAL_CALL_STATUSES:  # the caller hung up while the agent's phone rang
         line.caller_hung_up(ctx.r, ctx.journal, call_sid, now=now)
         try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
         return response

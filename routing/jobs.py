@@ -13,12 +13,14 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import select
 
+import twilio_rest
 from clock import lima_now
 from directory.dialing import DialTarget, agent_target, speaker_target
 from directory.models import Agent, LanguageSpeaker
 from extensions import db
 from ivr import state as call_state
-from routing import agents, authorities, callbacks, twilio_api
+from register import callbacks
+from routing import agents, authorities
 from routing import queue as line
 from routing.context import Context, from_app
 from routing.dispatch import Match, dispatch
@@ -37,13 +39,13 @@ def connect_caller(call_sid: str, agent_id: int) -> str:
         return "stale"
     url = ctx.links("queue.bridge", call=call_sid, agent=agent_id)
     queue = text(ctx.r.get(f"{PREFIX}qsid") or PLATAFORMA_QUEUE)
-    if twilio_api.dequeue_to_url(queue, call_sid, url):
+    if twilio_rest.dequeue_to_url(queue, call_sid, url):
         return "dequeued"
     # Not a member (yet, or any more): if the bridge was not served, redirect the call itself.
     info = line.caller_info(ctx.r, call_sid)
     if info.get("st") != "offered" or info.get("bs"):
         return "stale"
-    if twilio_api.redirect_call(call_sid, url):
+    if twilio_rest.redirect_call(call_sid, url):
         return "redirected"
     line.caller_hung_up(ctx.r, ctx.journal, call_sid, now=line.now_ms())
     ctx.hand_over()
@@ -51,7 +53,7 @@ def connect_caller(call_sid: str, agent_id: int) -> str:
 
 
 def redirect_caller(call_sid: str, url: str) -> bool:
-    return twilio_api.redirect_call(call_sid, url)
+    return twilio_rest.redirect_call(call_sid, url)
 
 
 def dial_conference_parties(call_sid: str, agent_id: int) -> list[str]:
@@ -68,7 +70,7 @@ def dial_conference_parties(call_sid: str, agent_id: int) -> list[str]:
     sids = []
     target = agent_target(agent.canal, agent.destino, ctx.anexo_dial)
     sids.append(
-        twilio_api.create_call(
+        twilio_rest.create_call(
             target.rest_to(),
             ctx.caller_id,
             ctx.links("queue.conference_join", call=call_sid, agent=agent_id, role="agent"),
@@ -80,7 +82,7 @@ def dial_conference_parties(call_sid: str, agent_id: int) -> list[str]:
     interpreter = pick_interpreter(ctx, info.get("lang", "es"))
     if interpreter is not None:
         sids.append(
-            twilio_api.create_call(
+            twilio_rest.create_call(
                 interpreter.rest_to(),
                 ctx.caller_id,
                 ctx.links("queue.conference_join", call=call_sid, agent=agent_id, role="interp"),
@@ -135,7 +137,7 @@ def timeout_caller(call_sid: str) -> bool:
     ctx = from_app()
     url = ctx.links("queue.timeout", call=call_sid)
     queue = text(ctx.r.get(f"{PREFIX}qsid") or PLATAFORMA_QUEUE)
-    return twilio_api.dequeue_to_url(queue, call_sid, url)
+    return twilio_rest.dequeue_to_url(queue, call_sid, url)
 
 
 @dataclass

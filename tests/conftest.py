@@ -20,10 +20,12 @@ from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 from werkzeug.test import TestResponse
 
+import twilio_rest
 from app import create_app
 from config import TestConfig
 from extensions import Base, db, ensure_embedded_redis, make_engine
 from migrations_cli import upgrade_database
+from tests.twilio_fake import FakeTwilio
 
 
 @pytest.fixture(scope="session")
@@ -95,6 +97,16 @@ def app(config: TestConfig, reference_rows: dict[str, list[dict[str, Any]]]) -> 
         yield app
     db.session.remove()
     db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def fake_twilio(app: Flask) -> Iterator[FakeTwilio]:
+    fake = FakeTwilio(
+        account_sid=app.config["TWILIO_ACCOUNT_SID"], auth_token=app.config["TWILIO_AUTH_TOKEN"]
+    )
+    twilio_rest.use_http_client(fake)
+    yield fake
+    twilio_rest.use_http_client(None)
 
 
 @pytest.fixture

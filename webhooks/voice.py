@@ -18,6 +18,7 @@ from ivr import state as call_state
 from ivr.flow import MAX_TRIES, FlowSettings, Turn
 from ivr.prompts import DEFAULT_PROMPTS
 from ivr.state import CallState
+from register.events import FINAL_CALL_STATUSES
 from routing import flows
 from routing.context import from_app
 from routing.queue import caller_hung_up, now_ms
@@ -132,7 +133,7 @@ def fallback(step: Step) -> VoiceResponse:
 def status(step: Step) -> VoiceResponse:
     """The call's final status; a caller who hung up while waiting leaves the line at once."""
     survey.status(_turn(step, read_state=False), form("CallStatus"), form("CallDuration"))
-    if form("CallStatus") in flows.ENDED_CALL_STATUSES:
+    if form("CallStatus") in FINAL_CALL_STATUSES:
         caller_hung_up(redis_store.client, step.journal, form("CallSid"), now=now_ms())
     return VoiceResponse()
 

@@ -23,7 +23,7 @@ from ivr.simulator import (
     load_scenario,
     simulate_in_process,
 )
-from routing.models import CallbackRequest, VoiceMessage
+from register.models import CallbackRequest, VoiceMessage
 from tests.conftest import Journey
 from tests.ivr.helpers import OPEN, lima
 

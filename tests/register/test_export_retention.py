@@ -131,12 +131,12 @@ class FakeTwilio:
 
 @pytest.fixture
 def fake_twilio() -> Any:
-    from routing import twilio_api
+    import twilio_rest
 
     fake = FakeTwilio()
-    twilio_api.use_http_client(fake)
+    twilio_rest.use_http_client(fake)
     yield fake
-    twilio_api.use_http_client(None)
+    twilio_rest.use_http_client(None)
 
 
 def test_months_before_clamps_to_the_end_of_a_short_month() -> None:

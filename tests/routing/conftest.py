@@ -3,7 +3,6 @@ once, journey events captured, agents in the directory, callers' state in Redis.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,10 +18,9 @@ from directory.models import Agent, AgentLanguage, LanguageSpeaker
 from extensions import redis_store
 from ivr import state as call_state
 from ivr.state import CallState
-from routing import flows, twilio_api
+from routing import flows
 from routing import queue as line
 from routing.context import Context, from_app
-from tests.twilio_fake import FakeTwilio
 
 BASE = 1_800_000_000_000  # a fixed "now" in ms for domain tests
 
@@ -33,16 +31,6 @@ def config(config: TestConfig) -> TestConfig:
     config.ROUTING_API_TOKEN = "supervisor-token"
     config.VISITS_MODULE_PHONE = "+51999888777"
     return config
-
-
-@pytest.fixture(autouse=True)
-def fake_twilio(app: Flask) -> Iterator[FakeTwilio]:
-    fake = FakeTwilio(
-        account_sid=app.config["TWILIO_ACCOUNT_SID"], auth_token=app.config["TWILIO_AUTH_TOKEN"]
-    )
-    twilio_api.use_http_client(fake)
-    yield fake
-    twilio_api.use_http_client(None)
 
 
 def steps(events: list[dict[str, Any]], call_sid: str) -> list[tuple[str, str | None]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import redis
@@ -10,7 +11,8 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from routing import agents, callbacks
+from register import callbacks
+from routing import agents
 from routing.api import agent_token
 from tests.routing.conftest import add_agent, sid
 from tests.twilio_fake import FakeTwilio
@@ -86,7 +88,7 @@ def test_callbacks_through_the_api(app: Flask, client: FlaskClient, session: Ses
     ana = add_agent(session, "Ana")
     headers = bearer(agent_token(app.config["SECRET_KEY"], ana.id))
     request, _ = callbacks.request_callback(
-        session, call_sid=sid(1), source="cola", telefono="+51987654321"
+        session, call_sid=sid(1), source="cola", telefono="+51987654321", due=date.today()
     )
     listed = body(client.get("/api/callbacks", headers=headers))["callbacks"]
     assert [(c["id"], c["source"], c["status"]) for c in listed] == [

@@ -9,38 +9,49 @@ import pytest
 from flask.testing import FlaskCliRunner
 from sqlalchemy.orm import Session
 
-from routing import callbacks
-from routing.models import CallbackRequest
+from ivr.hours import Hours, callback_due_date, load_hours
+from register import callbacks
+from register.models import CallbackRequest
 
 # Tuesday 2026-11-24, 10:00 in Lima (15:00 UTC); 2026-12-08 (Inmaculada Concepción) and
 # 2026-12-09 (Batalla de Ayacucho) are public holidays.
 TUESDAY = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 FRIDAY_EVENING = datetime(2026, 11, 27, 23, 0, tzinfo=UTC)  # 18:00 in Lima
 SATURDAY = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)
-MONDAY_BEFORE_HOLIDAY = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)
+MONDAY_EVENING_BEFORE_HOLIDAYS = datetime(2026, 12, 7, 23, 0, tzinfo=UTC)
+TUESDAY_BEFORE_OPENING = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)  # 07:00 in Lima
+
+
+def hours(session: Session) -> Hours:
+    return load_hours(session, "mon-fri 08:30-16:30", True)
 
 
 @pytest.mark.parametrize(
-    ("source", "now", "due"),
+    ("now", "due"),
     [
-        ("cola", TUESDAY, date(2026, 11, 24)),
-        ("limite_espera", TUESDAY, date(2026, 11, 24)),
-        ("ruta_fallida", SATURDAY, date(2026, 11, 30)),
-        ("fuera_de_horario", FRIDAY_EVENING, date(2026, 11, 30)),
-        ("fuera_de_horario", MONDAY_BEFORE_HOLIDAY, date(2026, 12, 10)),
+        (TUESDAY, date(2026, 11, 24)),  # open: today
+        (TUESDAY_BEFORE_OPENING, date(2026, 11, 24)),  # the line still opens today
+        (SATURDAY, date(2026, 11, 30)),
+        (FRIDAY_EVENING, date(2026, 11, 30)),
+        (MONDAY_EVENING_BEFORE_HOLIDAYS, date(2026, 12, 10)),  # 8 and 9 December skipped
     ],
 )
-def test_due_the_same_business_day_or_the_next_one_when_closed(
-    source: str, now: datetime, due: date
+def test_due_today_while_the_line_is_open_else_the_next_day_it_opens(
+    session: Session, now: datetime, due: date
 ) -> None:
-    assert callbacks.due_date_for(source, now) == due
+    assert callback_due_date(now, hours(session)) == due
 
 
 def make(
     session: Session, n: int, source: str = "cola", now: datetime = TUESDAY
 ) -> CallbackRequest:
     request, created = callbacks.request_callback(
-        session, call_sid=f"CA{n:032x}", source=source, telefono="+51987654321", now=now
+        session,
+        call_sid=f"CA{n:032x}",
+        source=source,
+        telefono="+51987654321",
+        due=callback_due_date(now, hours(session)),
+        now=now,
     )
     assert created
     return request
@@ -49,7 +60,12 @@ def make(
 def test_a_request_is_recorded_once_per_call_and_source(session: Session) -> None:
     first = make(session, 1)
     again, created = callbacks.request_callback(
-        session, call_sid=first.call_sid, source="cola", telefono="+51987654321", now=TUESDAY
+        session,
+        call_sid=first.call_sid,
+        source="cola",
+        telefono="+51987654321",
+        due=first.due_date,
+        now=TUESDAY,
     )
     assert not created and again.id == first.id
 

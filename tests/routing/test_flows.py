@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.test import TestResponse
 
+from register.models import CallbackRequest
 from routing import agents
 from routing import queue as line
 from routing.dispatch import match
-from routing.models import CallbackRequest
 from routing.settings import RoutingSettings
 from tests.conftest import TwilioSigner, call_params
 from tests.routing.conftest import (

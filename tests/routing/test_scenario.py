@@ -16,10 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
+from register.models import CallbackRequest
 from routing import agents
 from routing.context import from_app
 from routing.jobs import sweep
-from routing.models import CallbackRequest
 from routing.settings import RoutingSettings
 from tests.conftest import TwilioSigner, call_params
 from tests.routing.conftest import (

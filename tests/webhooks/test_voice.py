@@ -20,8 +20,7 @@ from app import create_app
 from extensions import Base, db, redis_store
 from ivr import hours, prompts
 from ivr import state as call_state
-from register.models import RegisterOutbox
-from routing.models import CallbackRequest, VoiceMessage
+from register.models import CallbackRequest, RegisterOutbox, VoiceMessage
 from tests.conftest import Journey, TwilioSigner, call_params
 from tests.ivr.helpers import (
     OPEN,

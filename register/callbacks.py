@@ -1,7 +1,8 @@
 """Callback requests: one list for the agents, whatever the source (closed hours, the queue, a
-failed route, a wait limit), due the same business day (§5.6.1); closed-hours requests are due
-the next business day. Every attempt and its outcome is recorded; a request not done by the end
-of its due day is flagged ``vencida``.
+failed route, a wait limit), due the day the caller gives (``ivr.hours.callback_due_date``:
+today while the line is open or still opens today, else the next day it opens; §5.6.1). Every
+attempt and its outcome is recorded; a request not done by the end of its due day is flagged
+``vencida``.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from clock import is_business_day, next_business_day, to_lima, utcnow
-from routing.models import CALLBACK_SOURCES, CallbackAttempt, CallbackRequest
+from clock import to_lima, utcnow
+from register.models import CALLBACK_SOURCES, CallbackAttempt, CallbackRequest
 
 OPEN_STATUSES = ("pendiente", "en_curso", "no_contesta")
 OUTCOMES = ("realizada", "no_contesta", "cancelada")
@@ -24,20 +25,13 @@ class CallbackError(Exception):
     """The request cannot be taken or closed (message in Spanish for the agent)."""
 
 
-def due_date_for(source: str, now: datetime) -> date:
-    """The business day a request must be done by."""
-    today = to_lima(now).date()
-    if source == "fuera_de_horario" or not is_business_day(today):
-        return next_business_day(today)
-    return today
-
-
 def request_callback(
     session: Session,
     *,
     call_sid: str,
     source: str,
     telefono: str,
+    due: date,
     language: str = "es",
     detalle: str | None = None,
     now: datetime | None = None,
@@ -60,7 +54,7 @@ def request_callback(
         language_code=language,
         detalle=detalle,
         created_at=moment,
-        due_date=due_date_for(source, moment),
+        due_date=due,
         status="pendiente",
         vencida=False,
     )
