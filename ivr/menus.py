@@ -130,7 +130,8 @@ def expediente(turn: Turn, digits: str, tries: int) -> VoiceResponse:
 
 
 def expediente_confirm(turn: Turn, digits: str, tries: int) -> VoiceResponse:
-    """``1`` confirms the number read back (→ Plataforma), ``2`` keys it again."""
+    """``1`` confirms the number read back (→ Plataforma), and so does silence (the caller heard
+    it and did not object); ``2`` keys it again."""
     call = turn.load()
     response = VoiceResponse()
     number = str(call.extra.get("expediente_pendiente") or "")
@@ -140,7 +141,7 @@ def expediente_confirm(turn: Turn, digits: str, tries: int) -> VoiceResponse:
     if digits == "*":
         ask_expediente_confirm(turn, response, call, number, tries)
         return response
-    if digits != "1":
+    if digits not in ("1", ""):
         return retry_or_plataforma(
             turn,
             response,

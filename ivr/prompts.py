@@ -82,8 +82,8 @@ DEFAULT_PROMPTS: dict[str, str] = {
     "expediente_ask": ("Marque el número de su expediente y al terminar marque numeral."),
     "expediente_invalid": "Ese número de expediente no es válido: debe tener de 4 a 12 dígitos.",
     "expediente_readback": (
-        "Usted marcó el expediente {digits}. Si es correcto, marque 1. Para marcarlo de nuevo, "
-        "marque 2."
+        "Usted marcó el expediente {digits}. Si es correcto, marque 1 o espere. Para marcarlo "
+        "de nuevo, marque 2."
     ),
     "preferential_menu": (
         "Si está gestando, marque 1. Si es adulto mayor, marque 2. Si es una persona con "

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from rq import SimpleWorker
 from sqlalchemy import insert, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -23,7 +24,7 @@ from werkzeug.test import TestResponse
 import twilio_rest
 from app import create_app
 from config import TestConfig
-from extensions import Base, db, ensure_embedded_redis, make_engine
+from extensions import Base, db, ensure_embedded_redis, make_engine, redis_store
 from migrations_cli import upgrade_database
 from tests.twilio_fake import FakeTwilio
 
@@ -107,6 +108,20 @@ def fake_twilio(app: Flask) -> Iterator[FakeTwilio]:
     twilio_rest.use_http_client(fake)
     yield fake
     twilio_rest.use_http_client(None)
+
+
+@pytest.fixture
+def work(app: Flask) -> Callable[..., None]:
+    """Run the register and default queues in-process until empty (rq SimpleWorker, burst)."""
+
+    def run(max_jobs: int | None = None) -> None:
+        worker = SimpleWorker(
+            [redis_store.queue("register"), redis_store.queue("default")],
+            connection=redis_store.client,
+        )
+        worker.work(burst=True, max_jobs=max_jobs)
+
+    return run
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""Fixtures of the register tests: an in-process rq worker on the test Redis, and a way to
-hand events to the register as the webhooks and jobs do."""
+"""Fixtures of the register tests: a way to hand events to the register as jobs and commands
+do."""
 
 from __future__ import annotations
 
@@ -8,25 +8,9 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from rq import SimpleWorker
 
-from extensions import redis_store
 from register import sink_of
 from register.events import Sink, send
-
-
-@pytest.fixture
-def work(app: Flask) -> Callable[..., None]:
-    """Run the register and default queues in-process until empty (rq SimpleWorker, burst)."""
-
-    def run(max_jobs: int | None = None) -> None:
-        worker = SimpleWorker(
-            [redis_store.queue("register"), redis_store.queue("default")],
-            connection=redis_store.client,
-        )
-        worker.work(burst=True, max_jobs=max_jobs)
-
-    return run
 
 
 @pytest.fixture

@@ -20,7 +20,9 @@ from app import create_app
 from extensions import Base, db, redis_store
 from ivr import hours, prompts
 from ivr import state as call_state
-from register.models import CallbackRequest, RegisterOutbox, VoiceMessage
+from register import sink_of
+from register.events import flush_outbox
+from register.models import CallbackRequest, RegisterCall, RegisterOutbox, VoiceMessage
 from tests.conftest import Journey, TwilioSigner, call_params
 from tests.ivr.helpers import (
     OPEN,
@@ -775,6 +777,28 @@ def test_redis_failing_as_a_step_ends_still_sends_the_caller_to_plataforma(
     assert [json.loads(p)["step"] for p in kept] == ["main_menu", "plataforma"]
 
 
+def test_a_call_that_starts_while_redis_is_down_is_registered_completely(
+    call: Call, session: Session, monkeypatch: pytest.MonkeyPatch, work: Any
+) -> None:
+    """Issue 11.2: the incoming event is made on the failure path too (kept in the outbox)."""
+
+    def down(*_args: Any, **_kwargs: Any) -> Any:
+        raise redis.ConnectionError("Redis is down (test)")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("redis.client.Redis.get", down)
+        patched.setattr("redis.client.Pipeline.execute", down)
+        root = call.post("/voice/incoming", From="+5112345678")
+        assert enqueued(root)
+    assert session.scalar(select(func.count()).select_from(RegisterOutbox)) == 2
+    assert flush_outbox(session, sink_of(call.twilio.app)) == 2
+    call.post("/voice/status", CallStatus="completed", CallDuration="12")
+    work()
+    row = session.scalars(select(RegisterCall)).one()
+    assert (row.telefono, row.region, row.resultado) == ("+5112345678", "Lima", "abandonada")
+    assert row.final_status == "completed"
+
+
 def test_fallback_uses_the_calls_state_when_redis_answers(call: Call, journey: Journey) -> None:
     to_main_menu(call)
     root = call.post("/voice/fallback", ErrorCode="11200")
@@ -788,13 +812,30 @@ def test_expediente_confirmation_wrong_keys_end_at_the_plataforma(
     to_main_menu(call)
     call.key("/voice/menu?try=1", "1")
     call.key("/voice/expediente?try=1", "123456")
-    root = call.key("/voice/expediente/confirm?try=1", "")
+    root = call.key("/voice/expediente/confirm?try=1", "7")
     assert gather_action(root) == "/voice/expediente/confirm?try=2"
     assert "1 2 3 4 5 6" in said(root)
     call.key("/voice/expediente/confirm?try=2", "9")
     assert enqueued(call.key("/voice/expediente/confirm?try=3", "9"))
     assert journey.of("plataforma")[0]["data"] == {"reason": "wrong_input"}
     assert journey.of("expediente") == []
+
+
+def test_silence_after_the_read_back_accepts_the_expediente(
+    call: Call, journey: Journey, work: Any
+) -> None:
+    """Issue 11.1: the caller heard the number and did not object."""
+    to_main_menu(call)
+    call.key("/voice/menu?try=1", "1")
+    call.key("/voice/expediente?try=1", "2026123")
+    root = call.key("/voice/expediente/confirm?try=1", "")
+    assert enqueued(root)
+    assert journey.of("plataforma")[0]["data"] == {"reason": "menu"}
+    assert [e["data"] for e in journey.of("expediente")] == [{"expediente": "2026123"}]
+    call.post("/voice/status", CallStatus="completed", CallDuration="30")
+    work()
+    row = db.session.scalars(select(RegisterCall)).one()
+    assert row.expediente == "2026123"
 
 
 def test_callback_confirmation_wrong_keys_say_goodbye(closed_call: Call, session: Session) -> None:
