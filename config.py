@@ -69,6 +69,10 @@ class Config:
         self.TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
         # Only a development profile may turn signature validation off, and it says so loudly.
         self.TWILIO_VALIDATE_SIGNATURES = not env_bool("TWILIO_SKIP_SIGNATURE_VALIDATION", False)
+        # A Twilio-compatible REST endpoint instead of api.twilio.com (a simulator, a provider).
+        self.TWILIO_API_BASE = env_str("TWILIO_API_BASE")
+        # REST calls logged, not sent (development's default, unless TWILIO_API_BASE is set).
+        self.TWILIO_DRY_RUN = env_bool("TWILIO_DRY_RUN", False)
         self.ANEXO_DIAL = env_str("ANEXO_DIAL", "sip:{anexo}@pbx.mef.gob.pe")
         self.SERVICE_HOURS = env_str("SERVICE_HOURS", "mon-fri 08:30-16:30")
         self.SERVICE_CLOSE_ON_HOLIDAYS = env_bool("SERVICE_CLOSE_ON_HOLIDAYS", True)
@@ -137,6 +141,7 @@ class DevelopmentConfig(Config):
         self.SECRET_KEY = self.SECRET_KEY or "dev-only-secret-key-change-me"
         self.TWILIO_AUTH_TOKEN = self.TWILIO_AUTH_TOKEN or "dev-auth-token"
         self.PUBLIC_BASE_URL = self.PUBLIC_BASE_URL or "http://localhost:5000"
+        self.TWILIO_DRY_RUN = env_bool("TWILIO_DRY_RUN", not self.TWILIO_API_BASE)
 
     def validate(self) -> None:
         return None

@@ -1,18 +1,25 @@
 """THE one module through which every REST call to Twilio goes (the ``twilio`` library's Client).
 
-``configure`` is called by routing.init_app with the account's credentials; tests inject a fake
-``HttpClient`` at the network edge with ``use_http_client``. Functions take plain values and
-return plain values; a ``TwilioRestException`` propagates to the caller (an rq job, which
-retries).
+``configure`` is called by routing.init_app with the account's credentials and where requests
+go: api.twilio.com; ``TWILIO_API_BASE``, a Twilio-compatible endpoint (a simulator, or a
+compatible provider: ``ApiBaseHttpClient``); or, in development, nowhere (``DryRunHttpClient``
+logs what it would have sent and answers as Twilio would). Tests inject a fake ``HttpClient``
+at the network edge with ``use_http_client``. Functions take plain values and return plain
+values; a ``TwilioRestException`` propagates to the caller (an rq job, which retries).
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from twilio.base.exceptions import TwilioRestException
 from twilio.http import HttpClient
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
 from twilio.rest import Client
 
 log = logging.getLogger(__name__)
@@ -31,12 +38,81 @@ _client: Client | None = None
 _queue_sids: dict[str, str] = {}
 
 
-def configure(account_sid: str, auth_token: str, caller_id: str = "") -> None:
-    """The account's credentials, and the number calls and SMS come from by default."""
+TWILIO_API = "https://api.twilio.com"
+
+
+class ApiBaseHttpClient(TwilioHttpClient):
+    """Twilio's own HTTP client, sending to another Twilio-compatible endpoint."""
+
+    def __init__(self, api_base: str) -> None:
+        super().__init__()
+        self.api_base = api_base.rstrip("/")
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+        if url.startswith(TWILIO_API):
+            url = self.api_base + url[len(TWILIO_API) :]
+        return super().request(method, url, *args, **kwargs)
+
+
+# What the dry run answers: a resource of the kind the URL names (its SID prefix), or a page.
+_PREFIXES = {"Calls": "CA", "Messages": "SM", "Queues": "QU", "Recordings": "RE", "Members": "CA"}
+_dry_sids = itertools.count(1)
+
+
+class DryRunHttpClient(HttpClient):
+    """Development: every request is logged (what would have been sent) and answered as Twilio
+    would, without leaving the machine. ``sent`` keeps them (method, url, params, data)."""
+
+    def __init__(self) -> None:
+        super().__init__(log, is_async=False)
+        self.sent: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = []
+
+    def request(
+        self,
+        method: str,
+        uri: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Response:
+        self.sent.append((method, uri, dict(params or {}), dict(data or {})))
+        log.info("Twilio (simulacro, no se envía): %s %s %s", method, uri, data or params or "")
+        if method == "DELETE":
+            return Response(204, "")
+        # /2010-04-01/Accounts/{AccountSid}/{Kind}[/{Sid}[/{Kind}[/{Sid}]]].json
+        segments = uri.removeprefix(TWILIO_API).split("?")[0].removesuffix(".json").split("/")
+        instance = len(segments) % 2 == 0
+        kind, sid = (segments[-2], segments[-1]) if instance else (segments[-1], None)
+        if method == "GET" and sid is None:  # a list: an empty page
+            return Response(200, json.dumps({kind.lower(): [], "next_page_uri": None}))
+        body = {k.lower(): v for k, v in (data or {}).items() if isinstance(v, str)}
+        body["friendly_name"] = str((data or {}).get("FriendlyName", ""))
+        body["sid"] = sid or f"{_PREFIXES.get(kind, 'XX')}{next(_dry_sids):032x}"
+        body["status"] = "queued"
+        return Response(201 if sid is None else 200, json.dumps(body))
+
+
+def configure(
+    account_sid: str,
+    auth_token: str,
+    caller_id: str = "",
+    *,
+    api_base: str | None = None,
+    dry_run: bool = False,
+) -> None:
+    """The account's credentials, the number calls and SMS come from by default, and where
+    requests go (``api_base``; ``dry_run``: nowhere)."""
     global _client
     _config.account_sid = account_sid
     _config.auth_token = auth_token
     _config.caller_id = caller_id
+    if dry_run:
+        _config.http_client = DryRunHttpClient()
+    elif api_base:
+        _config.http_client = ApiBaseHttpClient(api_base)
+    else:
+        _config.http_client = None
     _client = None
 
 

@@ -198,10 +198,9 @@ class Simulator:
                 break
             url, params = step
             root = self._post(url, params)
-        if self.result.ended != "plataforma":
-            self.transport.post(
-                "/voice/status", self.params(CallStatus="completed", CallDuration="60")
-            )
+        # The simulated caller hangs up when the simulation ends, as a real one would: a caller
+        # left in the Plataforma's line leaves it (no ghost offered to agents).
+        self.transport.post("/voice/status", self.params(CallStatus="completed", CallDuration="60"))
         return self.result
 
     def _next_key(self) -> str | None:

@@ -15,6 +15,8 @@ def init_app(app: Flask) -> None:
         app.config.get("TWILIO_ACCOUNT_SID") or "",
         app.config.get("TWILIO_AUTH_TOKEN") or "",
         app.config.get("ROUTING_CALLER_ID") or "",
+        api_base=app.config.get("TWILIO_API_BASE"),
+        dry_run=bool(app.config.get("TWILIO_DRY_RUN")),
     )
     app.register_blueprint(api_bp)
     app.cli.add_command(routing_cli)

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from urllib.parse import parse_qs
+
 import pytest
+from flask import Flask
 from twilio.base.exceptions import TwilioRestException
 
 import twilio_rest
@@ -87,3 +94,82 @@ def test_the_fake_rejects_wrong_credentials(fake_twilio: FakeTwilio) -> None:
     fake_twilio.auth_token = "another-token"
     with pytest.raises(SpecViolation):
         twilio_rest.redirect_call(CALL, "https://ivr.example.test/y")
+
+
+def _every_call() -> list[object]:
+    """Each REST call the service makes, once."""
+    return [
+        twilio_rest.dequeue_to_url("plataforma", CALL, "https://ivr.example.test/x"),
+        twilio_rest.redirect_call(CALL, "https://ivr.example.test/y"),
+        twilio_rest.create_call(
+            "sip:2301@pbx.mef.gob.pe",
+            "+5113115930",
+            "https://ivr.example.test/z",
+            status_callback="https://ivr.example.test/s",
+            timeout=20,
+        ),
+        twilio_rest.send_sms("+51999888777", "Aviso", "+5113115930"),
+        twilio_rest.delete_recording("RE" + "d" * 32),
+    ]
+
+
+def test_the_dry_run_answers_as_twilio_would_and_sends_what_the_spec_allows(
+    app: Flask, fake_twilio: FakeTwilio, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Development's dry run (issue 11.12): nothing leaves the machine, every request is
+    logged, and each one, sent to the fake of Twilio, passes the OpenAPI check."""
+    sid, token = app.config["TWILIO_ACCOUNT_SID"], app.config["TWILIO_AUTH_TOKEN"]
+    twilio_rest.configure(sid, token, "+5113115930", dry_run=True)
+    dry = twilio_rest.client().http_client
+    assert isinstance(dry, twilio_rest.DryRunHttpClient)
+    with caplog.at_level("INFO", logger="twilio_rest"):
+        results = _every_call()
+    assert results[0] is True and results[1] is True and results[4] is True
+    assert str(results[2]).startswith("CA") and str(results[3]).startswith("SM")
+    assert caplog.text.count("Twilio (simulacro, no se envía)") == len(dry.sent)
+    assert fake_twilio.sent == []  # nothing went out
+    for method, url, params, data in dry.sent:
+        fake_twilio.request(method, url, params=params, data=data, auth=(sid, token))
+    assert len(fake_twilio.sent) == len(dry.sent) == 7  # queue list + create, then the five
+
+
+class _TwilioCompatible(BaseHTTPRequestHandler):
+    seen: list[tuple[str, str, str, dict[str, list[str]]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"] or 0)).decode()
+        self.seen.append(("POST", self.path, self.headers["Authorization"], parse_qs(body)))
+        payload = json.dumps({"sid": "CA" + "e" * 32, "status": "queued"}).encode()
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+
+def test_twilio_api_base_sends_the_requests_to_that_endpoint(app: Flask) -> None:
+    server = HTTPServer(("127.0.0.1", 0), _TwilioCompatible)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        sid, token = app.config["TWILIO_ACCOUNT_SID"], app.config["TWILIO_AUTH_TOKEN"]
+        twilio_rest.configure(sid, token, api_base=f"http://127.0.0.1:{server.server_port}/")
+        created = twilio_rest.create_call("+51987654321", "+5113115930", "https://x.test/t")
+    finally:
+        server.shutdown()
+    assert created == "CA" + "e" * 32
+    [(method, path, auth, form)] = _TwilioCompatible.seen
+    assert (method, path) == ("POST", f"/2010-04-01/Accounts/{sid}/Calls.json")
+    assert auth == "Basic " + base64.b64encode(f"{sid}:{token}".encode()).decode()
+    assert form["To"] == ["+51987654321"] and form["Url"] == ["https://x.test/t"]
+
+
+def test_development_dry_runs_unless_an_api_base_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    from config import DevelopmentConfig
+
+    assert DevelopmentConfig().TWILIO_DRY_RUN is True
+    monkeypatch.setenv("TWILIO_API_BASE", "http://127.0.0.1:9/")
+    assert DevelopmentConfig().TWILIO_DRY_RUN is False

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
+from extensions import redis_store
 from ivr.simulator import (
     HttpTransport,
     Result,
@@ -24,6 +25,7 @@ from ivr.simulator import (
     simulate_in_process,
 )
 from register.models import CallbackRequest, VoiceMessage
+from routing import queue as line
 from tests.conftest import Journey
 from tests.ivr.helpers import OPEN, lima
 
@@ -106,6 +108,16 @@ def test_estado_de_tramite_reads_back_and_goes_to_plataforma(app: Flask, journey
     assert result.ended == "plataforma"
     assert "2 0 2 6 1 2 3 4" in "\n".join(result.heard)
     assert journey.of("expediente")[0]["data"] == {"expediente": "20261234"}
+
+
+def test_a_simulated_caller_leaves_the_plataforma_line_when_the_simulation_ends(
+    app: Flask, journey: Journey
+) -> None:
+    """Issue 11.12: no ghost caller is left to be offered to agents."""
+    result, _ = run(app, keys=["1", "2"])
+    assert result.ended == "plataforma"
+    assert journey.of("queued") and journey.of("queue_left")[0]["choice"] == "hangup"
+    assert line.waiting_count(redis_store.client) == 0
 
 
 def test_preferential_caller_goes_to_plataforma_first_in_line(app: Flask, journey: Journey) -> None:
