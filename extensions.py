@@ -71,7 +71,7 @@ def json_dumps(value: Any) -> str:
 _JSON = {"json_serializer": json_dumps, "json_deserializer": orjson.loads}
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, statement_timeout_ms: int = 30_000) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -81,7 +81,21 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **_JSON)
+    # A database that accepts connections and never answers must not hold a webhook: connect
+    # within 2 s, and no statement longer than statement_timeout_ms (Twilio waits 15 s).
+    connect_args = {
+        "connect_timeout": 2,
+        "options": f"-c statement_timeout={int(statement_timeout_ms)}",
+    }
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        pool_timeout=2,
+        connect_args=connect_args,
+        **_JSON,
+    )
 
 
 class Database:
@@ -93,7 +107,9 @@ class Database:
         self.session = scoped_session(self.session_factory)
 
     def init_app(self, app: Flask) -> None:
-        self.engine = make_engine(app.config["DATABASE_URL"])
+        self.engine = make_engine(
+            app.config["DATABASE_URL"], app.config["DATABASE_STATEMENT_TIMEOUT_MS"]
+        )
         self.session_factory.configure(bind=self.engine)
         app.extensions["db"] = self
 

@@ -11,8 +11,11 @@ import argparse
 import gc
 import logging
 import os
+import time
+from collections.abc import Callable
 from typing import Any
 
+import redis
 from flask import Flask
 from rq import Worker
 from rq.job import Job
@@ -20,7 +23,9 @@ from rq.queue import Queue
 
 from app import create_app
 from extensions import db, redis_store
+from register.maintenance import run_maintenance_once, start_maintenance_thread
 
+log = logging.getLogger("worker")
 QUEUES = ("register", "default")
 
 
@@ -69,15 +74,28 @@ class AppWorker(Worker):
             job_log_filter.job_id = job_log_filter.call_sid = "-"
 
 
+# rq's maintenance (registries cleaned; the scheduler started if no worker runs it, e.g. after
+# one was killed and its lock expired) every this many seconds, not rq's default ten minutes.
+MAINTENANCE_SECONDS = 10
+RECONNECT_BACKOFF = (1, 2, 4, 8, 15, 30)  # seconds between tries while Redis is away
+
+
 def build_worker(app: Flask, queues: tuple[str, ...] = QUEUES) -> AppWorker:
-    worker = AppWorker([redis_store.queue(name) for name in queues], connection=redis_store.client)
+    worker = AppWorker(
+        [redis_store.queue(name) for name in queues],
+        connection=redis_store.client,
+        maintenance_interval=MAINTENANCE_SECONDS,
+    )
     worker.flask_app = app
-    # The app's objects (modules, SQLAlchemy's metadata…) leave the cyclic collector's reach, as
-    # Python's docs advise before forking: each work horse rq forks shares them untouched, and
-    # its collections scan only what its job allocates (the register's batches).
+    return worker
+
+
+def freeze_app_objects() -> None:
+    """The app's objects (modules, SQLAlchemy's metadata…) leave the cyclic collector's reach,
+    as Python's docs advise before forking: each work horse rq forks shares them untouched,
+    and its collections scan only what its job allocates (the register's batches)."""
     gc.collect()
     gc.freeze()
-    return worker
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,21 +111,33 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     logging.getLogger().handlers = [handler]
-    worker = build_worker(app)
-    stop_maintenance = None
-    if not args.burst:
-        # The register's periodic work: outbox/spool flush, abandoned batches, retention purge.
-        from register.maintenance import start_maintenance_thread
-
-        stop_maintenance = start_maintenance_thread(app)
-    else:
-        from register.maintenance import run_maintenance_once
-
+    freeze_app_objects()
+    if args.burst:
         run_maintenance_once(app)
-    worker.work(burst=args.burst, with_scheduler=True)
-    if stop_maintenance is not None:
+        build_worker(app).work(burst=True, with_scheduler=True)
+        return 0
+    # The register's periodic work: outbox/spool flush, a drain that died, retention purge.
+    stop_maintenance = start_maintenance_thread(app)
+    try:
+        work_until_stopped(app)
+    finally:
         stop_maintenance.set()
     return 0
+
+
+def work_until_stopped(app: Flask, sleep: Callable[[float], None] = time.sleep) -> None:
+    """Run the worker; when Redis goes away, wait (backing off) and start a new one, instead
+    of exiting and leaving the queues unworked. Returns on a clean stop (SIGTERM)."""
+    failures = 0
+    while True:
+        try:
+            build_worker(app).work(with_scheduler=True)
+            return
+        except (redis.ConnectionError, redis.TimeoutError):
+            pause = RECONNECT_BACKOFF[min(failures, len(RECONNECT_BACKOFF) - 1)]
+            log.warning("Redis is not answering; the worker starts again in %s s", pause)
+            failures += 1
+            sleep(pause)
 
 
 if __name__ == "__main__":

@@ -149,8 +149,9 @@ def _worker_process(redis_url: str, instance: str, burst: bool, ready: Any = Non
     db.session.registry.clear()  # forked: never touch the parent's connection
     app = _make_app(redis_url, Path(instance))
     logging.getLogger().setLevel(logging.WARNING)
-    from worker import build_worker
+    from worker import build_worker, freeze_app_objects
 
+    freeze_app_objects()
     worker = build_worker(app)
     worker.log.setLevel(logging.WARNING)
     if ready is not None:

@@ -3,7 +3,11 @@ replays, and the safe route when Redis or the database is down."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -746,6 +750,55 @@ def broken_app(tmp_path: Path, app: Flask) -> Iterator[Flask]:
     db.engine = engine
     db.session_factory.configure(bind=engine)
     redis_store.configure(app.config["REDIS_URL"])
+
+
+@pytest.fixture
+def tarpit() -> Iterator[int]:
+    """A loopback port that accepts connections and never answers (a hung PostgreSQL)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                accepted.append(listener.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join()
+    for conn in accepted:
+        conn.close()
+    listener.close()
+
+
+def test_a_database_that_never_answers_does_not_hold_the_webhook(
+    tmp_path: Path, app: Flask, tarpit: int
+) -> None:
+    """Issue 15: connect and statement timeouts keep every webhook well within Twilio's 15 s."""
+    cfg = settings.TestConfig()
+    cfg.REDIS_URL = app.config["REDIS_URL"]
+    cfg.DATABASE_URL = f"postgresql://nobody@127.0.0.1:{tarpit}/hung"
+    cfg.INSTANCE_DIR = str(tmp_path / "instance")
+    engine = db.engine
+    hung = create_app(cfg)
+    hung.config["IVR_NOW"] = OPEN
+    try:
+        with hung.app_context():
+            twilio = TwilioSigner(hung, hung.test_client())
+            started = time.monotonic()
+            root = twiml(twilio.post("/voice/incoming", call_params(SID)))
+            assert time.monotonic() - started < 5
+            # The hours and prompts fall back to their defaults: the caller gets the menu.
+            assert gather_action(root) == "/voice/language?try=1"
+    finally:
+        if db.engine is not None:
+            db.engine.dispose()
+        db.engine = engine
+        db.session_factory.configure(bind=engine)
 
 
 @pytest.mark.parametrize("path", ["/voice/fallback", "/voice/incoming", "/voice/menu?try=1"])
