@@ -49,8 +49,9 @@ def sweep_round(*, quiet: bool) -> bool:
     if not quiet or report.timeouts or report.unstuck or report.matches or report.flagged:
         click.echo(
             f"Barrido: {len(report.timeouts)} con límite de espera, "
-            f"{len(report.unstuck)} ofertas liberadas, {len(report.matches)} asignadas, "
-            f"{report.flagged} devoluciones vencidas."
+            f"{plural(len(report.unstuck), 'oferta liberada', 'ofertas liberadas')}, "
+            f"{plural(len(report.matches), 'asignada', 'asignadas')}, "
+            f"{plural(report.flagged, 'devolución vencida', 'devoluciones vencidas')}."
         )
     return True
 
