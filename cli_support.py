@@ -309,7 +309,6 @@ CALLBACK_SOURCES = {
     "ruta_fallida": "ruta fallida",
     "limite_espera": "límite de espera",
 }
-LANGUAGES = {"es": "español", "qu": "quechua", "ay": "aimara"}
 CALLER_CLASSES = {"preferential": "preferencial", "authority": "autoridad", "normal": "general"}
 
 

@@ -322,9 +322,7 @@ def agents_languages(agent_id: int, codes: tuple[str, ...], actor: str | None) -
 @actor_option
 def agents_activate(agent_id: int, actor: str | None) -> None:
     """Vuelve a activar un agente desactivado."""
-    with transaction() as session:
-        agent = registry.set_agent_active(session, agent_id, True, actor=actor or default_actor())
-        click.echo(f"Agente {agent.id} ({agent.nombre}) activado.")
+    set_agent_active(agent_id, True, actor)
 
 
 @agents_group.command("deactivate")
@@ -332,9 +330,13 @@ def agents_activate(agent_id: int, actor: str | None) -> None:
 @actor_option
 def agents_deactivate(agent_id: int, actor: str | None) -> None:
     """Desactiva un agente (deja de recibir llamadas; no se borra)."""
+    set_agent_active(agent_id, False, actor)
+
+
+def set_agent_active(agent_id: int, activo: bool, actor: str | None) -> None:
     with transaction() as session:
-        agent = registry.set_agent_active(session, agent_id, False, actor=actor or default_actor())
-        click.echo(f"Agente {agent.id} ({agent.nombre}) desactivado.")
+        agent = registry.set_agent_active(session, agent_id, activo, actor=actor or default_actor())
+        click.echo(f"Agente {agent.id} ({agent.nombre}) {'activado' if activo else 'desactivado'}.")
 
 
 # --- languages and the §5.4 registry ---------------------------------------------------

@@ -16,7 +16,6 @@ from cli_support import (
     CALLBACK_SOURCES,
     CALLBACK_STATUSES,
     CALLER_CLASSES,
-    LANGUAGES,
     Group,
     label,
     plural,
@@ -28,6 +27,7 @@ from routing.api import agent_token
 from routing.context import from_app
 from routing.dispatch import try_dispatch
 from routing.jobs import schedule_sweep, sweep
+from routing.whisper import LANGUAGE_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ def queue_command() -> None:
     for n, row in enumerate(waiting, start=1):
         click.echo(
             f"{n:3} {row['call_sid']} {label(CALLER_CLASSES, row['priority']):12} "
-            f"{label(LANGUAGES, row['language'])}"
+            f"{label(LANGUAGE_NAMES, row['language'])}"
         )
 
 

@@ -22,22 +22,15 @@ def test_the_line_shows_each_callers_class_and_language_as_labels(
     runner: FlaskCliRunner, redis_client: redis.Redis, ctx: Context
 ) -> None:
     now = line.now_ms()
-    line.enqueue(
-        redis_client,
-        "CA" + "1" * 32,
-        language="es",
-        priority="normal",
-        now=now,
-        settings=ctx.settings,
-    )
-    line.enqueue(
-        redis_client,
-        "CA" + "2" * 32,
-        language="qu",
-        priority="preferential",
-        now=now,
-        settings=ctx.settings,
-    )
+    for digit, language, priority in (("1", "es", "normal"), ("2", "qu", "preferential")):
+        line.enqueue(
+            redis_client,
+            "CA" + digit * 32,
+            language=language,
+            priority=priority,
+            now=now,
+            settings=ctx.settings,
+        )
     result = runner.invoke(args=["routing", "queue"])
     assert result.exit_code == 0
     first, second = result.output.splitlines()
