@@ -17,11 +17,14 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 import redis
+import requests
 from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
+from twilio.base.exceptions import TwilioRestException
 
 # click's msgid → Spanish. The texts keep click's placeholders (an unused one is ignored by
 # str.format), quoting values «así» instead of Python's repr.
@@ -199,8 +202,8 @@ def os_error(exc: OSError) -> click.ClickException:
 
 class Command(click.Command):
     """A project command: Spanish metavars, and the failures a user can meet (a file that
-    cannot be written, the database or Redis not answering) said in Spanish, exit status 1,
-    never a traceback."""
+    cannot be written, the database, Redis, Twilio or a server not answering) said in Spanish,
+    exit status 1, never a traceback."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("options_metavar", "[OPCIONES]")
@@ -216,7 +219,17 @@ class Command(click.Command):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except OSError as exc:
+        except TwilioRestException as exc:
+            raise click.ClickException(
+                f"Twilio rechazó la solicitud (HTTP {exc.status}, código {exc.code})."
+            ) from exc
+        except requests.RequestException as exc:
+            url = exc.request.url if exc.request is not None else None
+            where = urlsplit(str(url)).netloc if url else "el servicio externo"
+            raise click.ClickException(
+                f"No se pudo conectar con {where} ({exc.__class__.__name__})."
+            ) from exc
+        except OSError as exc:  # after requests' errors, which are OSErrors too
             raise os_error(exc) from exc
         except redis.RedisError as exc:
             raise click.ClickException(

@@ -10,7 +10,6 @@ from datetime import date, datetime
 from pathlib import Path
 
 import click
-import requests
 from flask import Flask, current_app
 
 from cli_support import DATE, Command, Group
@@ -197,10 +196,6 @@ def simulate(
             result = simulate_in_process(current_app._get_current_object(), plan, click.echo)  # type: ignore[attr-defined]
     except SimulationError as exc:
         raise click.ClickException(simulation_error(exc)) from exc
-    except requests.RequestException as exc:
-        raise click.ClickException(
-            f"No se pudo llegar al servidor {url} ({exc.__class__.__name__})."
-        ) from exc
     destino = {"plataforma": "en cola de la Plataforma", "hangup": "terminada", "end": "terminada"}
     click.echo(f"Resultado: {destino.get(result.ended, result.ended)}")
 

@@ -133,3 +133,34 @@ def test_a_database_that_does_not_answer_is_said_in_spanish(
         "Error: La base de datos no respondió o su esquema no está al día "
         "(flask --app app db upgrade): OperationalError.\n"
     )
+
+
+def test_a_server_that_does_not_answer_is_said_in_spanish(runner: FlaskCliRunner) -> None:
+    result = runner.invoke(args=["simulate", "--url", "http://127.0.0.1:1"])
+    assert result.exit_code == 1
+    assert result.output.endswith("Error: No se pudo conectar con 127.0.0.1:1 (ConnectionError).\n")
+    assert isinstance(result.exception, SystemExit)
+
+
+def test_a_file_that_cannot_be_written_is_said_in_spanish(
+    runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    taken = tmp_path / "anexo2.csv"
+    taken.mkdir()  # a folder where the file should go
+    result = runner.invoke(args=["directory", "export", str(taken)])
+    assert result.exit_code == 2
+    assert f"Archivo «{taken}»: es una carpeta, no un archivo." in result.output
+
+
+def test_a_write_the_system_refuses_is_said_in_spanish(
+    runner: FlaskCliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "anexo2.csv"
+
+    def refused(self: Path, *args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "write_text", refused)
+    result = runner.invoke(args=["directory", "export", str(out)])
+    assert result.exit_code == 1
+    assert result.output == f"Error: No se pudo usar el archivo «{out}»: permiso denegado.\n"
