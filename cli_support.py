@@ -106,8 +106,8 @@ MESSAGES: dict[str, str] = {
 # click's (singular, plural) msgids → Spanish (singular, plural).
 PLURALS: dict[tuple[str, str], tuple[str, str]] = {
     ("Got unexpected extra argument ({args})", "Got unexpected extra arguments ({args})"): (
-        "Sobra un argumento ({args})",
-        "Sobran argumentos ({args})",
+        "Sobra un argumento: {args}.",
+        "Sobran argumentos: {args}.",
     ),
     ("Takes {nargs} values but 1 was given.", "Takes {nargs} values but {len} were given."): (
         "Lleva {nargs} valores, pero se dio 1.",
