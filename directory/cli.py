@@ -91,6 +91,16 @@ def refuse_twin_agent(session: Session, added: Agent) -> None:
             raise RuleError(f"ya existe el agente {agent.id}: {describe_agent(agent)}{state}.")
 
 
+def reach(speaker: LanguageSpeaker) -> str:
+    """How a server is reached: anexo, telephone, e-mail ("-" when none is recorded)."""
+    ways = (
+        f"anexo {speaker.anexo}" if speaker.anexo else "",
+        speaker.telefono or "",
+        speaker.correo or "",
+    )
+    return ", ".join(way for way in ways if way) or "-"
+
+
 def refuse_twin_speaker(session: Session, added: LanguageSpeaker) -> None:
     """A server just added must not repeat one in the registry: same name (accents and case
     aside), language, anexo and telephone."""
@@ -102,7 +112,7 @@ def refuse_twin_speaker(session: Session, added: LanguageSpeaker) -> None:
         ):
             raise RuleError(
                 f"ya está en el registro el servidor {speaker.id}: {speaker.nombre_completo} "
-                f"({speaker.language_code}, anexo {speaker.anexo or '-'})."
+                f"({speaker.language_code}; {reach(speaker)})."
             )
 
 
@@ -384,13 +394,8 @@ def speakers_list(idioma: str | None) -> None:
         if not speakers:
             click.echo("No hay servidores registrados.")
         for s in speakers:
-            reach = ", ".join(
-                x
-                for x in (f"anexo {s.anexo}" if s.anexo else "", s.telefono or "", s.correo or "")
-                if x
-            )
             click.echo(
-                f"{s.id}\t{s.language_code}\t{s.nombre_completo}\t{s.unidad or '-'}\t{reach or '-'}"
+                f"{s.id}\t{s.language_code}\t{s.nombre_completo}\t{s.unidad or '-'}\t{reach(s)}"
             )
 
 

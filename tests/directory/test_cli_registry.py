@@ -86,7 +86,7 @@ def test_a_speaker_added_twice_is_refused_and_the_existing_row_is_named(
     assert again.exit_code == 1
     assert again.output == (
         f"Error: ya está en el registro el servidor {speaker_id}: Olinda Ahuanari Sánchez "
-        "(shp, anexo 4121).\n"
+        "(shp; anexo 4121).\n"
     )
     assert count(session, LanguageSpeaker) == 1
     # Removed from the registry, the same person may be registered again.
