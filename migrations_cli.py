@@ -9,6 +9,8 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from flask import Flask, current_app
 
+from cli_support import Group
+
 ROOT = Path(__file__).resolve().parent
 
 
@@ -25,20 +27,20 @@ def upgrade_database(database_url: str) -> None:
 
 
 def init_app(app: Flask) -> None:
-    @app.cli.group("db")
+    @app.cli.group("db", cls=Group)
     def db_group() -> None:
-        """Database schema (Alembic migrations)."""
+        """Esquema de la base de datos (migraciones de Alembic)."""
 
     @db_group.command("upgrade")
     def upgrade() -> None:
-        """Apply every migration not yet applied."""
+        """Aplica las migraciones pendientes."""
         upgrade_database(current_app.config["DATABASE_URL"])
         click.echo("Esquema de base de datos actualizado.")
 
     @db_group.command("revision")
-    @click.option("-m", "--message", required=True)
+    @click.option("-m", "--message", required=True, metavar="TEXTO", help="Qué cambia.")
     def revision(message: str) -> None:
-        """Autogenerate a migration from the models (developers only)."""
+        """Genera una migración a partir de los modelos (solo desarrolladores)."""
         command.revision(
             alembic_config(current_app.config["DATABASE_URL"]), message=message, autogenerate=True
         )

@@ -15,6 +15,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, Optional
 
 from clock import lima_now
+from ivr.hours import ClosureDayError, check_closure_day
 from ivr.prompts import InvalidAudioUrlError, check_audio_url
 
 
@@ -58,8 +59,11 @@ class ClosureDayForm(FlaskForm):
     submit = SubmitField("Agregar día de cierre")
 
     def validate_day(self, field: DateField) -> None:
-        if field.data is not None and field.data < lima_now().date():
-            raise ValidationError("Esa fecha ya pasó: indique hoy o una fecha futura.")
+        if field.data is not None:
+            try:
+                check_closure_day(field.data, lima_now().date())
+            except ClosureDayError as exc:
+                raise ValidationError(str(exc)) from exc
 
 
 class OpenDayForm(FlaskForm):

@@ -30,11 +30,7 @@ from ivr.cache import DEFAULT_TTL_SECONDS
 HOURS_TTL_SECONDS = DEFAULT_TTL_SECONDS  # load_hours' cache
 PROMPTS_TTL_SECONDS = 30  # the prompt overrides' cache (ivr.prompts._overrides)
 LANGUAGE_NAMES = {"es": "Español", "qu": "Quechua", "ay": "Aymara"}
-REASON_NAMES = {
-    "fuera_de_horario": "cerrada (fuera del horario)",
-    "feriado": "cerrada (feriado)",
-    "cierre": "cerrada (día de cierre)",
-}
+REASON_NAMES = hours_domain.CLOSED_REASON_LABELS
 
 
 def _actor() -> str:

@@ -5,8 +5,8 @@
     flask --app app directory late
     flask --app app centers import|export FILE.csv
     flask --app app seed demo [--if-empty]
-    flask --app app agents list|add|languages|deactivate ...
-    flask --app app languages list|add ...; flask --app app languages speakers list|add|remove
+    flask --app app agents list|add|languages|activate|deactivate ...
+    flask --app app languages list|add ...; flask --app app languages speakers list|add|edit|remove
 
 Every change is audit-logged under ``--actor`` (default ``cli:<OS user>``). A failing command
 changes nothing and exits with status 1.
@@ -16,31 +16,40 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 
+from cli_support import AGENT_CHANNELS as CHANNEL_LABELS
+from cli_support import (
+    CSV_ENCODING,
+    DATE,
+    FILE_IN,
+    FILE_OUT,
+    Group,
+    check_output,
+    echo_lines,
+    label,
+)
 from directory import centers as centers_mod
 from directory import demo, designations, importer, registry
 from directory.audit import default_actor
 from directory.csvio import FileRejected, write_rows
-from directory.models import AGENT_CHANNELS, ROLES
-from directory.rules import RuleError
+from directory.models import AGENT_CHANNELS, ROLES, Agent, LanguageSpeaker
+from directory.rules import RuleError, fold
 from extensions import db
-
-FILE_IN = click.Path(exists=True, dir_okay=False, path_type=Path)
-FILE_OUT = click.Path(dir_okay=False, writable=True, path_type=Path)
-DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 
 def actor_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
-        "--actor", default=None, help="Who makes the change (audit log); default cli:<OS user>."
+        "--actor",
+        default=None,
+        metavar="NOMBRE",
+        help="Quién hace el cambio (registro de auditoría); por defecto cli:<usuario del sistema>.",
     )(f)
 
 
@@ -65,25 +74,58 @@ def transaction() -> Iterator[Session]:
         raise
 
 
-def _day(value: datetime) -> date:
-    return value.date()
+def describe_agent(agent: Agent) -> str:
+    return f"{agent.nombre} ({label(CHANNEL_LABELS, agent.canal)} {agent.destino})"
 
 
-def echo_lines(lines: list[str]) -> None:
-    for line in lines:
-        click.echo(line)
+def refuse_twin_agent(session: Session, added: Agent) -> None:
+    """An agent just added (flushed, so its values are the checked ones) must not repeat one
+    that exists, active or not: same name (accents and case aside), channel and destination."""
+    for agent in registry.list_agents(session, include_inactive=True):
+        if (
+            agent.id != added.id
+            and fold(agent.nombre) == fold(added.nombre)
+            and (agent.canal, agent.destino) == (added.canal, added.destino)
+        ):
+            state = "" if agent.activo else f"; está inactivo: `agents activate {agent.id}`"
+            raise RuleError(f"ya existe el agente {agent.id}: {describe_agent(agent)}{state}.")
+
+
+def reach(speaker: LanguageSpeaker) -> str:
+    """How a server is reached: anexo, telephone, e-mail ("-" when none is recorded)."""
+    ways = (
+        f"anexo {speaker.anexo}" if speaker.anexo else "",
+        speaker.telefono or "",
+        speaker.correo or "",
+    )
+    return ", ".join(way for way in ways if way) or "-"
+
+
+def refuse_twin_speaker(session: Session, added: LanguageSpeaker) -> None:
+    """A server just added must not repeat one in the registry: same name (accents and case
+    aside), language, anexo and telephone."""
+    for speaker in registry.list_speakers(session, added.language_code):
+        if (
+            speaker.id != added.id
+            and fold(speaker.nombre_completo) == fold(added.nombre_completo)
+            and (speaker.anexo, speaker.telefono) == (added.anexo, added.telefono)
+        ):
+            raise RuleError(
+                f"ya está en el registro el servidor {speaker.id}: {speaker.nombre_completo} "
+                f"({speaker.language_code}; {reach(speaker)})."
+            )
 
 
 # --- directory (Anexo 2) ---------------------------------------------------------------
 
-directory_group = AppGroup("directory", help="Anexo 2: órganos and their Red members.")
+directory_group = Group("directory", help="Anexo 2: los órganos y los miembros de la Red.")
 
 
 @directory_group.command("import")
-@click.argument("file", type=FILE_IN)
+@click.argument("file", type=FILE_IN, metavar="ARCHIVO")
 @actor_option
 def directory_import(file: Path, actor: str | None) -> None:
-    """Import an Anexo 2 CSV (all or nothing)."""
+    """Importa un CSV del Anexo 2 (todo o nada)."""
     with transaction() as session:
         report = importer.import_directory(
             session, file.read_bytes(), actor=actor or default_actor()
@@ -92,42 +134,43 @@ def directory_import(file: Path, actor: str | None) -> None:
 
 
 @directory_group.command("export")
-@click.argument("file", type=FILE_OUT)
+@click.argument("file", type=FILE_OUT, metavar="ARCHIVO")
 def directory_export(file: Path) -> None:
-    """Write the serving representatives as an Anexo 2 CSV."""
+    """Escribe los representantes en funciones como CSV del Anexo 2."""
+    check_output(file, (".csv",))
     with transaction() as session:
         rows = importer.export_rows(session)
-        file.write_text(write_rows(importer.HEADER, rows), encoding="utf-8")
+        file.write_text(write_rows(importer.HEADER, rows), encoding=CSV_ENCODING)
         click.echo(f"{len(rows)} representante(s) exportado(s) a {file}.")
 
 
 @directory_group.command("designate")
-@click.argument("sigla")
+@click.argument("sigla", metavar="SIGLA")
 @click.option("--rol", type=click.Choice(ROLES), required=True)
-@click.option("--memorando", required=True, help='e.g. "Memorando N° 0112-2026-EF/50.01"')
-@click.option("--memorando-fecha", type=DATE, required=True)
-@click.option("--vigente-desde", type=DATE, required=True, help="Date the designation took effect.")
-@click.option("--comunicado-el", type=DATE, required=True, help="Date it was communicated.")
+@click.option("--memorando", required=True, help='p. ej. "Memorando N° 0112-2026-EF/50.01"')
+@click.option("--memorando-fecha", type=DATE, required=True, help="Fecha del memorando.")
+@click.option("--vigente-desde", type=DATE, required=True, help="Desde cuándo rige la designación.")
+@click.option("--comunicado-el", type=DATE, required=True, help="Cuándo se comunicó.")
 @actor_option
 def directory_designate(
     sigla: str,
     rol: str,
     memorando: str,
-    memorando_fecha: datetime,
-    vigente_desde: datetime,
-    comunicado_el: datetime,
+    memorando_fecha: date,
+    vigente_desde: date,
+    comunicado_el: date,
     actor: str | None,
 ) -> None:
-    """Record the memorando that designated an órgano's serving titular or alterno."""
+    """Registra el memorando que designó al titular o alterno en funciones de un órgano."""
     with transaction() as session:
         rep = designations.designate(
             session,
             sigla,
             rol,
             memorando=memorando,
-            memorando_fecha=_day(memorando_fecha),
-            vigente_desde=_day(vigente_desde),
-            comunicado_el=_day(comunicado_el),
+            memorando_fecha=memorando_fecha,
+            vigente_desde=vigente_desde,
+            comunicado_el=comunicado_el,
             actor=actor or default_actor(),
         )
         click.echo(f"{rep.organo.sigla} {rol}: {rep.nombre_completo}, {rep.memorando}.")
@@ -137,7 +180,7 @@ def directory_designate(
 
 @directory_group.command("late")
 def directory_late() -> None:
-    """List designations communicated more than five business days after they took effect."""
+    """Designaciones comunicadas más de cinco días hábiles después de regir (§4.2.4 d)."""
     with transaction() as session:
         late = designations.late_designations(session)
         if not late:
@@ -153,14 +196,14 @@ def directory_late() -> None:
 
 # --- centers (Anexo 3) -----------------------------------------------------------------
 
-centers_group = AppGroup("centers", help="Anexo 3: the CONECTAMEF centers.")
+centers_group = Group("centers", help="Anexo 3: los centros CONECTAMEF.")
 
 
 @centers_group.command("import")
-@click.argument("file", type=FILE_IN)
+@click.argument("file", type=FILE_IN, metavar="ARCHIVO")
 @actor_option
 def centers_import(file: Path, actor: str | None) -> None:
-    """Import an Anexo 3 CSV (all or nothing)."""
+    """Importa un CSV del Anexo 3 (todo o nada)."""
     with transaction() as session:
         report = centers_mod.import_centers(
             session, file.read_bytes(), actor=actor or default_actor()
@@ -169,30 +212,32 @@ def centers_import(file: Path, actor: str | None) -> None:
 
 
 @centers_group.command("export")
-@click.argument("file", type=FILE_OUT)
+@click.argument("file", type=FILE_OUT, metavar="ARCHIVO")
 def centers_export(file: Path) -> None:
-    """Write the active centers as an Anexo 3 CSV."""
+    """Escribe los centros activos como CSV del Anexo 3."""
+    check_output(file, (".csv",))
     with transaction() as session:
         text = centers_mod.export_centers(session)
-        file.write_text(text, encoding="utf-8")
+        file.write_text(text, encoding=CSV_ENCODING)
         click.echo(f"{len(centers_mod.active_centers(session))} centro(s) exportado(s) a {file}.")
 
 
 # --- seed ------------------------------------------------------------------------------
 
-seed_group = AppGroup("seed", help="Demo data.")
+seed_group = Group("seed", help="Datos de demostración.")
 
 
 @seed_group.command("demo")
-@click.option("--if-empty", is_flag=True, help="Load only when the directory has no órganos.")
+@click.option("--if-empty", is_flag=True, help="Cargar solo si el directorio no tiene órganos.")
 @click.option(
     "--with-calls/--without-calls",
     default=True,
-    help="Also fill the register with two months of demo calls (for the reports).",
+    help="Llenar también el registro con dos meses de llamadas de demostración (reportes).",
 )
 @actor_option
 def seed_demo(if_empty: bool, with_calls: bool, actor: str | None) -> None:
-    """Load the demo directory, centers, agents, language registry, users and calls."""
+    """Carga el directorio, centros, agentes, registro de lenguas, usuarios y llamadas de
+    demostración (repetirlo no cambia nada)."""
     if current_app.config.get("ENV_NAME") == "production":
         # The demo users share a published password: never on a reachable server.
         click.echo(
@@ -212,12 +257,13 @@ def seed_demo(if_empty: bool, with_calls: bool, actor: str | None) -> None:
 
 # --- agents ----------------------------------------------------------------------------
 
-agents_group = AppGroup("agents", help="Plataforma agents.")
+agents_group = Group("agents", help="Los agentes de la Plataforma.")
 
 
 @agents_group.command("list")
-@click.option("--all", "include_inactive", is_flag=True, help="Include inactive agents.")
+@click.option("--all", "include_inactive", is_flag=True, help="Incluir los agentes inactivos.")
 def agents_list(include_inactive: bool) -> None:
+    """Los agentes, con su canal, destino e idiomas."""
     with transaction() as session:
         agents = registry.list_agents(session, include_inactive=include_inactive)
         if not agents:
@@ -225,17 +271,25 @@ def agents_list(include_inactive: bool) -> None:
         for agent in agents:
             state = "" if agent.activo else " [inactivo]"
             click.echo(
-                f"{agent.id}\t{agent.nombre}\t{agent.canal} {agent.destino}\t"
+                f"{agent.id}\t{agent.nombre}\t{label(CHANNEL_LABELS, agent.canal)} {agent.destino}\t"
                 f"idiomas: {', '.join(agent.language_codes) or '-'}{state}"
             )
 
 
 @agents_group.command("add")
-@click.argument("nombre")
+@click.argument("nombre", metavar="NOMBRE")
 @click.option("--canal", type=click.Choice(AGENT_CHANNELS), required=True)
-@click.option("--destino", required=True, help="Anexo, SIP URI or Twilio Client identity.")
-@click.option("--idioma", "languages", multiple=True, default=["es"], show_default=True)
-@click.option("--correo", default=None)
+@click.option("--destino", required=True, help="Anexo, URI SIP o identidad de Twilio Client.")
+@click.option(
+    "--idioma",
+    "languages",
+    multiple=True,
+    default=["es"],
+    show_default=True,
+    metavar="CÓDIGO",
+    help="Idioma que habla (repetible).",
+)
+@click.option("--correo", default=None, metavar="CORREO")
 @actor_option
 def agents_add(
     nombre: str,
@@ -245,6 +299,7 @@ def agents_add(
     correo: str | None,
     actor: str | None,
 ) -> None:
+    """Agrega un agente; rechaza uno igual (mismo nombre, canal y destino) ya registrado."""
     with transaction() as session:
         agent = registry.add_agent(
             session,
@@ -255,15 +310,16 @@ def agents_add(
             correo=correo,
             actor=actor or default_actor(),
         )
-        click.echo(f"Agente {agent.id} agregado: {agent.nombre} ({agent.canal} {agent.destino}).")
+        refuse_twin_agent(session, agent)
+        click.echo(f"Agente {agent.id} agregado: {describe_agent(agent)}.")
 
 
 @agents_group.command("languages")
-@click.argument("agent_id", type=int)
-@click.argument("codes", nargs=-1, required=True)
+@click.argument("agent_id", type=int, metavar="AGENTE")
+@click.argument("codes", nargs=-1, required=True, metavar="CÓDIGOS...")
 @actor_option
 def agents_languages(agent_id: int, codes: tuple[str, ...], actor: str | None) -> None:
-    """Set the languages an agent speaks, e.g. `agents languages 3 es qu`."""
+    """Fija los idiomas que habla un agente: `agents languages 3 es qu`."""
     with transaction() as session:
         agent = registry.set_agent_languages(
             session, agent_id, list(codes), actor=actor or default_actor()
@@ -271,22 +327,36 @@ def agents_languages(agent_id: int, codes: tuple[str, ...], actor: str | None) -
         click.echo(f"{agent.nombre}: {', '.join(agent.language_codes)}.")
 
 
+@agents_group.command("activate")
+@click.argument("agent_id", type=int, metavar="AGENTE")
+@actor_option
+def agents_activate(agent_id: int, actor: str | None) -> None:
+    """Vuelve a activar un agente desactivado."""
+    set_agent_active(agent_id, True, actor)
+
+
 @agents_group.command("deactivate")
-@click.argument("agent_id", type=int)
+@click.argument("agent_id", type=int, metavar="AGENTE")
 @actor_option
 def agents_deactivate(agent_id: int, actor: str | None) -> None:
+    """Desactiva un agente (deja de recibir llamadas; no se borra)."""
+    set_agent_active(agent_id, False, actor)
+
+
+def set_agent_active(agent_id: int, activo: bool, actor: str | None) -> None:
     with transaction() as session:
-        agent = registry.set_agent_active(session, agent_id, False, actor=actor or default_actor())
-        click.echo(f"Agente {agent.id} ({agent.nombre}) desactivado.")
+        agent = registry.set_agent_active(session, agent_id, activo, actor=actor or default_actor())
+        click.echo(f"Agente {agent.id} ({agent.nombre}) {'activado' if activo else 'desactivado'}.")
 
 
 # --- languages and the §5.4 registry ---------------------------------------------------
 
-languages_group = AppGroup("languages", help="Languages and the §5.4 registry of speakers.")
+languages_group = Group("languages", help="Los idiomas y el registro de servidores (§5.4).")
 
 
 @languages_group.command("list")
 def languages_list() -> None:
+    """Los idiomas registrados y cuántos servidores hablan cada uno."""
     with transaction() as session:
         for language in registry.list_languages(session):
             menu = " (menú IVR)" if language.en_menu else ""
@@ -295,45 +365,49 @@ def languages_list() -> None:
 
 
 @languages_group.command("add")
-@click.argument("code")
-@click.argument("nombre")
+@click.argument("code", metavar="CÓDIGO")
+@click.argument("nombre", metavar="NOMBRE")
 @actor_option
 def languages_add(code: str, nombre: str, actor: str | None) -> None:
-    """Register another lengua originaria, e.g. `languages add quz "Quechua de Cusco"`."""
+    """Registra otra lengua originaria: `languages add quz "Quechua del Cusco"`."""
     with transaction() as session:
         language = registry.add_language(session, code, nombre, actor=actor or default_actor())
         click.echo(f"Idioma agregado: {language.code} {language.nombre}.")
 
 
-speakers_group = AppGroup("speakers", help="Servers who speak lenguas originarias (§5.4).")
+speakers_group = Group("speakers", help="Servidores que hablan lenguas originarias (§5.4).")
 languages_group.add_command(speakers_group)
 
 
 @speakers_group.command("list")
-@click.option("--idioma", default=None, help="Only this language code.")
+@click.option("--idioma", default=None, metavar="CÓDIGO", help="Solo los de este idioma.")
 def speakers_list(idioma: str | None) -> None:
+    """Los servidores del registro, con su unidad y cómo ubicarlos."""
     with transaction() as session:
+        if idioma is not None:
+            known = [language.code for language in registry.list_languages(session)]
+            if idioma.strip().lower() not in known:
+                raise click.ClickException(
+                    f"El idioma «{idioma}» no está registrado; registrados: {', '.join(known)}."
+                )
         speakers = registry.list_speakers(session, idioma)
         if not speakers:
             click.echo("No hay servidores registrados.")
         for s in speakers:
-            reach = ", ".join(
-                x
-                for x in (f"anexo {s.anexo}" if s.anexo else "", s.telefono or "", s.correo or "")
-                if x
-            )
             click.echo(
-                f"{s.id}\t{s.language_code}\t{s.nombre_completo}\t{s.unidad or '-'}\t{reach or '-'}"
+                f"{s.id}\t{s.language_code}\t{s.nombre_completo}\t{s.unidad or '-'}\t{reach(s)}"
             )
 
 
 @speakers_group.command("add")
-@click.option("--idioma", required=True, help="Language code, e.g. qu, ay, cni, agr, shp.")
-@click.option("--nombre", required=True)
-@click.option("--unidad", default=None)
-@click.option("--anexo", default=None)
-@click.option("--telefono", default=None)
-@click.option("--correo", default=None)
+@click.option(
+    "--idioma", required=True, metavar="CÓDIGO", help="Código del idioma: qu, ay, cni, agr, shp..."
+)
+@click.option("--nombre", required=True, metavar="NOMBRE", help="Nombre completo.")
+@click.option("--unidad", default=None, metavar="UNIDAD", help="Unidad orgánica.")
+@click.option("--anexo", default=None, metavar="ANEXO")
+@click.option("--telefono", default=None, metavar="TELÉFONO")
+@click.option("--correo", default=None, metavar="CORREO")
 @actor_option
 def speakers_add(
     idioma: str,
@@ -344,6 +418,8 @@ def speakers_add(
     correo: str | None,
     actor: str | None,
 ) -> None:
+    """Agrega un servidor al registro; rechaza uno igual (mismo nombre, idioma, anexo y
+    teléfono) ya registrado."""
     with transaction() as session:
         speaker = registry.add_speaker(
             session,
@@ -355,17 +431,18 @@ def speakers_add(
             correo=correo,
             actor=actor or default_actor(),
         )
+        refuse_twin_speaker(session, speaker)
         click.echo(f"Registrado {speaker.id}: {speaker.nombre_completo} ({speaker.language_code}).")
 
 
 @speakers_group.command("edit")
-@click.argument("speaker_id", type=int)
-@click.option("--idioma", default=None)
-@click.option("--nombre", default=None)
-@click.option("--unidad", default=None, help='"" clears it.')
-@click.option("--anexo", default=None, help='"" clears it.')
-@click.option("--telefono", default=None, help='"" clears it.')
-@click.option("--correo", default=None, help='"" clears it.')
+@click.argument("speaker_id", type=int, metavar="SERVIDOR")
+@click.option("--idioma", default=None, metavar="CÓDIGO")
+@click.option("--nombre", default=None, metavar="NOMBRE")
+@click.option("--unidad", default=None, metavar="UNIDAD", help='"" lo borra.')
+@click.option("--anexo", default=None, metavar="ANEXO", help='"" lo borra.')
+@click.option("--telefono", default=None, metavar="TELÉFONO", help='"" lo borra.')
+@click.option("--correo", default=None, metavar="CORREO", help='"" lo borra.')
 @actor_option
 def speakers_edit(
     speaker_id: int,
@@ -377,7 +454,7 @@ def speakers_edit(
     correo: str | None,
     actor: str | None,
 ) -> None:
-    """Change a registry entry, e.g. `languages speakers edit 3 --anexo 5121`."""
+    """Cambia un servidor del registro: `languages speakers edit 3 --anexo 5121`."""
     with transaction() as session:
         speaker = registry.update_speaker(
             session,
@@ -396,9 +473,10 @@ def speakers_edit(
 
 
 @speakers_group.command("remove")
-@click.argument("speaker_id", type=int)
+@click.argument("speaker_id", type=int, metavar="SERVIDOR")
 @actor_option
 def speakers_remove(speaker_id: int, actor: str | None) -> None:
+    """Retira a un servidor del registro (la fila queda, inactiva)."""
     with transaction() as session:
         speaker = registry.remove_speaker(session, speaker_id, actor=actor or default_actor())
         click.echo(f"Retirado del registro: {speaker.nombre_completo} ({speaker.language_code}).")

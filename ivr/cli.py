@@ -4,13 +4,15 @@ settings are on the admin pages /admin/horario and /admin/mensajes."""
 
 from __future__ import annotations
 
-from datetime import date
+import json
+import re
+from datetime import date, datetime
 from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
 
+from cli_support import DATE, Command, Group
 from clock import lima_now
 from directory.audit import default_actor
 from extensions import db
@@ -27,20 +29,13 @@ from ivr.simulator import (
     simulate_in_process,
 )
 
-hours_group = AppGroup("hours", help="Horario de atención y días de cierre.")
-prompts_group = AppGroup("prompts", help="Catálogo de mensajes de la línea.")
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise click.BadParameter(f"{text!r} no es una fecha AAAA-MM-DD.") from exc
+hours_group = Group("hours", help="Horario de atención y días de cierre.")
+prompts_group = Group("prompts", help="Catálogo de mensajes de la línea.")
 
 
 @hours_group.command("show")
 def hours_show() -> None:
-    """Show the hours in force, where they come from, and the coming closure days."""
+    """Muestra el horario vigente, de dónde viene y los próximos días de cierre."""
     config = current_app.config
     now = lima_now()
     current = hours_domain.load_hours(
@@ -50,17 +45,18 @@ def hours_show() -> None:
     click.echo(f"Se dice: {hours_domain.describe_hours(current.windows)}")
     click.echo(f"Cerrado en feriados: {'sí' if current.close_on_holidays else 'no'}")
     reason = hours_domain.closed_reason(now, current)
-    click.echo(f"Ahora ({now:%Y-%m-%d %H:%M}): {'abierto' if reason is None else reason}")
+    state = "abierta" if reason is None else hours_domain.CLOSED_REASON_LABELS[reason]
+    click.echo(f"Ahora ({now:%Y-%m-%d %H:%M}): {state}")
     days = hours_domain.closure_days(db.session(), since=now.date())
     click.echo("Días de cierre: " + (", ".join(str(d.day) for d in days) or "ninguno"))
 
 
 @hours_group.command("set")
-@click.argument("spec", required=False)
+@click.argument("spec", required=False, metavar="[HORARIO]")
 @click.option("--default", "use_default", is_flag=True, help="Volver al SERVICE_HOURS del entorno.")
 @click.option("--holidays/--no-holidays", default=None, help="Cerrar (o no) en feriados.")
 def hours_set(spec: str | None, use_default: bool, holidays: bool | None) -> None:
-    """Set the hours, e.g. "mon-fri 08:30-13:00;mon-fri 14:00-16:30" (wins over the environment)."""
+    """Fija el horario (prevalece sobre el entorno): "mon-fri 08:30-13:00;mon-fri 14:00-16:30"."""
     if spec is None and not use_default and holidays is None:
         raise click.UsageError("Indique un horario, --default o --holidays/--no-holidays.")
     session = db.session()
@@ -77,28 +73,34 @@ def hours_set(spec: str | None, use_default: bool, holidays: bool | None) -> Non
 
 
 @hours_group.command("close-day")
-@click.argument("day")
-@click.option("--reason", default=None, help="Motivo del cierre.")
-def hours_close_day(day: str, reason: str | None) -> None:
-    """Close the line on DAY (YYYY-MM-DD)."""
-    hours_domain.close_day(db.session(), _day(day), reason, actor=default_actor())
+@click.argument("day", type=DATE)
+@click.option("--reason", default=None, metavar="MOTIVO", help="Motivo del cierre.")
+def hours_close_day(day: date, reason: str | None) -> None:
+    """Cierra la línea ese día (hoy o una fecha futura)."""
+    try:
+        hours_domain.check_closure_day(day, lima_now().date())
+    except hours_domain.ClosureDayError as exc:
+        raise click.ClickException(f"{day}: {exc}") from exc
+    hours_domain.close_day(db.session(), day, reason, actor=default_actor())
     click.echo(f"La línea estará cerrada el {day}.")
 
 
 @hours_group.command("open-day")
-@click.argument("day")
-def hours_open_day(day: str) -> None:
-    """Remove DAY (YYYY-MM-DD) from the closure days."""
-    if hours_domain.open_day(db.session(), _day(day), actor=default_actor()):
+@click.argument("day", type=DATE)
+def hours_open_day(day: date) -> None:
+    """Quita ese día de los días de cierre."""
+    if hours_domain.open_day(db.session(), day, actor=default_actor()):
         click.echo(f"El {day} ya no es día de cierre.")
     else:
         click.echo(f"El {day} no era día de cierre.")
 
 
 @prompts_group.command("list")
-@click.option("--language", type=click.Choice(prompts_domain.LANGUAGES), default=None)
+@click.option(
+    "--language", type=click.Choice(prompts_domain.LANGUAGES), default=None, help="Solo ese idioma."
+)
 def prompts_list(language: str | None) -> None:
-    """Every prompt, per language, with its text and recording."""
+    """Cada mensaje, por idioma, con su texto y su grabación."""
     for entry in prompts_domain.catalogue(db.session(), language):
         audio = entry.audio_url or (
             "(sin grabación: se dice en español)" if entry.language != "es" else "-"
@@ -107,11 +109,11 @@ def prompts_list(language: str | None) -> None:
 
 
 @prompts_group.command("set-audio")
-@click.argument("prompt_id")
-@click.argument("language")
-@click.argument("url", required=False)
+@click.argument("prompt_id", metavar="MENSAJE")
+@click.argument("language", metavar="IDIOMA")
+@click.argument("url", required=False, metavar="[URL]")
 def prompts_set_audio(prompt_id: str, language: str, url: str | None) -> None:
-    """Set the recording of PROMPT_ID in LANGUAGE (no URL removes it)."""
+    """Fija la grabación de MENSAJE en IDIOMA (sin URL, la retira)."""
     try:
         prompts_domain.set_audio(db.session(), prompt_id, language, url, actor=default_actor())
     except prompts_domain.UnknownPromptError as exc:
@@ -120,11 +122,11 @@ def prompts_set_audio(prompt_id: str, language: str, url: str | None) -> None:
 
 
 @prompts_group.command("set-text")
-@click.argument("prompt_id")
-@click.argument("language")
-@click.argument("text", required=False)
+@click.argument("prompt_id", metavar="MENSAJE")
+@click.argument("language", metavar="IDIOMA")
+@click.argument("text", required=False, metavar="[TEXTO]")
 def prompts_set_text(prompt_id: str, language: str, text: str | None) -> None:
-    """Replace the text of PROMPT_ID in LANGUAGE (no TEXT restores the default)."""
+    """Reemplaza el texto de MENSAJE en IDIOMA (sin TEXTO, vuelve el de fábrica)."""
     try:
         prompts_domain.set_text(db.session(), prompt_id, language, text, actor=default_actor())
     except prompts_domain.UnknownPromptError as exc:
@@ -132,16 +134,32 @@ def prompts_set_text(prompt_id: str, language: str, text: str | None) -> None:
     click.echo("Texto actualizado." if text else "Texto por defecto restaurado.")
 
 
-@click.command("simulate")
-@click.option("--from", "from_number", default="+51987654321", help="Número que llama.")
-@click.option("--to", "to_number", default="+5113115930", help="Número llamado.")
-@click.option("--at", "at", default=None, help='Momento (hora de Lima), p. ej. "2026-11-26 10:00".')
-@click.option("--keys", default="", help="Teclas, separadas por comas: 1,3,2,# (- = silencio).")
+@click.command("simulate", cls=Command)
 @click.option(
-    "--dial", multiple=True, help="Resultado de cada marcación: accept, reject, no-answer, busy..."
+    "--from", "from_number", default="+51987654321", metavar="NÚMERO", help="Número que llama."
 )
-@click.option("--scenario", type=click.Path(exists=True, path_type=Path), default=None)
-@click.option("--url", default=None, help="Servidor en marcha, p. ej. http://localhost:5000.")
+@click.option("--to", "to_number", default="+5113115930", metavar="NÚMERO", help="Número llamado.")
+@click.option(
+    "--at", "at", default=None, metavar="MOMENTO", help='Hora de Lima: "2026-11-26 10:00".'
+)
+@click.option(
+    "--keys", default="", metavar="TECLAS", help="Separadas por comas: 1,3,2,# (- = silencio)."
+)
+@click.option(
+    "--dial",
+    multiple=True,
+    metavar="RESULTADO",
+    help="Resultado de cada marcación: accept, reject, answer, no-answer, busy, failed, canceled.",
+)
+@click.option(
+    "--scenario",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Archivo YAML o JSON con from, at, keys y dial.",
+)
+@click.option(
+    "--url", default=None, metavar="URL", help="Servidor en marcha: http://localhost:5000."
+)
 def simulate(
     from_number: str,
     to_number: str,
@@ -151,15 +169,15 @@ def simulate(
     scenario: Path | None,
     url: str | None,
 ) -> None:
-    """Walk a call through the flow the way Twilio would, and print what the caller hears."""
+    """Recorre una llamada por el flujo como lo haría Twilio y muestra lo que se oye."""
     try:
         plan = (
-            load_scenario(scenario)
+            read_scenario(scenario)
             if scenario
             else Scenario(
                 from_number=from_number,
                 to_number=to_number,
-                at=parse_at(at) if at else None,
+                at=moment(at) if at else None,
                 keys=parse_keys(keys),
                 dial=list(dial),
             )
@@ -177,9 +195,53 @@ def simulate(
         else:
             result = simulate_in_process(current_app._get_current_object(), plan, click.echo)  # type: ignore[attr-defined]
     except SimulationError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(simulation_error(exc)) from exc
     destino = {"plataforma": "en cola de la Plataforma", "hangup": "terminada", "end": "terminada"}
     click.echo(f"Resultado: {destino.get(result.ended, result.ended)}")
+
+
+def moment(text: str) -> datetime:
+    """``--at``: a Lima moment such as "2026-11-26 10:00" (any ISO 8601 moment)."""
+    try:
+        return parse_at(text)
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"«{text}» no es un momento AAAA-MM-DD HH:MM (hora de Lima).", param_hint="'--at'"
+        ) from exc
+
+
+def read_scenario(path: Path) -> Scenario:
+    """A scenario file, or a Spanish error saying what is wrong in it (the parsers and
+    datetime speak English)."""
+    try:
+        return load_scenario(path)
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(
+            f"El escenario no es JSON válido (línea {exc.lineno}, columna {exc.colno})."
+        ) from exc
+    except ValueError as exc:
+        if "isoformat" in str(exc):  # datetime.fromisoformat on the file's `at`
+            raise click.ClickException(
+                "El campo «at» del escenario no es un momento AAAA-MM-DD HH:MM (hora de Lima)."
+            ) from exc
+        raise click.ClickException(str(exc)) from exc
+    except Exception as exc:
+        import yaml  # only .yaml scenarios need PyYAML
+
+        if not isinstance(exc, yaml.YAMLError):
+            raise
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (línea {mark.line + 1})" if mark is not None else ""
+        raise click.ClickException(f"El escenario no es YAML válido{where}.") from exc
+
+
+def simulation_error(exc: SimulationError) -> str:
+    answered = re.fullmatch(r"POST (\S+) answered (\d+)", str(exc))
+    if answered:
+        return f"El servidor respondió {answered[2]} a POST {answered[1]}; la simulación se detuvo."
+    if "loop" in str(exc):
+        return "Demasiadas solicitudes: el flujo parece no terminar; la simulación se detuvo."
+    return f"La simulación se detuvo: {exc}"
 
 
 def init_app(app: Flask) -> None:

@@ -21,12 +21,30 @@ DAY_NAMES = ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "d
 HOURS_KEY = "SERVICE_HOURS"
 HOLIDAYS_KEY = "SERVICE_CLOSE_ON_HOLIDAYS"
 CLOSED_REASONS = ("fuera_de_horario", "feriado", "cierre")
+# What staff read for each reason (the admin page and `flask hours show`).
+CLOSED_REASON_LABELS = {
+    "fuera_de_horario": "cerrada (fuera del horario)",
+    "feriado": "cerrada (feriado)",
+    "cierre": "cerrada (día de cierre)",
+}
 
 _WINDOW = re.compile(r"^(?P<days>[a-z,\-]+)\s+(?P<start>\d{2}:\d{2})-(?P<end>\d{2}:\d{2})$")
 
 
 class ServiceHoursError(ValueError):
     """A SERVICE_HOURS value that does not follow the format; the message says what is wrong."""
+
+
+class ClosureDayError(ValueError):
+    """A closure day that cannot be set; the message says why, in Spanish."""
+
+
+def check_closure_day(day: date, today: date) -> date:
+    """A closure day is today or later: closing a day that has passed changes nothing the
+    line does and would only blur the record. ``today`` is Lima's date."""
+    if day < today:
+        raise ClosureDayError("Esa fecha ya pasó: indique hoy o una fecha futura.")
+    return day
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 The row is derived from ALL the stored events of the call, every time: unique by id and sorted
 by time, each event is folded into the call's ``Facts`` by the handler of its step
 (``_HANDLERS``), and ``_row`` turns the facts into the row. The same events in any order, with
-any duplicates, give the same row. The vocabulary is the table in ivr/journey.py's docstring.
+any duplicates, give the same row. The vocabulary is the table in register/events.py's docstring.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def parse_at(value: Any) -> datetime:
     """An event's ``at`` (ISO 8601 string or datetime) as an aware UTC datetime."""
     if value.__class__ is str:
         moment = datetime.fromisoformat(value)
-        if moment.tzinfo is UTC:  # "+00:00", as ivr.journey.record_event writes it
+        if moment.tzinfo is UTC:  # "+00:00", as register.events.Journal.record writes it
             return moment
     else:
         moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))

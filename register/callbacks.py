@@ -106,7 +106,7 @@ def take(session: Session, callback_id: int, agent: str) -> CallbackRequest:
     session.refresh(request)
     if getattr(result, "rowcount", 0) == 0:
         raise CallbackError(
-            f"La solicitud {callback_id} está {request.status}"
+            f"La solicitud {callback_id} está {request.status.replace('_', ' ')}"
             + (f" ({request.taken_by})." if request.taken_by else ".")
         )
     return request

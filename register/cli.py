@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
+from cli_support import FILE_OUT, Group, check_output, plural
 from extensions import db, redis_store
 from register.events import flush_outbox
 
@@ -23,36 +26,61 @@ def _failed_registries() -> list[FailedJobRegistry]:
     ]
 
 
+def _report(period_of: Callable[[str], Any], text: str, option: str, output: Path | None) -> None:
+    """Build the report of the period ``text`` names; print it, or write it as XLSX (an
+    output not named .xlsx is refused before any work: never an XLSX under a .csv name)."""
+    from register.reports import build_report, render_text, write_report_xlsx
+
+    if output is not None:
+        check_output(output, (".xlsx",))
+    try:
+        period = period_of(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=f"'{option}'") from exc
+    report = build_report(db.session(), period)
+    if output is None:
+        click.echo(render_text(report))
+        return
+    write_report_xlsx(report, output)
+    click.echo(f"Reporte escrito en {output}.")
+
+
 def init_app(app: Flask) -> None:
-    @app.cli.group("register")
+    @app.cli.group("register", cls=Group)
     def register_group() -> None:
         """El registro de atenciones (Anexo 1)."""
 
     @register_group.command("export")
-    @click.option("--month", required=True, help="Mes AAAA-MM (hora de Lima).")
-    @click.option("--organo", default=None, help="Solo las llamadas de este órgano (sigla).")
-    @click.option("--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+    @click.option("--month", required=True, metavar="AAAA-MM", help="Mes (hora de Lima).")
+    @click.option(
+        "--organo", default=None, metavar="SIGLA", help="Solo las llamadas de este órgano."
+    )
+    @click.option(
+        "--output", required=True, type=FILE_OUT, help="Archivo .csv (UTF-8 con BOM) o .xlsx."
+    )
     @click.option(
         "--role",
         default="viewer",
         type=click.Choice(["admin", "supervisor", "agent", "viewer"]),
+        show_default=True,
         help="Rol del lector: solo admin y supervisor ven los números completos (Ley 29733).",
     )
     def export(month: str, organo: str | None, output: Path, role: str) -> None:
         """Exporta el registro de un mes a CSV o XLSX."""
         from register.export import export_month
 
+        check_output(output, (".csv", ".xlsx"))
         try:
             count = export_month(db.session(), month, output, organo=organo, role=role)
         except ValueError as exc:
-            raise click.UsageError(str(exc)) from exc
-        click.echo(f"{count} llamadas exportadas a {output}.")
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"{plural(count, 'llamada exportada', 'llamadas exportadas')} a {output}.")
 
     @register_group.command("flush-outbox")
     def flush_outbox_cmd() -> None:
         """Pasa a la cola los eventos guardados mientras Redis no respondía."""
         count = flush_outbox(db.session(), current_app.extensions["register"])
-        click.echo(f"{count} eventos pasados a la cola.")
+        click.echo(f"{plural(count, 'evento pasado', 'eventos pasados')} a la cola.")
 
     @register_group.command("failed")
     def failed() -> None:
@@ -73,15 +101,15 @@ def init_app(app: Flask) -> None:
                     f"{job_id}\t{registry.name}\t{job.meta.get('call_sid', '-')}\t"
                     f"{job.description}\t{last[-1] if last else ''}"
                 )
-        click.echo(f"{total} trabajos fallidos.")
+        click.echo(f"{plural(total, 'trabajo fallido', 'trabajos fallidos')}.")
 
     @register_group.command("retry")
-    @click.argument("job_id", required=False)
+    @click.argument("job_id", required=False, metavar="[TRABAJO]")
     @click.option("--all", "retry_all", is_flag=True, help="Reintenta todos los fallidos.")
     def retry(job_id: str | None, retry_all: bool) -> None:
         """Vuelve a poner en cola un trabajo fallido (o todos con --all)."""
         if not job_id and not retry_all:
-            raise click.UsageError("Indique JOB_ID o --all.")
+            raise click.UsageError("Indique el TRABAJO (su id) o --all.")
         count = 0
         for registry in _failed_registries():
             for jid in registry.get_job_ids():
@@ -90,13 +118,14 @@ def init_app(app: Flask) -> None:
                     count += 1
         if job_id and not count:
             raise click.ClickException(f"No hay un trabajo fallido {job_id}.")
-        click.echo(f"{count} trabajos reintentados.")
+        click.echo(f"{plural(count, 'trabajo reintentado', 'trabajos reintentados')}.")
 
     @register_group.command("purge")
     @click.option(
         "--months",
         type=int,
         default=None,
+        metavar="N",
         help="Meses de retención (por defecto REGISTER_RETENTION_MONTHS).",
     )
     def purge_cmd(months: int | None) -> None:
@@ -114,8 +143,16 @@ def init_app(app: Flask) -> None:
         )
 
     @register_group.command("demo")
-    @click.option("--months", type=int, default=2, help="Meses de llamadas hasta hoy.")
-    @click.option("--per-day", type=int, default=60, help="Llamadas por día hábil, en promedio.")
+    @click.option(
+        "--months", type=int, default=2, show_default=True, help="Meses de llamadas hasta hoy."
+    )
+    @click.option(
+        "--per-day",
+        type=int,
+        default=60,
+        show_default=True,
+        help="Llamadas por día hábil, en promedio.",
+    )
     def demo(months: int, per_day: int) -> None:
         """Genera llamadas de demostración (deterministas; repetirlo no duplica nada)."""
         from register.demo import seed_demo_calls
@@ -123,47 +160,28 @@ def init_app(app: Flask) -> None:
         count = seed_demo_calls(db.session(), months=months, per_day=per_day)
         click.echo(f"{count} llamadas de demostración en el registro.")
 
-    @app.cli.group("report")
+    @app.cli.group("report", cls=Group)
     def report_group() -> None:
         """Reportes mensual y trimestral de la atención telefónica."""
 
+    report_output = click.option(
+        "--output", type=FILE_OUT, default=None, help="Escribirlo como libro .xlsx."
+    )
+
     @report_group.command("monthly")
-    @click.option("--month", required=True, help="Mes AAAA-MM.")
-    @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+    @click.option("--month", required=True, metavar="AAAA-MM", help="Mes (hora de Lima).")
+    @report_output
     def monthly(month: str, output: Path | None) -> None:
         """Reporte mensual (§4.2.4 c): texto, o XLSX con --output."""
-        from register.reports import build_report, period_of_month, render_text, write_report_xlsx
+        from register.reports import period_of_month
 
-        try:
-            period = period_of_month(month)
-        except ValueError as exc:
-            raise click.UsageError(str(exc)) from exc
-        report = build_report(db.session(), period)
-        if output:
-            write_report_xlsx(report, output)
-            click.echo(f"Reporte escrito en {output}.")
-        else:
-            click.echo(render_text(report))
+        _report(period_of_month, month, "--month", output)
 
     @report_group.command("quarterly")
-    @click.option("--quarter", required=True, help="Trimestre AAAA-Qn, p. ej. 2026-Q3.")
-    @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+    @click.option("--quarter", required=True, metavar="AAAA-Qn", help="Trimestre: 2026-Q3.")
+    @report_output
     def quarterly(quarter: str, output: Path | None) -> None:
         """Reporte trimestral (5.2): texto, o XLSX con --output."""
-        from register.reports import (
-            build_report,
-            period_of_quarter,
-            render_text,
-            write_report_xlsx,
-        )
+        from register.reports import period_of_quarter
 
-        try:
-            period = period_of_quarter(quarter)
-        except ValueError as exc:
-            raise click.UsageError(str(exc)) from exc
-        report = build_report(db.session(), period)
-        if output:
-            write_report_xlsx(report, output)
-            click.echo(f"Reporte escrito en {output}.")
-        else:
-            click.echo(render_text(report))
+        _report(period_of_quarter, quarter, "--quarter", output)

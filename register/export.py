@@ -52,7 +52,7 @@ def month_bounds(month: str) -> tuple[date, date]:
         year, mon = (int(part) for part in month.split("-"))
         first = date(year, mon, 1)
     except ValueError as exc:
-        raise ValueError(f"Mes inválido {month!r}: use el formato AAAA-MM.") from exc
+        raise ValueError(f"Mes no válido «{month}»: use el formato AAAA-MM.") from exc
     nxt = date(year + 1, 1, 1) if mon == 12 else date(year, mon + 1, 1)
     return first, nxt
 
@@ -67,17 +67,38 @@ def month_calls(
     return list(session.scalars(stmt))
 
 
+def check_organo(session: Session, sigla: str) -> str:
+    """The sigla, upper case, of an órgano of the directory (active or not) or of the register
+    (rows keep the siglas of their day); else a ValueError that names the known ones: an
+    unknown sigla is a typo, not an empty month."""
+    from directory.models import Organo
+
+    in_register = session.scalars(select(RegisterCall.organo).distinct())
+    known = sorted({*session.scalars(select(Organo.sigla)), *(s for s in in_register if s)})
+    if sigla.strip().upper() not in known:
+        raise ValueError(
+            f"No existe el órgano «{sigla}»; siglas registradas: {', '.join(known) or 'ninguna'}."
+        )
+    return sigla.strip().upper()
+
+
 def export_rows(
     session: Session, month: str, *, organo: str | None = None, role: str | None = None
 ) -> Iterator[dict[str, Any]]:
-    """The month's rows as dicts of the Anexo 1 columns (typed: date, time, int)."""
+    """The month's rows as dicts of the Anexo 1 columns (typed: date, time, int). The month
+    and the órgano are checked at once (ValueError), before any row is read."""
     start, end = month_bounds(month)
+    sigla = check_organo(session, organo) if organo else None
     show = may_see_phones(role)
-    for call in month_calls(session, start, end, organo):
-        row = {column: getattr(call, column) for column in COLUMNS}
-        if not show:
-            row["telefono"] = mask_phone(row["telefono"])
-        yield row
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for call in month_calls(session, start, end, sigla):
+            row = {column: getattr(call, column) for column in COLUMNS}
+            if not show:
+                row["telefono"] = mask_phone(row["telefono"])
+            yield row
+
+    return rows()
 
 
 def _text(value: Any) -> str:
@@ -91,6 +112,8 @@ def _text(value: Any) -> str:
 
 
 def write_csv(rows: Iterator[dict[str, Any]], out: io.TextIOBase | Any) -> int:
+    """The header and the rows, behind a UTF-8 BOM so that Excel reads the accents right."""
+    out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     count = 0
@@ -136,12 +159,13 @@ def export_month(
     organo: str | None = None,
     role: str | None = None,
 ) -> int:
-    """Write the month's register to ``output`` (.csv or .xlsx); returns the row count."""
-    rows = export_rows(session, month, organo=organo, role=role)
+    """Write the month's register to ``output`` (.csv or .xlsx); returns the row count.
+    Nothing is written when the month, the órgano or the file's extension is wrong."""
     suffix = output.suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        raise ValueError("El archivo de salida debe terminar en .csv o .xlsx.")
+    rows = export_rows(session, month, organo=organo, role=role)
     if suffix == ".csv":
         with open(output, "w", encoding="utf-8", newline="") as fh:
             return write_csv(rows, fh)
-    if suffix == ".xlsx":
-        return write_xlsx(rows, output)
-    raise ValueError("El archivo de salida debe terminar en .csv o .xlsx.")
+    return write_xlsx(rows, output)

@@ -68,7 +68,7 @@ class RegisterCall(Base):
     final_status: Mapped[str | None] = mapped_column(String(20))
     # path, dials, transfers, survey, recordings, callback: see register.anexo1.build_row
     journey: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # The journey events themselves, as ivr.journey.record_event built them (unique by id,
+    # The journey events themselves, as register.events.Journal.record built them (unique by id,
     # sorted by time): the row is derived from them.
     events: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     # The number of events the row was derived from: an older derivation never overwrites a

@@ -9,9 +9,17 @@ import time
 import click
 import redis
 from flask import current_app
-from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
+from cli_support import (
+    AGENT_STATES,
+    CALLBACK_SOURCES,
+    CALLBACK_STATUSES,
+    CALLER_CLASSES,
+    Group,
+    label,
+    plural,
+)
 from extensions import db
 from register import callbacks
 from routing import agents, authorities, flows
@@ -20,11 +28,12 @@ from routing.api import agent_token
 from routing.context import from_app
 from routing.dispatch import try_dispatch
 from routing.jobs import schedule_sweep, sweep
+from routing.whisper import LANGUAGE_NAMES
 
 log = logging.getLogger(__name__)
 
-routing_cli = AppGroup("routing", help="La fila de la Plataforma: barrido, agentes, tokens.")
-callbacks_cli = AppGroup("callbacks", help="Devoluciones de llamada pendientes.")
+routing_cli = Group("routing", help="La fila de la Plataforma: barrido, agentes, tokens.")
+callbacks_cli = Group("callbacks", help="Devoluciones de llamada pendientes.")
 
 
 def sweep_round(*, quiet: bool) -> bool:
@@ -40,19 +49,27 @@ def sweep_round(*, quiet: bool) -> bool:
         db.session.remove()
     if not quiet or report.timeouts or report.unstuck or report.matches or report.flagged:
         click.echo(
-            f"timeouts={len(report.timeouts)} unstuck={len(report.unstuck)} "
-            f"matches={len(report.matches)} vencidas={report.flagged}"
+            f"Barrido: {len(report.timeouts)} con límite de espera, "
+            f"{plural(len(report.unstuck), 'oferta liberada', 'ofertas liberadas')}, "
+            f"{plural(len(report.matches), 'asignada', 'asignadas')}, "
+            f"{plural(report.flagged, 'devolución vencida', 'devoluciones vencidas')}."
         )
     return True
 
 
 @routing_cli.command("sweep")
-@click.option("--every", type=float, default=0, help="repetir cada N segundos (0: una vez)")
+@click.option(
+    "--every",
+    type=float,
+    default=0,
+    metavar="SEGUNDOS",
+    help="Repetir cada N segundos (0: una vez).",
+)
 def sweep_command(every: float) -> None:
     """Límites de espera, ofertas trabadas, asignación y devoluciones vencidas."""
     if every <= 0:
         if not sweep_round(quiet=False):
-            raise click.ClickException("el barrido falló; vea el registro (Redis o base de datos).")
+            raise click.ClickException("El barrido falló; vea el registro (Redis o base de datos).")
         return
     while True:  # repeating: print only rounds that did something
         sweep_round(quiet=True)
@@ -60,36 +77,44 @@ def sweep_command(every: float) -> None:
 
 
 @routing_cli.command("schedule-sweep")
-@click.option("--every", type=int, default=5, show_default=True, help="segundos entre barridos")
+@click.option(
+    "--every", type=int, default=5, show_default=True, metavar="SEGUNDOS", help="Entre barridos."
+)
 def schedule_sweep_command(every: int) -> None:
     """Programa el barrido como tarea rq periódica (requiere `python worker.py`); volver a
     programarlo no crea una segunda cadena."""
     schedule_sweep(from_app(), every)
-    click.echo(f"barrido programado cada {every} s")
+    click.echo(f"Barrido programado cada {every} s.")
 
 
 @routing_cli.command("agent-state")
-@click.argument("agent_id", type=int)
-@click.argument("state", type=click.Choice(agents.SETTABLE_STATES))
+@click.argument("agent_id", type=int, metavar="AGENTE")
+@click.argument("state", type=click.Choice(agents.SETTABLE_STATES), metavar="ESTADO")
 def agent_state_command(agent_id: int, state: str) -> None:
-    """Cambia el estado de un agente: available, paused, wrap_up u offline."""
+    """Cambia el estado de un agente: available (disponible), paused (en pausa), wrap_up
+    (cerrando la atención) u offline (desconectado)."""
     ctx = from_app()
     now = line.now_ms()
     try:
         new = agents.set_state_from_directory(
             db.session(), ctx.r, agent_id, state, now=now, settings=ctx.settings
         )
-    except (LookupError, agents.StateRefused) as exc:
-        raise click.ClickException(str(exc)) from exc
+    except LookupError as exc:
+        raise click.ClickException(f"No existe el agente {agent_id}.") from exc
+    except agents.StateRefused as exc:
+        raise click.ClickException(
+            f"El agente {agent_id} está {label(AGENT_STATES, exc.current)}: "
+            "su estado no se puede cambiar ahora."
+        ) from exc
     if new in ("available", "wrap_up"):
         try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
-    click.echo(f"agente {agent_id}: {new}")
+    click.echo(f"Agente {agent_id}: {label(AGENT_STATES, new)}.")
 
 
 @routing_cli.command("transfer")
-@click.argument("call_sid")
-@click.option("--anexo", default=None, help="anexo (solo dígitos)")
-@click.option("--organo", default=None, help="sigla del órgano: su titular")
+@click.argument("call_sid", metavar="CALL_SID")
+@click.option("--anexo", default=None, metavar="ANEXO", help="Anexo (solo dígitos).")
+@click.option("--organo", default=None, metavar="SIGLA", help="Sigla del órgano: su titular.")
 def transfer_command(call_sid: str, anexo: str | None, organo: str | None) -> None:
     """Transferir por teléfono a la persona conectada con un agente (§5.5)."""
     target = flows.anexo_of(db.session(), anexo=anexo, organo=organo)
@@ -104,11 +129,11 @@ def transfer_command(call_sid: str, anexo: str | None, organo: str | None) -> No
     except authorities.NotOnThisCall as exc:
         raise click.ClickException("Esa llamada no está conectada con un agente.") from exc
     ctx.hand_over()
-    click.echo(f"{call_sid}: transferida al anexo {target}")
+    click.echo(f"{call_sid}: transferida al anexo {target}.")
 
 
 @routing_cli.command("presencial")
-@click.argument("call_sid")
+@click.argument("call_sid", metavar="CALL_SID")
 def presencial_command(call_sid: str) -> None:
     """Atención presencial: la autoridad va al Módulo de Registro y Control de Visitas."""
     ctx = from_app()
@@ -118,11 +143,11 @@ def presencial_command(call_sid: str) -> None:
     except authorities.NotOnThisCall as exc:
         raise click.ClickException("Esa llamada no está conectada con un agente.") from exc
     ctx.hand_over()
-    click.echo(f"{call_sid}: atención presencial; se avisa al Módulo de Visitas")
+    click.echo(f"{call_sid}: atención presencial; se avisa al Módulo de Visitas.")
 
 
 @routing_cli.command("agent-token")
-@click.argument("agent_id", type=int)
+@click.argument("agent_id", type=int, metavar="AGENTE")
 def agent_token_command(agent_id: int) -> None:
     """Muestra el token de la API de un agente (Authorization: Bearer <token>)."""
     click.echo(agent_token(current_app.config["SECRET_KEY"], agent_id))
@@ -131,12 +156,18 @@ def agent_token_command(agent_id: int) -> None:
 @routing_cli.command("queue")
 def queue_command() -> None:
     """Las personas en espera, en el orden en que serán atendidas."""
-    for n, row in enumerate(line.waiting_snapshot(from_app().r), start=1):
-        click.echo(f"{n:3} {row['call_sid']} {row['priority']:12} {row['language']}")
+    waiting = line.waiting_snapshot(from_app().r)
+    if not waiting:
+        click.echo("No hay nadie esperando en la fila de la Plataforma.")
+    for n, row in enumerate(waiting, start=1):
+        click.echo(
+            f"{n:3} {row['call_sid']} {label(CALLER_CLASSES, row['priority']):12} "
+            f"{label(LANGUAGE_NAMES, row['language'])}"
+        )
 
 
 @callbacks_cli.command("list")
-@click.option("--today-only", is_flag=True, help="solo las que vencen hoy o antes")
+@click.option("--today-only", is_flag=True, help="Solo las que vencen hoy o antes.")
 def callbacks_list(today_only: bool) -> None:
     """Devoluciones abiertas, primero las más antiguas (VENCIDA: pasó su día)."""
     from clock import lima_now
@@ -148,14 +179,15 @@ def callbacks_list(today_only: bool) -> None:
         view = callbacks.CallbackView.of(request)
         flag = " VENCIDA" if view.vencida else ""
         click.echo(
-            f"{view.id:5} {view.due_date} {view.telefono:14} {view.source:16} "
-            f"{view.status:11} {view.taken_by or '-'}{flag}"
+            f"{view.id:5} {view.due_date} {view.telefono:14} "
+            f"{label(CALLBACK_SOURCES, view.source):17} {label(CALLBACK_STATUSES, view.status):11} "
+            f"{view.taken_by or '-'}{flag}"
         )
 
 
 @callbacks_cli.command("take")
-@click.argument("callback_id", type=int)
-@click.option("--agent", required=True, help="quién la toma")
+@click.argument("callback_id", type=int, metavar="SOLICITUD")
+@click.option("--agent", required=True, metavar="NOMBRE", help="Quién la toma.")
 def callbacks_take(callback_id: int, agent: str) -> None:
     """Tomar una solicitud para devolver la llamada."""
     try:
@@ -166,12 +198,16 @@ def callbacks_take(callback_id: int, agent: str) -> None:
 
 
 @callbacks_cli.command("done")
-@click.argument("callback_id", type=int)
-@click.option("--agent", required=True)
+@click.argument("callback_id", type=int, metavar="SOLICITUD")
+@click.option("--agent", required=True, metavar="NOMBRE", help="Quién llamó.")
 @click.option(
-    "--outcome", type=click.Choice(callbacks.OUTCOMES), default="realizada", show_default=True
+    "--outcome",
+    type=click.Choice(callbacks.OUTCOMES),
+    default="realizada",
+    show_default=True,
+    help="Resultado del intento.",
 )
-@click.option("--note", default=None)
+@click.option("--note", default=None, metavar="TEXTO", help="Nota del intento.")
 def callbacks_done(callback_id: int, agent: str, outcome: str, note: str | None) -> None:
     """Registrar un intento y su resultado."""
     try:
@@ -180,4 +216,5 @@ def callbacks_done(callback_id: int, agent: str, outcome: str, note: str | None)
         )
     except callbacks.CallbackError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"Solicitud {request.id}: {request.status} ({len(request.attempts)} intentos).")
+    attempts = plural(len(request.attempts), "intento", "intentos")
+    click.echo(f"Solicitud {request.id}: {label(CALLBACK_STATUSES, request.status)} ({attempts}).")

@@ -67,7 +67,7 @@ def test_directory_export_writes_the_anexo2_csv(
     out = tmp_path / "out.csv"
     result = runner.invoke(args=["directory", "export", str(out)])
     assert result.exit_code == 0, result.output
-    assert out.read_text(encoding="utf-8") == BASE_CSV
+    assert out.read_text(encoding="utf-8-sig") == BASE_CSV
 
 
 def test_designate_and_late_commands(

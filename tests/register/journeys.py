@@ -1,4 +1,4 @@
-"""Journey events as the call flow and routing record them (ivr/journey.py's vocabulary)."""
+"""Journey events as the call flow and routing record them (register/events.py's vocabulary)."""
 
 from __future__ import annotations
 

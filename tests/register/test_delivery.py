@@ -218,10 +218,10 @@ def test_a_bad_event_fails_alone_and_is_listed_and_retried(
     result = runner.invoke(args=["register", "failed"])
     assert result.exit_code == 0
     assert job_id in result.output and bad_sid in result.output
-    assert "1 trabajos fallidos" in result.output
+    assert "1 trabajo fallido." in result.output
 
     result = runner.invoke(args=["register", "retry", "--all"])
-    assert "1 trabajos reintentados" in result.output
+    assert "1 trabajo reintentado." in result.output
     assert queue.count == 1
     assert session.scalar(select(func.count()).select_from(RegisterCall)) == 6
 
@@ -229,7 +229,7 @@ def test_a_bad_event_fails_alone_and_is_listed_and_retried(
 def test_retry_needs_a_job_id_or_all(runner: FlaskCliRunner) -> None:
     result = runner.invoke(args=["register", "retry"])
     assert result.exit_code != 0
-    assert "JOB_ID o --all" in result.output
+    assert "Indique el TRABAJO (su id) o --all." in result.output
 
 
 def test_flush_outbox_command_queues_what_the_outage_kept(

@@ -50,7 +50,7 @@ def test_csv_export_has_the_anexo1_columns_in_order_and_masks_phones(
     result = runner.invoke(args=["register", "export", "--month", "2026-10", "--output", str(out)])
     assert result.exit_code == 0, result.output
     assert "3 llamadas exportadas" in result.output
-    text = out.read_text(encoding="utf-8")
+    text = out.read_text(encoding="utf-8-sig")
     assert text.splitlines()[0] == HEADER
     rows = list(csv.DictReader(text.splitlines()))
     assert [r["call_sid"][-1] for r in rows] == ["a", "b", "c"]
@@ -80,7 +80,7 @@ def test_supervisor_sees_full_numbers_and_organo_filter_keeps_its_calls(
         ]
     )
     assert result.exit_code == 0, result.output
-    rows = list(csv.DictReader(out.read_text(encoding="utf-8").splitlines()))
+    rows = list(csv.DictReader(out.read_text(encoding="utf-8-sig").splitlines()))
     assert len(rows) == 1
     assert rows[0]["organo"] == "DGPP" and rows[0]["telefono"] == "+51912345678"
 

@@ -81,7 +81,7 @@ def test_the_cli_prints_a_token_the_api_accepts(
     token = runner.invoke(args=["routing", "agent-token", str(ana.id)]).output.strip()
     assert client.get(f"/api/agents/{ana.id}/state", headers=bearer(token)).status_code == 200
     out = runner.invoke(args=["routing", "agent-state", str(ana.id), "available"])
-    assert out.exit_code == 0 and "available" in out.output
+    assert out.exit_code == 0 and "disponible" in out.output
 
 
 def test_callbacks_through_the_api(app: Flask, client: FlaskClient, session: Session) -> None:

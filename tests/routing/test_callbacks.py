@@ -129,9 +129,9 @@ def test_agents_work_the_list_from_the_command_line(
     taken = runner.invoke(args=["callbacks", "take", str(request.id), "--agent", "Ana"])
     assert taken.exit_code == 0 and "llame al +51987654321" in taken.output
     other = runner.invoke(args=["callbacks", "take", str(request.id), "--agent", "Beto"])
-    assert other.exit_code != 0 and "en_curso" in other.output
+    assert other.exit_code != 0 and "está en curso (Ana)" in other.output
     done = runner.invoke(
         args=["callbacks", "done", str(request.id), "--agent", "Ana", "--outcome", "realizada"]
     )
-    assert done.exit_code == 0 and "realizada (1 intentos)" in done.output
+    assert done.exit_code == 0 and "realizada (1 intento)" in done.output
     assert "No hay devoluciones" in runner.invoke(args=["callbacks", "list"]).output

@@ -395,7 +395,10 @@ def test_the_wait_url_still_plays_music_when_redis_fails(
 def test_the_sweep_command_reports_what_it_did(app: Flask) -> None:
     result = app.test_cli_runner().invoke(args=["routing", "sweep"])
     assert result.exit_code == 0
-    assert result.output.strip() == "timeouts=0 unstuck=0 matches=0 vencidas=0"
+    assert result.output.strip() == (
+        "Barrido: 0 con límite de espera, 0 ofertas liberadas, 0 asignadas, "
+        "0 devoluciones vencidas."
+    )
 
 
 def test_a_sweep_round_survives_redis_being_down(
@@ -412,7 +415,7 @@ def test_a_sweep_round_survives_redis_being_down(
         redis_store.configure(app.config["REDIS_URL"])
     assert "sweep failed" in caplog.text
     assert result.exit_code == 1
-    assert "el barrido falló" in result.output
+    assert "El barrido falló" in result.output
     assert sweep_round(quiet=True) is True
 
 
