@@ -26,7 +26,7 @@ from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 
 from directory import centers as centers_mod
-from directory import demo, designations, importer, registry
+from directory import demo, designations, importer, plans, registry
 from directory.audit import default_actor
 from directory.csvio import FileRejected, write_rows
 from directory.models import AGENT_CHANNELS, ROLES
@@ -79,16 +79,45 @@ def echo_lines(lines: list[str]) -> None:
 directory_group = AppGroup("directory", help="Anexo 2: órganos and their Red members.")
 
 
+def _import(kind: plans.Kind, file: Path, dry_run: bool, yes: bool, actor: str | None) -> None:
+    """Preview the file (every error with its line and column); with --dry-run stop there;
+    an import that would deactivate more than half needs --yes; else apply and commit, then
+    print what changed."""
+    data = file.read_bytes()
+    who = actor or default_actor()
+    with transaction() as session:
+        plan = plans.preview(session, kind, data, actor=who)
+    if dry_run:
+        click.echo("Vista previa (--dry-run): no se cambió nada.")
+        echo_lines(plan.summary)
+        return
+    if plan.drastic and not yes:
+        for warning in plan.warnings:
+            click.echo(warning, err=True)
+        echo_lines(plan.summary)
+        click.echo("No se cambió nada. Si es lo que quiere, repita el comando con --yes.", err=True)
+        raise SystemExit(1)
+    with transaction() as session:
+        applied = plans.apply(session, kind, data, expected=plan.fingerprint, actor=who)
+    echo_lines(applied.summary)
+
+
+def import_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option(
+        "--yes", is_flag=True, help="Apply even if it deactivates more than half of the rows."
+    )(f)
+    return click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")(
+        f
+    )
+
+
 @directory_group.command("import")
 @click.argument("file", type=FILE_IN)
+@import_options
 @actor_option
-def directory_import(file: Path, actor: str | None) -> None:
-    """Import an Anexo 2 CSV (all or nothing)."""
-    with transaction() as session:
-        report = importer.import_directory(
-            session, file.read_bytes(), actor=actor or default_actor()
-        )
-        echo_lines(report.summary())
+def directory_import(file: Path, dry_run: bool, yes: bool, actor: str | None) -> None:
+    """Import an Anexo 2 file: CSV (, or ;) or XLSX, all or nothing."""
+    _import("anexo2", file, dry_run, yes, actor)
 
 
 @directory_group.command("export")
@@ -158,14 +187,11 @@ centers_group = AppGroup("centers", help="Anexo 3: the CONECTAMEF centers.")
 
 @centers_group.command("import")
 @click.argument("file", type=FILE_IN)
+@import_options
 @actor_option
-def centers_import(file: Path, actor: str | None) -> None:
-    """Import an Anexo 3 CSV (all or nothing)."""
-    with transaction() as session:
-        report = centers_mod.import_centers(
-            session, file.read_bytes(), actor=actor or default_actor()
-        )
-        echo_lines(report.summary())
+def centers_import(file: Path, dry_run: bool, yes: bool, actor: str | None) -> None:
+    """Import an Anexo 3 file: CSV (, or ;) or XLSX, all or nothing."""
+    _import("anexo3", file, dry_run, yes, actor)
 
 
 @centers_group.command("export")

@@ -31,8 +31,8 @@ def init_app(app: Flask) -> None:
     @click.option("--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
     @click.option(
         "--role",
-        default="viewer",
-        type=click.Choice(["admin", "supervisor", "agent", "viewer"]),
+        default="lector",
+        type=click.Choice(["admin", "supervisor", "agente", "red", "lector"]),
         help="Rol del lector: solo admin y supervisor ven los números completos (Ley 29733).",
     )
     def export(month: str, organo: str | None, output: Path, role: str) -> None:

@@ -193,8 +193,8 @@ def test_demo_users_have_their_roles_and_the_documented_password(
     assert {name: u.role for name, u in users.items()} == {
         "admin": "admin",
         "supervisor": "supervisor",
-        "agente": "agent",
-        "lector": "viewer",
+        "agente": "agente",
+        "lector": "lector",
     }
     assert all(u.check_password("cambiar-esta-clave") for u in users.values())
     assert users["agente"].agent_id is not None
