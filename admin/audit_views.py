@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import render_template, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import distinct, select
+from sqlalchemy import select
 
 from admin.auth import AUDIT_ROLES, roles_required
 from admin.views import bp
@@ -72,8 +72,8 @@ def auditoria() -> ResponseReturnValue:
     if until:
         query = query.where(AuditEntry.at < _lima_start(until + timedelta(days=1)))
     entries = list(session.scalars(query))
-    entities = sorted(session.scalars(select(distinct(AuditEntry.entity))))
-    actors = sorted(session.scalars(select(distinct(AuditEntry.actor))))
+    entities = sorted(session.scalars(select(AuditEntry.entity).distinct()))
+    actors = sorted(session.scalars(select(AuditEntry.actor).distinct()))
     return render_template(
         "admin/auditoria.html",
         entries=entries,
