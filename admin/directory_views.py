@@ -67,9 +67,7 @@ def _organo_form(organo: Any, formdata: Any = None) -> OrganoForm:
 
 
 def _language_choices(session: Any) -> dict[str, str]:
-    return {
-        lang.code: f"{lang.nombre} ({lang.code})" for lang in registry.list_languages(session)
-    }
+    return {lang.code: f"{lang.nombre} ({lang.code})" for lang in registry.list_languages(session)}
 
 
 def _agent_form(agent: Any, session: Any, formdata: Any = None) -> AgentForm:

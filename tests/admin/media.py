@@ -36,7 +36,7 @@ def fake_twilio_media(account_sid: str, auth_token: str, body: bytes) -> Iterato
     seen: list[tuple[str, bool]] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802  (http.server's name)
+        def do_GET(self) -> None:
             ok = self.headers.get("Authorization") == expected
             seen.append((self.path, ok))
             if not ok:

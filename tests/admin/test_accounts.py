@@ -26,8 +26,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_passwords_are_hashed_with_argon2_and_checked(session: Session) -> None:
     user = accounts.create_user(
-        session, username="Ana", nombre="Ana Quispe", role="supervisor",
-        password="una clave bastante larga", actor="test",
+        session,
+        username="Ana",
+        nombre="Ana Quispe",
+        role="supervisor",
+        password="una clave bastante larga",
+        actor="test",
     )
     assert user.username == "ana"
     assert user.password_hash.startswith("$argon2id$")
@@ -51,7 +55,10 @@ def test_account_rules_name_the_field_in_spanish(
     session: Session, kwargs: dict[str, object], field: str, message: str
 ) -> None:
     base: dict[str, object] = {
-        "username": "ana", "nombre": "Ana", "role": "lector", "password": "x" * 12,
+        "username": "ana",
+        "nombre": "Ana",
+        "role": "lector",
+        "password": "x" * 12,
     }
     with pytest.raises(accounts.AccountError) as caught:
         accounts.create_user(session, **(base | kwargs), actor="test")  # type: ignore[arg-type]
@@ -64,14 +71,24 @@ def test_an_agent_user_is_linked_to_the_agent_record(session: Session) -> None:
         session, nombre="Rosa", canal="anexo", destino="2101", languages=["es"], actor="t"
     )
     user = accounts.create_user(
-        session, username="rosa", nombre="Rosa", role="agente", password="p" * 12,
-        agent_id=agent.id, actor="test",
+        session,
+        username="rosa",
+        nombre="Rosa",
+        role="agente",
+        password="p" * 12,
+        agent_id=agent.id,
+        actor="test",
     )
     assert user.agent_id == agent.id
     with pytest.raises(accounts.AccountError):
         accounts.create_user(
-            session, username="rosa2", nombre="Rosa", role="agente", password="p" * 12,
-            agent_id=agent.id + 99, actor="test",
+            session,
+            username="rosa2",
+            nombre="Rosa",
+            role="agente",
+            password="p" * 12,
+            agent_id=agent.id + 99,
+            actor="test",
         )
 
 
@@ -88,16 +105,19 @@ def test_the_last_admin_cannot_be_disabled_or_demoted(session: Session) -> None:
 def _flask(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "flask", "--app", "app", *args],
-        cwd=ROOT, env=env, input=stdin, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
 def test_the_first_admin_is_made_with_one_command_in_production(
     app: Flask, session: Session, tmp_path: Path
 ) -> None:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("RED_", "FLASK_"))
-    } | {
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RED_", "FLASK_"))} | {
         "RED_ENV": "production",
         "SECRET_KEY": "s" * 40,
         "TWILIO_AUTH_TOKEN": "t" * 32,
@@ -106,15 +126,25 @@ def test_the_first_admin_is_made_with_one_command_in_production(
         "REDIS_URL": app.config["REDIS_URL"],
     }
     made = _flask(
-        env, "users", "create", "jefa", "--rol", "admin", "--nombre", "Jefa de la Oficina",
-        "--password-stdin", stdin="una clave de produccion\n",
+        env,
+        "users",
+        "create",
+        "jefa",
+        "--rol",
+        "admin",
+        "--nombre",
+        "Jefa de la Oficina",
+        "--password-stdin",
+        stdin="una clave de produccion\n",
     )
     assert made.returncode == 0, made.stderr
     assert "Usuario jefa creado con el rol admin" in made.stdout
     listed = _flask(env, "users", "list")
     assert listed.returncode == 0, listed.stderr
     assert "jefa\tadmin (Administrador(a))\tJefa de la Oficina" in listed.stdout
-    short = _flask(env, "users", "create", "otra", "--rol", "lector", "--password-stdin", stdin="corta\n")
+    short = _flask(
+        env, "users", "create", "otra", "--rol", "lector", "--password-stdin", stdin="corta\n"
+    )
     assert short.returncode == 1
     assert "al menos 12 caracteres" in short.stderr
     # The password never travels as an argument: there is no option for it.
@@ -153,7 +183,11 @@ def test_users_commands_disable_enable_set_password_and_role(
     assert user is not None and user.role == "supervisor" and user.activo
     assert user.check_password("otra clave larga 2")
     assert [e.action for e in entries(session, "user")] == [
-        "create", "disable", "enable", "password", "role",
+        "create",
+        "disable",
+        "enable",
+        "password",
+        "role",
     ]
 
 
@@ -231,15 +265,27 @@ def test_admin_creates_an_agent_user_on_the_users_page(
     assert page.status_code == 200 and "Crear usuario" in page.get_data(as_text=True)
     bad = client.post(
         "/admin/usuarios",
-        data={"username": "rosa", "nombre": "Rosa", "role": "agente", "agent_id": "",
-              "representative_id": "", "password": "temporal 123456"},
+        data={
+            "username": "rosa",
+            "nombre": "Rosa",
+            "role": "agente",
+            "agent_id": "",
+            "representative_id": "",
+            "password": "temporal 123456",
+        },
     )
     assert bad.status_code == 400
     assert 'id="error-agent_id"' in bad.get_data(as_text=True)
     ok = client.post(
         "/admin/usuarios",
-        data={"username": "rosa", "nombre": "Rosa", "role": "agente", "agent_id": str(agent.id),
-              "representative_id": "", "password": "temporal 123456"},
+        data={
+            "username": "rosa",
+            "nombre": "Rosa",
+            "role": "agente",
+            "agent_id": str(agent.id),
+            "representative_id": "",
+            "password": "temporal 123456",
+        },
     )
     assert ok.status_code == 302
     user = session.scalar(select(User).where(User.username == "rosa"))

@@ -23,10 +23,17 @@ from tests.admin.media import fake_twilio_media, tone_wav
 TODAY = date(2026, 12, 2)
 
 
-def _message(session: Session, n: int, *, created: datetime, due: date, url: str | None) -> VoiceMessage:
+def _message(
+    session: Session, n: int, *, created: datetime, due: date, url: str | None
+) -> VoiceMessage:
     message = VoiceMessage(
-        call_sid=f"CA{n:032d}", telefono="+51987654321", recording_url=url,
-        recording_sid=f"RE{n:032d}", duration_seconds=12, created_at=created, due_date=due,
+        call_sid=f"CA{n:032d}",
+        telefono="+51987654321",
+        recording_url=url,
+        recording_sid=f"RE{n:032d}",
+        duration_seconds=12,
+        created_at=created,
+        due_date=due,
     )
     session.add(message)
     session.commit()
@@ -34,8 +41,12 @@ def _message(session: Session, n: int, *, created: datetime, due: date, url: str
 
 
 def test_list_is_newest_first_and_flags_overdue_messages(session: Session) -> None:
-    old = _message(session, 1, created=datetime(2026, 11, 27, 20, tzinfo=UTC), due=date(2026, 11, 30), url=None)
-    new = _message(session, 2, created=datetime(2026, 12, 1, 23, tzinfo=UTC), due=date(2026, 12, 2), url=None)
+    old = _message(
+        session, 1, created=datetime(2026, 11, 27, 20, tzinfo=UTC), due=date(2026, 11, 30), url=None
+    )
+    new = _message(
+        session, 2, created=datetime(2026, 12, 1, 23, tzinfo=UTC), due=date(2026, 12, 2), url=None
+    )
     items = inbox.list_messages(session, today=TODAY)
     assert [i.message.id for i in items] == [new.id, old.id]
     assert [i.overdue for i in items] == [False, True]
@@ -43,7 +54,9 @@ def test_list_is_newest_first_and_flags_overdue_messages(session: Session) -> No
     session.commit()
     assert not inbox.list_messages(session, today=TODAY)[1].overdue
     [entry] = entries(session, "voice_message")
-    assert entry.before["status"] == "pendiente" and entry.after["handled_by"] == "rosa"
+    assert (entry.before or {})["status"] == "pendiente" and (entry.after or {})[
+        "handled_by"
+    ] == "rosa"
     with pytest.raises(inbox.RuleError):
         inbox.set_status(session, old.id, "borrado", actor="rosa")
 
@@ -51,11 +64,15 @@ def test_list_is_newest_first_and_flags_overdue_messages(session: Session) -> No
 def test_buzon_page_masks_the_caller_by_role_and_records_who_changed_the_state(
     client: FlaskClient, users: dict[str, User], session: Session
 ) -> None:
-    message = _message(session, 3, created=datetime(2026, 12, 1, 23, tzinfo=UTC), due=date(2026, 12, 2), url=None)
+    message = _message(
+        session, 3, created=datetime(2026, 12, 1, 23, tzinfo=UTC), due=date(2026, 12, 2), url=None
+    )
     login(client, "agente")
     page = client.get("/buzon").get_data(as_text=True)
     assert "+51 9** *** 321" in page and "987 654 321" not in page
-    response = client.post(f"/buzon/{message.id}/estado", data={f"m{message.id}-status": "escuchado"})
+    response = client.post(
+        f"/buzon/{message.id}/estado", data={f"m{message.id}-status": "escuchado"}
+    )
     assert response.status_code == 302
     page = client.get("/buzon").get_data(as_text=True)
     assert "por agente" in page and 'data-status="escuchado"' in page
@@ -68,12 +85,22 @@ def test_buzon_page_masks_the_caller_by_role_and_records_who_changed_the_state(
 
 
 def test_buzon_cli_lists_the_same_messages(runner: FlaskCliRunner, session: Session) -> None:
-    message = _message(session, 4, created=datetime(2026, 11, 20, 23, tzinfo=UTC), due=date(2026, 11, 23), url=None)
+    message = _message(
+        session, 4, created=datetime(2026, 11, 20, 23, tzinfo=UTC), due=date(2026, 11, 23), url=None
+    )
     out = runner.invoke(args=["buzon", "list"])
     assert out.exit_code == 0, out.output
-    assert f"{message.id}\t20/11/2026 18:00\t+51 9** *** 321\t12 s\tvence 23/11/2026\tpendiente VENCIDO" in out.output
+    assert (
+        f"{message.id}\t20/11/2026 18:00\t+51 9** *** 321\t12 s\tvence 23/11/2026\tpendiente VENCIDO"
+        in out.output
+    )
     assert "987 654 321" in runner.invoke(args=["buzon", "list", "--completo"]).output
-    assert runner.invoke(args=["buzon", "set", str(message.id), "atendido", "--actor", "ana"]).exit_code == 0
+    assert (
+        runner.invoke(
+            args=["buzon", "set", str(message.id), "atendido", "--actor", "ana"]
+        ).exit_code
+        == 0
+    )
     assert "atendido (ana)" in runner.invoke(args=["buzon", "list"]).output
 
 
@@ -85,7 +112,9 @@ def test_the_recording_is_fetched_from_twilio_with_the_account_credentials(
     with fake_twilio_media(sid, token, wav) as fake:
         app.config["TWILIO_MEDIA_HOSTS"] = ("127.0.0.1",)
         url = f"{fake['base']}/2010-04-01/Accounts/{sid}/Recordings/RE{5:032d}"
-        message = _message(session, 5, created=datetime(2026, 12, 1, tzinfo=UTC), due=TODAY, url=url)
+        message = _message(
+            session, 5, created=datetime(2026, 12, 1, tzinfo=UTC), due=TODAY, url=url
+        )
         login(client, "agente")
         response = client.get(f"/buzon/{message.id}/grabacion")
         assert response.status_code == 200
@@ -97,7 +126,9 @@ def test_the_recording_is_fetched_from_twilio_with_the_account_credentials(
         assert len(fake["seen"]) == 1
 
 
-def _upload(client: FlaskClient, data: bytes, name: str, prompt: str = "main_menu", lang: str = "qu"):
+def _upload(
+    client: FlaskClient, data: bytes, name: str, prompt: str = "main_menu", lang: str = "qu"
+):
     return client.post(
         "/admin/mensajes/grabacion",
         data={"prompt_id": prompt, "language": lang, "archivo": (io.BytesIO(data), name)},
@@ -136,7 +167,12 @@ def test_an_uploaded_recording_is_served_publicly_and_used_by_the_prompt(
     ],
 )
 def test_a_file_that_is_not_wav_or_mp3_is_refused_beside_the_field(
-    client: FlaskClient, users: dict[str, User], session: Session, data: bytes, name: str, message: str
+    client: FlaskClient,
+    users: dict[str, User],
+    session: Session,
+    data: bytes,
+    name: str,
+    message: str,
 ) -> None:
     login(client, "admin")
     response = _upload(client, data, name)

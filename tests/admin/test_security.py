@@ -69,7 +69,10 @@ def test_successful_sign_ins_do_not_use_up_the_limit(
 def test_security_headers_on_every_page(client: FlaskClient, path: str) -> None:
     response = client.get(path)
     csp = response.headers["Content-Security-Policy"]
-    assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]
+    assert (
+        "script-src 'self'" in csp
+        and "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]
+    )
     assert "frame-ancestors 'none'" in csp
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["Referrer-Policy"] == "same-origin"
@@ -78,8 +81,14 @@ def test_security_headers_on_every_page(client: FlaskClient, path: str) -> None:
 
 def test_pages_have_no_inline_script(client: FlaskClient, users: dict[str, User]) -> None:
     login(client, "admin")
-    for path in ("/admin/directorio", "/admin/usuarios", "/admin/auditoria", "/buzon",
-                 "/admin/mensajes", "/directorio"):
+    for path in (
+        "/admin/directorio",
+        "/admin/usuarios",
+        "/admin/auditoria",
+        "/buzon",
+        "/admin/mensajes",
+        "/directorio",
+    ):
         page = client.get(path).get_data(as_text=True)
         assert not re.search(r"<script(?![^>]*\bsrc=)", page), path
         assert " onclick=" not in page and " onload=" not in page

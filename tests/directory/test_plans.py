@@ -94,7 +94,9 @@ def test_cli_dry_run_shows_the_changes_and_changes_nothing(
 ) -> None:
     _load(session, BASE_CSV)
     before = directory_state(session)
-    out = runner.invoke(args=["directory", "import", write(tmp_path, "a.csv", CHANGED_CSV), "--dry-run"])
+    out = runner.invoke(
+        args=["directory", "import", write(tmp_path, "a.csv", CHANGED_CSV), "--dry-run"]
+    )
     assert out.exit_code == 0, out.output
     assert "Vista previa (--dry-run): no se cambió nada." in out.output
     assert "Agregado: DGA titular: Luis Rojas Puma" in out.output
