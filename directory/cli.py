@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from directory import centers as centers_mod
 from directory import demo, designations, importer, plans, registry
 from directory.audit import default_actor
-from directory.csvio import FileRejected, write_rows
+from directory.csvio import FileRejected
 from directory.models import AGENT_CHANNELS, ROLES
 from directory.rules import RuleError
 from extensions import db
@@ -123,11 +123,19 @@ def directory_import(file: Path, dry_run: bool, yes: bool, actor: str | None) ->
 @directory_group.command("export")
 @click.argument("file", type=FILE_OUT)
 def directory_export(file: Path) -> None:
-    """Write the serving representatives as an Anexo 2 CSV."""
+    """Write the serving representatives as Anexo 2: CSV (UTF-8 with BOM) or, for a .xlsx
+    name, XLSX."""
     with transaction() as session:
         rows = importer.export_rows(session)
-        file.write_text(write_rows(importer.HEADER, rows), encoding="utf-8")
+        _write_export(session, "anexo2", file)
         click.echo(f"{len(rows)} representante(s) exportado(s) a {file}.")
+
+
+def _write_export(session: Session, kind: plans.Kind, file: Path) -> None:
+    if file.suffix.lower() == ".xlsx":
+        file.write_bytes(plans.export_xlsx(session, kind))
+    else:  # Excel opens a CSV with accents right only with the BOM
+        file.write_text(plans.export_csv(session, kind), encoding="utf-8-sig")
 
 
 @directory_group.command("designate")
@@ -197,10 +205,9 @@ def centers_import(file: Path, dry_run: bool, yes: bool, actor: str | None) -> N
 @centers_group.command("export")
 @click.argument("file", type=FILE_OUT)
 def centers_export(file: Path) -> None:
-    """Write the active centers as an Anexo 3 CSV."""
+    """Write the active centers as Anexo 3: CSV (UTF-8 with BOM) or, for a .xlsx name, XLSX."""
     with transaction() as session:
-        text = centers_mod.export_centers(session)
-        file.write_text(text, encoding="utf-8")
+        _write_export(session, "anexo3", file)
         click.echo(f"{len(centers_mod.active_centers(session))} centro(s) exportado(s) a {file}.")
 
 
