@@ -110,6 +110,27 @@ class Config:
         # then `flask register purge` (also run daily by the worker) drops them.
         self.REGISTER_RETENTION_MONTHS = env_int("REGISTER_RETENTION_MONTHS", 24)
         self.RQ_DEFAULT_QUEUE = "default"
+        # Staff sign-in (admin/): cookies, the rate limit of the sign-in form, passwords.
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+        self.LOGIN_RATE_LIMIT = env_str("LOGIN_RATE_LIMIT", "5 per minute")
+        self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
+        self.PASSWORD_MIN_LENGTH = env_int("PASSWORD_MIN_LENGTH", 12)
+        # Uploads (Anexo 2/3 files, prompt recordings): the largest request body accepted.
+        self.MAX_CONTENT_LENGTH = env_int("MAX_UPLOAD_BYTES", 10 * 1024 * 1024)
+        self.RECORDING_MAX_BYTES = env_int("RECORDING_MAX_BYTES", 5 * 1024 * 1024)
+        # Where uploaded prompt recordings are kept (served at /audio/<file>, no sign-in).
+        self.RECORDINGS_DIR = env_str("RECORDINGS_DIR", str(INSTANCE_DIR / "recordings"))
+        # Twilio's recording media (the /buzon player fetches it with the account's credentials).
+        self.TWILIO_MEDIA_TIMEOUT_SECONDS = env_int("TWILIO_MEDIA_TIMEOUT_SECONDS", 20)
+        # Hosts besides https://*.twilio.com the account's credentials may be sent to for a
+        # recording (a Twilio-compatible endpoint), comma-separated.
+        self.TWILIO_MEDIA_HOSTS = tuple(
+            h.strip().lower() for h in (env_str("TWILIO_MEDIA_HOSTS") or "").split(",") if h.strip()
+        )
         # Jobs run in-process (rq is_async=False) only when a test asks for it explicitly.
         self.RQ_ASYNC = True
 
@@ -145,6 +166,9 @@ class DevelopmentConfig(Config):
         self.TWILIO_AUTH_TOKEN = self.TWILIO_AUTH_TOKEN or "dev-auth-token"
         self.PUBLIC_BASE_URL = self.PUBLIC_BASE_URL or "http://localhost:5000"
         self.TWILIO_DRY_RUN = env_bool("TWILIO_DRY_RUN", not self.TWILIO_API_BASE)
+        # http://localhost: a Secure cookie would never come back.
+        self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+        self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
 
     def validate(self) -> None:
         return None
@@ -164,6 +188,9 @@ class TestConfig(Config):
         self.PUBLIC_BASE_URL = "https://ivr.example.test"
         self.TWILIO_VALIDATE_SIGNATURES = True
         self.WTF_CSRF_ENABLED = False
+        self.SESSION_COOKIE_SECURE = False  # the test client and the browser tests use http
+        self.REMEMBER_COOKIE_SECURE = False
+        self.PASSWORD_MIN_LENGTH = 12
 
     def validate(self) -> None:
         return None

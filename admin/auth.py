@@ -1,4 +1,4 @@
-"""Role checks for the admin pages."""
+"""Roles: who may open which staff page, each role's start page, the navigation bar."""
 
 from __future__ import annotations
 
@@ -12,9 +12,28 @@ from flask_login import current_user, login_required
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Who may read the reports and the register (phones masked unless ROLES_SEEING_PHONES).
-REPORT_ROLES = frozenset({"admin", "supervisor", "viewer"})
-# Who may change the hours, closure days and the prompt catalogue.
+REPORT_ROLES = frozenset({"admin", "supervisor", "lector"})
+# Who may change the hours, closure days, the prompt catalogue, the directory and the users.
 SETTINGS_ROLES = frozenset({"admin"})
+ADMIN_ROLES = SETTINGS_ROLES
+AUDIT_ROLES = frozenset({"admin", "supervisor"})
+INBOX_ROLES = frozenset({"agente", "supervisor", "admin"})
+STAFF_ROLES = frozenset({"admin", "supervisor", "agente", "red", "lector"})
+
+# Each role's start page (PRODUCT.md "Staff pages"). The agent console (/agente), the live
+# board (/supervision) and the Red member's page (/red) are not in this branch yet: until
+# they are, those roles start on the page of theirs that exists.
+START_PAGES = {
+    "admin": "admin.directorio_admin",
+    "supervisor": "admin.reportes",
+    "agente": "staff.buzon",
+    "red": "directory.directorio",
+    "lector": "admin.reportes",
+}
+
+
+def start_endpoint(role: str | None) -> str:
+    return START_PAGES.get(role or "", "directory.directorio")
 
 
 def roles_required(*roles: str) -> Callable[[F], F]:
@@ -35,9 +54,13 @@ def roles_required(*roles: str) -> Callable[[F], F]:
 def nav_links(role: str | None) -> list[tuple[str, str]]:
     """The navigation bar's (endpoint, label) pairs that ``role`` may open, in order."""
     links = [
+        ("admin.directorio_admin", "Directorio", ADMIN_ROLES),
+        ("directory.directorio", "Directorio", STAFF_ROLES - ADMIN_ROLES),
+        ("staff.buzon", "Buzón", INBOX_ROLES),
         ("admin.reportes", "Reportes", REPORT_ROLES),
+        ("admin.auditoria", "Auditoría", AUDIT_ROLES),
+        ("admin.usuarios", "Usuarios", ADMIN_ROLES),
         ("admin.horario", "Horario", SETTINGS_ROLES),
         ("admin.mensajes", "Mensajes", SETTINGS_ROLES),
-        ("directory.directorio", "Directorio", None),  # a public page
     ]
-    return [(endpoint, label) for endpoint, label, roles in links if roles is None or role in roles]
+    return [(endpoint, label) for endpoint, label, roles in links if role in roles]

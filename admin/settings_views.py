@@ -19,6 +19,7 @@ from admin.forms import (
     HoursForm,
     OpenDayForm,
     PromptForm,
+    RecordingForm,
 )
 from admin.views import bp
 from clock import holiday_name, lima_now
@@ -172,7 +173,9 @@ def cierre_remove(day: str) -> ResponseReturnValue:
 
 
 def _mensajes_page(
-    bound: tuple[str, str, PromptForm] | None = None, status: int = 200
+    bound: tuple[str, str, PromptForm] | None = None,
+    status: int = 200,
+    recording_form: RecordingForm | None = None,
 ) -> ResponseReturnValue:
     """The catalogue; ``bound`` is a form that failed, shown with its errors next to it."""
     session = db.session()
@@ -191,6 +194,9 @@ def _mensajes_page(
     }
     if bound is not None:
         forms[(bound[0], bound[1])] = bound[2]
+    if recording_form is None:
+        recording_form = RecordingForm(formdata=None, language="qu")
+    recording_form.prompt_id.choices = {pid: pid for pid in prompts_domain.DEFAULT_PROMPTS}
     return render_template(
         "admin/mensajes.html",
         defaults=prompts_domain.DEFAULT_PROMPTS,
@@ -202,6 +208,8 @@ def _mensajes_page(
         spanish_only=prompts_domain.SPANISH_ONLY,
         languages=LANGUAGE_NAMES,
         ttl=PROMPTS_TTL_SECONDS,
+        recording_form=recording_form,
+        max_mb=current_app.config["RECORDING_MAX_BYTES"] / 1_048_576,
     ), status
 
 
@@ -235,3 +243,44 @@ def mensaje_set(prompt_id: str, language: str) -> ResponseReturnValue:
     prompts_domain.set_audio(session, prompt_id, language, url, actor=_actor())
     flash(f"Mensaje {prompt_id} ({LANGUAGE_NAMES[language]}) guardado.", "info")
     return redirect(url_for("admin.mensajes", _anchor=f"p-{prompt_id}"))
+
+
+@bp.post("/mensajes/grabacion")
+@roles_required(*SETTINGS_ROLES)
+def mensaje_grabacion() -> ResponseReturnValue:
+    """Upload a WAV or MP3 for a prompt in a language: kept by the app, served at a public
+    /audio/ URL for Twilio's <Play>, set as the prompt's recording."""
+    from admin.recordings import store_recording
+    from directory.rules import RuleError
+
+    form = RecordingForm()
+    form.prompt_id.choices = {pid: pid for pid in prompts_domain.DEFAULT_PROMPTS}
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors:
+            _form_failed(form)
+        return _mensajes_page(status=400, recording_form=form)
+    config = current_app.config
+    data = form.archivo.data.read()
+    session = db.session()
+    try:
+        url = store_recording(
+            session,
+            directory=config["RECORDINGS_DIR"],
+            public_base_url=config["PUBLIC_BASE_URL"],
+            prompt_id=form.prompt_id.data,
+            language=form.language.data,
+            data=data,
+            max_bytes=config["RECORDING_MAX_BYTES"],
+            actor=_actor(),
+        )
+    except RuleError as exc:
+        session.rollback()
+        message = str(exc)
+        form.archivo.errors = [message[0].upper() + message[1:]]
+        return _mensajes_page(status=400, recording_form=form)
+    flash(
+        f"Grabación de {form.prompt_id.data} ({LANGUAGE_NAMES[form.language.data]}) guardada: "
+        f"{url}",
+        "info",
+    )
+    return redirect(url_for("admin.mensajes", _anchor=f"p-{form.prompt_id.data}"))

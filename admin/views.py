@@ -1,4 +1,5 @@
-"""The admin pages: sign in and out, the reports with their charts, the register export."""
+"""The admin pages: sign in and out (rate-limited), the reports with their charts, the register
+export."""
 
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
     send_file,
+    session,
     url_for,
 )
 from flask.typing import ResponseReturnValue
@@ -24,19 +28,22 @@ from flask_login import current_user, login_required, login_user, logout_user
 from markupsafe import Markup
 from sqlalchemy import select
 
-from admin.auth import REPORT_ROLES, nav_links, roles_required
+from admin.accounts import sign_out
+from admin.auth import REPORT_ROLES, nav_links, roles_required, start_endpoint
 from admin.forms import LoginForm, LogoutForm
 from admin.models import User
+from admin.security import limiter, login_failed, login_username_key, safe_next
 from clock import lima_now
 from extensions import db
 
-bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
-
-
-def _safe_next(target: str | None) -> str | None:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return None
+bp = Blueprint(
+    "admin",
+    __name__,
+    url_prefix="/admin",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
 
 
 @bp.app_context_processor
@@ -47,24 +54,66 @@ def _inject() -> dict[str, Any]:
     }
 
 
+@bp.before_app_request
+def _password_change_first() -> ResponseReturnValue | None:
+    """A user with a temporary password sees only the page that changes it (and Salir)."""
+    if not getattr(current_user, "is_authenticated", False):
+        return None
+    if not current_user.must_change_password:
+        return None
+    if request.endpoint in ("admin.clave", "admin.logout", "admin.static", "static"):
+        return None
+    if request.path.startswith(("/voice/", "/api/", "/audio/", "/health")):
+        return None
+    return redirect(url_for("admin.clave"))
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config["LOGIN_RATE_LIMIT"],
+    methods=["POST"],
+    deduct_when=login_failed,
+    scope="login-address",
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_RATE_LIMIT"],
+    key_func=login_username_key,
+    methods=["POST"],
+    deduct_when=login_failed,
+    scope="login-user",
+)
 def login() -> ResponseReturnValue:
     form = LoginForm()
+    target = safe_next(request.args.get("next"))
     if form.validate_on_submit():
-        user = db.session.scalar(select(User).where(User.username == form.username.data))
-        if user is not None and user.activo and user.check_password(form.password.data or ""):
+        username = (form.username.data or "").strip().lower()
+        user = db.session.scalar(select(User).where(User.username == username))
+        password = form.password.data or ""
+        if user is not None and user.activo and user.check_password(password):
+            if user.needs_rehash:
+                user.password_hash = User.hash_password(password)
+                db.session.commit()
             login_user(user)
-            return redirect(_safe_next(request.args.get("next")) or url_for("admin.index"))
+            if user.must_change_password:
+                flash("Antes de continuar, cambie la contraseña temporal por una suya.", "info")
+                return redirect(url_for("admin.clave"))
+            return redirect(target or url_for("staff.home"))
+        g.login_failed = True
         flash("Usuario o contraseña incorrectos.", "error")
-    elif request.method == "POST" and form.errors.get("csrf_token"):
-        flash("La sesión del formulario venció. Vuelva a intentarlo.", "error")
+    elif request.method == "POST":
+        g.login_failed = True
     return render_template("admin/login.html", form=form)
 
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
+    """Sign out: the server forgets the session, so a copy of the cookie opens nothing."""
     if LogoutForm().validate_on_submit():
+        if getattr(current_user, "is_authenticated", False):
+            sign_out(db.session(), current_user._get_current_object())
+            db.session.commit()
         logout_user()
+        session.clear()
         flash("Sesión cerrada.", "info")
     return redirect(url_for("admin.login"))
 
@@ -72,9 +121,8 @@ def logout() -> ResponseReturnValue:
 @bp.get("/")
 @login_required
 def index() -> ResponseReturnValue:
-    """The first page the user's role may open (agents: the directory)."""
-    endpoint, _label = nav_links(current_user.role)[0]
-    return redirect(url_for(endpoint))
+    """The start page of the user's role."""
+    return redirect(url_for(start_endpoint(current_user.role)))
 
 
 def _default_month() -> str:

@@ -106,7 +106,8 @@ def parse_centers(data: bytes | str) -> list[CenterRow]:
                     HEADER,
                     row.line,
                     "departamento",
-                    f"{row.centro} y {row.departamento} ya están en la línea {other.line}.",
+                    f"el centro «{row.centro}» ya figura con el departamento "
+                    f"{row.departamento} en la línea {other.line}; quite la fila repetida.",
                 )
             )
     if errors:

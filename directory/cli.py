@@ -36,9 +36,9 @@ from cli_support import (
     label,
 )
 from directory import centers as centers_mod
-from directory import demo, designations, importer, registry
+from directory import demo, designations, importer, plans, registry
 from directory.audit import default_actor
-from directory.csvio import FileRejected, write_rows
+from directory.csvio import FileRejected
 from directory.models import AGENT_CHANNELS, ROLES, Agent, LanguageSpeaker
 from directory.rules import RuleError, fold
 from extensions import db
@@ -121,27 +121,64 @@ def refuse_twin_speaker(session: Session, added: LanguageSpeaker) -> None:
 directory_group = Group("directory", help="Anexo 2: los órganos y los miembros de la Red.")
 
 
+def _import(kind: plans.Kind, file: Path, dry_run: bool, yes: bool, actor: str | None) -> None:
+    """Preview the file (every error with its line and column); with --dry-run stop there;
+    an import that would deactivate more than half needs --yes; else apply and commit, then
+    print what changed."""
+    data = file.read_bytes()
+    who = actor or default_actor()
+    with transaction() as session:
+        plan = plans.preview(session, kind, data, actor=who)
+    if dry_run:
+        click.echo("Vista previa (--dry-run): no se cambió nada.")
+        echo_lines(plan.summary)
+        return
+    if plan.drastic and not yes:
+        for warning in plan.warnings:
+            click.echo(warning, err=True)
+        echo_lines(plan.summary)
+        click.echo("No se cambió nada. Si es lo que quiere, repita el comando con --yes.", err=True)
+        raise SystemExit(1)
+    with transaction() as session:
+        applied = plans.apply(session, kind, data, expected=plan.fingerprint, actor=who)
+    echo_lines(applied.summary)
+
+
+def import_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option(
+        "--yes", is_flag=True, help="Aplica aunque desactive más de la mitad de las filas."
+    )(f)
+    return click.option(
+        "--dry-run", is_flag=True, help="Muestra lo que cambiaría, sin cambiar nada."
+    )(f)
+
+
 @directory_group.command("import")
 @click.argument("file", type=FILE_IN, metavar="ARCHIVO")
+@import_options
 @actor_option
-def directory_import(file: Path, actor: str | None) -> None:
-    """Importa un CSV del Anexo 2 (todo o nada)."""
-    with transaction() as session:
-        report = importer.import_directory(
-            session, file.read_bytes(), actor=actor or default_actor()
-        )
-        echo_lines(report.summary())
+def directory_import(file: Path, dry_run: bool, yes: bool, actor: str | None) -> None:
+    """Importa un archivo del Anexo 2: CSV (con , o ;) o XLSX, todo o nada."""
+    _import("anexo2", file, dry_run, yes, actor)
 
 
 @directory_group.command("export")
 @click.argument("file", type=FILE_OUT, metavar="ARCHIVO")
 def directory_export(file: Path) -> None:
-    """Escribe los representantes en funciones como CSV del Anexo 2."""
-    check_output(file, (".csv",))
+    """Escribe los representantes en funciones como Anexo 2: CSV (UTF-8 con BOM) o, si el
+    nombre termina en .xlsx, XLSX."""
+    check_output(file, (".csv", ".xlsx"))
     with transaction() as session:
         rows = importer.export_rows(session)
-        file.write_text(write_rows(importer.HEADER, rows), encoding=CSV_ENCODING)
+        _write_export(session, "anexo2", file)
         click.echo(f"{len(rows)} representante(s) exportado(s) a {file}.")
+
+
+def _write_export(session: Session, kind: plans.Kind, file: Path) -> None:
+    if file.suffix.lower() == ".xlsx":
+        file.write_bytes(plans.export_xlsx(session, kind))
+    else:  # Excel opens a CSV with accents right only with the BOM
+        file.write_text(plans.export_csv(session, kind), encoding=CSV_ENCODING)
 
 
 @directory_group.command("designate")
@@ -201,24 +238,21 @@ centers_group = Group("centers", help="Anexo 3: los centros CONECTAMEF.")
 
 @centers_group.command("import")
 @click.argument("file", type=FILE_IN, metavar="ARCHIVO")
+@import_options
 @actor_option
-def centers_import(file: Path, actor: str | None) -> None:
-    """Importa un CSV del Anexo 3 (todo o nada)."""
-    with transaction() as session:
-        report = centers_mod.import_centers(
-            session, file.read_bytes(), actor=actor or default_actor()
-        )
-        echo_lines(report.summary())
+def centers_import(file: Path, dry_run: bool, yes: bool, actor: str | None) -> None:
+    """Importa un archivo del Anexo 3: CSV (con , o ;) o XLSX, todo o nada."""
+    _import("anexo3", file, dry_run, yes, actor)
 
 
 @centers_group.command("export")
 @click.argument("file", type=FILE_OUT, metavar="ARCHIVO")
 def centers_export(file: Path) -> None:
-    """Escribe los centros activos como CSV del Anexo 3."""
-    check_output(file, (".csv",))
+    """Escribe los centros activos como Anexo 3: CSV (UTF-8 con BOM) o, si el nombre termina
+    en .xlsx, XLSX."""
+    check_output(file, (".csv", ".xlsx"))
     with transaction() as session:
-        text = centers_mod.export_centers(session)
-        file.write_text(text, encoding=CSV_ENCODING)
+        _write_export(session, "anexo3", file)
         click.echo(f"{len(centers_mod.active_centers(session))} centro(s) exportado(s) a {file}.")
 
 

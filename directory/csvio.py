@@ -1,4 +1,5 @@
-"""Reading and writing the directory's CSV files (UTF-8, a BOM accepted, exact header).
+"""Reading and writing the directory's files: CSV (UTF-8, a BOM accepted, `,` or `;`) or
+XLSX, with an exact header.
 
 Errors name the line and the column (its name and its number, counting from 1), in Spanish.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 
@@ -61,23 +62,94 @@ def decode(data: bytes | str) -> str:
         ) from exc
 
 
+XLSX_MAGIC = b"PK\x03\x04"
+
+
+def is_xlsx(data: bytes | str) -> bool:
+    return isinstance(data, bytes) and data.startswith(XLSX_MAGIC)
+
+
+def delimiter_of(first_line: str, header: Sequence[str]) -> str:
+    """``;`` when the header line is separated by semicolons (Excel in Spanish saves CSV so),
+    else ``,``."""
+    if first_line.count(";") >= len(header) - 1 and first_line.count(",") < len(header) - 1:
+        return ";"
+    return ","
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _xlsx_records(data: bytes) -> Iterator[tuple[int, list[str]]]:
+    """(row number, cells) of the first sheet of an XLSX workbook."""
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # zipfile, XML and openpyxl errors alike
+        raise FileRejected(
+            [RowError(1, None, None, f"el archivo XLSX no se puede leer ({exc}).")]
+        ) from exc
+    try:
+        sheet = workbook.worksheets[0]
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            cells = [_cell(v) for v in values]
+            while cells and cells[-1] == "":
+                cells.pop()
+            yield number, cells
+    finally:
+        workbook.close()
+
+
+def _csv_records(text: str, header: Sequence[str]) -> Iterator[tuple[int, list[str]]]:
+    """(first line number, cells) of each CSV record; bad quoting raises ``_CsvBroken``."""
+    first_line = text.split("\n", 1)[0]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter_of(first_line, header))
+    previous_end = 0
+    while True:
+        start = previous_end + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise _CsvBroken(start, str(exc)) from exc
+        previous_end = reader.line_num
+        yield start, cells
+
+
+class _CsvBroken(Exception):
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
 def read_rows(data: bytes | str, header: Sequence[str]) -> tuple[list[CsvRow], list[RowError]]:
-    """The data rows of a CSV whose first line must be exactly ``header``, and the rows that
-    could not be read (wrong number of fields, bad quoting).
+    """The data rows of a CSV (``,`` or ``;``) or XLSX file whose first line must be exactly
+    ``header``, and the rows that could not be read (wrong number of fields, bad quoting).
 
     Blank lines are skipped. A bad header or encoding raises ``FileRejected`` at once.
     """
-    text = decode(data)
-    reader = csv.reader(io.StringIO(text, newline=""))
+    records: Iterator[tuple[int, list[str]]]
+    if isinstance(data, bytes) and is_xlsx(data):
+        records = _xlsx_records(data)
+    else:
+        records = _csv_records(decode(data), header)
     expected = ",".join(header)
     try:
-        first = next(reader)
+        first = next(records)[1]
     except StopIteration:
         raise FileRejected(
             [RowError(1, None, None, f"el archivo está vacío; la cabecera debe ser: {expected}")]
         ) from None
-    except csv.Error as exc:
-        raise FileRejected([RowError(1, None, None, f"CSV mal formado: {exc}")]) from exc
+    except _CsvBroken as exc:
+        raise FileRejected([RowError(1, None, None, f"CSV mal formado: {exc.message}")]) from exc
     found = [cell.strip() for cell in first]
     if found != list(header):
         raise FileRejected(
@@ -92,17 +164,14 @@ def read_rows(data: bytes | str, header: Sequence[str]) -> tuple[list[CsvRow], l
         )
     rows: list[CsvRow] = []
     errors: list[RowError] = []
-    previous_end = reader.line_num
     while True:
-        start = previous_end + 1
         try:
-            cells = next(reader)
+            start, cells = next(records)
         except StopIteration:
             break
-        except csv.Error as exc:
-            errors.append(RowError(start, None, None, f"CSV mal formado: {exc}"))
+        except _CsvBroken as exc:
+            errors.append(RowError(exc.line, None, None, f"CSV mal formado: {exc.message}"))
             break
-        previous_end = reader.line_num
         if not cells or all(not c.strip() for c in cells):
             continue
         if len(cells) != len(header):
@@ -126,4 +195,21 @@ def write_rows(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(rows)
+    return out.getvalue()
+
+
+def write_xlsx(header: Sequence[str], rows: Sequence[Sequence[object]], title: str) -> bytes:
+    """An XLSX workbook with ``header`` and ``rows`` on one sheet; importing it back reads the
+    same rows (every cell is text, so anexos and telephones keep their digits)."""
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.title = title[:31]
+    sheet.append(list(header))
+    for row in rows:
+        sheet.append(["" if v is None else str(v) for v in row])
+    out = io.BytesIO()
+    workbook.save(out)
     return out.getvalue()

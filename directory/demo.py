@@ -95,8 +95,8 @@ SPEAKERS = (
 USERS = (
     ("admin", "Administradora de la demostración", "admin"),
     ("supervisor", "Supervisor de la Plataforma (demostración)", "supervisor"),
-    ("agente", "Rosa Huamán Quispe", "agent"),
-    ("lector", "Lector de reportes (demostración)", "viewer"),
+    ("agente", "Rosa Huamán Quispe", "agente"),
+    ("lector", "Lector de reportes (demostración)", "lector"),
 )
 
 
@@ -168,8 +168,11 @@ def _seed_users(session: Session, actor: str) -> int:
     for username, nombre, role in USERS:
         if username in existing:
             continue
-        user = User(username=username, nombre=nombre, role=role, activo=True)
-        user.agent_id = agent_id if role == "agent" else None
+        # The demo password is published: each demo user must choose their own at sign-in.
+        user = User(
+            username=username, nombre=nombre, role=role, activo=True, must_change_password=True
+        )
+        user.agent_id = agent_id if role == "agente" else None
         user.set_password(DEMO_PASSWORD)
         session.add(user)
         session.flush()

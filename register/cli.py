@@ -60,8 +60,8 @@ def init_app(app: Flask) -> None:
     )
     @click.option(
         "--role",
-        default="viewer",
-        type=click.Choice(["admin", "supervisor", "agent", "viewer"]),
+        default="lector",
+        type=click.Choice(["admin", "supervisor", "agente", "red", "lector"]),
         show_default=True,
         help="Rol del lector: solo admin y supervisor ven los números completos (Ley 29733).",
     )

@@ -39,11 +39,12 @@ COLUMN_WIDTHS = {
 }
 
 
-def may_see_phones(role: str | None) -> bool:
-    """Ley 29733: only these roles read full numbers; everyone else gets them masked."""
-    from admin.models import ROLES_SEEING_PHONES as seeing
+# Ley 29733: only these roles read full numbers; everyone else gets them masked.
+ROLES_SEEING_PHONES = frozenset({"admin", "supervisor"})
 
-    return (role or "viewer") in seeing
+
+def may_see_phones(role: str | None) -> bool:
+    return role in ROLES_SEEING_PHONES
 
 
 def month_bounds(month: str) -> tuple[date, date]:

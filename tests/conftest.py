@@ -91,6 +91,16 @@ def config(database_url: str, redis_url: str, tmp_path: Path) -> TestConfig:
 @pytest.fixture
 def app(config: TestConfig, reference_rows: dict[str, list[dict[str, Any]]]) -> Iterator[Flask]:
     app = create_app(config)
+
+    @app.before_request
+    def _user_per_request() -> None:
+        # The test client reuses the fixture's app context, so ``g`` outlives a request;
+        # in production every request loads its user from the cookie (and the server's
+        # session token) again: make the tests do the same.
+        from flask import g
+
+        g.pop("_login_user", None)
+
     assert db.engine is not None
     reset_database(db.engine, reference_rows)
     redis.Redis.from_url(app.config["REDIS_URL"]).flushdb()

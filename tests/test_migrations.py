@@ -24,3 +24,35 @@ def test_migrated_schema_matches_the_models(database_url: str) -> None:
     finally:
         engine.dispose()
     assert diff == []
+
+
+def test_0010_renames_the_roles_and_gives_every_user_a_session_token(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from alembic import command
+    from sqlalchemy import text
+
+    url = f"sqlite:///{Path(str(tmp_path)) / 'm.db'}"
+    command.upgrade(alembic_config(url), "0005")
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            for name, role in (("a", "agent"), ("v", "viewer"), ("s", "supervisor")):
+                conn.execute(
+                    text(
+                        "INSERT INTO users (username, nombre, role, password_hash, activo, "
+                        "created_at) VALUES (:u, :u, :r, 'x', 1, '2026-01-01')"
+                    ),
+                    {"u": name, "r": role},
+                )
+        command.upgrade(alembic_config(url), "heads")
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT username, role, session_token, must_change_password FROM users")
+            ).all()
+    finally:
+        engine.dispose()
+    assert {r[0]: r[1] for r in rows} == {"a": "agente", "v": "lector", "s": "supervisor"}
+    tokens = [r[2] for r in rows]
+    assert all(tokens) and len(set(tokens)) == 3
+    assert not any(r[3] for r in rows)

@@ -13,8 +13,8 @@ PASSWORD = "cambiar-esta-clave"
 USERS = {
     "admin": "admin",
     "supervisor": "supervisor",
-    "agente": "agent",
-    "lector": "viewer",
+    "agente": "agente",
+    "lector": "lector",
 }
 
 

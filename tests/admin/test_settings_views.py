@@ -85,7 +85,15 @@ def test_navigation_shows_only_the_links_the_role_may_use(
 ) -> None:
     login(client, "admin")
     page = client.get("/admin/reportes").get_data(as_text=True)
-    for href in ("/admin/reportes", "/admin/horario", "/admin/mensajes", "/directorio"):
+    for href in (
+        "/admin/reportes",
+        "/admin/horario",
+        "/admin/mensajes",
+        "/admin/directorio",
+        "/admin/usuarios",
+        "/admin/auditoria",
+        "/buzon",
+    ):
         assert f'href="{href}"' in page
     assert ">Salir</button>" in page
     client.post("/admin/logout")
@@ -93,6 +101,7 @@ def test_navigation_shows_only_the_links_the_role_may_use(
     page = client.get("/admin/reportes").get_data(as_text=True)
     assert 'href="/admin/reportes"' in page and 'href="/directorio"' in page
     assert 'href="/admin/horario"' not in page and 'href="/admin/mensajes"' not in page
+    assert 'href="/admin/usuarios"' not in page and 'href="/buzon"' not in page
 
 
 # --- /admin/horario ---------------------------------------------------------------------

@@ -67,7 +67,12 @@ def test_directory_export_writes_the_anexo2_csv(
     out = tmp_path / "out.csv"
     result = runner.invoke(args=["directory", "export", str(out)])
     assert result.exit_code == 0, result.output
+    assert out.read_bytes().startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM, for Excel
     assert out.read_text(encoding="utf-8-sig") == BASE_CSV
+    xlsx = tmp_path / "out.xlsx"
+    assert runner.invoke(args=["directory", "export", str(xlsx)]).exit_code == 0
+    again = runner.invoke(args=["directory", "import", str(xlsx)])
+    assert again.exit_code == 0 and "Sin cambios" in again.output
 
 
 def test_designate_and_late_commands(
@@ -132,7 +137,7 @@ def test_centers_import_and_export_round_trip(
     assert runner.invoke(args=["centers", "import", path]).exit_code == 0
     out = tmp_path / "out.csv"
     assert runner.invoke(args=["centers", "export", str(out)]).exit_code == 0
-    assert out.read_text(encoding="utf-8").splitlines()[1:] == [
+    assert out.read_text(encoding="utf-8-sig").splitlines()[1:] == [
         "Cajamarca,Cajamarca,+5176123456",
         "Huaraz,Áncash,+5143421695",
     ]
@@ -193,8 +198,8 @@ def test_demo_users_have_their_roles_and_the_documented_password(
     assert {name: u.role for name, u in users.items()} == {
         "admin": "admin",
         "supervisor": "supervisor",
-        "agente": "agent",
-        "lector": "viewer",
+        "agente": "agente",
+        "lector": "lector",
     }
     assert all(u.check_password("cambiar-esta-clave") for u in users.values())
     assert users["agente"].agent_id is not None

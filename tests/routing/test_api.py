@@ -153,12 +153,12 @@ def test_a_signed_in_console_user_acts_as_their_agent(
     from admin.models import User
 
     ana = add_agent(session, "Ana")
-    user = User(username="ana", nombre="Ana", role="agent", agent_id=ana.id, activo=True)
+    user = User(username="ana", nombre="Ana", role="agente", agent_id=ana.id, activo=True)
     user.set_password("una clave larga")
     session.add(user)
     session.commit()
     with client.session_transaction() as browser:
-        browser["_user_id"] = str(user.id)
+        browser["_user_id"] = user.get_id()
         browser["_fresh"] = True
     assert client.get(f"/api/agents/{ana.id}/state").status_code == 200
     assert client.get(f"/api/agents/{ana.id + 1}/state").status_code == 403

@@ -1,0 +1,249 @@
+"""Commands for staff accounts and the voice-message inbox. They work in every profile,
+production included, so the first admin is made with one command:
+
+    printf '%s\\n' "$CLAVE" | flask --app app users create ana --rol admin --nombre "Ana Quispe" --password-stdin
+    flask --app app users list
+    flask --app app users disable NAME | enable NAME
+    flask --app app users set-password NAME [--password-stdin] [--temporal]
+    flask --app app users set-role NAME ROL [--agente ID | --representante ID]
+    flask --app app buzon list [--estado pendiente|escuchado|atendido] [--completo]
+    flask --app app buzon set ID escuchado|atendido|pendiente
+
+A password is never an argument (it would stay in the shell's history and in ``ps``): it is
+asked twice on the terminal, or read from standard input with ``--password-stdin``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy.orm import Session
+
+from admin import accounts, inbox
+from admin.formatting import peru_phone
+from admin.models import ROLE_NAMES, ROLES
+from clock import lima_now, to_lima
+from directory.audit import default_actor
+from directory.rules import RuleError
+from extensions import db
+from register.anexo1 import mask_phone
+
+users_group = AppGroup("users", help="Staff accounts: who signs in to the web, with which role.")
+buzon_group = AppGroup("buzon", help="Voice messages left outside hours (§5.6.1).")
+
+
+@contextmanager
+def transaction() -> Iterator[Session]:
+    session = db.session()
+    try:
+        yield session
+        session.commit()
+    except RuleError as exc:
+        session.rollback()
+        message = str(exc)
+        click.echo(f"Error: {message[0].upper() + message[1:]}", err=True)
+        raise SystemExit(1) from exc
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        line = sys.stdin.readline()
+        password = line.rstrip("\r\n")
+        if not password:
+            click.echo("Error: no llegó ninguna contraseña por la entrada estándar.", err=True)
+            raise SystemExit(1)
+        return password
+    return str(
+        click.prompt("Contraseña", hide_input=True, confirmation_prompt="Repita la contraseña")
+    )
+
+
+def _min_length() -> int:
+    return int(current_app.config["PASSWORD_MIN_LENGTH"])
+
+
+def _actor(actor: str | None) -> str:
+    return actor or default_actor()
+
+
+actor_option = click.option(
+    "--actor", default=None, help="Who makes the change (audit log); default cli:<OS user>."
+)
+stdin_option = click.option(
+    "--password-stdin", is_flag=True, help="Read the password from standard input (one line)."
+)
+
+
+@users_group.command("create")
+@click.argument("username")
+@click.option("--rol", "role", type=click.Choice(ROLES), required=True)
+@click.option("--nombre", default=None, help="Full name (default: the user name).")
+@click.option("--agente", "agent_id", type=int, default=None, help="Agent id (rol agente).")
+@click.option(
+    "--representante",
+    "representative_id",
+    type=int,
+    default=None,
+    help="Representative id (rol red).",
+)
+@click.option(
+    "--temporal/--definitiva",
+    default=True,
+    help="The user changes the password at first sign-in (default: --temporal).",
+)
+@stdin_option
+@actor_option
+def users_create(
+    username: str,
+    role: str,
+    nombre: str | None,
+    agent_id: int | None,
+    representative_id: int | None,
+    temporal: bool,
+    password_stdin: bool,
+    actor: str | None,
+) -> None:
+    """Create a user; the password is asked, or read with --password-stdin."""
+    password = _read_password(password_stdin)
+    with transaction() as session:
+        user = accounts.create_user(
+            session,
+            username=username,
+            nombre=nombre or username,
+            role=role,
+            password=password,
+            agent_id=agent_id,
+            representative_id=representative_id,
+            temporary=temporal,
+            min_length=_min_length(),
+            actor=_actor(actor),
+        )
+        click.echo(f"Usuario {user.username} creado con el rol {role} ({ROLE_NAMES[role]}).")
+
+
+@users_group.command("list")
+def users_list() -> None:
+    with transaction() as session:
+        users = accounts.list_users(session)
+        if not users:
+            click.echo(
+                "No hay usuarios. Cree el primero con: flask --app app users create NOMBRE --rol admin"
+            )
+        for user in users:
+            click.echo(accounts.describe(user))
+
+
+@users_group.command("disable")
+@click.argument("username")
+@actor_option
+def users_disable(username: str, actor: str | None) -> None:
+    """Disable a user; their open sessions end at once."""
+    with transaction() as session:
+        user = accounts.set_active(session, username, False, actor=_actor(actor))
+        click.echo(f"Usuario {user.username} desactivado; sus sesiones abiertas se cerraron.")
+
+
+@users_group.command("enable")
+@click.argument("username")
+@actor_option
+def users_enable(username: str, actor: str | None) -> None:
+    with transaction() as session:
+        user = accounts.set_active(session, username, True, actor=_actor(actor))
+        click.echo(f"Usuario {user.username} activado.")
+
+
+@users_group.command("set-password")
+@click.argument("username")
+@click.option(
+    "--temporal/--definitiva",
+    default=True,
+    help="The user must change it at the next sign-in (default: --temporal).",
+)
+@stdin_option
+@actor_option
+def users_set_password(
+    username: str, temporal: bool, password_stdin: bool, actor: str | None
+) -> None:
+    """Give a user a new password; their open sessions end."""
+    password = _read_password(password_stdin)
+    with transaction() as session:
+        user = accounts.set_password(
+            session,
+            username,
+            password,
+            temporary=temporal,
+            min_length=_min_length(),
+            actor=_actor(actor),
+        )
+        tail = " La cambiará al ingresar." if temporal else ""
+        click.echo(f"Contraseña de {user.username} cambiada; sus sesiones se cerraron.{tail}")
+
+
+@users_group.command("set-role")
+@click.argument("username")
+@click.argument("role", type=click.Choice(ROLES))
+@click.option("--agente", "agent_id", type=int, default=None)
+@click.option("--representante", "representative_id", type=int, default=None)
+@actor_option
+def users_set_role(
+    username: str,
+    role: str,
+    agent_id: int | None,
+    representative_id: int | None,
+    actor: str | None,
+) -> None:
+    with transaction() as session:
+        user = accounts.set_role(
+            session,
+            username,
+            role,
+            agent_id=agent_id,
+            representative_id=representative_id,
+            actor=_actor(actor),
+        )
+        click.echo(f"{user.username}: rol {role} ({ROLE_NAMES[role]}); sus sesiones se cerraron.")
+
+
+@buzon_group.command("list")
+@click.option("--estado", type=click.Choice(inbox.STATES), default=None)
+@click.option("--completo", is_flag=True, help="Show the callers' whole numbers (Ley 29733).")
+def buzon_list(estado: str | None, completo: bool) -> None:
+    """Voice messages, newest first: id, date, caller, due day, state, who changed it."""
+    today = lima_now().date()
+    with transaction() as session:
+        items = inbox.list_messages(session, today=today, status=estado)
+        if not items:
+            click.echo("No hay mensajes de voz.")
+        for item in items:
+            m = item.message
+            caller = peru_phone(m.telefono) if completo else (mask_phone(m.telefono) or "")
+            flag = " VENCIDO" if item.overdue else ""
+            who = f" ({m.handled_by})" if m.handled_by else ""
+            seconds = f"{m.duration_seconds} s" if m.duration_seconds is not None else "-"
+            click.echo(
+                f"{m.id}\t{to_lima(m.created_at):%d/%m/%Y %H:%M}\t{caller}\t{seconds}\t"
+                f"vence {m.due_date:%d/%m/%Y}\t{m.status}{who}{flag}"
+            )
+
+
+@buzon_group.command("set")
+@click.argument("message_id", type=int)
+@click.argument("status", type=click.Choice(inbox.STATES))
+@actor_option
+def buzon_set(message_id: int, status: str, actor: str | None) -> None:
+    with transaction() as session:
+        message = inbox.set_status(session, message_id, status, actor=_actor(actor))
+        click.echo(f"Mensaje {message.id}: {message.status}.")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(users_group)
+    app.cli.add_command(buzon_group)

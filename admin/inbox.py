@@ -1,0 +1,96 @@
+"""The voice-message inbox (§5.6.1): messages callers left outside hours, newest first, each
+due the line's next business day (set when the message is stored, ``ivr.closed``) and overdue
+once that day has passed without the message being ``atendido``.
+
+Plain functions over a session, shared by /buzon and ``flask buzon ...``; a state change writes
+an audit entry (entity ``voice_message``) and records who made it (``handled_by``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from directory import audit
+from directory.models import AuditEntry
+from directory.rules import RuleError
+from register.models import VoiceMessage
+
+STATES = ("pendiente", "escuchado", "atendido")
+STATE_NAMES = {"pendiente": "Pendiente", "escuchado": "Escuchado", "atendido": "Atendido"}
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    message: VoiceMessage
+    overdue: bool
+    changed_at: datetime | None  # when the state last changed (from the audit log)
+
+
+def is_overdue(message: VoiceMessage, today: date) -> bool:
+    return message.status != "atendido" and message.due_date < today
+
+
+def list_messages(
+    session: Session, *, today: date, status: str | None = None, limit: int = 500
+) -> list[InboxItem]:
+    """The newest ``limit`` messages first, optionally of one state."""
+    query = select(VoiceMessage).order_by(VoiceMessage.created_at.desc(), VoiceMessage.id.desc())
+    if status is not None:
+        query = query.where(VoiceMessage.status == status)
+    messages = list(session.scalars(query.limit(limit)))
+    changed: dict[str, datetime] = {}
+    if messages:
+        for entity_id, at in session.execute(
+            select(AuditEntry.entity_id, AuditEntry.at)
+            .where(
+                AuditEntry.entity == "voice_message",
+                AuditEntry.entity_id.in_([str(m.id) for m in messages]),
+            )
+            .order_by(AuditEntry.id)
+        ):
+            changed[entity_id] = at
+    return [InboxItem(m, is_overdue(m, today), changed.get(str(m.id))) for m in messages]
+
+
+def get_message(session: Session, message_id: int) -> VoiceMessage:
+    message = session.get(VoiceMessage, message_id)
+    if message is None:
+        raise RuleError(f"no existe el mensaje de voz {message_id}.")
+    return message
+
+
+def set_status(session: Session, message_id: int, status: str, *, actor: str) -> VoiceMessage:
+    """Mark a message pendiente, escuchado or atendido; ``actor`` is who did it."""
+    if status not in STATES:
+        raise RuleError(f"el estado «{status}» debe ser uno de: {', '.join(STATES)}.")
+    message = get_message(session, message_id)
+    if message.status == status:
+        return message
+    before = audit.snapshot(message)
+    message.status = status
+    message.handled_by = actor
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        entity="voice_message",
+        entity_id=message.id,
+        action="status",
+        before=before,
+        after=audit.snapshot(message),
+    )
+    return message
+
+
+def media_url(recording_url: str) -> str:
+    """The URL of the recording's audio: Twilio's RecordingUrl without an extension answers
+    WAV; with ``.mp3`` it answers MP3, which is smaller, so that is what is fetched."""
+    path = urlsplit(recording_url).path
+    if path.endswith((".mp3", ".wav")):
+        return recording_url
+    return recording_url + ".mp3"

@@ -1,0 +1,377 @@
+"""Changes to the directory one record at a time, as the admin's pages make them: órganos
+(order, active), appointing and retiring representatives, agents, CONECTAMEF centers.
+
+The same rules as the files and the commands (``directory.rules``, the checks of
+``directory.registry`` and ``directory.designations``); a broken rule raises ``FieldError``, a
+``RuleError`` that names the field it belongs to, so a page can show it beside that field.
+Every change writes an audit entry; the caller commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from clock import utcnow
+from directory import audit, designations, registry
+from directory.centers import _center_snapshot
+from directory.models import (
+    ROLES,
+    AgentLanguage,
+    CenterDepartment,
+    ConectamefCenter,
+    Organo,
+    Representative,
+)
+from directory.rules import (
+    RuleError,
+    check_anexo,
+    check_department,
+    check_email,
+    check_sigla,
+    check_text,
+    fold,
+    parse_phone,
+)
+
+T = TypeVar("T")
+
+
+class FieldError(RuleError):
+    """A broken rule and the field it is about."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _on(field: str, check: Callable[..., T], *args: object) -> T:
+    try:
+        return check(*args)
+    except FieldError:
+        raise
+    except RuleError as exc:
+        raise FieldError(field, str(exc)) from exc
+
+
+def _orden(session: Session, orden: int | None, organo_id: int | None) -> int:
+    if orden is None or not 1 <= orden <= 999:
+        raise FieldError("orden", f"el orden «{orden}» debe ser un número de 1 a 999.")
+    holder = session.scalar(select(Organo).where(Organo.orden == orden, Organo.activo))
+    if holder is not None and holder.id != organo_id:
+        raise FieldError(
+            "orden",
+            f"el orden {orden} ya es de {holder.sigla}; dos órganos no pueden tener el mismo orden.",
+        )
+    return orden
+
+
+def get_organo(session: Session, sigla: str) -> Organo:
+    organo = session.scalar(select(Organo).where(Organo.sigla == check_sigla(sigla)))
+    if organo is None:
+        raise FieldError("sigla", f"no existe el órgano {sigla}.")
+    return organo
+
+
+def list_organos(session: Session) -> list[Organo]:
+    """Every órgano, active ones first in menu order."""
+    return list(
+        session.scalars(select(Organo).order_by(Organo.activo.desc(), Organo.orden, Organo.sigla))
+    )
+
+
+def add_organo(
+    session: Session, *, sigla: str, nombre: str, orden: int | None, actor: str
+) -> Organo:
+    sigla = _on("sigla", check_sigla, sigla)
+    if session.scalar(select(Organo.id).where(Organo.sigla == sigla)) is not None:
+        raise FieldError("sigla", f"el órgano {sigla} ya existe.")
+    organo = Organo(
+        sigla=sigla,
+        nombre=_on("nombre", check_text, nombre, "el nombre del órgano"),
+        orden=_orden(session, orden, None),
+        activo=True,
+    )
+    session.add(organo)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        entity="organo",
+        entity_id=sigla,
+        action="create",
+        after=audit.snapshot(organo),
+    )
+    return organo
+
+
+def update_organo(
+    session: Session, sigla: str, *, nombre: str, orden: int | None, activo: bool, actor: str
+) -> Organo:
+    organo = get_organo(session, sigla)
+    nombre = _on("nombre", check_text, nombre, "el nombre del órgano")
+    orden = _orden(session, orden, organo.id) if activo else (orden or organo.orden)
+    before = audit.snapshot(organo)
+    organo.nombre, organo.orden, organo.activo = nombre, orden, activo
+    after = audit.snapshot(organo)
+    if {k: v for k, v in after.items() if k != "updated_at"} == {
+        k: v for k, v in before.items() if k != "updated_at"
+    }:
+        return organo
+    organo.updated_at = utcnow()
+    session.flush()
+    action = "update"
+    if before["activo"] != activo:
+        action = "activate" if activo else "deactivate"
+    audit.record(
+        session,
+        actor=actor,
+        entity="organo",
+        entity_id=organo.sigla,
+        action=action,
+        before=before,
+        after=audit.snapshot(organo),
+    )
+    return organo
+
+
+def appoint(
+    session: Session,
+    sigla: str,
+    rol: str,
+    *,
+    nombre_completo: str,
+    cargo: str,
+    correo: str,
+    anexo: str,
+    memorando: str,
+    memorando_fecha: date,
+    vigente_desde: date,
+    comunicado_el: date,
+    actor: str,
+) -> Representative:
+    """Designate the titular or alterno of an órgano with the memorando's data. The person who
+    held the role is retired (the row stays for the register); the same person (full name,
+    accents and case aside) is updated in place instead."""
+    if rol not in ROLES:
+        raise FieldError("rol", f"el rol «{rol}» debe ser titular o alterno.")
+    organo = get_organo(session, sigla)
+    nombre_completo = _on("nombre_completo", check_text, nombre_completo, "el nombre completo")
+    cargo = _on("cargo", check_text, cargo, "el cargo")
+    correo = _on("correo", check_email, correo)
+    anexo = _on("anexo", check_anexo, anexo)
+    if rol == "alterno" and organo.current("titular") is None:
+        raise FieldError("rol", f"{organo.sigla} no tiene titular: designe primero al titular.")
+    if memorando_fecha > comunicado_el:
+        raise FieldError(
+            "memorando_fecha", "el memorando no puede tener fecha posterior a su comunicación."
+        )
+    current = organo.current(rol)
+    if current is not None and fold(current.nombre_completo) == fold(nombre_completo):
+        before = audit.snapshot(current)
+        current.nombre_completo, current.cargo = nombre_completo, cargo
+        current.correo, current.anexo = correo, anexo
+        if audit.snapshot(current) != before:
+            session.flush()
+            audit.record(
+                session,
+                actor=actor,
+                entity="representative",
+                entity_id=current.id,
+                action="update",
+                before=before,
+                after=audit.snapshot(current),
+            )
+    else:
+        if current is not None:
+            _retire(session, current, actor)
+            session.flush()
+        rep = Representative(
+            organo_id=organo.id,
+            rol=rol,
+            nombre_completo=nombre_completo,
+            cargo=cargo,
+            correo=correo,
+            anexo=anexo,
+        )
+        session.add(rep)
+        session.flush()
+        session.refresh(organo)
+        audit.record(
+            session,
+            actor=actor,
+            entity="representative",
+            entity_id=rep.id,
+            action="create",
+            after=audit.snapshot(rep),
+        )
+    try:
+        return designations.designate(
+            session,
+            organo.sigla,
+            rol,
+            memorando=memorando,
+            memorando_fecha=memorando_fecha,
+            vigente_desde=vigente_desde,
+            comunicado_el=comunicado_el,
+            actor=actor,
+        )
+    except FieldError:
+        raise
+    except RuleError as exc:
+        raise FieldError("memorando", str(exc)) from exc
+
+
+def _retire(session: Session, rep: Representative, actor: str) -> None:
+    before = audit.snapshot(rep)
+    rep.retired_at = utcnow()
+    audit.record(
+        session,
+        actor=actor,
+        entity="representative",
+        entity_id=rep.id,
+        action="retire",
+        before=before,
+        after=audit.snapshot(rep),
+    )
+
+
+def retire(session: Session, representative_id: int, *, actor: str) -> Representative:
+    """Retire a serving representative. A titular is retired only once the órgano has no
+    alterno (no alterno without a titular), or by appointing another titular."""
+    rep = session.get(Representative, representative_id)
+    if rep is None or rep.retired_at is not None:
+        raise FieldError(
+            "representative_id", f"no hay un representante en funciones con id {representative_id}."
+        )
+    if rep.rol == "titular" and rep.organo.current("alterno") is not None:
+        raise FieldError(
+            "representative_id",
+            f"{rep.organo.sigla} tiene alterno: designe otro titular o retire primero al alterno.",
+        )
+    _retire(session, rep, actor)
+    session.flush()
+    return rep
+
+
+def update_agent(
+    session: Session,
+    agent_id: int,
+    *,
+    nombre: str,
+    canal: str,
+    destino: str,
+    languages: list[str],
+    activo: bool,
+    actor: str,
+) -> registry.Agent:
+    agent = registry.get_agent(session, agent_id)
+    nombre = _on("nombre", check_text, nombre, "el nombre del agente")
+    destino = _on("destino", registry.check_destino, canal, destino)
+    codes = _on("idiomas", registry._languages, session, languages)
+    if not codes:
+        raise FieldError("idiomas", "elija al menos un idioma.")
+    before = registry._agent_snapshot(agent)
+    agent.nombre, agent.canal, agent.destino, agent.activo = nombre, canal, destino, activo
+    if codes != agent.language_codes:
+        agent.languages = [al for al in agent.languages if al.language_code in codes]
+        session.flush()
+        have = set(agent.language_codes)
+        agent.languages.extend(AgentLanguage(language_code=c) for c in codes if c not in have)
+    session.flush()
+    session.refresh(agent)
+    after = registry._agent_snapshot(agent)
+    if after != before:
+        audit.record(
+            session,
+            actor=actor,
+            entity="agent",
+            entity_id=agent.id,
+            action="update",
+            before=before,
+            after=after,
+        )
+    return agent
+
+
+def add_agent(
+    session: Session, *, nombre: str, canal: str, destino: str, languages: list[str], actor: str
+) -> registry.Agent:
+    nombre = _on("nombre", check_text, nombre, "el nombre del agente")
+    destino = _on("destino", registry.check_destino, canal, destino)
+    codes = _on("idiomas", registry._languages, session, languages)
+    if not codes:
+        raise FieldError("idiomas", "elija al menos un idioma.")
+    return registry.add_agent(
+        session, nombre=nombre, canal=canal, destino=destino, languages=codes, actor=actor
+    )
+
+
+def _departments(text: str) -> list[str]:
+    names = [part for part in (p.strip() for p in text.replace(";", ",").split(",")) if part]
+    if not names:
+        raise FieldError("departamentos", "indique al menos un departamento.")
+    return sorted({_on("departamentos", check_department, n) for n in names}, key=fold)
+
+
+def save_center(
+    session: Session,
+    *,
+    center_id: int | None,
+    centro: str,
+    telefono: str,
+    departamentos: str,
+    activo: bool,
+    actor: str,
+) -> ConectamefCenter:
+    """Add a center (``center_id`` None) or change one."""
+    centro = _on("centro", check_text, centro, "el nombre del centro", 100)
+    telefono = _on("telefono", parse_phone, telefono)
+    depts = _departments(departamentos)
+    same_name = session.scalar(select(ConectamefCenter).where(ConectamefCenter.centro == centro))
+    if same_name is not None and same_name.id != center_id:
+        raise FieldError("centro", f"ya existe el centro «{centro}».")
+    if center_id is None:
+        center = ConectamefCenter(centro=centro, telefono=telefono, activo=True)
+        center.departments = [CenterDepartment(departamento=d) for d in depts]
+        session.add(center)
+        session.flush()
+        audit.record(
+            session,
+            actor=actor,
+            entity="center",
+            entity_id=centro,
+            action="create",
+            after=_center_snapshot(center),
+        )
+        return center
+    center_or_none = session.get(ConectamefCenter, center_id)
+    if center_or_none is None:
+        raise FieldError("centro", f"no existe el centro {center_id}.")
+    center = center_or_none
+    before = _center_snapshot(center)
+    center.centro, center.telefono, center.activo = centro, telefono, activo
+    current = {d.departamento for d in center.departments}
+    if current != set(depts):
+        center.departments = [d for d in center.departments if d.departamento in depts]
+        session.flush()
+        center.departments.extend(
+            CenterDepartment(departamento=d) for d in depts if d not in current
+        )
+    session.flush()
+    after = _center_snapshot(center)
+    if after != before:
+        audit.record(
+            session,
+            actor=actor,
+            entity="center",
+            entity_id=centro,
+            action="update",
+            before=before,
+            after=after,
+        )
+    return center
