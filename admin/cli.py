@@ -21,20 +21,56 @@ from contextlib import contextmanager
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 
 from admin import accounts, inbox
+from admin.demo import seed_demo_users
 from admin.formatting import peru_phone
 from admin.models import ROLE_NAMES, ROLES
+from cli_support import Group, echo_lines
 from clock import lima_now, to_lima
+from directory import demo as directory_demo
 from directory.audit import default_actor
 from directory.rules import RuleError
 from extensions import db
 from register.anexo1 import mask_phone
+from register.demo import seed_demo_calls
 
-users_group = AppGroup("users", help="Staff accounts: who signs in to the web, with which role.")
-buzon_group = AppGroup("buzon", help="Voice messages left outside hours (§5.6.1).")
+seed_group = Group("seed", help="Datos de demostración.")
+
+
+@seed_group.command("demo")
+@click.option("--if-empty", is_flag=True, help="Cargar solo si el directorio no tiene órganos.")
+@click.option(
+    "--with-calls/--without-calls",
+    default=True,
+    help="Llenar también el registro con dos meses de llamadas de demostración (reportes).",
+)
+@click.option("--actor", default=None, help="Quién hace el cambio (registro de auditoría).")
+def seed_demo(if_empty: bool, with_calls: bool, actor: str | None) -> None:
+    """Carga el directorio, centros, agentes, registro de lenguas, usuarios y llamadas de
+    demostración (repetirlo no cambia nada)."""
+    if current_app.config.get("ENV_NAME") == "production":
+        # The demo users share a published password: never on a reachable server.
+        click.echo(
+            "Error: los datos de demostración no se cargan en producción (RED_ENV=production).",
+            err=True,
+        )
+        raise SystemExit(1)
+    who = actor or default_actor()
+    with transaction() as session:
+        lines = directory_demo.seed_demo(session, actor=who, if_empty=if_empty)
+        if not lines[0].startswith("El directorio ya tiene"):
+            lines.append(f"Usuarios de demostración agregados: {seed_demo_users(session, who)}.")
+    echo_lines(lines)
+    if with_calls:
+        # Register rows for the reports to show: deterministic, so a second run adds nothing.
+        count = seed_demo_calls(db.session())
+        click.echo(f"Registro de llamadas (Anexo 1) de demostración: {count} llamadas.")
+
+
+users_group = Group("users", help="Las cuentas del personal: quién entra a la web y con qué rol.")
+buzon_group = Group("buzon", help="Los mensajes de voz dejados fuera del horario (§5.6.1).")
 
 
 @contextmanager
@@ -75,29 +111,33 @@ def _actor(actor: str | None) -> str:
 
 
 actor_option = click.option(
-    "--actor", default=None, help="Who makes the change (audit log); default cli:<OS user>."
+    "--actor",
+    default=None,
+    help="Quién hace el cambio (registro de auditoría); por defecto cli:<usuario>.",
 )
 stdin_option = click.option(
-    "--password-stdin", is_flag=True, help="Read the password from standard input (one line)."
+    "--password-stdin", is_flag=True, help="Lee la contraseña de la entrada estándar (una línea)."
 )
 
 
 @users_group.command("create")
-@click.argument("username")
+@click.argument("username", metavar="USUARIO")
 @click.option("--rol", "role", type=click.Choice(ROLES), required=True)
-@click.option("--nombre", default=None, help="Full name (default: the user name).")
-@click.option("--agente", "agent_id", type=int, default=None, help="Agent id (rol agente).")
+@click.option("--nombre", default=None, help="Nombre completo (por defecto, el usuario).")
+@click.option(
+    "--agente", "agent_id", type=int, default=None, help="Número del agente (rol agente)."
+)
 @click.option(
     "--representante",
     "representative_id",
     type=int,
     default=None,
-    help="Representative id (rol red).",
+    help="Número del representante (rol red).",
 )
 @click.option(
     "--temporal/--definitiva",
     default=True,
-    help="The user changes the password at first sign-in (default: --temporal).",
+    help="El usuario cambia la contraseña al ingresar por primera vez (por defecto: --temporal).",
 )
 @stdin_option
 @actor_option
@@ -111,7 +151,7 @@ def users_create(
     password_stdin: bool,
     actor: str | None,
 ) -> None:
-    """Create a user; the password is asked, or read with --password-stdin."""
+    """Crea un usuario; la contraseña se pregunta, o se lee con --password-stdin."""
     password = _read_password(password_stdin)
     with transaction() as session:
         user = accounts.create_user(
@@ -131,6 +171,7 @@ def users_create(
 
 @users_group.command("list")
 def users_list() -> None:
+    """Los usuarios, con su rol y su estado."""
     with transaction() as session:
         users = accounts.list_users(session)
         if not users:
@@ -142,37 +183,38 @@ def users_list() -> None:
 
 
 @users_group.command("disable")
-@click.argument("username")
+@click.argument("username", metavar="USUARIO")
 @actor_option
 def users_disable(username: str, actor: str | None) -> None:
-    """Disable a user; their open sessions end at once."""
+    """Desactiva un usuario; sus sesiones abiertas terminan de inmediato."""
     with transaction() as session:
         user = accounts.set_active(session, username, False, actor=_actor(actor))
         click.echo(f"Usuario {user.username} desactivado; sus sesiones abiertas se cerraron.")
 
 
 @users_group.command("enable")
-@click.argument("username")
+@click.argument("username", metavar="USUARIO")
 @actor_option
 def users_enable(username: str, actor: str | None) -> None:
+    """Vuelve a activar un usuario."""
     with transaction() as session:
         user = accounts.set_active(session, username, True, actor=_actor(actor))
         click.echo(f"Usuario {user.username} activado.")
 
 
 @users_group.command("set-password")
-@click.argument("username")
+@click.argument("username", metavar="USUARIO")
 @click.option(
     "--temporal/--definitiva",
     default=True,
-    help="The user must change it at the next sign-in (default: --temporal).",
+    help="El usuario debe cambiarla al ingresar (por defecto: --temporal).",
 )
 @stdin_option
 @actor_option
 def users_set_password(
     username: str, temporal: bool, password_stdin: bool, actor: str | None
 ) -> None:
-    """Give a user a new password; their open sessions end."""
+    """Da una contraseña nueva a un usuario; sus sesiones terminan."""
     password = _read_password(password_stdin)
     with transaction() as session:
         user = accounts.set_password(
@@ -188,10 +230,18 @@ def users_set_password(
 
 
 @users_group.command("set-role")
-@click.argument("username")
-@click.argument("role", type=click.Choice(ROLES))
-@click.option("--agente", "agent_id", type=int, default=None)
-@click.option("--representante", "representative_id", type=int, default=None)
+@click.argument("username", metavar="USUARIO")
+@click.argument("role", type=click.Choice(ROLES), metavar="ROL")
+@click.option(
+    "--agente", "agent_id", type=int, default=None, help="Número del agente (rol agente)."
+)
+@click.option(
+    "--representante",
+    "representative_id",
+    type=int,
+    default=None,
+    help="Número del representante (rol red).",
+)
 @actor_option
 def users_set_role(
     username: str,
@@ -200,6 +250,7 @@ def users_set_role(
     representative_id: int | None,
     actor: str | None,
 ) -> None:
+    """Cambia el rol de un usuario; sus sesiones terminan."""
     with transaction() as session:
         user = accounts.set_role(
             session,
@@ -214,9 +265,10 @@ def users_set_role(
 
 @buzon_group.command("list")
 @click.option("--estado", type=click.Choice(inbox.STATES), default=None)
-@click.option("--completo", is_flag=True, help="Show the callers' whole numbers (Ley 29733).")
+@click.option("--completo", is_flag=True, help="Muestra los números completos (Ley 29733).")
 def buzon_list(estado: str | None, completo: bool) -> None:
-    """Voice messages, newest first: id, date, caller, due day, state, who changed it."""
+    """Los mensajes de voz, el más reciente primero: número, fecha, llamante, día de atención,
+    estado y quién lo cambió."""
     today = lima_now().date()
     with transaction() as session:
         items = inbox.list_messages(session, today=today, status=estado)
@@ -235,15 +287,17 @@ def buzon_list(estado: str | None, completo: bool) -> None:
 
 
 @buzon_group.command("set")
-@click.argument("message_id", type=int)
-@click.argument("status", type=click.Choice(inbox.STATES))
+@click.argument("message_id", type=int, metavar="MENSAJE")
+@click.argument("status", type=click.Choice(inbox.STATES), metavar="ESTADO")
 @actor_option
 def buzon_set(message_id: int, status: str, actor: str | None) -> None:
+    """Cambia el estado de un mensaje (pendiente, escuchado, atendido)."""
     with transaction() as session:
         message = inbox.set_status(session, message_id, status, actor=_actor(actor))
         click.echo(f"Mensaje {message.id}: {message.status}.")
 
 
 def init_app(app: Flask) -> None:
+    app.cli.add_command(seed_group)
     app.cli.add_command(users_group)
     app.cli.add_command(buzon_group)

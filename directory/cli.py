@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy.orm import Session
 
 from cli_support import AGENT_CHANNELS as CHANNEL_LABELS
@@ -36,7 +36,7 @@ from cli_support import (
     label,
 )
 from directory import centers as centers_mod
-from directory import demo, designations, importer, plans, registry
+from directory import designations, importer, plans, registry
 from directory.audit import default_actor
 from directory.csvio import FileRejected
 from directory.models import AGENT_CHANNELS, ROLES, Agent, LanguageSpeaker
@@ -254,39 +254,6 @@ def centers_export(file: Path) -> None:
     with transaction() as session:
         _write_export(session, "anexo3", file)
         click.echo(f"{len(centers_mod.active_centers(session))} centro(s) exportado(s) a {file}.")
-
-
-# --- seed ------------------------------------------------------------------------------
-
-seed_group = Group("seed", help="Datos de demostración.")
-
-
-@seed_group.command("demo")
-@click.option("--if-empty", is_flag=True, help="Cargar solo si el directorio no tiene órganos.")
-@click.option(
-    "--with-calls/--without-calls",
-    default=True,
-    help="Llenar también el registro con dos meses de llamadas de demostración (reportes).",
-)
-@actor_option
-def seed_demo(if_empty: bool, with_calls: bool, actor: str | None) -> None:
-    """Carga el directorio, centros, agentes, registro de lenguas, usuarios y llamadas de
-    demostración (repetirlo no cambia nada)."""
-    if current_app.config.get("ENV_NAME") == "production":
-        # The demo users share a published password: never on a reachable server.
-        click.echo(
-            "Error: los datos de demostración no se cargan en producción (RED_ENV=production).",
-            err=True,
-        )
-        raise SystemExit(1)
-    with transaction() as session:
-        echo_lines(demo.seed_demo(session, actor=actor or default_actor(), if_empty=if_empty))
-    if with_calls:
-        # Register rows for the reports to show: deterministic, so a second run adds nothing.
-        from register.demo import seed_demo_calls
-
-        count = seed_demo_calls(db.session())
-        click.echo(f"Registro de llamadas (Anexo 1) de demostración: {count} llamadas.")
 
 
 # --- agents ----------------------------------------------------------------------------
@@ -517,5 +484,5 @@ def speakers_remove(speaker_id: int, actor: str | None) -> None:
 
 
 def init_app(app: Flask) -> None:
-    for group in (directory_group, centers_group, seed_group, agents_group, languages_group):
+    for group in (directory_group, centers_group, agents_group, languages_group):
         app.cli.add_command(group)

@@ -1,9 +1,8 @@
-"""Demo data for `make run` (`flask seed demo`): the MEF's órganos with fictional Red members,
-the 27 CONECTAMEF centers of Anexo 3, Plataforma agents, the §5.4 registry of speakers, and the
-demo users of the admin pages. The directory files in ``demo_data/`` go through the same
-importers an administrator uses. Seeding twice changes nothing the second time.
-
-The demo users share the password ``DEMO_PASSWORD``: for a local demonstration only.
+"""Demo data for `make run` (`flask seed demo`, in admin/cli.py): the MEF's órganos with
+fictional Red members, the 27 CONECTAMEF centers of Anexo 3, Plataforma agents and the §5.4
+registry of speakers (the demo users are admin/demo.py's). The directory files in
+``demo_data/`` go through the same importers an administrator uses. Seeding twice changes
+nothing the second time.
 """
 
 from __future__ import annotations
@@ -15,8 +14,6 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from admin.models import User
-from directory import audit
 from directory.centers import import_centers
 from directory.designations import designate
 from directory.importer import import_directory
@@ -26,7 +23,6 @@ from directory.registry import add_agent, add_speaker
 DEMO_DATA = Path(__file__).resolve().parent / "demo_data"
 ANEXO2_CSV = DEMO_DATA / "anexo2_demo.csv"
 ANEXO3_CSV = DEMO_DATA / "anexo3_conectamef.csv"
-DEMO_PASSWORD = "cambiar-esta-clave"
 
 
 @dataclass(frozen=True)
@@ -92,13 +88,6 @@ SPEAKERS = (
     ("Olinda Ahuanari Sánchez", "shp", "Oficina General de Servicios al Usuario", "4121"),
 )
 
-USERS = (
-    ("admin", "Administradora de la demostración", "admin"),
-    ("supervisor", "Supervisor de la Plataforma (demostración)", "supervisor"),
-    ("agente", "Rosa Huamán Quispe", "agente"),
-    ("lector", "Lector de reportes (demostración)", "lector"),
-)
-
 
 def directory_is_empty(session: Session) -> bool:
     return not session.scalar(select(func.count()).select_from(Organo))
@@ -156,34 +145,5 @@ def seed_demo(session: Session, *, actor: str, if_empty: bool = False) -> list[s
             )
             added_speakers += 1
     lines.append(f"Servidores del registro de lenguas originarias agregados: {added_speakers}.")
-    lines.append(f"Usuarios de demostración agregados: {_seed_users(session, actor)}.")
     session.flush()
     return lines
-
-
-def _seed_users(session: Session, actor: str) -> int:
-    existing = set(session.scalars(select(User.username)))
-    agent_id = session.scalar(select(Agent.id).where(Agent.nombre == AGENTS[0][0]))
-    added = 0
-    for username, nombre, role in USERS:
-        if username in existing:
-            continue
-        # The demo password is published: each demo user must choose their own at sign-in.
-        user = User(
-            username=username, nombre=nombre, role=role, activo=True, must_change_password=True
-        )
-        user.agent_id = agent_id if role == "agente" else None
-        user.set_password(DEMO_PASSWORD)
-        session.add(user)
-        session.flush()
-        audit.record(
-            session,
-            actor=actor,
-            entity="user",
-            entity_id=username,
-            action="create",
-            after={"username": username, "nombre": nombre, "role": role},
-            note="usuario de demostración",
-        )
-        added += 1
-    return added

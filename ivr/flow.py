@@ -20,6 +20,10 @@ from ivr.state import CallState
 from register.events import Journal
 
 MAX_TRIES = 3
+# `flask simulate` marks every request it signs with this field (Twilio never sends it): the
+# moment it simulates, as ISO 8601 UTC, or empty for the real time. The call is registered at
+# that moment and marked simulated (reports and exports leave it out unless asked).
+SIMULATION_FIELD = "RedSimulacion"
 UrlFor = Callable[..., str]
 # Routing's seam (routing.plataforma.send_to_plataforma, wired in by the view): append the
 # TwiML that puts the caller in line for an agent.

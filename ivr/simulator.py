@@ -11,7 +11,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
@@ -19,6 +19,7 @@ from urllib.parse import urljoin, urlsplit
 from twilio.request_validator import RequestValidator
 
 from clock import LIMA
+from ivr.flow import SIMULATION_FIELD
 
 # Dial outcomes a scenario may give: the callee accepts (presses 1 in the whisper), answers
 # but does not accept, or Twilio's DialCallStatus values; "answer" is a plain number answering.
@@ -179,8 +180,16 @@ class Simulator:
             "CallStatus": "in-progress",
             "Direction": "inbound",
             "ApiVersion": "2010-04-01",
+            SIMULATION_FIELD: self.moment(),
             **extra,
         }
+
+    def moment(self) -> str:
+        """The simulated moment of the next request (the scenario's, then 5 s per request, as
+        a caller thinks between keys), or empty: the real time."""
+        if self.scenario.at is None:
+            return ""
+        return (self.scenario.at + timedelta(seconds=5 * len(self.result.requests))).isoformat()
 
     def _post(self, url: str, params: dict[str, str]) -> ET.Element:
         if len(self.result.requests) >= self.scenario.max_requests:
@@ -339,10 +348,6 @@ class Simulator:
 def simulate_in_process(
     app: Any, scenario: Scenario, echo: Callable[[str], None] | None = None
 ) -> Result:
-    """Run the scenario on the app itself, at the scenario's moment (IVR_NOW while it runs)."""
-    previous = app.config.get("IVR_NOW")
-    app.config["IVR_NOW"] = scenario.at
-    try:
-        return Simulator(ClientTransport(app), scenario, echo).run()
-    finally:
-        app.config["IVR_NOW"] = previous
+    """Run the scenario on the app itself, at the scenario's moment (which its requests carry,
+    as they do to a server with ``--url``)."""
+    return Simulator(ClientTransport(app), scenario, echo).run()

@@ -452,4 +452,10 @@ def _row(call_sid: str, f: Facts, events: list[dict[str, Any]]) -> dict[str, Any
         "recordings": f.recordings,
         "callbacks": f.callbacks,
     }
-    return row | {"journey": journey, "events": events, "event_count": len(events)}
+    simulated = any(event.get("simulated") for event in events)  # placed by `flask simulate`
+    return row | {
+        "journey": journey,
+        "events": events,
+        "event_count": len(events),
+        "simulada": simulated,
+    }

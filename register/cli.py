@@ -26,7 +26,21 @@ def _failed_registries() -> list[FailedJobRegistry]:
     ]
 
 
-def _report(period_of: Callable[[str], Any], text: str, option: str, output: Path | None) -> None:
+SIMULATED = click.option(
+    "--incluir-simuladas",
+    "include_simulated",
+    is_flag=True,
+    help="Incluir las llamadas hechas con `flask simulate` (se dejan fuera por defecto).",
+)
+
+
+def _report(
+    period_of: Callable[[str], Any],
+    text: str,
+    option: str,
+    output: Path | None,
+    include_simulated: bool = False,
+) -> None:
     """Build the report of the period ``text`` names; print it, or write it as XLSX (an
     output not named .xlsx is refused before any work: never an XLSX under a .csv name)."""
     from register.reports import build_report, render_text, write_report_xlsx
@@ -37,7 +51,7 @@ def _report(period_of: Callable[[str], Any], text: str, option: str, output: Pat
         period = period_of(text)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint=f"'{option}'") from exc
-    report = build_report(db.session(), period)
+    report = build_report(db.session(), period, include_simulated=include_simulated)
     if output is None:
         click.echo(render_text(report))
         return
@@ -65,13 +79,23 @@ def init_app(app: Flask) -> None:
         show_default=True,
         help="Rol del lector: solo admin y supervisor ven los números completos (Ley 29733).",
     )
-    def export(month: str, organo: str | None, output: Path, role: str) -> None:
+    @SIMULATED
+    def export(
+        month: str, organo: str | None, output: Path, role: str, include_simulated: bool
+    ) -> None:
         """Exporta el registro de un mes a CSV o XLSX."""
         from register.export import export_month
 
         check_output(output, (".csv", ".xlsx"))
         try:
-            count = export_month(db.session(), month, output, organo=organo, role=role)
+            count = export_month(
+                db.session(),
+                month,
+                output,
+                organo=organo,
+                role=role,
+                include_simulated=include_simulated,
+            )
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
         click.echo(f"{plural(count, 'llamada exportada', 'llamadas exportadas')} a {output}.")
@@ -171,17 +195,19 @@ def init_app(app: Flask) -> None:
     @report_group.command("monthly")
     @click.option("--month", required=True, metavar="AAAA-MM", help="Mes (hora de Lima).")
     @report_output
-    def monthly(month: str, output: Path | None) -> None:
+    @SIMULATED
+    def monthly(month: str, output: Path | None, include_simulated: bool) -> None:
         """Reporte mensual (§4.2.4 c): texto, o XLSX con --output."""
         from register.reports import period_of_month
 
-        _report(period_of_month, month, "--month", output)
+        _report(period_of_month, month, "--month", output, include_simulated)
 
     @report_group.command("quarterly")
     @click.option("--quarter", required=True, metavar="AAAA-Qn", help="Trimestre: 2026-Q3.")
     @report_output
-    def quarterly(quarter: str, output: Path | None) -> None:
+    @SIMULATED
+    def quarterly(quarter: str, output: Path | None, include_simulated: bool) -> None:
         """Reporte trimestral (5.2): texto, o XLSX con --output."""
         from register.reports import period_of_quarter
 
-        _report(period_of_quarter, quarter, "--quarter", output)
+        _report(period_of_quarter, quarter, "--quarter", output, include_simulated)

@@ -60,7 +60,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -100,9 +100,15 @@ def event_id(call_sid: str, step: str, once: object) -> str:
 
 @dataclass
 class Journal:
-    """The events one webhook request, job or command records, handed over at its end."""
+    """The events one webhook request, job or command records, handed over at its end.
+
+    ``clock``: the moment of a simulated request (`flask simulate --at`): its events carry it
+    (a microsecond apart, in the order recorded) instead of the real time, and ``simulated``
+    marks them, so the register keeps the call apart (``register_calls.simulada``)."""
 
     events: list[Event] = field(default_factory=list)
+    clock: datetime | None = None
+    simulated: bool = False
 
     def record(
         self,
@@ -116,7 +122,9 @@ class Journal:
     ) -> Event:
         """Record an event; ``once``: a key that makes it the same event when recorded again
         (a replayed webhook)."""
-        event = {
+        if at is None and self.clock is not None:
+            at = self.clock + timedelta(microseconds=len(self.events))
+        event: Event = {
             "id": uuid.uuid4().hex if once is None else event_id(call_sid, step, once),
             "call_sid": call_sid,
             "step": step,
@@ -124,6 +132,8 @@ class Journal:
             "at": (at or utcnow()).isoformat(),
             "data": data,
         }
+        if self.simulated:
+            event["simulated"] = True
         self.events.append(event)
         return event
 

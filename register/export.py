@@ -59,9 +59,17 @@ def month_bounds(month: str) -> tuple[date, date]:
 
 
 def month_calls(
-    session: Session, start: date, end: date, organo: str | None = None
+    session: Session,
+    start: date,
+    end: date,
+    organo: str | None = None,
+    *,
+    include_simulated: bool = False,
 ) -> list[RegisterCall]:
+    """The calls of [start, end) (Lima dates); simulated calls only when asked."""
     stmt = select(RegisterCall).where(RegisterCall.fecha >= start, RegisterCall.fecha < end)
+    if not include_simulated:
+        stmt = stmt.where(RegisterCall.simulada.is_(False))
     if organo:
         stmt = stmt.where(RegisterCall.organo == organo.upper())
     stmt = stmt.order_by(RegisterCall.fecha, RegisterCall.hora_inicio, RegisterCall.call_sid)
@@ -84,7 +92,12 @@ def check_organo(session: Session, sigla: str) -> str:
 
 
 def export_rows(
-    session: Session, month: str, *, organo: str | None = None, role: str | None = None
+    session: Session,
+    month: str,
+    *,
+    organo: str | None = None,
+    role: str | None = None,
+    include_simulated: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """The month's rows as dicts of the Anexo 1 columns (typed: date, time, int). The month
     and the órgano are checked at once (ValueError), before any row is read."""
@@ -93,7 +106,7 @@ def export_rows(
     show = may_see_phones(role)
 
     def rows() -> Iterator[dict[str, Any]]:
-        for call in month_calls(session, start, end, sigla):
+        for call in month_calls(session, start, end, sigla, include_simulated=include_simulated):
             row = {column: getattr(call, column) for column in COLUMNS}
             if not show:
                 row["telefono"] = mask_phone(row["telefono"])
@@ -159,13 +172,16 @@ def export_month(
     *,
     organo: str | None = None,
     role: str | None = None,
+    include_simulated: bool = False,
 ) -> int:
     """Write the month's register to ``output`` (.csv or .xlsx); returns the row count.
     Nothing is written when the month, the órgano or the file's extension is wrong."""
     suffix = output.suffix.lower()
     if suffix not in (".csv", ".xlsx"):
         raise ValueError("El archivo de salida debe terminar en .csv o .xlsx.")
-    rows = export_rows(session, month, organo=organo, role=role)
+    rows = export_rows(
+        session, month, organo=organo, role=role, include_simulated=include_simulated
+    )
     if suffix == ".csv":
         with open(output, "w", encoding="utf-8", newline="") as fh:
             return write_csv(rows, fh)

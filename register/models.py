@@ -44,7 +44,8 @@ class RegisterCall(Base):
     hora_inicio: Mapped[time] = mapped_column(Time)
     hora_fin: Mapped[time | None] = mapped_column(Time)
     canal: Mapped[str] = mapped_column(String(20), default="telefonico")
-    telefono: Mapped[str | None] = mapped_column(String(40))  # E.164, masked after retention
+    # E.164, or the caller ID as Twilio gives it (a SIP URI); masked after retention.
+    telefono: Mapped[str | None] = mapped_column(String(255))
     region: Mapped[str | None] = mapped_column(String(50))
     idioma: Mapped[str] = mapped_column(String(10), default="es")
     tipo_usuario: Mapped[str] = mapped_column(String(20), default="ciudadano")
@@ -74,6 +75,8 @@ class RegisterCall(Base):
     # The number of events the row was derived from: an older derivation never overwrites a
     # newer one (events are only ever added).
     event_count: Mapped[int] = mapped_column(Integer, default=0)
+    # A call placed by `flask simulate`: reports and exports leave it out unless asked.
+    simulada: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -102,7 +105,7 @@ class CallbackRequest(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     call_sid: Mapped[str] = mapped_column(String(40), index=True)
     source: Mapped[str] = mapped_column(String(20))
-    telefono: Mapped[str] = mapped_column(String(20))  # E.164
+    telefono: Mapped[str] = mapped_column(String(255))  # E.164, or a SIP caller ID
     language_code: Mapped[str] = mapped_column(String(10), default="es")
     detalle: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -136,7 +139,7 @@ class VoiceMessage(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     call_sid: Mapped[str] = mapped_column(String(40), unique=True)
-    telefono: Mapped[str] = mapped_column(String(20))
+    telefono: Mapped[str] = mapped_column(String(255))
     recording_sid: Mapped[str | None] = mapped_column(String(40))
     recording_url: Mapped[str | None] = mapped_column(String(500))
     duration_seconds: Mapped[int | None] = mapped_column(Integer)

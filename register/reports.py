@@ -197,8 +197,13 @@ def erlang_view(rows: list[Any], month_start: date, month_end: date) -> list[dic
     return view
 
 
-def build_report(session: Session, period: Period) -> dict[str, Any]:
-    """Every figure of the report, as plain values."""
+def build_report(
+    session: Session, period: Period, *, include_simulated: bool = False
+) -> dict[str, Any]:
+    """Every figure of the report, as plain values (simulated calls only when asked)."""
+    calls = [RegisterCall.fecha >= period.start, RegisterCall.fecha < period.end]
+    if not include_simulated:
+        calls.append(RegisterCall.simulada.is_(False))
     rows = list(
         session.execute(
             select(
@@ -216,7 +221,7 @@ def build_report(session: Session, period: Period) -> dict[str, Any]:
                 RegisterCall.encuesta,
                 RegisterCall.queued_at,
                 RegisterCall.journey,
-            ).where(RegisterCall.fecha >= period.start, RegisterCall.fecha < period.end)
+            ).where(*calls)
         )
     )
     offered = len(rows)

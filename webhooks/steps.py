@@ -16,6 +16,7 @@ import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from flask import Response, current_app, request
@@ -23,6 +24,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from extensions import db
 from ivr import state
+from ivr.flow import SIMULATION_FIELD
 from ivr.state import CallState
 from register import sink_of
 from register.events import Journal, send, stage
@@ -65,7 +67,7 @@ def twilio_step(on_error: Callable[[Step], VoiceResponse]) -> Callable[[F], F]:
         def wrapper(*args: Any, **kwargs: Any) -> Response:
             if not signature_is_valid():
                 reject()
-            step = Step()
+            step = Step(journal=_journal())
             try:
                 response = view(step, *args, **kwargs)
                 write(step)
@@ -80,6 +82,18 @@ def twilio_step(on_error: Callable[[Step], VoiceResponse]) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def _journal() -> Journal:
+    """The request's journal: a simulated request's events carry its moment and its mark."""
+    if SIMULATION_FIELD not in request.form:
+        return Journal()
+    moment = form(SIMULATION_FIELD)
+    try:
+        clock = datetime.fromisoformat(moment).astimezone(UTC) if moment else None
+    except ValueError:
+        clock = None
+    return Journal(clock=clock, simulated=True)
 
 
 def form(name: str) -> str:

@@ -31,8 +31,11 @@ def _settings() -> FlowSettings:
     return FlowSettings.from_config(current_app.config)
 
 
-def _now() -> datetime:
-    """The moment of the call; the simulator and tests may fix it with IVR_NOW."""
+def _now(step: Step) -> datetime:
+    """The moment of the call: a simulated request's own, else IVR_NOW (tests fix it), else
+    now."""
+    if step.journal.clock is not None:
+        return step.journal.clock
     fixed = current_app.config.get("IVR_NOW")
     if isinstance(fixed, datetime):
         return fixed
@@ -52,7 +55,7 @@ def _turn(step: Step, *, read_state: bool = True) -> Turn:
         session=db.session(),
         settings=_settings(),
         url_for=url_for,
-        now=_now(),
+        now=_now(step),
         call_sid=call_sid,
         r=r,
         call=call_state.load(r, call_sid) if read_state and call_sid else None,

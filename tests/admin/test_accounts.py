@@ -149,7 +149,7 @@ def test_the_first_admin_is_made_with_one_command_in_production(
     assert "al menos 12 caracteres" in short.stderr
     # The password never travels as an argument: there is no option for it.
     argv = _flask(env, "users", "create", "x", "--rol", "lector", "--password", "abc")
-    assert argv.returncode != 0 and "No such option" in argv.stderr
+    assert argv.returncode != 0 and "No existe la opción" in argv.stderr
 
     session.expire_all()
     user = session.scalar(select(User).where(User.username == "jefa"))

@@ -18,6 +18,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
+from admin.demo import seed_demo_users
 from admin.models import User
 from directory.demo import seed_demo
 from directory.importer import export_directory
@@ -64,7 +65,8 @@ def test_done_when_walk_of_an_admin_and_an_agent(
 ) -> None:
     from playwright.sync_api import sync_playwright
 
-    seed_demo(session, actor="seed")  # the demo users share a password they must change
+    seed_demo(session, actor="seed")
+    seed_demo_users(session, "seed")  # the demo users share a password they must change
     session.commit()
     changed = export_directory(session).replace(",2301\n", ",2399\n")
     anexo2 = tmp_path / "anexo2.csv"

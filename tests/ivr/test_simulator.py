@@ -24,7 +24,7 @@ from ivr.simulator import (
     load_scenario,
     simulate_in_process,
 )
-from register.models import CallbackRequest, VoiceMessage
+from register.models import CallbackRequest, RegisterCall, VoiceMessage
 from routing import queue as line
 from tests.conftest import Journey
 from tests.ivr.helpers import OPEN, lima
@@ -225,3 +225,26 @@ def test_simulator_over_http_against_a_running_server(app: Flask) -> None:
         thread.join()
     assert result.ended == "plataforma"
     assert result.requests == ["/voice/incoming", "/voice/language", "/voice/menu"]
+
+
+def test_a_simulated_call_is_registered_at_its_moment_and_kept_out_of_reports(
+    app: Flask, session: Session, work: Any, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    """Issue 11.11: `simulate --at` routes and registers the call at that moment, marked
+    simulated; exports and reports leave it out unless asked."""
+    at = lima("2026-10-06 11:15")  # a Tuesday in October, the line open
+    result, _ = run(app, at=at, keys=["1", "2"])
+    assert result.ended == "plataforma"
+    work()
+    row = session.scalars(select(RegisterCall)).one()
+    assert (row.fecha.isoformat(), row.hora_inicio.isoformat()) == ("2026-10-06", "11:15:00")
+    assert row.simulada is True
+    out = tmp_path / "octubre.csv"
+    export = ["register", "export", "--month", "2026-10", "--output", str(out)]
+    assert "0 llamadas exportadas" in runner.invoke(args=export).output
+    assert "1 llamada exportada" in runner.invoke(args=[*export, "--incluir-simuladas"]).output
+    report = runner.invoke(args=["report", "monthly", "--month", "2026-10"]).output
+    with_simulated = runner.invoke(
+        args=["report", "monthly", "--month", "2026-10", "--incluir-simuladas"]
+    ).output
+    assert report != with_simulated
