@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from clock import utcnow
-from routing import agents
+from routing import agents, twilio_api
 from routing import queue as line
 from routing.context import Context
 from routing.models import VisitNotice
@@ -47,6 +49,21 @@ class VisitsModule:
     smtp_from: str = "red-atencion@mef.gob.pe"
     smtp_starttls: bool = False
 
+    @classmethod
+    def from_config(cls, c: Mapping[str, Any]) -> VisitsModule:
+        return cls(
+            notify=(c.get("VISITS_MODULE_NOTIFY") or "sms").lower(),
+            phone=c.get("VISITS_MODULE_PHONE"),
+            email=c.get("VISITS_MODULE_EMAIL"),
+            sms_from=c.get("ROUTING_CALLER_ID") or "+5113115930",
+            smtp_host=c.get("SMTP_HOST") or "localhost",
+            smtp_port=int(c.get("SMTP_PORT") or 25),
+            smtp_user=c.get("SMTP_USER"),
+            smtp_password=c.get("SMTP_PASSWORD"),
+            smtp_from=c.get("SMTP_FROM") or "red-atencion@mef.gob.pe",
+            smtp_starttls=bool(c.get("SMTP_STARTTLS")),
+        )
+
 
 def connected_agent(ctx: Context, call_sid: str) -> int | None:
     info = line.caller_info(ctx.r, call_sid)
@@ -65,11 +82,9 @@ def transfer(ctx: Context, call_sid: str, *, agent_id: int, anexo: str, by: str,
     """The agent transfers the caller to an anexo (a Red member): the caller's call is
     redirected (a job), the agent goes to wrap-up."""
     _claim_handoff(ctx, call_sid, agent_id, "red")
-    from routing.jobs import redirect_caller
-
     ctx.journal.record(call_sid, "transfer", to=anexo, kind="red", by=by)
     ctx.jobs.enqueue(
-        redirect_caller,
+        "routing.jobs.redirect_caller",
         call_sid,
         ctx.links("queue.transfer", call=call_sid, anexo=anexo),
         job_timeout=30,
@@ -81,18 +96,20 @@ def transfer(ctx: Context, call_sid: str, *, agent_id: int, anexo: str, by: str,
 def presencial(ctx: Context, call_sid: str, *, agent_id: int, by: str, now: int) -> None:
     """The Red member chose atención presencial: tell the caller, notify the module."""
     _claim_handoff(ctx, call_sid, agent_id, "presencial")
-    from routing.jobs import notify_visits_module, redirect_caller
-
     ctx.journal.record(call_sid, "transfer", to="modulo_visitas", kind="presencial", by=by)
     ctx.jobs.enqueue(
-        redirect_caller,
+        "routing.jobs.redirect_caller",
         call_sid,
         ctx.links("queue.presencial", call=call_sid),
         job_timeout=30,
         meta={"call_sid": call_sid},
     )
     ctx.jobs.enqueue(
-        notify_visits_module, call_sid, by, job_timeout=60, meta={"call_sid": call_sid}
+        "routing.jobs.notify_visits_module",
+        call_sid,
+        by,
+        job_timeout=60,
+        meta={"call_sid": call_sid},
     )
     _finish_with_agent(ctx, call_sid, agent_id, now=now)
 
@@ -113,8 +130,6 @@ def notify(session: Session, module: VisitsModule, call_sid: str, agent: str, bo
     if module.notify == "email":
         notice.reference = _send_email(module, body, call_sid)
     else:
-        from routing import twilio_api
-
         if not module.phone:
             raise RuntimeError("VISITS_MODULE_PHONE is not set")
         notice.reference = twilio_api.send_sms(module.phone, body, module.sms_from)

@@ -14,6 +14,7 @@ from typing import Any
 import redis
 from flask import current_app
 from rq import Queue
+from werkzeug.routing import Map
 
 from extensions import redis_store
 from register import sink_of
@@ -45,11 +46,15 @@ class Context:
         send(self.sink, self.journal.take())
 
 
-def external_url(endpoint: str, **values: Any) -> str:
-    """PUBLIC_BASE_URL + the endpoint's path: the URL Twilio calls and signs."""
-    base = current_app.config["PUBLIC_BASE_URL"] or ""
-    path = current_app.url_map.bind("localhost").build(endpoint, values)
-    return f"{base}{path}"
+def external_links(base_url: str, url_map: Map) -> Links:
+    """links(endpoint, **values): ``base_url`` + the endpoint's path, the URL Twilio calls and
+    signs."""
+    adapter = url_map.bind("localhost")
+
+    def links(endpoint: str, **values: Any) -> str:
+        return f"{base_url}{adapter.build(endpoint, values)}"
+
+    return links
 
 
 def from_app(journal: Journal | None = None) -> Context:
@@ -57,7 +62,7 @@ def from_app(journal: Journal | None = None) -> Context:
     return Context(
         r=redis_store.client,
         settings=RoutingSettings.from_config(config),
-        links=external_url,
+        links=external_links(config["PUBLIC_BASE_URL"] or "", current_app.url_map),
         jobs=redis_store.queue(config.get("RQ_DEFAULT_QUEUE", "default")),
         sink=sink_of(current_app),
         journal=journal if journal is not None else Journal(),

@@ -274,10 +274,12 @@ def bridge(session: Session, ctx: Context, call_sid: str, agent_id: int) -> Voic
     response.say("Le comunicamos con un asesor.", **ctx.say())
     action = ctx.links("queue.dial_done", call=call_sid, agent=agent_id)
     if info.get("interp") == "1":
-        from routing.jobs import dial_conference_parties
-
         ctx.jobs.enqueue(
-            dial_conference_parties, call_sid, agent_id, job_timeout=30, meta={"call_sid": call_sid}
+            "routing.jobs.dial_conference_parties",
+            call_sid,
+            agent_id,
+            job_timeout=30,
+            meta={"call_sid": call_sid},
         )
         dial = Dial(action=action, method="POST")
         dial.conference(
@@ -407,10 +409,8 @@ def agent_leg_status(ctx: Context, call_sid: str, agent_id: int, status: str, *,
         return
     requeued, _ = agents.missed(ctx.r, call_sid, agent_id, now=now, settings=ctx.settings)
     if requeued:
-        from routing.jobs import redirect_caller
-
         ctx.jobs.enqueue(
-            redirect_caller,
+            "routing.jobs.redirect_caller",
             call_sid,
             ctx.links("queue.requeue", call=call_sid),
             job_timeout=30,

@@ -109,25 +109,10 @@ def pick_interpreter(ctx: Context, language: str) -> DialTarget | None:
     return targets[(turn - 1) % len(targets)]
 
 
-def visits_module_from_config() -> authorities.VisitsModule:
-    c = current_app.config
-    return authorities.VisitsModule(
-        notify=(c.get("VISITS_MODULE_NOTIFY") or "sms").lower(),
-        phone=c.get("VISITS_MODULE_PHONE"),
-        email=c.get("VISITS_MODULE_EMAIL"),
-        sms_from=c.get("ROUTING_CALLER_ID") or "+5113115930",
-        smtp_host=c.get("SMTP_HOST") or "localhost",
-        smtp_port=int(c.get("SMTP_PORT") or 25),
-        smtp_user=c.get("SMTP_USER"),
-        smtp_password=c.get("SMTP_PASSWORD"),
-        smtp_from=c.get("SMTP_FROM") or "red-atencion@mef.gob.pe",
-        smtp_starttls=bool(c.get("SMTP_STARTTLS")),
-    )
-
-
 def notify_visits_module(call_sid: str, agent: str) -> str:
     body = sms_for_visits(call_state.load(from_app().r, call_sid), agent)
-    return authorities.notify(db.session(), visits_module_from_config(), call_sid, agent, body)
+    module = authorities.VisitsModule.from_config(current_app.config)
+    return authorities.notify(db.session(), module, call_sid, agent, body)
 
 
 def timeout_caller(call_sid: str) -> bool:
