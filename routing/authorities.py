@@ -20,7 +20,6 @@ from routing import agents, twilio_api
 from routing import queue as line
 from routing.context import Context
 from routing.models import VisitNotice
-from routing.scripts import PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +31,7 @@ class NotOnThisCall(Exception):
 def _claim_handoff(ctx: Context, call_sid: str, agent_id: int, kind: str) -> None:
     if connected_agent(ctx, call_sid) != agent_id:
         raise NotOnThisCall(call_sid)
-    if not ctx.r.hsetnx(f"{PREFIX}c:{call_sid}", "handoff", kind):
+    if not line.claim_handoff(ctx.r, call_sid, kind):
         raise NotOnThisCall(call_sid)
 
 
@@ -66,10 +65,8 @@ class VisitsModule:
 
 
 def connected_agent(ctx: Context, call_sid: str) -> int | None:
-    info = line.caller_info(ctx.r, call_sid)
-    if info.get("st") in ("bridged", "done") and info.get("agent"):
-        return int(info["agent"])
-    return None
+    caller = line.caller(ctx.r, call_sid)
+    return caller.connected_agent if caller else None
 
 
 def _finish_with_agent(ctx: Context, call_sid: str, agent_id: int, *, now: int) -> None:

@@ -21,12 +21,11 @@ from routing import agents, callbacks
 from routing import queue as line
 from routing.context import Context
 from routing.dispatch import try_dispatch
-from routing.scripts import PREFIX
+from routing.queue import PLATAFORMA_QUEUE, CallerStatus
 from routing.whisper import position_text, whisper_text
 
 log = logging.getLogger(__name__)
 
-PLATAFORMA_QUEUE = "plataforma"
 ENDED_CALL_STATUSES = ("completed", "canceled", "busy", "failed", "no-answer")
 THANKS = "Gracias por comunicarse con el Ministerio de Economía y Finanzas."
 
@@ -128,20 +127,20 @@ def wait(ctx: Context, call_sid: str, queue_sid: str | None, *, now: int) -> Voi
     response = VoiceResponse()
     try:
         if queue_sid:
-            ctx.r.set(f"{PREFIX}qsid", queue_sid)
-        info = line.caller_info(ctx.r, call_sid)
-        status = info.get("st")
-        if status is None:  # queued while Redis was down, or its entry expired: adopt it
+            line.remember_twilio_queue(ctx.r, queue_sid)
+        caller = line.caller(ctx.r, call_sid)
+        if caller is None:  # queued while Redis was down, or its entry expired: adopt it
             adopt(ctx, call_sid, now=now)
-            info = line.caller_info(ctx.r, call_sid)
-            status = info.get("st")
-        if status == "offered":
+            caller = line.caller(ctx.r, call_sid)
+        status = caller.status if caller else None
+        if status is CallerStatus.OFFERED:
             response.say("Le estamos comunicando con un asesor.", **ctx.say())
             response.pause(length=5)
             return response
-        if status == "waiting" and now - int(info["arr"]) >= ctx.settings.wait_limit_seconds * 1000:
-            previous, _ = line.leave(ctx.r, call_sid, now=now, new_state="timeout")
-            if previous == "waiting":
+        limit_ms = ctx.settings.wait_limit_seconds * 1000
+        if caller and status is CallerStatus.WAITING and now - caller.arrival_ms >= limit_ms:
+            previous, _ = line.leave(ctx.r, call_sid, now=now, new_state=CallerStatus.TIMEOUT)
+            if previous is CallerStatus.WAITING:
                 response.leave()
                 return response
         try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
@@ -178,8 +177,8 @@ def wait_key(ctx: Context, call_sid: str, digits: str, *, now: int) -> VoiceResp
     """A key pressed while waiting: `1` leaves the line for a callback."""
     response = VoiceResponse()
     if digits == "1":
-        previous, wait_ms = line.leave(ctx.r, call_sid, now=now, new_state="callback")
-        if previous == "waiting":
+        previous, wait_ms = line.leave(ctx.r, call_sid, now=now, new_state=CallerStatus.CALLBACK)
+        if previous is CallerStatus.WAITING:
             ctx.journal.record(
                 call_sid, "queue_left", "callback", wait_seconds=round(wait_ms / 1000)
             )
@@ -226,15 +225,16 @@ def left(
         return VoiceResponse()
     if queue_result in ("bridged", "redirected", "redirected-from-bridged"):
         return VoiceResponse()
-    status = line.caller_info(ctx.r, call_sid).get("st")
-    if queue_result == "leave" and status == "callback":
+    caller = line.caller(ctx.r, call_sid)
+    status = caller.status if caller else None
+    if queue_result == "leave" and status is CallerStatus.CALLBACK:
         return callback_goodbye(session, ctx, call_sid, telefono, "cola")
-    if queue_result == "leave" and status == "timeout":
+    if queue_result == "leave" and status is CallerStatus.TIMEOUT:
         return timeout_goodbye(session, ctx, call_sid, telefono, now=now)
-    if status == "offered":
-        return bridge(session, ctx, call_sid, int(line.caller_info(ctx.r, call_sid)["agent"]))
+    if caller and status is CallerStatus.OFFERED and caller.agent_id is not None:
+        return bridge(session, ctx, call_sid, caller.agent_id)
     if queue_result in ("queue-full", "error", "system-shutdown"):
-        line.leave(ctx.r, call_sid, now=now, new_state="gone")
+        line.leave(ctx.r, call_sid, now=now, new_state=CallerStatus.GONE)
         return callback_goodbye(session, ctx, call_sid, telefono, "cola")
     response = VoiceResponse()
     return enqueue_verb(response, ctx)
@@ -244,10 +244,13 @@ def timeout_goodbye(
     session: Session, ctx: Context, call_sid: str, telefono: str, *, now: int
 ) -> VoiceResponse:
     """The wait limit is reached: a callback request instead of more waiting."""
-    info = line.caller_info(ctx.r, call_sid)
-    if info.get("st") == "timeout" and not info.get("tl"):
-        ctx.r.hset(f"{PREFIX}c:{call_sid}", "tl", "1")
-        wait_seconds = round((now - int(info.get("arr", now))) / 1000)
+    caller = line.caller(ctx.r, call_sid)
+    if (
+        caller is not None
+        and caller.status is CallerStatus.TIMEOUT
+        and line.claim_timeout_log(ctx.r, call_sid)
+    ):
+        wait_seconds = round((now - caller.arrival_ms) / 1000)
         ctx.journal.record(call_sid, "queue_left", "timeout", wait_seconds=wait_seconds)
     return callback_goodbye(session, ctx, call_sid, telefono, "limite_espera")
 
@@ -258,22 +261,22 @@ def timeout_goodbye(
 def bridge(session: Session, ctx: Context, call_sid: str, agent_id: int) -> VoiceResponse:
     """The caller's TwiML once out of the queue: dial the agent, with a whisper; or, for a
     language the agent does not speak, a conference the interpreter is dialed into."""
-    info = line.caller_info(ctx.r, call_sid)
+    caller = line.caller(ctx.r, call_sid)
     response = VoiceResponse()
     agent = session.get(Agent, agent_id)
-    status = info.get("st")
-    if status != "offered" or info.get("agent") != str(agent_id) or agent is None:
+    if caller is None or not caller.is_offered_to(agent_id) or agent is None:
         # A stale offer: back to Twilio's queue; our line keeps (or gives back) the place.
-        if status in ("bridged", "done"):
+        status = caller.status if caller else None
+        if status in (CallerStatus.BRIDGED, CallerStatus.DONE):
             line.requeue(ctx.r, call_sid, now=line.now_ms())
-        elif status in ("gone", "callback", "timeout"):
+        elif status in (CallerStatus.GONE, CallerStatus.CALLBACK, CallerStatus.TIMEOUT):
             response.hangup()
             return response
         return enqueue_verb(response, ctx)
-    ctx.r.hset(f"{PREFIX}c:{call_sid}", "bs", "1")
+    line.mark_bridge_served(ctx.r, call_sid)
     response.say("Le comunicamos con un asesor.", **ctx.say())
     action = ctx.links("queue.dial_done", call=call_sid, agent=agent_id)
-    if info.get("interp") == "1":
+    if caller.interpreter:
         ctx.jobs.enqueue(
             "routing.jobs.dial_conference_parties",
             call_sid,
@@ -303,12 +306,11 @@ def agent_picked_up(ctx: Context, call_sid: str, agent_id: int, *, now: int) -> 
     wait_ms = agents.answered(ctx.r, call_sid, agent_id, now=now)
     if wait_ms is None:
         return False
-    agent_name = ctx.r.hget(f"{PREFIX}a:{agent_id}", "name")
     ctx.journal.record(
         call_sid,
         "agent_answered",
         agent_id=agent_id,
-        nombre=agent_name.decode() if isinstance(agent_name, bytes) else agent_name,
+        nombre=agents.name_of(ctx.r, agent_id),
         wait_seconds=round(wait_ms / 1000),
     )
     ctx.journal.record(call_sid, "queue_left", "bridged", wait_seconds=round(wait_ms / 1000))
@@ -319,10 +321,9 @@ def whisper(ctx: Context, call_sid: str, agent_id: int, *, now: int) -> VoiceRes
     """Played to the agent before the caller is connected."""
     agent_picked_up(ctx, call_sid, agent_id, now=now)
     response = VoiceResponse()
-    info = line.caller_info(ctx.r, call_sid)
-    response.say(
-        whisper_text(_load_state(ctx, call_sid), interpreter=info.get("interp") == "1"), **ctx.say()
-    )
+    caller = line.caller(ctx.r, call_sid)
+    interpreter = caller is not None and caller.interpreter
+    response.say(whisper_text(_load_state(ctx, call_sid), interpreter=interpreter), **ctx.say())
     return response
 
 
@@ -339,8 +340,9 @@ def dial_done(
     """The caller's <Dial> to the agent is over: either the conversation ended (wrap-up, then
     the survey), or the agent did not answer (the caller goes back to their place)."""
     response = VoiceResponse()
-    info = line.caller_info(ctx.r, call_sid)
-    if dial_status in ("completed", "answered") or info.get("st") in ("bridged", "done"):
+    caller = line.caller(ctx.r, call_sid)
+    talked = caller is not None and caller.connected_agent is not None
+    if dial_status in ("completed", "answered") or talked:
         agents.conversation_ended(
             ctx.r, call_sid, agent_id, now=now, handle_seconds=duration, settings=ctx.settings
         )

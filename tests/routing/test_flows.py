@@ -19,6 +19,7 @@ from routing import agents
 from routing import queue as line
 from routing.dispatch import match
 from routing.models import CallbackRequest
+from routing.queue import CallerStatus
 from routing.settings import RoutingSettings
 from tests.conftest import TwilioSigner, call_params
 from tests.routing.conftest import (
@@ -70,7 +71,7 @@ def test_the_wait_url_announces_position_and_wait_and_offers_a_callback(
     )
     play = gather.find("Play")
     assert play is not None and play.text == app.config["HOLD_MUSIC_URL"]
-    assert redis_client.get("rt:qsid") == b"QU" + b"1" * 32
+    assert line.twilio_queue(redis_client) == "QU" + "1" * 32
 
 
 def test_pressing_1_while_waiting_leaves_for_a_callback_the_same_day(
@@ -373,7 +374,8 @@ def test_the_sweep_releases_an_offer_whose_call_never_reached_the_agent(
     agents.set_state_from_directory(session, redis_client, ana.id, "available", now=1, settings=S)
     enter(app, sid(1))
     # the connect job found the call gone: the caller is out, Ana free again
-    assert line.caller_info(redis_client, sid(1))["st"] == "gone"
+    caller = line.caller(redis_client, sid(1))
+    assert caller is not None and caller.status is CallerStatus.GONE
     assert agents.presence(redis_client, ana.id).state == "available"
     enter(app, sid(2))
     assert agents.presence(redis_client, ana.id).state == "ringing"
