@@ -16,6 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from clock import utcnow
+from ivr.briefing import Briefing
+from ivr.state import CallState
 from routing import agents, twilio_api
 from routing import queue as line
 from routing.context import Context
@@ -109,6 +111,27 @@ def presencial(ctx: Context, call_sid: str, *, agent_id: int, by: str, now: int)
         meta={"call_sid": call_sid},
     )
     _finish_with_agent(ctx, call_sid, agent_id, now=now)
+
+
+def sms_for_visits(state: CallState | None, agent: str) -> str:
+    """The Módulo de Registro y Control de Visitas' notice of an authority on the way."""
+    if state is None:
+        return f"Red de Atención MEF: una autoridad fue derivada a atención presencial ({agent})."
+    facts = Briefing.of(state)
+    parts = [
+        "Red de Atención MEF: autoridad de gobierno regional/local derivada a atención presencial.",
+        f"Teléfono: {facts.from_number or 'no disponible'}.",
+    ]
+    if facts.region:
+        parts.append(f"Región: {facts.region}.")
+    if facts.organo_sigla:
+        parts.append(f"Órgano: {facts.organo_sigla}.")
+    if facts.query:
+        parts.append(f"Consulta: {facts.query}.")
+    if facts.expediente:
+        parts.append(f"Expediente: {facts.expediente}.")
+    parts.append(f"Atendió: {agent}.")
+    return " ".join(parts)
 
 
 def notify(session: Session, module: VisitsModule, call_sid: str, agent: str, body: str) -> str:

@@ -1,6 +1,8 @@
 """The Plataforma queue's steps as Twilio runs them: each function takes a Context (Redis, the
-settings, the links, the rq queue) and plain values from the webhook, does the domain work and
-returns the TwiML. The views in webhooks/queue.py only read the form and call these.
+settings, the links, the rq queue, the prompt catalogue) and plain values from the webhook, does
+the domain work and returns the TwiML. The views in webhooks/queue.py only read the form and
+call these. Every sentence comes from the catalogue (ivr.prompts), in the caller's language:
+a quechua or aymara caller hears the recordings an admin set; the agent's whisper is Spanish.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 from clock import to_lima
 from directory.dialing import DialTarget, agent_target, anexo_target
 from directory.models import Agent, Organo
+from ivr import briefing
 from ivr import state as call_state
 from ivr.state import CallState
 from routing import agents, callbacks
@@ -22,12 +25,10 @@ from routing import queue as line
 from routing.context import Context
 from routing.dispatch import try_dispatch
 from routing.queue import PLATAFORMA_QUEUE, CallerStatus
-from routing.whisper import position_text, whisper_text
 
 log = logging.getLogger(__name__)
 
 ENDED_CALL_STATUSES = ("completed", "canceled", "busy", "failed", "no-answer")
-THANKS = "Gracias por comunicarse con el Ministerio de Economía y Finanzas."
 
 
 # --- TwiML pieces ------------------------------------------------------------------------
@@ -45,12 +46,12 @@ def enqueue_verb(response: VoiceResponse, ctx: Context) -> VoiceResponse:
     return response
 
 
-def survey_or_goodbye(response: VoiceResponse, ctx: Context) -> VoiceResponse:
+def survey_or_goodbye(response: VoiceResponse, ctx: Context, language: str = "es") -> VoiceResponse:
     """After a conversation: the call flow's survey, else a goodbye."""
     try:
         url = ctx.links("voice.survey")
     except Exception:  # noqa: BLE001 - BuildError while the survey route is not there
-        response.say(THANKS, **ctx.say())
+        ctx.speak(response, "thanks", language)
         response.hangup()
         return response
     response.redirect(url, method="POST")
@@ -105,15 +106,9 @@ def _join_line(
     if entry.is_new:  # the call flow records the "plataforma" step itself (ivr/flow.py)
         ctx.journal.record(state.call_sid, "queued", priority=priority, language=state.language)
     if priority == "authority":
-        response.say(
-            "Su turno de atención como autoridad ha sido registrado. "
-            "Un asesor de la Plataforma de Atención al Usuario le atenderá en breve.",
-            **ctx.say(),
-        )
+        ctx.speak(response, "queue_authority", state.language)
     elif priority == "preferential":
-        response.say(
-            "Usted tiene atención preferencial. Un asesor le atenderá en breve.", **ctx.say()
-        )
+        ctx.speak(response, "queue_preferential", state.language)
     enqueue_verb(response, ctx)
     try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
     return response
@@ -133,8 +128,9 @@ def wait(ctx: Context, call_sid: str, queue_sid: str | None, *, now: int) -> Voi
             adopt(ctx, call_sid, now=now)
             caller = line.caller(ctx.r, call_sid)
         status = caller.status if caller else None
+        language = caller.language if caller else "es"
         if status is CallerStatus.OFFERED:
-            response.say("Le estamos comunicando con un asesor.", **ctx.say())
+            ctx.speak(response, "queue_connecting", language)
             response.pause(length=5)
             return response
         limit_ms = ctx.settings.wait_limit_seconds * 1000
@@ -154,7 +150,12 @@ def wait(ctx: Context, call_sid: str, queue_sid: str | None, *, now: int) -> Voi
         response.play(ctx.hold_music_url)
         return response
     gather = Gather(num_digits=1, action=ctx.links("queue.wait_key"), method="POST", timeout=1)
-    gather.say(position_text(place, minutes), **ctx.say())
+    ctx.speak(gather, "queue_position", language, puesto=place)
+    if minutes == 1:
+        ctx.speak(gather, "queue_wait_minute", language)
+    else:
+        ctx.speak(gather, "queue_wait_minutes", language, minutos=minutes)
+    ctx.speak(gather, "queue_callback_offer", language)
     gather.play(ctx.hold_music_url)
     response.append(gather)
     return response
@@ -192,26 +193,26 @@ def callback_goodbye(
     session: Session, ctx: Context, call_sid: str, telefono: str, source: str
 ) -> VoiceResponse:
     state = _load_state(ctx, call_sid)
+    language = state.language if state else "es"
     request, created = callbacks.request_callback(
         session,
         call_sid=call_sid,
         source=source,
         telefono=telefono,
-        language=state.language if state else "es",
+        language=language,
         detalle=state.detalle if state else None,
     )
     if created:
         ctx.journal.record(call_sid, "callback_requested", source=source, telefono=telefono)
     response = VoiceResponse()
     today = to_lima(request.created_at).date()
-    when = "hoy" if request.due_date == today else "el siguiente día hábil"
     if source == "limite_espera":
-        response.say("Lamentamos la espera. Todos nuestros asesores siguen ocupados.", **ctx.say())
-    response.say(
-        f"Hemos registrado su pedido. Un asesor le devolverá la llamada {when} "
-        "al número desde el que nos llama. " + THANKS,
-        **ctx.say(),
-    )
+        ctx.speak(response, "queue_timeout", language)
+    if request.due_date == today:
+        ctx.speak(response, "queue_callback_today", language)
+    else:
+        ctx.speak(response, "queue_callback_next_day", language)
+    ctx.speak(response, "thanks", language)
     response.hangup()
     return response
 
@@ -274,7 +275,7 @@ def bridge(session: Session, ctx: Context, call_sid: str, agent_id: int) -> Voic
             return response
         return enqueue_verb(response, ctx)
     line.mark_bridge_served(ctx.r, call_sid)
-    response.say("Le comunicamos con un asesor.", **ctx.say())
+    ctx.speak(response, "queue_bridging", caller.language)
     action = ctx.links("queue.dial_done", call=call_sid, agent=agent_id)
     if caller.interpreter:
         ctx.jobs.enqueue(
@@ -323,7 +324,14 @@ def whisper(ctx: Context, call_sid: str, agent_id: int, *, now: int) -> VoiceRes
     response = VoiceResponse()
     caller = line.caller(ctx.r, call_sid)
     interpreter = caller is not None and caller.interpreter
-    response.say(whisper_text(_load_state(ctx, call_sid), interpreter=interpreter), **ctx.say())
+    briefing.to_agent(ctx.speak, response, _load_state(ctx, call_sid), interpreter=interpreter)
+    return response
+
+
+def plain_whisper(ctx: Context) -> VoiceResponse:
+    """The agent's whisper when nothing is known of the caller."""
+    response = VoiceResponse()
+    briefing.to_agent(ctx.speak, response, None, interpreter=False)
     return response
 
 
@@ -341,13 +349,14 @@ def dial_done(
     the survey), or the agent did not answer (the caller goes back to their place)."""
     response = VoiceResponse()
     caller = line.caller(ctx.r, call_sid)
+    language = caller.language if caller else "es"
     talked = caller is not None and caller.connected_agent is not None
     if dial_status in ("completed", "answered") or talked:
         agents.conversation_ended(
             ctx.r, call_sid, agent_id, now=now, handle_seconds=duration, settings=ctx.settings
         )
         try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
-        return survey_or_goodbye(response, ctx)
+        return survey_or_goodbye(response, ctx, language)
     if call_status in ENDED_CALL_STATUSES:  # the caller hung up while the agent's phone rang
         line.caller_hung_up(ctx.r, ctx.journal, call_sid, now=now)
         try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
@@ -355,11 +364,8 @@ def dial_done(
     requeued, state = agents.missed(ctx.r, call_sid, agent_id, now=now, settings=ctx.settings)
     log.info("agent %s missed %s (now %s)", agent_id, call_sid, state)
     if not requeued and line.requeue(ctx.r, call_sid, now=now) == "missing":
-        return survey_or_goodbye(response, ctx)
-    response.say(
-        "El asesor no está disponible en este momento. Conservamos su lugar en la fila.",
-        **ctx.say(),
-    )
+        return survey_or_goodbye(response, ctx, language)
+    ctx.speak(response, "queue_agent_missed", language)
     enqueue_verb(response, ctx)
     try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
     return response
@@ -370,10 +376,7 @@ def requeue_twiml(ctx: Context, call_sid: str, *, now: int) -> VoiceResponse:
     not answer): same place."""
     response = VoiceResponse()
     line.requeue(ctx.r, call_sid, now=now)
-    response.say(
-        "El asesor no está disponible en este momento. Conservamos su lugar en la fila.",
-        **ctx.say(),
-    )
+    ctx.speak(response, "queue_agent_missed", caller_language(ctx, call_sid))
     enqueue_verb(response, ctx)
     try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
     return response
@@ -386,14 +389,10 @@ def conference_join(
     response = VoiceResponse()
     if role == "agent":
         agent_picked_up(ctx, call_sid, agent_id, now=now)
-        response.say(whisper_text(_load_state(ctx, call_sid), interpreter=True), **ctx.say())
+        briefing.to_agent(ctx.speak, response, _load_state(ctx, call_sid), interpreter=True)
         end_on_exit = True
     else:
-        response.say(
-            "Apoyo de interpretación para la Plataforma de Atención al Usuario del MEF. "
-            "Le comunicamos con el ciudadano y el asesor.",
-            **ctx.say(),
-        )
+        ctx.speak(response, "interpreter_intro")
         end_on_exit = False
     dial = Dial()
     dial.conference(
@@ -425,7 +424,7 @@ def agent_leg_status(ctx: Context, call_sid: str, agent_id: int, status: str, *,
 
 def transfer_twiml(ctx: Context, call_sid: str, anexo: str) -> VoiceResponse:
     response = VoiceResponse()
-    response.say("Le comunicamos con el especialista. Por favor, espere.", **ctx.say())
+    ctx.speak(response, "transfer_dialing", caller_language(ctx, call_sid))
     dial = Dial(
         action=ctx.links("queue.transfer_done", call=call_sid),
         method="POST",
@@ -439,8 +438,9 @@ def transfer_twiml(ctx: Context, call_sid: str, anexo: str) -> VoiceResponse:
 def transfer_done(ctx: Context, call_sid: str, dial_status: str, *, now: int) -> VoiceResponse:
     """A transfer that did not connect puts the caller back in their place in line."""
     response = VoiceResponse()
+    language = caller_language(ctx, call_sid)
     if dial_status == "completed":
-        return survey_or_goodbye(response, ctx)
+        return survey_or_goodbye(response, ctx, language)
     if line.requeue(ctx.r, call_sid, now=now) == "missing":
         state = _load_state(ctx, call_sid)
         line.enqueue(
@@ -451,24 +451,17 @@ def transfer_done(ctx: Context, call_sid: str, dial_status: str, *, now: int) ->
             now=now,
             settings=ctx.settings,
         )
-    response.say(
-        "No fue posible comunicarle con el especialista. Conservamos su lugar en la fila.",
-        **ctx.say(),
-    )
+    ctx.speak(response, "transfer_failed", language)
     enqueue_verb(response, ctx)
     try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
     return response
 
 
-def presencial_twiml(ctx: Context) -> VoiceResponse:
+def presencial_twiml(ctx: Context, call_sid: str) -> VoiceResponse:
     response = VoiceResponse()
-    response.say(
-        "Su consulta será atendida de manera presencial por un servidor del Ministerio de "
-        "Economía y Finanzas. Por favor, acérquese al Módulo de Registro y Control de Visitas "
-        "para su registro. Ya les hemos avisado de su visita.",
-        **ctx.say(),
-    )
-    return survey_or_goodbye(response, ctx)
+    language = caller_language(ctx, call_sid)
+    ctx.speak(response, "presencial", language)
+    return survey_or_goodbye(response, ctx, language)
 
 
 def anexo_of(session: Session, *, anexo: str | None, organo: str | None) -> str | None:
@@ -480,6 +473,16 @@ def anexo_of(session: Session, *, anexo: str | None, organo: str | None) -> str 
         rep = found.current("titular") if found else None
         return rep.anexo if rep else None
     return None
+
+
+def caller_language(ctx: Context, call_sid: str) -> str:
+    """The caller's language (es, qu, ay) as the line knows it; Spanish when unknown or when
+    Redis fails."""
+    try:
+        found = line.caller(ctx.r, call_sid)
+    except redis.RedisError:
+        return "es"
+    return found.language if found else "es"
 
 
 def _load_state(ctx: Context, call_sid: str) -> CallState | None:

@@ -24,7 +24,6 @@ from routing.context import Context, from_app
 from routing.dispatch import Match, dispatch
 from routing.queue import CallerStatus
 from routing.scripts import PREFIX
-from routing.whisper import sms_for_visits
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +108,7 @@ def pick_interpreter(ctx: Context, language: str) -> DialTarget | None:
 
 
 def notify_visits_module(call_sid: str, agent: str) -> str:
-    body = sms_for_visits(call_state.load(from_app().r, call_sid), agent)
+    body = authorities.sms_for_visits(call_state.load(from_app().r, call_sid), agent)
     module = authorities.VisitsModule.from_config(current_app.config)
     return authorities.notify(db.session(), module, call_sid, agent, body)
 
