@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from clock import utcnow
 from ivr.briefing import Briefing
 from ivr.state import CallState
-from routing import agents, twilio_api
+from routing import agents
 from routing import queue as line
 from routing.context import Context
 from routing.models import VisitNotice
@@ -150,6 +150,8 @@ def notify(session: Session, module: VisitsModule, call_sid: str, agent: str, bo
     if module.notify == "email":
         notice.reference = _send_email(module, body, call_sid)
     else:
+        from routing import twilio_api
+
         if not module.phone:
             raise RuntimeError("VISITS_MODULE_PHONE is not set")
         notice.reference = twilio_api.send_sms(module.phone, body, module.sms_from)
