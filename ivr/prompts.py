@@ -1,5 +1,5 @@
-"""The prompt catalogue: every sentence the caller (or a Red member) hears, by prompt id and
-language. Default texts (Spanish, Peru; clear and simple, §5.3.3 a) live here in code; an admin
+"""The prompt catalogue: every sentence the caller, a Plataforma agent, an interpreter or a Red
+member hears (the call flow's and the Plataforma queue's), by prompt id and language. Default texts (Spanish, Peru; clear and simple, §5.3.3 a) live here in code; an admin
 overrides a text or sets a recording per language in the ``prompts`` table (``flask prompts``),
 without a code change. Quechua and Aymara are recorded audio (<Play>); a missing recording falls
 back to the Spanish text and is logged. Fields in braces are filled in at call time."""
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -22,9 +22,25 @@ from ivr.models import PromptOverride
 log = logging.getLogger(__name__)
 
 LANGUAGES = ("es", "qu", "ay")
-# Heard by the Red member, never by the caller: always Spanish, never recorded per language.
+# Heard by the Red member, the Plataforma agent or the interpreter, never by the caller: always
+# Spanish, never recorded per language.
 SPANISH_ONLY = frozenset(
-    {"whisper_intro", "whisper_expediente", "whisper_summary", "whisper_accept"}
+    {
+        "whisper_intro",
+        "whisper_expediente",
+        "whisper_summary",
+        "whisper_accept",
+        "whisper_plataforma",
+        "whisper_plataforma_unknown",
+        "whisper_preferential",
+        "whisper_authority",
+        "whisper_authority_region",
+        "whisper_query",
+        "whisper_organo",
+        "whisper_language",
+        "whisper_interpreter",
+        "interpreter_intro",
+    }
 )
 _warned: set[tuple[str, str]] = set()
 
@@ -121,6 +137,130 @@ DEFAULT_PROMPTS: dict[str, str] = {
     "whisper_expediente": "Expediente {digits}.",
     "whisper_summary": "Resumen de la consulta:",
     "whisper_accept": "Para aceptar la llamada, marque 1.",
+    # The Plataforma queue (routing): what the caller hears while waiting and around the agent.
+    "queue_authority": (
+        "Su turno de atención como autoridad ha sido registrado. "
+        "Un asesor de la Plataforma de Atención al Usuario le atenderá en breve."
+    ),
+    "queue_preferential": "Usted tiene atención preferencial. Un asesor le atenderá en breve.",
+    "queue_position": "Usted es el número {puesto} en la fila.",
+    "queue_wait_minute": "El tiempo estimado de espera es de 1 minuto.",
+    "queue_wait_minutes": "El tiempo estimado de espera es de {minutos} minutos.",
+    "queue_callback_offer": "Si prefiere que le devolvamos la llamada, marque 1.",
+    "queue_connecting": "Le estamos comunicando con un asesor.",
+    "queue_bridging": "Le comunicamos con un asesor.",
+    "queue_agent_missed": (
+        "El asesor no está disponible en este momento. Conservamos su lugar en la fila."
+    ),
+    "queue_timeout": "Lamentamos la espera. Todos nuestros asesores siguen ocupados.",
+    "queue_callback_today": (
+        "Hemos registrado su pedido. Un asesor le devolverá la llamada hoy "
+        "al número desde el que nos llama."
+    ),
+    "queue_callback_next_day": (
+        "Hemos registrado su pedido. Un asesor le devolverá la llamada el siguiente día hábil "
+        "al número desde el que nos llama."
+    ),
+    "transfer_dialing": "Le comunicamos con el especialista. Por favor, espere.",
+    "transfer_failed": (
+        "No fue posible comunicarle con el especialista. Conservamos su lugar en la fila."
+    ),
+    "presencial": (
+        "Su consulta será atendida de manera presencial por un servidor del Ministerio de "
+        "Economía y Finanzas. Por favor, acérquese al Módulo de Registro y Control de Visitas "
+        "para su registro. Ya les hemos avisado de su visita."
+    ),
+    "thanks": "Gracias por comunicarse con el Ministerio de Economía y Finanzas.",
+    # Heard by the Plataforma agent before the caller is connected (whisper), always in Spanish.
+    "whisper_plataforma": "Llamada de la Plataforma.",
+    "whisper_plataforma_unknown": "Llamada de la Plataforma de Atención al Usuario.",
+    "whisper_preferential": "Atención preferencial: {motivo}.",
+    "whisper_authority": "Autoridad de un gobierno regional o local.",
+    "whisper_authority_region": "Autoridad de un gobierno regional o local de {region}.",
+    "whisper_query": "Consulta: {consulta}.",
+    "whisper_organo": "Órgano: {organo}.",
+    "whisper_language": "Idioma: {idioma}.",
+    "whisper_interpreter": "Se está llamando a un intérprete del registro de lenguas originarias.",
+    # Heard by the interpreter joining the caller's conference, always in Spanish.
+    "interpreter_intro": (
+        "Apoyo de interpretación para la Plataforma de Atención al Usuario del MEF. "
+        "Le comunicamos con el ciudadano y el asesor."
+    ),
+}
+
+# What the admin pages show for each prompt id (Spanish, Peru).
+PROMPT_LABELS: dict[str, str] = {
+    "greeting": "Bienvenida",
+    "closed": "Fuera del horario de atención",
+    "closed_holiday": "Cerrado por feriado",
+    "closed_day": "Cerrado hoy (día de cierre)",
+    "hours": "Horario de atención",
+    "closed_menu": "Fuera de horario: devolución de llamada o mensaje de voz",
+    "callback_readback": "Devolución: confirmar el número",
+    "callback_ask_number": "Devolución: marcar otro número",
+    "callback_invalid_number": "Devolución: número no válido",
+    "callback_saved": "Devolución registrada (fuera de horario)",
+    "voicemail_notice": "Mensaje de voz: instrucciones",
+    "voicemail_saved": "Mensaje de voz registrado",
+    "voicemail_empty": "Mensaje de voz vacío",
+    "goodbye": "Despedida",
+    "language_menu_es": "Menú de idioma: español",
+    "language_menu_qu": "Menú de idioma: quechua",
+    "language_menu_ay": "Menú de idioma: aimara",
+    "main_menu": "Menú principal",
+    "no_input": "No se marcó ninguna opción",
+    "wrong_key": "Opción no válida",
+    "to_plataforma": "Paso a un asesor de la Plataforma",
+    "to_plataforma_error": "Paso a un asesor tras un inconveniente",
+    "expediente_ask": "Expediente: pedir el número",
+    "expediente_invalid": "Expediente: número no válido",
+    "expediente_readback": "Expediente: confirmar el número",
+    "preferential_menu": "Menú de atención preferencial",
+    "organo_intro": "Menú de órganos: introducción",
+    "organo_option": "Menú de órganos: cada opción",
+    "menu_next_page": "Menú: más opciones",
+    "menu_tail": "Menú: asesor o volver",
+    "technical_intro": "Consulta técnica: aviso del especialista",
+    "summary_ask": "Consulta técnica: pedir el resumen",
+    "technical_dialing": "Consulta técnica: en espera de la comunicación",
+    "technical_failed": "Consulta técnica: especialista no disponible",
+    "conectamef_intro": "CONECTAMEF: elegir el departamento",
+    "department_option": "CONECTAMEF: cada departamento",
+    "conectamef_transfer": "CONECTAMEF: paso al centro",
+    "conectamef_failed": "CONECTAMEF: el centro no contesta",
+    "survey_ask": "Encuesta: pedir la calificación",
+    "survey_thanks": "Encuesta: gracias por responder",
+    "survey_skipped": "Encuesta: sin respuesta",
+    "whisper_intro": "Aviso al especialista de la Red: quién llama",
+    "whisper_expediente": "Aviso al especialista o al asesor: expediente",
+    "whisper_summary": "Aviso al especialista de la Red: resumen grabado",
+    "whisper_accept": "Aviso al especialista de la Red: aceptar con 1",
+    "queue_authority": "Fila: turno de una autoridad registrado",
+    "queue_preferential": "Fila: atención preferencial",
+    "queue_position": "Fila: lugar en la fila",
+    "queue_wait_minute": "Fila: espera de 1 minuto",
+    "queue_wait_minutes": "Fila: espera en minutos",
+    "queue_callback_offer": "Fila: marcar 1 para la devolución",
+    "queue_connecting": "Fila: comunicando con un asesor",
+    "queue_bridging": "Fila: paso al asesor",
+    "queue_agent_missed": "Fila: el asesor no contestó",
+    "queue_timeout": "Fila: límite de espera alcanzado",
+    "queue_callback_today": "Fila: devolución registrada para hoy",
+    "queue_callback_next_day": "Fila: devolución registrada para el siguiente día hábil",
+    "transfer_dialing": "Transferencia al especialista",
+    "transfer_failed": "Transferencia fallida: vuelta a la fila",
+    "presencial": "Atención presencial: ir al Módulo de Visitas",
+    "thanks": "Agradecimiento final",
+    "whisper_plataforma": "Aviso al asesor: llamada de la Plataforma",
+    "whisper_plataforma_unknown": "Aviso al asesor: llamada sin datos",
+    "whisper_preferential": "Aviso al asesor: atención preferencial",
+    "whisper_authority": "Aviso al asesor: autoridad",
+    "whisper_authority_region": "Aviso al asesor: autoridad y su región",
+    "whisper_query": "Aviso al asesor: tipo de consulta",
+    "whisper_organo": "Aviso al asesor: órgano",
+    "whisper_language": "Aviso al asesor: idioma de quien llama",
+    "whisper_interpreter": "Aviso al asesor: se llama a un intérprete",
+    "interpreter_intro": "Aviso al intérprete",
 }
 
 
@@ -149,11 +289,14 @@ class Rendered:
     audio_url: str | None
 
 
-def render(session: Session, prompt_id: str, language: str = "es", **fields: Any) -> Rendered:
-    """The text (Spanish fallback included) and the recording, if any, of a prompt."""
-    overrides = _overrides(session)
+def render(
+    session: Session | None, prompt_id: str, language: str = "es", **fields: Any
+) -> Rendered:
+    """The text (Spanish fallback included) and the recording, if any, of a prompt. With no
+    session, the default text (a safe route that must not need the database)."""
+    overrides = _overrides(session) if session is not None else {}
     text, audio = overrides.get((prompt_id, language), (None, None))
-    if language != "es" and not audio:
+    if language != "es" and not audio and session is not None:
         if (prompt_id, language) not in _warned:  # once per process until the catalogue reloads
             _warned.add((prompt_id, language))
             log.warning(
@@ -167,7 +310,7 @@ def render(session: Session, prompt_id: str, language: str = "es", **fields: Any
 
 def speak(
     target: TwiML,
-    session: Session,
+    session: Session | None,
     voice: Voice,
     prompt_id: str,
     language: str = "es",
@@ -180,6 +323,15 @@ def speak(
         target.play(rendered.audio_url)
     else:
         target.say(rendered.text, voice=voice.name, language=voice.language)
+
+
+class Speak(Protocol):
+    """speak() with the session and the voice already chosen (``Turn.speak``, the routing
+    ``Context.speak``)."""
+
+    def __call__(
+        self, target: TwiML, prompt_id: str, language: str = "es", **fields: Any
+    ) -> None: ...
 
 
 # --- Admin: list and override -----------------------------------------------------------
@@ -322,6 +474,7 @@ class CatalogueEntry:
     audio_url: str | None
     overridden: bool
     text_override: str | None = None  # the admin's own text in this language, if any
+    label: str = ""  # what the admin pages call it (PROMPT_LABELS)
 
 
 def catalogue(session: Session, language: str | None = None) -> list[CatalogueEntry]:
@@ -345,6 +498,7 @@ def catalogue(session: Session, language: str | None = None) -> list[CatalogueEn
                     row.audio_url if row else None,
                     row is not None,
                     row.text if row else None,
+                    PROMPT_LABELS[prompt_id],
                 )
             )
     return entries

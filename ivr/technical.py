@@ -15,9 +15,9 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from directory.dialing import anexo_target
 from directory.queries import active_organos, serving_representative
-from ivr import state
+from ivr import briefing, state
 from ivr.cache import cached
-from ivr.flow import Turn, spoken_digits, to_plataforma
+from ivr.flow import Turn, to_plataforma
 from ivr.paging import PagedMenu, ask_page, navigate_page
 from ivr.state import CallState
 from register.events import FINAL_CALL_STATUSES
@@ -176,18 +176,9 @@ def whisper(turn: Turn, parent_sid: str, leg: str) -> VoiceResponse:
         action=turn.path("voice.whisper_accept", call=parent_sid, leg=leg),
         method="POST",
     )
-    turn.speak(
-        prompt,
-        "whisper_intro",
-        organo=_organo_name(turn.session, call.organo_sigla),
-        tipo_usuario="autoridad" if call.tipo_usuario == "autoridad" else "ciudadano",
-        region=call.region or "no identificada",
+    briefing.to_red_member(
+        turn.speak, prompt, call, organo=_organo_name(turn.session, call.organo_sigla)
     )
-    if call.expediente:
-        turn.speak(prompt, "whisper_expediente", digits=spoken_digits(call.expediente))
-    if call.summary_url:
-        turn.speak(prompt, "whisper_summary")
-        prompt.play(call.summary_url)
     turn.speak(prompt, "whisper_accept")
     response.hangup()  # no key in time: not accepted (and no PBX voicemail takes the call)
     return response

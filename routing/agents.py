@@ -98,6 +98,12 @@ def presence(r: redis.Redis, agent_id: int) -> AgentPresence:
     )
 
 
+def name_of(r: redis.Redis, agent_id: int) -> str | None:
+    """The agent's name as the directory had it when they last changed state."""
+    name = r.hget(f"{PREFIX}a:{agent_id}", "name")
+    return text(name) if name is not None else None
+
+
 def answered(r: redis.Redis, call_sid: str, agent_id: int, *, now: int) -> int | None:
     """The agent picked up the offered caller. Returns the caller's wait in ms, or None when
     this offer is no longer current (a retry, or the caller left)."""

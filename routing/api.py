@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from flask_login import current_user
 
 from directory.models import Agent
 from extensions import db
@@ -56,10 +57,6 @@ def authenticate() -> Caller | None:
             if hmac.compare_digest(token, expected):
                 agent = db.session.get(Agent, int(head))
                 return Caller(int(head), agent.nombre if agent else f"agente {head}")
-        return None
-    try:
-        from flask_login import current_user
-    except ImportError:  # pragma: no cover
         return None
     user = current_user
     if getattr(user, "is_authenticated", False) and getattr(user, "agent_id", None):

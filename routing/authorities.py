@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -15,11 +17,12 @@ from sqlalchemy.orm import Session
 
 import twilio_rest
 from clock import utcnow
+from ivr.briefing import Briefing
+from ivr.state import CallState
 from routing import agents
 from routing import queue as line
 from routing.context import Context
 from routing.models import VisitNotice
-from routing.scripts import PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +34,7 @@ class NotOnThisCall(Exception):
 def _claim_handoff(ctx: Context, call_sid: str, agent_id: int, kind: str) -> None:
     if connected_agent(ctx, call_sid) != agent_id:
         raise NotOnThisCall(call_sid)
-    if not ctx.r.hsetnx(f"{PREFIX}c:{call_sid}", "handoff", kind):
+    if not line.claim_handoff(ctx.r, call_sid, kind):
         raise NotOnThisCall(call_sid)
 
 
@@ -48,12 +51,25 @@ class VisitsModule:
     smtp_from: str = "red-atencion@mef.gob.pe"
     smtp_starttls: bool = False
 
+    @classmethod
+    def from_config(cls, c: Mapping[str, Any]) -> VisitsModule:
+        return cls(
+            notify=(c.get("VISITS_MODULE_NOTIFY") or "sms").lower(),
+            phone=c.get("VISITS_MODULE_PHONE"),
+            email=c.get("VISITS_MODULE_EMAIL"),
+            sms_from=c.get("ROUTING_CALLER_ID") or "+5113115930",
+            smtp_host=c.get("SMTP_HOST") or "localhost",
+            smtp_port=int(c.get("SMTP_PORT") or 25),
+            smtp_user=c.get("SMTP_USER"),
+            smtp_password=c.get("SMTP_PASSWORD"),
+            smtp_from=c.get("SMTP_FROM") or "red-atencion@mef.gob.pe",
+            smtp_starttls=bool(c.get("SMTP_STARTTLS")),
+        )
+
 
 def connected_agent(ctx: Context, call_sid: str) -> int | None:
-    info = line.caller_info(ctx.r, call_sid)
-    if info.get("st") in ("bridged", "done") and info.get("agent"):
-        return int(info["agent"])
-    return None
+    caller = line.caller(ctx.r, call_sid)
+    return caller.connected_agent if caller else None
 
 
 def _finish_with_agent(ctx: Context, call_sid: str, agent_id: int, *, now: int) -> None:
@@ -66,11 +82,9 @@ def transfer(ctx: Context, call_sid: str, *, agent_id: int, anexo: str, by: str,
     """The agent transfers the caller to an anexo (a Red member): the caller's call is
     redirected (a job), the agent goes to wrap-up."""
     _claim_handoff(ctx, call_sid, agent_id, "red")
-    from routing.jobs import redirect_caller
-
     ctx.journal.record(call_sid, "transfer", to=anexo, kind="red", by=by)
     ctx.jobs.enqueue(
-        redirect_caller,
+        "routing.jobs.redirect_caller",
         call_sid,
         ctx.links("queue.transfer", call=call_sid, anexo=anexo),
         job_timeout=30,
@@ -82,20 +96,43 @@ def transfer(ctx: Context, call_sid: str, *, agent_id: int, anexo: str, by: str,
 def presencial(ctx: Context, call_sid: str, *, agent_id: int, by: str, now: int) -> None:
     """The Red member chose atención presencial: tell the caller, notify the module."""
     _claim_handoff(ctx, call_sid, agent_id, "presencial")
-    from routing.jobs import notify_visits_module, redirect_caller
-
     ctx.journal.record(call_sid, "transfer", to="modulo_visitas", kind="presencial", by=by)
     ctx.jobs.enqueue(
-        redirect_caller,
+        "routing.jobs.redirect_caller",
         call_sid,
         ctx.links("queue.presencial", call=call_sid),
         job_timeout=30,
         meta={"call_sid": call_sid},
     )
     ctx.jobs.enqueue(
-        notify_visits_module, call_sid, by, job_timeout=60, meta={"call_sid": call_sid}
+        "routing.jobs.notify_visits_module",
+        call_sid,
+        by,
+        job_timeout=60,
+        meta={"call_sid": call_sid},
     )
     _finish_with_agent(ctx, call_sid, agent_id, now=now)
+
+
+def sms_for_visits(state: CallState | None, agent: str) -> str:
+    """The Módulo de Registro y Control de Visitas' notice of an authority on the way."""
+    if state is None:
+        return f"Red de Atención MEF: una autoridad fue derivada a atención presencial ({agent})."
+    facts = Briefing.of(state)
+    parts = [
+        "Red de Atención MEF: autoridad de gobierno regional/local derivada a atención presencial.",
+        f"Teléfono: {facts.from_number or 'no disponible'}.",
+    ]
+    if facts.region:
+        parts.append(f"Región: {facts.region}.")
+    if facts.organo_sigla:
+        parts.append(f"Órgano: {facts.organo_sigla}.")
+    if facts.query:
+        parts.append(f"Consulta: {facts.query}.")
+    if facts.expediente:
+        parts.append(f"Expediente: {facts.expediente}.")
+    parts.append(f"Atendió: {agent}.")
+    return " ".join(parts)
 
 
 def notify(session: Session, module: VisitsModule, call_sid: str, agent: str, body: str) -> str:

@@ -21,6 +21,7 @@ from cli_support import (
     plural,
 )
 from extensions import db
+from ivr.briefing import LANGUAGE_NAMES
 from register import callbacks
 from routing import agents, authorities, flows
 from routing import queue as line
@@ -28,7 +29,6 @@ from routing.api import agent_token
 from routing.context import from_app
 from routing.dispatch import try_dispatch
 from routing.jobs import schedule_sweep, sweep
-from routing.whisper import LANGUAGE_NAMES
 
 log = logging.getLogger(__name__)
 

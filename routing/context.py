@@ -2,7 +2,8 @@
 
 Views, jobs and CLI commands build a ``Context`` with ``from_app()`` and hand it to the domain
 functions; the events the routing records go on its ``journal``, handed to the register by the
-webhook step that owns it, or by ``hand_over`` in jobs, commands and the API.
+webhook step that owns it, or by ``hand_over`` in jobs, commands and the API. Every sentence
+the routing speaks goes through its ``speak`` (the prompt catalogue, ivr.prompts).
 """
 
 from __future__ import annotations
@@ -14,8 +15,12 @@ from typing import Any
 import redis
 from flask import current_app
 from rq import Queue
+from sqlalchemy.orm import Session
+from twilio.twiml import TwiML
+from werkzeug.routing import Map
 
-from extensions import redis_store
+from extensions import db, redis_store
+from ivr.prompts import Speak, Voice, speak
 from register import sink_of
 from register.events import Journal, Sink, send
 from routing.settings import RoutingSettings
@@ -30,41 +35,52 @@ class Context:
     links: Links  # links(endpoint, **values) -> absolute URL Twilio can call
     jobs: Queue
     sink: Sink
+    speak: Speak  # speak(target, prompt_id, language="es", **fields): a catalogue prompt
     journal: Journal = field(default_factory=Journal)
-    voice: str = "Polly.Mia"
-    tts_language: str = "es-MX"
     hold_music_url: str = ""
     anexo_dial: str = "sip:{anexo}@pbx.mef.gob.pe"
     caller_id: str = "+5113115930"
     service_hours: str = "mon-fri 08:30-16:30"
     close_on_holidays: bool = True
 
-    def say(self) -> dict[str, Any]:
-        return {"voice": self.voice, "language": self.tts_language}
-
     def hand_over(self) -> None:
         """Hand the events recorded so far to the register (jobs, commands, the API)."""
         send(self.sink, self.journal.take())
 
 
-def external_url(endpoint: str, **values: Any) -> str:
-    """PUBLIC_BASE_URL + the endpoint's path: the URL Twilio calls and signs."""
-    base = current_app.config["PUBLIC_BASE_URL"] or ""
-    path = current_app.url_map.bind("localhost").build(endpoint, values)
-    return f"{base}{path}"
+def external_links(base_url: str, url_map: Map) -> Links:
+    """links(endpoint, **values): ``base_url`` + the endpoint's path, the URL Twilio calls and
+    signs."""
+    adapter = url_map.bind("localhost")
+
+    def links(endpoint: str, **values: Any) -> str:
+        return f"{base_url}{adapter.build(endpoint, values)}"
+
+    return links
 
 
-def from_app(journal: Journal | None = None) -> Context:
+def speaker(session: Session | None, voice: Voice) -> Speak:
+    """ivr.prompts.speak over one session (None: the default texts) in one voice."""
+
+    def say(target: TwiML, prompt_id: str, language: str = "es", **fields: Any) -> None:
+        speak(target, session, voice, prompt_id, language, **fields)
+
+    return say
+
+
+def from_app(journal: Journal | None = None, *, catalogue: bool = True) -> Context:
+    """The Context of the running app; with ``catalogue=False`` it speaks the default texts
+    without reading the database (a webhook's safe route when something behind it failed)."""
     config = current_app.config
+    voice = Voice(config.get("TTS_VOICE") or "Polly.Mia", config.get("TTS_LANGUAGE") or "es-MX")
     return Context(
         r=redis_store.client,
         settings=RoutingSettings.from_config(config),
-        links=external_url,
+        links=external_links(config["PUBLIC_BASE_URL"] or "", current_app.url_map),
         jobs=redis_store.queue(config.get("RQ_DEFAULT_QUEUE", "default")),
         sink=sink_of(current_app),
+        speak=speaker(db.session() if catalogue else None, voice),
         journal=journal if journal is not None else Journal(),
-        voice=config.get("TTS_VOICE") or "Polly.Mia",
-        tts_language=config.get("TTS_LANGUAGE") or "es-MX",
         hold_music_url=config.get("HOLD_MUSIC_URL") or "",
         anexo_dial=config.get("ANEXO_DIAL") or "sip:{anexo}@pbx.mef.gob.pe",
         caller_id=config.get("ROUTING_CALLER_ID") or "+5113115930",

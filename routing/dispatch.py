@@ -39,14 +39,13 @@ def match(
 
 
 def dispatch(r: redis.Redis, jobs: Queue, *, now: int, settings: RoutingSettings) -> list[Match]:
-    """Match what can be matched now and queue the Twilio side of each match."""
-    from routing.jobs import connect_caller
-
+    """Match what can be matched now and queue the Twilio side of each match (the job
+    routing.jobs.connect_caller, enqueued by its dotted path)."""
     matches = match(r, now=now, settings=settings)
     for m in matches:
         log.info("caller %s offered to agent %s", m.call_sid, m.agent_id)
         jobs.enqueue(
-            connect_caller,
+            "routing.jobs.connect_caller",
             m.call_sid,
             m.agent_id,
             job_timeout=30,

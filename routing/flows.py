@@ -1,6 +1,8 @@
 """The Plataforma queue's steps as Twilio runs them: each function takes a Context (Redis, the
-settings, the links, the rq queue) and plain values from the webhook, does the domain work and
-returns the TwiML. The views in webhooks/queue.py only read the form and call these.
+settings, the links, the rq queue, the prompt catalogue) and plain values from the webhook, does
+the domain work and returns the TwiML. The views in webhooks/queue.py only read the form and
+call these. Every sentence comes from the catalogue (ivr.prompts), in the caller's language:
+a quechua or aymara caller hears the recordings an admin set; the agent's whisper is Spanish.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 from clock import to_lima, utcnow
 from directory.dialing import DialTarget, agent_target, anexo_target
 from directory.models import Agent, Organo
+from ivr import briefing
 from ivr import state as call_state
 from ivr.hours import callback_due_date, load_hours
 from ivr.state import CallState
@@ -24,13 +27,9 @@ from routing import agents
 from routing import queue as line
 from routing.context import Context
 from routing.dispatch import try_dispatch
-from routing.scripts import PREFIX
-from routing.whisper import position_text, whisper_text
+from routing.queue import PLATAFORMA_QUEUE, CallerStatus
 
 log = logging.getLogger(__name__)
-
-PLATAFORMA_QUEUE = "plataforma"
-THANKS = "Gracias por comunicarse con el Ministerio de Economía y Finanzas."
 
 
 # --- TwiML pieces ------------------------------------------------------------------------
@@ -48,12 +47,12 @@ def enqueue_verb(response: VoiceResponse, ctx: Context) -> VoiceResponse:
     return response
 
 
-def survey_or_goodbye(response: VoiceResponse, ctx: Context) -> VoiceResponse:
+def survey_or_goodbye(response: VoiceResponse, ctx: Context, language: str = "es") -> VoiceResponse:
     """After a conversation: the call flow's survey, else a goodbye."""
     try:
         url = ctx.links("voice.survey")
     except Exception:  # noqa: BLE001 - BuildError while the survey route is not there
-        response.say(THANKS, **ctx.say())
+        ctx.speak(response, "thanks", language)
         response.hangup()
         return response
     response.redirect(url, method="POST")
@@ -108,15 +107,9 @@ def _join_line(
     if entry.is_new:  # the call flow records the "plataforma" step itself (ivr/flow.py)
         ctx.journal.record(state.call_sid, "queued", priority=priority, language=state.language)
     if priority == "authority":
-        response.say(
-            "Su turno de atención como autoridad ha sido registrado. "
-            "Un asesor de la Plataforma de Atención al Usuario le atenderá en breve.",
-            **ctx.say(),
-        )
+        ctx.speak(response, "queue_authority", state.language)
     elif priority == "preferential":
-        response.say(
-            "Usted tiene atención preferencial. Un asesor le atenderá en breve.", **ctx.say()
-        )
+        ctx.speak(response, "queue_preferential", state.language)
     enqueue_verb(response, ctx)
     try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
     return response
@@ -130,20 +123,21 @@ def wait(ctx: Context, call_sid: str, queue_sid: str | None, *, now: int) -> Voi
     response = VoiceResponse()
     try:
         if queue_sid:
-            ctx.r.set(f"{PREFIX}qsid", queue_sid)
-        info = line.caller_info(ctx.r, call_sid)
-        status = info.get("st")
-        if status is None:  # queued while Redis was down, or its entry expired: adopt it
+            line.remember_twilio_queue(ctx.r, queue_sid)
+        caller = line.caller(ctx.r, call_sid)
+        if caller is None:  # queued while Redis was down, or its entry expired: adopt it
             adopt(ctx, call_sid, now=now)
-            info = line.caller_info(ctx.r, call_sid)
-            status = info.get("st")
-        if status == "offered":
-            response.say("Le estamos comunicando con un asesor.", **ctx.say())
+            caller = line.caller(ctx.r, call_sid)
+        status = caller.status if caller else None
+        language = caller.language if caller else "es"
+        if status is CallerStatus.OFFERED:
+            ctx.speak(response, "queue_connecting", language)
             response.pause(length=5)
             return response
-        if status == "waiting" and now - int(info["arr"]) >= ctx.settings.wait_limit_seconds * 1000:
-            previous, _ = line.leave(ctx.r, call_sid, now=now, new_state="timeout")
-            if previous == "waiting":
+        limit_ms = ctx.settings.wait_limit_seconds * 1000
+        if caller and status is CallerStatus.WAITING and now - caller.arrival_ms >= limit_ms:
+            previous, _ = line.leave(ctx.r, call_sid, now=now, new_state=CallerStatus.TIMEOUT)
+            if previous is CallerStatus.WAITING:
                 response.leave()
                 return response
         try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
@@ -157,7 +151,12 @@ def wait(ctx: Context, call_sid: str, queue_sid: str | None, *, now: int) -> Voi
         response.play(ctx.hold_music_url)
         return response
     gather = Gather(num_digits=1, action=ctx.links("queue.wait_key"), method="POST", timeout=1)
-    gather.say(position_text(place, minutes), **ctx.say())
+    ctx.speak(gather, "queue_position", language, puesto=place)
+    if minutes == 1:
+        ctx.speak(gather, "queue_wait_minute", language)
+    else:
+        ctx.speak(gather, "queue_wait_minutes", language, minutos=minutes)
+    ctx.speak(gather, "queue_callback_offer", language)
     gather.play(ctx.hold_music_url)
     response.append(gather)
     return response
@@ -180,8 +179,8 @@ def wait_key(ctx: Context, call_sid: str, digits: str, *, now: int) -> VoiceResp
     """A key pressed while waiting: `1` leaves the line for a callback."""
     response = VoiceResponse()
     if digits == "1":
-        previous, wait_ms = line.leave(ctx.r, call_sid, now=now, new_state="callback")
-        if previous == "waiting":
+        previous, wait_ms = line.leave(ctx.r, call_sid, now=now, new_state=CallerStatus.CALLBACK)
+        if previous is CallerStatus.WAITING:
             ctx.journal.record(
                 call_sid, "queue_left", "callback", wait_seconds=round(wait_ms / 1000)
             )
@@ -197,6 +196,7 @@ def callback_goodbye(
     state = _load_state(ctx, call_sid)
     moment = utcnow()
     hours = load_hours(session, ctx.service_hours, ctx.close_on_holidays)
+    language = state.language if state else "es"
     request, created = callbacks.request_callback(
         session,
         call_sid=call_sid,
@@ -204,21 +204,20 @@ def callback_goodbye(
         telefono=telefono,
         due=callback_due_date(moment, hours),
         now=moment,
-        language=state.language if state else "es",
+        language=language,
         detalle=state.detalle if state else None,
     )
     if created:
         ctx.journal.record(call_sid, "callback_requested", source=source, telefono=telefono)
     response = VoiceResponse()
     today = to_lima(request.created_at).date()
-    when = "hoy" if request.due_date == today else "el siguiente día hábil"
     if source == "limite_espera":
-        response.say("Lamentamos la espera. Todos nuestros asesores siguen ocupados.", **ctx.say())
-    response.say(
-        f"Hemos registrado su pedido. Un asesor le devolverá la llamada {when} "
-        "al número desde el que nos llama. " + THANKS,
-        **ctx.say(),
-    )
+        ctx.speak(response, "queue_timeout", language)
+    if request.due_date == today:
+        ctx.speak(response, "queue_callback_today", language)
+    else:
+        ctx.speak(response, "queue_callback_next_day", language)
+    ctx.speak(response, "thanks", language)
     response.hangup()
     return response
 
@@ -232,15 +231,16 @@ def left(
         return VoiceResponse()
     if queue_result in ("bridged", "redirected", "redirected-from-bridged"):
         return VoiceResponse()
-    status = line.caller_info(ctx.r, call_sid).get("st")
-    if queue_result == "leave" and status == "callback":
+    caller = line.caller(ctx.r, call_sid)
+    status = caller.status if caller else None
+    if queue_result == "leave" and status is CallerStatus.CALLBACK:
         return callback_goodbye(session, ctx, call_sid, telefono, "cola")
-    if queue_result == "leave" and status == "timeout":
+    if queue_result == "leave" and status is CallerStatus.TIMEOUT:
         return timeout_goodbye(session, ctx, call_sid, telefono, now=now)
-    if status == "offered":
-        return bridge(session, ctx, call_sid, int(line.caller_info(ctx.r, call_sid)["agent"]))
+    if caller and status is CallerStatus.OFFERED and caller.agent_id is not None:
+        return bridge(session, ctx, call_sid, caller.agent_id)
     if queue_result in ("queue-full", "error", "system-shutdown"):
-        line.leave(ctx.r, call_sid, now=now, new_state="gone")
+        line.leave(ctx.r, call_sid, now=now, new_state=CallerStatus.GONE)
         return callback_goodbye(session, ctx, call_sid, telefono, "cola")
     response = VoiceResponse()
     return enqueue_verb(response, ctx)
@@ -250,10 +250,13 @@ def timeout_goodbye(
     session: Session, ctx: Context, call_sid: str, telefono: str, *, now: int
 ) -> VoiceResponse:
     """The wait limit is reached: a callback request instead of more waiting."""
-    info = line.caller_info(ctx.r, call_sid)
-    if info.get("st") == "timeout" and not info.get("tl"):
-        ctx.r.hset(f"{PREFIX}c:{call_sid}", "tl", "1")
-        wait_seconds = round((now - int(info.get("arr", now))) / 1000)
+    caller = line.caller(ctx.r, call_sid)
+    if (
+        caller is not None
+        and caller.status is CallerStatus.TIMEOUT
+        and line.claim_timeout_log(ctx.r, call_sid)
+    ):
+        wait_seconds = round((now - caller.arrival_ms) / 1000)
         ctx.journal.record(call_sid, "queue_left", "timeout", wait_seconds=wait_seconds)
     return callback_goodbye(session, ctx, call_sid, telefono, "limite_espera")
 
@@ -264,26 +267,28 @@ def timeout_goodbye(
 def bridge(session: Session, ctx: Context, call_sid: str, agent_id: int) -> VoiceResponse:
     """The caller's TwiML once out of the queue: dial the agent, with a whisper; or, for a
     language the agent does not speak, a conference the interpreter is dialed into."""
-    info = line.caller_info(ctx.r, call_sid)
+    caller = line.caller(ctx.r, call_sid)
     response = VoiceResponse()
     agent = session.get(Agent, agent_id)
-    status = info.get("st")
-    if status != "offered" or info.get("agent") != str(agent_id) or agent is None:
+    if caller is None or not caller.is_offered_to(agent_id) or agent is None:
         # A stale offer: back to Twilio's queue; our line keeps (or gives back) the place.
-        if status in ("bridged", "done"):
+        status = caller.status if caller else None
+        if status in (CallerStatus.BRIDGED, CallerStatus.DONE):
             line.requeue(ctx.r, call_sid, now=line.now_ms())
-        elif status in ("gone", "callback", "timeout"):
+        elif status in (CallerStatus.GONE, CallerStatus.CALLBACK, CallerStatus.TIMEOUT):
             response.hangup()
             return response
         return enqueue_verb(response, ctx)
-    ctx.r.hset(f"{PREFIX}c:{call_sid}", "bs", "1")
-    response.say("Le comunicamos con un asesor.", **ctx.say())
+    line.mark_bridge_served(ctx.r, call_sid)
+    ctx.speak(response, "queue_bridging", caller.language)
     action = ctx.links("queue.dial_done", call=call_sid, agent=agent_id)
-    if info.get("interp") == "1":
-        from routing.jobs import dial_conference_parties
-
+    if caller.interpreter:
         ctx.jobs.enqueue(
-            dial_conference_parties, call_sid, agent_id, job_timeout=30, meta={"call_sid": call_sid}
+            "routing.jobs.dial_conference_parties",
+            call_sid,
+            agent_id,
+            job_timeout=30,
+            meta={"call_sid": call_sid},
         )
         dial = Dial(action=action, method="POST")
         dial.conference(
@@ -307,12 +312,11 @@ def agent_picked_up(ctx: Context, call_sid: str, agent_id: int, *, now: int) -> 
     wait_ms = agents.answered(ctx.r, call_sid, agent_id, now=now)
     if wait_ms is None:
         return False
-    agent_name = ctx.r.hget(f"{PREFIX}a:{agent_id}", "name")
     ctx.journal.record(
         call_sid,
         "agent_answered",
         agent_id=agent_id,
-        nombre=agent_name.decode() if isinstance(agent_name, bytes) else agent_name,
+        nombre=agents.name_of(ctx.r, agent_id),
         wait_seconds=round(wait_ms / 1000),
     )
     ctx.journal.record(call_sid, "queue_left", "bridged", wait_seconds=round(wait_ms / 1000))
@@ -323,10 +327,16 @@ def whisper(ctx: Context, call_sid: str, agent_id: int, *, now: int) -> VoiceRes
     """Played to the agent before the caller is connected."""
     agent_picked_up(ctx, call_sid, agent_id, now=now)
     response = VoiceResponse()
-    info = line.caller_info(ctx.r, call_sid)
-    response.say(
-        whisper_text(_load_state(ctx, call_sid), interpreter=info.get("interp") == "1"), **ctx.say()
-    )
+    caller = line.caller(ctx.r, call_sid)
+    interpreter = caller is not None and caller.interpreter
+    briefing.to_agent(ctx.speak, response, _load_state(ctx, call_sid), interpreter=interpreter)
+    return response
+
+
+def plain_whisper(ctx: Context) -> VoiceResponse:
+    """The agent's whisper when nothing is known of the caller."""
+    response = VoiceResponse()
+    briefing.to_agent(ctx.speak, response, None, interpreter=False)
     return response
 
 
@@ -343,13 +353,15 @@ def dial_done(
     """The caller's <Dial> to the agent is over: either the conversation ended (wrap-up, then
     the survey), or the agent did not answer (the caller goes back to their place)."""
     response = VoiceResponse()
-    info = line.caller_info(ctx.r, call_sid)
-    if dial_status in ("completed", "answered") or info.get("st") in ("bridged", "done"):
+    caller = line.caller(ctx.r, call_sid)
+    language = caller.language if caller else "es"
+    talked = caller is not None and caller.connected_agent is not None
+    if dial_status in ("completed", "answered") or talked:
         agents.conversation_ended(
             ctx.r, call_sid, agent_id, now=now, handle_seconds=duration, settings=ctx.settings
         )
         try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
-        return survey_or_goodbye(response, ctx)
+        return survey_or_goodbye(response, ctx, language)
     if call_status in FINAL_CALL_STATUSES:  # the caller hung up while the agent's phone rang
         line.caller_hung_up(ctx.r, ctx.journal, call_sid, now=now)
         try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
@@ -357,11 +369,8 @@ def dial_done(
     requeued, state = agents.missed(ctx.r, call_sid, agent_id, now=now, settings=ctx.settings)
     log.info("agent %s missed %s (now %s)", agent_id, call_sid, state)
     if not requeued and line.requeue(ctx.r, call_sid, now=now) == "missing":
-        return survey_or_goodbye(response, ctx)
-    response.say(
-        "El asesor no está disponible en este momento. Conservamos su lugar en la fila.",
-        **ctx.say(),
-    )
+        return survey_or_goodbye(response, ctx, language)
+    ctx.speak(response, "queue_agent_missed", language)
     enqueue_verb(response, ctx)
     try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
     return response
@@ -372,10 +381,7 @@ def requeue_twiml(ctx: Context, call_sid: str, *, now: int) -> VoiceResponse:
     not answer): same place."""
     response = VoiceResponse()
     line.requeue(ctx.r, call_sid, now=now)
-    response.say(
-        "El asesor no está disponible en este momento. Conservamos su lugar en la fila.",
-        **ctx.say(),
-    )
+    ctx.speak(response, "queue_agent_missed", caller_language(ctx, call_sid))
     enqueue_verb(response, ctx)
     try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
     return response
@@ -388,14 +394,10 @@ def conference_join(
     response = VoiceResponse()
     if role == "agent":
         agent_picked_up(ctx, call_sid, agent_id, now=now)
-        response.say(whisper_text(_load_state(ctx, call_sid), interpreter=True), **ctx.say())
+        briefing.to_agent(ctx.speak, response, _load_state(ctx, call_sid), interpreter=True)
         end_on_exit = True
     else:
-        response.say(
-            "Apoyo de interpretación para la Plataforma de Atención al Usuario del MEF. "
-            "Le comunicamos con el ciudadano y el asesor.",
-            **ctx.say(),
-        )
+        ctx.speak(response, "interpreter_intro")
         end_on_exit = False
     dial = Dial()
     dial.conference(
@@ -413,10 +415,8 @@ def agent_leg_status(ctx: Context, call_sid: str, agent_id: int, status: str, *,
         return
     requeued, _ = agents.missed(ctx.r, call_sid, agent_id, now=now, settings=ctx.settings)
     if requeued:
-        from routing.jobs import redirect_caller
-
         ctx.jobs.enqueue(
-            redirect_caller,
+            "routing.jobs.redirect_caller",
             call_sid,
             ctx.links("queue.requeue", call=call_sid),
             job_timeout=30,
@@ -429,7 +429,7 @@ def agent_leg_status(ctx: Context, call_sid: str, agent_id: int, status: str, *,
 
 def transfer_twiml(ctx: Context, call_sid: str, anexo: str) -> VoiceResponse:
     response = VoiceResponse()
-    response.say("Le comunicamos con el especialista. Por favor, espere.", **ctx.say())
+    ctx.speak(response, "transfer_dialing", caller_language(ctx, call_sid))
     dial = Dial(
         action=ctx.links("queue.transfer_done", call=call_sid),
         method="POST",
@@ -443,8 +443,9 @@ def transfer_twiml(ctx: Context, call_sid: str, anexo: str) -> VoiceResponse:
 def transfer_done(ctx: Context, call_sid: str, dial_status: str, *, now: int) -> VoiceResponse:
     """A transfer that did not connect puts the caller back in their place in line."""
     response = VoiceResponse()
+    language = caller_language(ctx, call_sid)
     if dial_status == "completed":
-        return survey_or_goodbye(response, ctx)
+        return survey_or_goodbye(response, ctx, language)
     if line.requeue(ctx.r, call_sid, now=now) == "missing":
         state = _load_state(ctx, call_sid)
         line.enqueue(
@@ -455,24 +456,17 @@ def transfer_done(ctx: Context, call_sid: str, dial_status: str, *, now: int) ->
             now=now,
             settings=ctx.settings,
         )
-    response.say(
-        "No fue posible comunicarle con el especialista. Conservamos su lugar en la fila.",
-        **ctx.say(),
-    )
+    ctx.speak(response, "transfer_failed", language)
     enqueue_verb(response, ctx)
     try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
     return response
 
 
-def presencial_twiml(ctx: Context) -> VoiceResponse:
+def presencial_twiml(ctx: Context, call_sid: str) -> VoiceResponse:
     response = VoiceResponse()
-    response.say(
-        "Su consulta será atendida de manera presencial por un servidor del Ministerio de "
-        "Economía y Finanzas. Por favor, acérquese al Módulo de Registro y Control de Visitas "
-        "para su registro. Ya les hemos avisado de su visita.",
-        **ctx.say(),
-    )
-    return survey_or_goodbye(response, ctx)
+    language = caller_language(ctx, call_sid)
+    ctx.speak(response, "presencial", language)
+    return survey_or_goodbye(response, ctx, language)
 
 
 def anexo_of(session: Session, *, anexo: str | None, organo: str | None) -> str | None:
@@ -484,6 +478,16 @@ def anexo_of(session: Session, *, anexo: str | None, organo: str | None) -> str 
         rep = found.current("titular") if found else None
         return rep.anexo if rep else None
     return None
+
+
+def caller_language(ctx: Context, call_sid: str) -> str:
+    """The caller's language (es, qu, ay) as the line knows it; Spanish when unknown or when
+    Redis fails."""
+    try:
+        found = line.caller(ctx.r, call_sid)
+    except redis.RedisError:
+        return "es"
+    return found.language if found else "es"
 
 
 def _load_state(ctx: Context, call_sid: str) -> CallState | None:

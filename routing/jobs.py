@@ -24,9 +24,8 @@ from routing import agents, authorities
 from routing import queue as line
 from routing.context import Context, from_app
 from routing.dispatch import Match, dispatch
-from routing.flows import PLATAFORMA_QUEUE
-from routing.scripts import PREFIX, text
-from routing.whisper import sms_for_visits
+from routing.queue import CallerStatus
+from routing.scripts import PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +33,15 @@ log = logging.getLogger(__name__)
 def connect_caller(call_sid: str, agent_id: int) -> str:
     """Take the matched caller out of Twilio's queue to the bridge TwiML."""
     ctx = from_app()
-    info = line.caller_info(ctx.r, call_sid)
-    if info.get("st") != "offered" or info.get("agent") != str(agent_id):
+    caller = line.caller(ctx.r, call_sid)
+    if caller is None or not caller.is_offered_to(agent_id):
         return "stale"
     url = ctx.links("queue.bridge", call=call_sid, agent=agent_id)
-    queue = text(ctx.r.get(f"{PREFIX}qsid") or PLATAFORMA_QUEUE)
-    if twilio_rest.dequeue_to_url(queue, call_sid, url):
+    if twilio_rest.dequeue_to_url(line.twilio_queue(ctx.r), call_sid, url):
         return "dequeued"
     # Not a member (yet, or any more): if the bridge was not served, redirect the call itself.
-    info = line.caller_info(ctx.r, call_sid)
-    if info.get("st") != "offered" or info.get("bs"):
+    caller = line.caller(ctx.r, call_sid)
+    if caller is None or caller.status is not CallerStatus.OFFERED or caller.bridge_served:
         return "stale"
     if twilio_rest.redirect_call(call_sid, url):
         return "redirected"
@@ -62,10 +60,10 @@ def dial_conference_parties(call_sid: str, agent_id: int) -> list[str]:
     ctx = from_app()
     session = db.session
     agent = session.get(Agent, agent_id)
-    info = line.caller_info(ctx.r, call_sid)
-    if agent is None or info.get("st") != "offered" or info.get("agent") != str(agent_id):
+    caller = line.caller(ctx.r, call_sid)
+    if agent is None or caller is None or not caller.is_offered_to(agent_id):
         return []
-    if ctx.r.hsetnx(f"{PREFIX}c:{call_sid}", "confcalls", "1") == 0:
+    if not line.claim_conference_calls(ctx.r, call_sid):
         return []  # a retry: the legs were already placed
     sids = []
     target = agent_target(agent.canal, agent.destino, ctx.anexo_dial)
@@ -79,7 +77,7 @@ def dial_conference_parties(call_sid: str, agent_id: int) -> list[str]:
             timeout=ctx.settings.ring_timeout_seconds,
         )
     )
-    interpreter = pick_interpreter(ctx, info.get("lang", "es"))
+    interpreter = pick_interpreter(ctx, caller.language)
     if interpreter is not None:
         sids.append(
             twilio_rest.create_call(
@@ -91,7 +89,7 @@ def dial_conference_parties(call_sid: str, agent_id: int) -> list[str]:
             )
         )
     else:
-        log.warning("no active speaker of %s in the registry", info.get("lang"))
+        log.warning("no active speaker of %s in the registry", caller.language)
     return sids
 
 
@@ -111,33 +109,17 @@ def pick_interpreter(ctx: Context, language: str) -> DialTarget | None:
     return targets[(turn - 1) % len(targets)]
 
 
-def visits_module_from_config() -> authorities.VisitsModule:
-    c = current_app.config
-    return authorities.VisitsModule(
-        notify=(c.get("VISITS_MODULE_NOTIFY") or "sms").lower(),
-        phone=c.get("VISITS_MODULE_PHONE"),
-        email=c.get("VISITS_MODULE_EMAIL"),
-        sms_from=c.get("ROUTING_CALLER_ID") or "+5113115930",
-        smtp_host=c.get("SMTP_HOST") or "localhost",
-        smtp_port=int(c.get("SMTP_PORT") or 25),
-        smtp_user=c.get("SMTP_USER"),
-        smtp_password=c.get("SMTP_PASSWORD"),
-        smtp_from=c.get("SMTP_FROM") or "red-atencion@mef.gob.pe",
-        smtp_starttls=bool(c.get("SMTP_STARTTLS")),
-    )
-
-
 def notify_visits_module(call_sid: str, agent: str) -> str:
-    body = sms_for_visits(call_state.load(from_app().r, call_sid), agent)
-    return authorities.notify(db.session(), visits_module_from_config(), call_sid, agent, body)
+    body = authorities.sms_for_visits(call_state.load(from_app().r, call_sid), agent)
+    module = authorities.VisitsModule.from_config(current_app.config)
+    return authorities.notify(db.session(), module, call_sid, agent, body)
 
 
 def timeout_caller(call_sid: str) -> bool:
     """A caller at the wait limit: out of Twilio's queue to the callback goodbye."""
     ctx = from_app()
     url = ctx.links("queue.timeout", call=call_sid)
-    queue = text(ctx.r.get(f"{PREFIX}qsid") or PLATAFORMA_QUEUE)
-    return twilio_rest.dequeue_to_url(queue, call_sid, url)
+    return twilio_rest.dequeue_to_url(line.twilio_queue(ctx.r), call_sid, url)
 
 
 @dataclass
@@ -157,7 +139,8 @@ def sweep(ctx: Context, *, now: int) -> SweepReport:
         ctx.jobs.enqueue(timeout_caller, call_sid, job_timeout=30, meta={"call_sid": call_sid})
     older = (ctx.settings.ring_timeout_seconds + 60) * 1000
     for agent_id, call_sid in agents.stuck_ringing(ctx.r, now=now, older_than_ms=older):
-        if not line.caller_info(ctx.r, call_sid).get("bs"):
+        caller = line.caller(ctx.r, call_sid)
+        if caller is None or not caller.bridge_served:
             line.requeue(ctx.r, call_sid, now=now)
             report.unstuck.append((agent_id, call_sid))
     report.matches = dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)

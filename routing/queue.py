@@ -12,6 +12,8 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
 
 import redis
 
@@ -23,6 +25,108 @@ from routing.settings import RoutingSettings
 log = logging.getLogger(__name__)
 
 WAITING_SETS = ("es", "x", "qu", "ay")
+PLATAFORMA_QUEUE = "plataforma"  # Twilio's queue, by friendly name until its QueueSid is known
+
+
+class CallerStatus(StrEnum):
+    """Where a caller of the line is (the ``st`` field of their hash)."""
+
+    WAITING = "waiting"  # in line
+    OFFERED = "offered"  # matched to an agent whose phone rings
+    BRIDGED = "bridged"  # talking with the agent
+    DONE = "done"  # the conversation with the agent is over
+    GONE = "gone"  # hung up, or Twilio's queue failed
+    CALLBACK = "callback"  # pressed 1 for a callback
+    TIMEOUT = "timeout"  # reached the wait limit
+
+
+@dataclass(frozen=True)
+class WaitingCaller:
+    """A caller of the Plataforma line, as kept in the ``rt:c:{CallSid}`` hash (the field
+    names are in routing/scripts.py's table; only this module and the Lua scripts use them)."""
+
+    call_sid: str
+    status: CallerStatus
+    language: str  # es, qu or ay
+    priority: str  # preferential, authority or normal
+    score: float  # arrival ms - class offset: lower is served first
+    arrival_ms: int
+    line: str  # the waiting set: es, x (overflowed), qu, ay
+    agent_id: int | None  # the agent offered (or talking with) the caller
+    interpreter: bool  # the agent does not speak the caller's language: a conference
+    bridge_served: bool  # the bridge TwiML was served (a connect retry must not redirect)
+    timeout_logged: bool  # the wait limit's queue_left event was recorded
+    handoff: str | None  # red or presencial, once the agent handed the caller on
+
+    def is_offered_to(self, agent_id: int) -> bool:
+        return self.status is CallerStatus.OFFERED and self.agent_id == agent_id
+
+    @property
+    def connected_agent(self) -> int | None:
+        """The agent talking (or who talked) with the caller."""
+        if self.status in (CallerStatus.BRIDGED, CallerStatus.DONE):
+            return self.agent_id
+        return None
+
+
+def _key(call_sid: str) -> str:
+    return f"{PREFIX}c:{call_sid}"
+
+
+def _parse(call_sid: str, raw: dict[Any, Any]) -> WaitingCaller | None:
+    f = {text(k): text(v) for k, v in raw.items()}
+    if "st" not in f:
+        return None
+    agent = f.get("agent", "")
+    return WaitingCaller(
+        call_sid=call_sid,
+        status=CallerStatus(f["st"]),
+        language=f.get("lang", "es"),
+        priority=f.get("cls", "normal"),
+        score=float(f.get("score", 0)),
+        arrival_ms=int(float(f.get("arr", 0))),
+        line=f.get("q", ""),
+        agent_id=int(agent) if agent.isdigit() else None,
+        interpreter=f.get("interp") == "1",
+        bridge_served=bool(f.get("bs")),
+        timeout_logged=bool(f.get("tl")),
+        handoff=f.get("handoff") or None,
+    )
+
+
+def caller(r: redis.Redis, call_sid: str) -> WaitingCaller | None:
+    """The caller's record in the line (None: never queued, or expired)."""
+    return _parse(call_sid, r.hgetall(_key(call_sid)))
+
+
+def mark_bridge_served(r: redis.Redis, call_sid: str) -> None:
+    r.hset(_key(call_sid), "bs", "1")
+
+
+def claim_timeout_log(r: redis.Redis, call_sid: str) -> bool:
+    """True once per caller: whoever gets it records the wait limit's event."""
+    return bool(r.hsetnx(_key(call_sid), "tl", "1"))
+
+
+def claim_conference_calls(r: redis.Redis, call_sid: str) -> bool:
+    """True once per offer: whoever gets it places the interpreter conference's calls (a
+    requeue clears it, see routing/scripts.py put_in_queue)."""
+    return bool(r.hsetnx(_key(call_sid), "confcalls", "1"))
+
+
+def claim_handoff(r: redis.Redis, call_sid: str, kind: str) -> bool:
+    """True for the first hand-off (red or presencial) of a caller by their agent."""
+    return bool(r.hsetnx(_key(call_sid), "handoff", kind))
+
+
+def remember_twilio_queue(r: redis.Redis, queue_sid: str) -> None:
+    """The QueueSid Twilio reports on the wait URL (so jobs need not look it up)."""
+    r.set(f"{PREFIX}qsid", queue_sid)
+
+
+def twilio_queue(r: redis.Redis) -> str:
+    """Twilio's queue: its QueueSid when known, else its friendly name."""
+    return text(r.get(f"{PREFIX}qsid") or PLATAFORMA_QUEUE)
 
 
 def now_ms() -> int:
@@ -41,13 +145,9 @@ def priority_of(state: CallState) -> str:
 @dataclass(frozen=True)
 class Entry:
     call_sid: str
-    state: str  # queued (new), or the state it already had: waiting, offered, bridged
+    is_new: bool  # False: the caller was in line already (waiting, offered or bridged)
     score: float
     arrival_ms: int
-
-    @property
-    def is_new(self) -> bool:
-        return self.state == "queued"
 
 
 def enqueue(
@@ -70,7 +170,7 @@ def enqueue(
             CALLER_TTL_SECONDS,
         ]
     )
-    return Entry(call_sid, text(reply[0]), float(reply[1]), int(float(reply[2])))
+    return Entry(call_sid, text(reply[0]) == "queued", float(reply[1]), int(float(reply[2])))
 
 
 def requeue(r: redis.Redis, call_sid: str, *, now: int) -> str:
@@ -80,20 +180,14 @@ def requeue(r: redis.Redis, call_sid: str, *, now: int) -> str:
     return text(scripts(r).requeue(args=[call_sid, CALLER_TTL_SECONDS, now]))
 
 
-def caller_info(r: redis.Redis, call_sid: str) -> dict[str, str]:
-    raw = r.hgetall(f"{PREFIX}c:{call_sid}")
-    return {text(k): text(v) for k, v in raw.items()}
-
-
 def position(r: redis.Redis, call_sid: str) -> int | None:
     """1-based place in OUR order among every waiting caller (None when not waiting)."""
-    info = caller_info(r, call_sid)
-    if info.get("st") != "waiting":
+    found = caller(r, call_sid)
+    if found is None or found.status is not CallerStatus.WAITING:
         return None
-    score = info["score"]
     pipe = r.pipeline(transaction=False)
     for name in WAITING_SETS:
-        pipe.zcount(f"{PREFIX}q:{name}", "-inf", f"({score}")
+        pipe.zcount(f"{PREFIX}q:{name}", "-inf", f"({found.score!r}")
     return 1 + sum(int(n) for n in pipe.execute())
 
 
@@ -114,10 +208,14 @@ def expected_wait_minutes(r: redis.Redis, place: int, settings: RoutingSettings)
     return max(1, math.ceil(rounds * handle / 60))
 
 
-def leave(r: redis.Redis, call_sid: str, *, now: int, new_state: str) -> tuple[str, int]:
-    """Take a waiting (or offered) caller out of line. Returns (previous state, wait ms)."""
-    reply = scripts(r).leave(args=[call_sid, now, new_state])
-    return text(reply[0]), int(reply[1])
+def leave(
+    r: redis.Redis, call_sid: str, *, now: int, new_state: CallerStatus
+) -> tuple[CallerStatus | None, int]:
+    """Take a waiting (or offered) caller out of line. Returns (previous status, or None for
+    an unknown caller; wait ms)."""
+    reply = scripts(r).leave(args=[call_sid, now, new_state.value])
+    previous = text(reply[0])
+    return (CallerStatus(previous) if previous else None), int(reply[1])
 
 
 def caller_hung_up(r: redis.Redis, journal: Journal, call_sid: str, *, now: int) -> bool:
@@ -128,11 +226,11 @@ def caller_hung_up(r: redis.Redis, journal: Journal, call_sid: str, *, now: int)
     Never raises: a Redis failure is logged.
     """
     try:
-        previous, wait_ms = leave(r, call_sid, now=now, new_state="gone")
+        previous, wait_ms = leave(r, call_sid, now=now, new_state=CallerStatus.GONE)
     except redis.RedisError:
         log.exception("could not take %s out of the queue", call_sid)
         return False
-    if previous not in ("waiting", "offered"):
+    if previous not in (CallerStatus.WAITING, CallerStatus.OFFERED):
         return False
     journal.record(call_sid, "queue_left", "hangup", wait_seconds=round(wait_ms / 1000))
     return True
@@ -153,17 +251,21 @@ def waiting_snapshot(r: redis.Redis, limit: int = 200) -> list[dict[str, str]]:
         for sid, score in r.zrange(f"{PREFIX}q:{name}", 0, limit - 1, withscores=True):
             rows.append((float(score), text(sid), name))
     rows.sort()
+    rows = rows[:limit]
+    pipe = r.pipeline(transaction=False)
+    for _, sid, _ in rows:
+        pipe.hgetall(_key(sid))
     out = []
-    for score, sid, name in rows[:limit]:
-        info = caller_info(r, sid)
+    for (score, sid, name), raw in zip(rows, pipe.execute(), strict=True):
+        found = _parse(sid, raw)
         out.append(
             {
                 "call_sid": sid,
-                "priority": info.get("cls", ""),
-                "language": info.get("lang", ""),
+                "priority": found.priority if found else "",
+                "language": found.language if found else "",
                 "line": name,
                 "score": str(int(score)),
-                "arrival_ms": info.get("arr", ""),
+                "arrival_ms": str(found.arrival_ms) if found else "",
             }
         )
     return out

@@ -6,7 +6,7 @@ Keys (prefix ``rt:``):
 
 | key | type | what |
 | --- | --- | --- |
-| ``rt:c:{CallSid}`` | hash | a caller: st (waiting, offered, bridged, done, gone, callback, timeout), lang, cls, score, arr (arrival ms), q (the set it waits in), agent, interp |
+| ``rt:c:{CallSid}`` | hash | a caller, read as routing.queue.WaitingCaller (see below) |
 | ``rt:q:es``, ``rt:q:x`` | zset | callers any agent may take (Spanish; overflowed language callers), by score |
 | ``rt:q:qu``, ``rt:q:ay`` | zset | quechua / aymara callers offered only to speakers, by score |
 | ``rt:arr:qu``, ``rt:arr:ay`` | zset | the same callers by arrival, to overflow them after the language wait |
@@ -17,6 +17,17 @@ Keys (prefix ``rt:``):
 | ``rt:ring`` | zset | agents being offered a caller, by the offer time |
 | ``rt:on`` | set | agents staffing the line (not offline, not paused) |
 | ``rt:ht`` | list | the last handle times in seconds |
+| ``rt:qsid`` | string | the QueueSid of Twilio's Plataforma queue |
+| ``rt:interp:{lang}`` | counter | whose turn it is among the registry's speakers of a language |
+
+A caller's hash (only routing/queue.py and these scripts read or write it), field: what
+(``WaitingCaller`` attribute): st: waiting, offered, bridged, done, gone, callback, timeout
+(status); lang: es, qu, ay (language); cls: preferential, authority, normal (priority); score
+(score); arr: arrival ms (arrival_ms); q: the waiting set, es, x, qu or ay (line); agent: the
+agent offered or connected (agent_id); interp: 1 when the agent needs an interpreter
+(interpreter); bs: the bridge TwiML was served (bridge_served); tl: the wait limit's event was
+recorded (timeout_logged); handoff: red or presencial (handoff); confcalls: the interpreter
+conference's calls were placed; answered: when the agent answered (ms).
 
 Score = arrival ms - class offset: lower is served first. A Spanish (or overflowed) caller
 goes to the longest-idle agent, except that while quechua or aymara callers wait for a speaker,

@@ -35,11 +35,16 @@ def _ctx(step: Step) -> Context:
     return from_app(journal=step.journal)
 
 
+def _safe_ctx(step: Step) -> Context:
+    """For the safe routes: the catalogue's default texts, no database read."""
+    return from_app(journal=step.journal, catalogue=False)
+
+
 # --- What a caller gets when something behind the view fails -----------------------------
 
 
 def _back_in_line(step: Step) -> VoiceResponse:
-    ctx = _ctx(step)
+    ctx = _safe_ctx(step)
     if form("DialCallStatus") in ("completed", "answered"):
         return flows.survey_or_goodbye(VoiceResponse(), ctx)
     return flows.enqueue_verb(VoiceResponse(), ctx)
@@ -47,24 +52,22 @@ def _back_in_line(step: Step) -> VoiceResponse:
 
 def _hold_music(step: Step) -> VoiceResponse:
     response = VoiceResponse()
-    response.play(_ctx(step).hold_music_url)
+    response.play(_safe_ctx(step).hold_music_url)
     return response
 
 
 def _back_to_wait(step: Step) -> VoiceResponse:
     response = VoiceResponse()
-    response.redirect(_ctx(step).links("queue.wait"), method="POST")
+    response.redirect(_safe_ctx(step).links("queue.wait"), method="POST")
     return response
 
 
 def _plain_whisper(step: Step) -> VoiceResponse:
-    response = VoiceResponse()
-    response.say(flows.whisper_text(None), **_ctx(step).say())
-    return response
+    return flows.plain_whisper(_safe_ctx(step))
 
 
 def _presencial_only(step: Step) -> VoiceResponse:
-    return flows.presencial_twiml(_ctx(step))
+    return flows.presencial_twiml(_safe_ctx(step), _call())
 
 
 # --- Views ---------------------------------------------------------------------------------
@@ -158,5 +161,5 @@ def transfer_done(step: Step) -> VoiceResponse:
 
 @bp.post("/presencial")
 @twilio_step(_presencial_only)
-def presencial(_step: Step) -> VoiceResponse:
-    return flows.presencial_twiml(from_app())
+def presencial(step: Step) -> VoiceResponse:
+    return flows.presencial_twiml(_ctx(step), _call())

@@ -242,6 +242,7 @@ def test_catalogue_page_lists_every_prompt_and_the_missing_recordings(
     page = client.get("/admin/mensajes").get_data(as_text=True)
     for prompt_id in prompts_domain.DEFAULT_PROMPTS:
         assert f'id="p-{prompt_id}"' in page
+        assert f"<strong>{prompts_domain.PROMPT_LABELS[prompt_id]}</strong>" in page
     recorded = len(prompts_domain.DEFAULT_PROMPTS) - len(prompts_domain.SPANISH_ONLY)
     assert f"Quechua: {recorded - 1} mensajes sin grabación" in page
     assert f"Aymara: {recorded} mensajes sin grabación" in page

@@ -11,6 +11,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from directory.audit import entries
 from ivr.prompts import (
     DEFAULT_PROMPTS,
+    PROMPT_LABELS,
     SPANISH_ONLY,
     InvalidAudioUrlError,
     UnknownPromptError,
@@ -81,6 +82,24 @@ def test_catalogue_lists_every_prompt_per_language(session: Session) -> None:
     assert len(entries) == 3 * len(DEFAULT_PROMPTS)
     qu = next(e for e in entries if (e.prompt_id, e.language) == ("main_menu", "qu"))
     assert qu.audio_url == "https://cdn/qu.mp3" and qu.overridden
+    assert qu.label == "Menú principal"
+
+
+def test_every_prompt_id_has_a_spanish_label_for_the_admins() -> None:
+    assert set(PROMPT_LABELS) == set(DEFAULT_PROMPTS)
+    assert all(label.strip() for label in PROMPT_LABELS.values())
+    assert len(set(PROMPT_LABELS.values())) == len(PROMPT_LABELS)  # no two read the same
+
+
+def test_without_a_session_the_default_text_is_said(session: Session) -> None:
+    set_text(session, "goodbye", "es", "Chau.")
+    response = VoiceResponse()
+    speak(response, None, Voice(), "queue_position", "qu", puesto=2)
+    speak(response, None, Voice(), "goodbye")
+    assert [v.value for v in response.verbs] == [
+        "Usted es el número 2 en la fila.",
+        DEFAULT_PROMPTS["goodbye"],
+    ]
 
 
 def test_prompts_cli(app: Flask, runner: FlaskCliRunner) -> None:

@@ -15,10 +15,12 @@ from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.test import TestResponse
 
+from ivr.prompts import DEFAULT_PROMPTS, set_audio, set_text
 from register.models import CallbackRequest
 from routing import agents
 from routing import queue as line
 from routing.dispatch import match
+from routing.queue import CallerStatus
 from routing.settings import RoutingSettings
 from tests.conftest import TwilioSigner, call_params
 from tests.routing.conftest import (
@@ -38,6 +40,15 @@ S = RoutingSettings()
 def xml(response: TestResponse) -> ET.Element:
     assert response.status_code == 200, response.data
     return ET.fromstring(response.data)
+
+
+def said(element: ET.Element) -> list[str]:
+    """The texts of every <Say>, in order."""
+    return [say.text or "" for say in element.iter("Say")]
+
+
+def prompt(prompt_id: str, **fields: Any) -> str:
+    return DEFAULT_PROMPTS[prompt_id].format(**fields)
 
 
 def enter(app: Flask, call_sid: str, **fields: Any) -> None:
@@ -62,15 +73,52 @@ def test_the_wait_url_announces_position_and_wait_and_offers_a_callback(
     root = xml(twilio.post("/voice/queue/wait", call_params(sid(2), QueueSid="QU" + "1" * 32)))
     gather = root.find("Gather")
     assert gather is not None and gather.attrib["numDigits"] == "1"
-    say = gather.find("Say")
-    assert say is not None
-    assert say.text == (
+    assert said(gather) == [
+        prompt("queue_position", puesto=3),
+        prompt("queue_wait_minutes", minutos=9),
+        prompt("queue_callback_offer"),
+    ]
+    assert " ".join(said(gather)) == (
         "Usted es el número 3 en la fila. El tiempo estimado de espera es de 9 minutos. "
         "Si prefiere que le devolvamos la llamada, marque 1."
     )
     play = gather.find("Play")
     assert play is not None and play.text == app.config["HOLD_MUSIC_URL"]
-    assert redis_client.get("rt:qsid") == b"QU" + b"1" * 32
+    assert line.twilio_queue(redis_client) == "QU" + "1" * 32
+
+
+def test_a_quechua_caller_waiting_in_line_hears_the_recordings_set_for_quechua(
+    app: Flask, twilio: TwilioSigner, session: Session
+) -> None:
+    position = "https://cdn.mef.gob.pe/qu/queue_position.mp3"
+    offer = "https://cdn.mef.gob.pe/qu/queue_callback_offer.mp3"
+    set_audio(session, "queue_position", "qu", position)
+    set_audio(session, "queue_callback_offer", "qu", offer)
+    enter(app, sid(1), language="qu")
+    gather = xml(twilio.post("/voice/queue/wait", call_params(sid(1)))).find("Gather")
+    assert gather is not None
+    assert [(v.tag, v.text) for v in gather] == [
+        ("Play", position),
+        ("Say", prompt("queue_wait_minutes", minutos=3)),  # not recorded: said in Spanish
+        ("Play", offer),
+        ("Play", app.config["HOLD_MUSIC_URL"]),
+    ]
+
+
+def test_an_admin_changes_a_queue_sentence_without_code(
+    app: Flask, twilio: TwilioSigner, session: Session, redis_client: redis.Redis
+) -> None:
+    set_text(session, "queue_agent_missed", "es", "Su asesor no contestó; sigue en la fila.")
+    ana = add_agent(session, "Ana")
+    agents.set_state_from_directory(session, redis_client, ana.id, "available", now=1, settings=S)
+    enter(app, sid(1))
+    root = xml(
+        twilio.post(
+            f"/voice/queue/dial-done?call={sid(1)}&agent={ana.id}",
+            call_params(sid(1), DialCallStatus="no-answer"),
+        )
+    )
+    assert said(root) == ["Su asesor no contestó; sigue en la fila."]
 
 
 def test_pressing_1_while_waiting_leaves_for_a_callback_the_same_day(
@@ -80,8 +128,9 @@ def test_pressing_1_while_waiting_leaves_for_a_callback_the_same_day(
     root = xml(twilio.post("/voice/queue/wait-key", call_params(sid(1), Digits="1")))
     assert [c.tag for c in root] == ["Leave"]
     root = xml(twilio.post("/voice/queue/left", call_params(sid(1), QueueResult="leave")))
-    assert [c.tag for c in root] == ["Say", "Hangup"]
-    assert "devolverá la llamada" in (root[0].text or "")
+    assert [c.tag for c in root] == ["Say", "Say", "Hangup"]
+    when = prompt("queue_callback_today"), prompt("queue_callback_next_day")
+    assert said(root)[0] in when and said(root)[1] == prompt("thanks")
     [request] = session.scalars(select(CallbackRequest)).all()
     assert (request.source, request.telefono, request.status) == (
         "cola",
@@ -134,9 +183,12 @@ def test_a_free_agent_gets_the_caller_out_of_twilios_queue_and_hears_the_whisper
     whisper_url = client.attrib["url"]
     agent_leg = call_params("CA" + "9" * 32, To="client:ana")
     root = xml(twilio.post(whisper_url.removeprefix("https://ivr.example.test"), agent_leg))
-    text = root.findtext("Say", "")
-    assert "Atención preferencial: gestante" in text
-    assert "estado de un trámite" in text and "2 0 2 4 1 2 3" in text
+    assert said(root) == [
+        prompt("whisper_plataforma"),
+        prompt("whisper_preferential", motivo="gestante"),
+        prompt("whisper_query", consulta="estado de un trámite"),
+        prompt("whisper_expediente", digits="2 0 2 4 1 2 3"),
+    ]
     assert agents.presence(redis_client, ana.id).state == "on_call"
     assert ("agent_answered", None) in steps(journey, sid(1))
     assert ("queue_left", "bridged") in steps(journey, sid(1))
@@ -256,7 +308,8 @@ def test_a_quechua_caller_with_no_speaker_free_gets_an_agent_and_an_interpreter(
     join = calls[0].one("Url").removeprefix("https://ivr.example.test")
     root = xml(twilio.post(join, call_params("CA" + "8" * 32)))
     assert root.findtext("Dial/Conference") == f"plataforma-{sid(1)}"
-    assert "Idioma: quechua" in root.findtext("Say", "")
+    assert prompt("whisper_language", idioma="quechua") in said(root)
+    assert said(root)[-1] == prompt("whisper_interpreter")
     assert agents.presence(redis_client, ana.id).state == "on_call"
 
 
@@ -291,7 +344,7 @@ def test_an_authority_transferred_or_sent_to_the_visits_module(
     assert sms.one("To") == "+51999888777"
     assert "Región: Puno" in sms.one("Body") and "Atendió: Ana" in sms.one("Body")
     root = xml(twilio.post(f"/voice/queue/presencial?call={sid(1)}", call_params(sid(1))))
-    assert "Módulo de Registro y Control de Visitas" in (root[0].text or "")
+    assert said(root)[0] == prompt("presencial")
     assert ("transfer", None) in steps(journey, sid(1))
     assert agents.presence(redis_client, ana.id).state == "wrap_up"
     # a second click does nothing more
@@ -319,6 +372,7 @@ def test_a_failed_transfer_puts_the_caller_back_in_place(
         )
     )
     assert [c.tag for c in root] == ["Say", "Enqueue"]
+    assert said(root) == [prompt("transfer_failed")]
     assert line.position(redis_client, sid(1)) == 1
 
 
@@ -373,7 +427,8 @@ def test_the_sweep_releases_an_offer_whose_call_never_reached_the_agent(
     agents.set_state_from_directory(session, redis_client, ana.id, "available", now=1, settings=S)
     enter(app, sid(1))
     # the connect job found the call gone: the caller is out, Ana free again
-    assert line.caller_info(redis_client, sid(1))["st"] == "gone"
+    caller = line.caller(redis_client, sid(1))
+    assert caller is not None and caller.status is CallerStatus.GONE
     assert agents.presence(redis_client, ana.id).state == "available"
     enter(app, sid(2))
     assert agents.presence(redis_client, ana.id).state == "ringing"

@@ -10,6 +10,7 @@ from flask import Flask
 from twilio.twiml.voice_response import VoiceResponse
 
 from extensions import redis_store
+from ivr.prompts import DEFAULT_PROMPTS
 from routing import queue as line
 from routing.settings import RoutingSettings
 from tests.conftest import TwilioSigner, call_params
@@ -47,7 +48,7 @@ def test_the_caller_joins_our_line_and_twilios_queue_with_our_wait_url(
     with app.test_request_context():
         root = ET.fromstring(str(send_to_plataforma(VoiceResponse(), state, "authority")))
     say, enqueue = list(root)
-    assert "turno" in (say.text or "")
+    assert say.text == DEFAULT_PROMPTS["queue_authority"]
     assert enqueue.text == "plataforma"
     assert enqueue.attrib["waitUrl"] == "https://ivr.example.test/voice/queue/wait"
     assert enqueue.attrib["action"] == "https://ivr.example.test/voice/queue/left"

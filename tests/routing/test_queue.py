@@ -8,6 +8,7 @@ from register.events import Journal
 from routing import agents
 from routing import queue as line
 from routing.dispatch import match
+from routing.queue import CallerStatus, WaitingCaller
 from routing.settings import RoutingSettings
 from tests.routing.conftest import BASE, sid
 
@@ -139,5 +140,39 @@ def test_callers_at_the_wait_limit_leave_the_line(redis_client: redis.Redis) -> 
         redis_client, sid(2), language="es", priority="normal", now=BASE + 30_000, settings=settings
     )
     assert line.timed_out(redis_client, now=BASE + 60_000, settings=settings) == [sid(1)]
-    assert line.caller_info(redis_client, sid(1))["st"] == "timeout"
+    caller = line.caller(redis_client, sid(1))
+    assert caller is not None and caller.status is CallerStatus.TIMEOUT
     assert line.position(redis_client, sid(2)) == 1
+
+
+def test_the_line_returns_a_typed_record_of_each_caller(redis_client: redis.Redis) -> None:
+    assert line.caller(redis_client, sid(1)) is None
+    line.enqueue(redis_client, sid(1), language="qu", priority="authority", now=BASE, settings=S)
+    waiting = line.caller(redis_client, sid(1))
+    assert waiting == WaitingCaller(
+        call_sid=sid(1),
+        status=CallerStatus.WAITING,
+        language="qu",
+        priority="authority",
+        score=BASE - S.class_offset_ms("authority"),
+        arrival_ms=BASE,
+        line="qu",
+        agent_id=None,
+        interpreter=False,
+        bridge_served=False,
+        timeout_logged=False,
+        handoff=None,
+    )
+    agents.set_state(redis_client, 4, "available", languages=[], now=BASE, settings=S)
+    match(redis_client, now=BASE + S.language_wait_seconds * 1000, settings=S)  # overflowed
+    offered = line.caller(redis_client, sid(1))
+    assert offered is not None and offered.is_offered_to(4) and not offered.is_offered_to(5)
+    assert (offered.line, offered.interpreter, offered.connected_agent) == ("x", True, None)
+    agents.answered(redis_client, sid(1), 4, now=BASE + 1)
+    line.mark_bridge_served(redis_client, sid(1))
+    bridged = line.caller(redis_client, sid(1))
+    assert bridged is not None and bridged.connected_agent == 4 and bridged.bridge_served
+    assert line.claim_handoff(redis_client, sid(1), "red")
+    assert not line.claim_handoff(redis_client, sid(1), "presencial")
+    handed = line.caller(redis_client, sid(1))
+    assert handed is not None and handed.handoff == "red"

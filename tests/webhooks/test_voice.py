@@ -577,6 +577,15 @@ def test_whisper_tells_the_red_member_who_calls_and_asks_for_1(
     root = callee.post(f"/voice/technical/whisper?call={SID}&leg=titular")
     text = said(root)
     assert "Presupuesto Público" in text and "ciudadano" in text and "Arequipa" in text
+    assert [say.text for say in root.iter("Say")] == [
+        prompts.DEFAULT_PROMPTS["whisper_intro"].format(
+            organo="Presupuesto Público",
+            tipo_usuario="ciudadano",
+            region="Arequipa",
+        ),
+        prompts.DEFAULT_PROMPTS["whisper_summary"],
+        prompts.DEFAULT_PROMPTS["whisper_accept"],
+    ]
     assert [p.text for p in root.iter("Play")] == ["https://api.twilio.com/RE9"]
     assert gather_action(root) == f"/voice/technical/whisper/accept?call={SID}&leg=titular"
     assert verbs(root)[-1] == "Hangup"  # no key in time: not accepted
