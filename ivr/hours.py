@@ -195,11 +195,6 @@ def callback_due_date(now: datetime, hours: Hours) -> date:
 # --- Admin settings and closure days ----------------------------------------------------
 
 
-def get_setting(session: Session, key: str) -> str | None:
-    row = session.get(IvrSetting, key)
-    return row.value if row else None
-
-
 def _put_setting(session: Session, key: str, value: str | None, actor: str | None) -> None:
     row = session.get(IvrSetting, key)
     before = None if row is None else {"key": key, "value": row.value}

@@ -143,11 +143,6 @@ def _ordered(events: Iterable[Mapping[str, Any]]) -> list[tuple[datetime, str, d
     return out
 
 
-def sort_events(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Unique by event id, ordered by time (then id, so equal times are stable)."""
-    return [event for _at, _stamp, event in _ordered(events)]
-
-
 class Event(NamedTuple):
     """One journey event as a step's handler reads it."""
 

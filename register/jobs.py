@@ -36,11 +36,9 @@ from register.events import (
     WAKE_TTL,
     Event,
     Sink,
-    flush_outbox,
     wake,
 )
 from register.ingest import group_by_call, merge_rows, upsert_rows
-from register.retention import purge
 
 log = logging.getLogger(__name__)
 
@@ -234,14 +232,3 @@ def write_call(call_sid: str, events: list[Event]) -> int:
         session.rollback()
         raise
     return len(rows)
-
-
-def flush_outbox_job() -> int:
-    """Periodic: move the spool and the outbox onto the stream."""
-    return flush_outbox(db.session(), _sink())
-
-
-def purge_job(months: int | None = None) -> dict[str, int]:
-    """Periodic: apply the retention setting (recordings and unmasked numbers)."""
-    keep = months if months is not None else int(current_app.config["REGISTER_RETENTION_MONTHS"])
-    return purge(db.session(), keep)

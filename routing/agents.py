@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import redis
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from directory.models import Agent
@@ -144,7 +143,3 @@ def stuck_ringing(r: redis.Redis, *, now: int, older_than_ms: int) -> list[tuple
         if p.state == "ringing" and p.call_sid:
             out.append((p.agent_id, p.call_sid))
     return out
-
-
-def all_agent_ids(session: Session) -> list[int]:
-    return list(session.scalars(select(Agent.id).where(Agent.activo.is_(True)).order_by(Agent.id)))
