@@ -58,6 +58,12 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
+@limiter.request_filter
+def _twilio_request() -> bool:
+    """Twilio's signed webhooks are never rate-limited (nor looked at by the limiter)."""
+    return is_twilio_path(request.path)
+
+
 def login_username_key() -> str:
     """The rate limit's key per account: the user name typed (case and spaces aside)."""
     return "usuario:" + (request.form.get("username") or "").strip().lower()[:80]

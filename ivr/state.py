@@ -6,7 +6,7 @@ reads it for whispers and priority. The register does not: it reads the journey 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import orjson
@@ -35,7 +35,7 @@ class CallState:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
-        return orjson.dumps(asdict(self))
+        return orjson.dumps({name: getattr(self, name) for name in _FIELDS})
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> CallState:
@@ -43,7 +43,8 @@ class CallState:
         return cls(**{k: v for k, v in data.items() if k in _KNOWN})
 
 
-_KNOWN = frozenset(f.name for f in fields(CallState))
+_FIELDS = tuple(f.name for f in fields(CallState))
+_KNOWN = frozenset(_FIELDS)
 
 
 def state_key(call_sid: str) -> str:

@@ -42,7 +42,7 @@ from register.ingest import group_by_call, merge_rows, upsert_rows
 
 log = logging.getLogger(__name__)
 
-BATCH_ENTRIES = 5000  # stream entries per batch (a webhook request's events are one entry)
+BATCH_ENTRIES = 2000  # stream entries per batch (a webhook request's events are one entry)
 DRAIN_SECONDS = 60.0  # then the drain hands over to a new job
 CLAIM_IDLE_MS = 60_000  # entries of a drain that died are claimed after this long
 
