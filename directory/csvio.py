@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from directory.rules import FORMULA_START
 
 
 @dataclass(frozen=True)
@@ -189,12 +193,34 @@ def read_rows(data: bytes | str, header: Sequence[str]) -> tuple[list[CsvRow], l
     return rows, errors
 
 
+# A phone number as the service writes it (E.164, or masked: +51 9** *** 321): no formula.
+_PHONE = re.compile(r"\+?[0-9][0-9 *]*")
+
+
+def safe_text(value: object) -> str:
+    """A CSV cell a spreadsheet will not run: text that starts like a formula (=, +, -, @, a
+    tab, a carriage return) gets a leading apostrophe, as OWASP advises; the service's own
+    phone numbers stay as they are."""
+    text = "" if value is None else str(value)
+    if text.startswith((*FORMULA_START, "\t", "\r")) and not _PHONE.fullmatch(text):
+        return "'" + text
+    return text
+
+
+def as_text_cells(sheet: Any, row_index: int) -> None:
+    """The row's text cells stay text in the workbook (openpyxl takes a str that starts with
+    "=" for a formula)."""
+    for cell in sheet[row_index]:
+        if isinstance(cell.value, str):
+            cell.data_type = "s"
+
+
 def write_rows(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """CSV text with ``header`` and ``rows`` (UTF-8 text, ``\\n`` line ends)."""
+    """CSV text with ``header`` and ``rows`` (UTF-8 text, ``\n`` line ends; see ``safe_text``)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerows([safe_text(v) for v in row] for row in rows)
     return out.getvalue()
 
 
@@ -210,6 +236,7 @@ def write_xlsx(header: Sequence[str], rows: Sequence[Sequence[object]], title: s
     sheet.append(list(header))
     for row in rows:
         sheet.append(["" if v is None else str(v) for v in row])
+        as_text_cells(sheet, sheet.max_row)
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()

@@ -120,12 +120,20 @@ def check_sigla(value: str) -> str:
     return sigla
 
 
+# What a spreadsheet would take for the start of a formula (=HYPERLINK(...), +cmd|...).
+FORMULA_START = ("=", "+", "-", "@")
+
+
 def check_text(value: str, what: str, max_length: int = 200) -> str:
     text = " ".join(value.split())
     if not text:
         raise RuleError(f"falta {what}.")
     if len(text) > max_length:
         raise RuleError(f"{what} tiene más de {max_length} caracteres.")
+    if text.startswith(FORMULA_START):
+        raise RuleError(
+            f"{what} no puede empezar con «{text[0]}» (una hoja de cálculo lo leería como fórmula)."
+        )
     return text
 
 

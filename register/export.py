@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from directory.csvio import as_text_cells, safe_text
 from register.anexo1 import COLUMNS, mask_phone
 from register.models import RegisterCall
 
@@ -132,7 +133,7 @@ def write_csv(rows: Iterator[dict[str, Any]], out: io.TextIOBase | Any) -> int:
     writer.writerow(COLUMNS)
     count = 0
     for row in rows:
-        writer.writerow([_text(row[c]) for c in COLUMNS])
+        writer.writerow([safe_text(_text(row[c])) for c in COLUMNS])
         count += 1
     return count
 
@@ -152,6 +153,7 @@ def write_xlsx(rows: Iterator[dict[str, Any]], path: Path | io.BytesIO) -> int:
     count = 0
     for row in rows:
         ws.append([row[c] for c in COLUMNS])
+        as_text_cells(ws, ws.max_row)
         count += 1
         r = ws.max_row
         ws.cell(r, 1).number_format = "yyyy-mm-dd"

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clock import LIMA, is_business_day, to_lima
+from directory.csvio import as_text_cells
 from register.erlang import agents_needed, average_speed_of_answer, service_level
 from register.models import CallbackRequest, RegisterCall
 
@@ -413,6 +414,7 @@ def write_report_xlsx(report: dict[str, Any], path: Path) -> None:
             cell.font = bold
         for row in rows:
             ws.append(row)
+            as_text_cells(ws, ws.max_row)
         for i, width in enumerate(widths):
             ws.column_dimensions[chr(ord("A") + i)].width = width
         ws.freeze_panes = "A2"

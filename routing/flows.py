@@ -94,6 +94,10 @@ def send_to_plataforma(
 def _join_line(
     response: VoiceResponse, state: CallState, reason: str, ctx: Context, *, now: int
 ) -> VoiceResponse:
+    if line.has_hung_up(ctx.r, state.call_sid):  # a late request of a call that ended
+        log.info("%s ended before it reached the Plataforma: not queued", state.call_sid)
+        response.hangup()
+        return response
     priority = line.priority_of(state)
     log.info("%s to the Plataforma (%s, %s)", state.call_sid, reason, priority)
     entry = line.enqueue(

@@ -226,6 +226,7 @@ def caller_hung_up(r: redis.Redis, journal: Journal, call_sid: str, *, now: int)
     Never raises: a Redis failure is logged.
     """
     try:
+        r.set(_ended_key(call_sid), 1, ex=CALLER_TTL_SECONDS)
         previous, wait_ms = leave(r, call_sid, now=now, new_state=CallerStatus.GONE)
     except redis.RedisError:
         log.exception("could not take %s out of the queue", call_sid)
@@ -234,6 +235,15 @@ def caller_hung_up(r: redis.Redis, journal: Journal, call_sid: str, *, now: int)
         return False
     journal.record(call_sid, "queue_left", "hangup", wait_seconds=round(wait_ms / 1000))
     return True
+
+
+def _ended_key(call_sid: str) -> str:
+    return f"{PREFIX}ended:{call_sid}"
+
+
+def has_hung_up(r: redis.Redis, call_sid: str) -> bool:
+    """Whether Twilio already said the call is over (a step's request may arrive after it)."""
+    return bool(r.exists(_ended_key(call_sid)))
 
 
 def timed_out(

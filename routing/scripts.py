@@ -7,6 +7,7 @@ Keys (prefix ``rt:``):
 | key | type | what |
 | --- | --- | --- |
 | ``rt:c:{CallSid}`` | hash | a caller, read as routing.queue.WaitingCaller (see below) |
+| ``rt:ended:{CallSid}`` | string | Twilio said the call is over: a late step does not queue it |
 | ``rt:q:es``, ``rt:q:x`` | zset | callers any agent may take (Spanish; overflowed language callers), by score |
 | ``rt:q:qu``, ``rt:q:ay`` | zset | quechua / aymara callers offered only to speakers, by score |
 | ``rt:arr:qu``, ``rt:arr:ay`` | zset | the same callers by arrival, to overflow them after the language wait |

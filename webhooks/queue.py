@@ -9,14 +9,14 @@ conversation.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, abort, request
 from twilio.twiml.voice_response import VoiceResponse
 
 from extensions import db
 from routing import flows
 from routing.context import Context, from_app
 from routing.queue import now_ms
-from webhooks.steps import Step, form, form_int, twilio_step
+from webhooks.steps import Step, arg_int, form, form_int, twilio_step
 from webhooks.twilio_auth import twilio_signed
 
 bp = Blueprint("queue", __name__, url_prefix="/voice/queue")
@@ -28,7 +28,9 @@ def _call() -> str:
 
 
 def _agent() -> int:
-    return int(request.args.get("agent", "0"))
+    """The agent of an agent's leg (``?agent=N``); 0, which no agent has, when it is not a
+    number (the views then treat the offer as stale)."""
+    return arg_int("agent")
 
 
 def _ctx(step: Step) -> Context:
@@ -141,6 +143,8 @@ def conference_join(step: Step) -> VoiceResponse:
 @bp.post("/agent-leg-status")
 @twilio_signed
 def agent_leg_status() -> Response:
+    if not request.args.get("agent", "").isdigit() or not _call():
+        abort(400)
     ctx = from_app()
     flows.agent_leg_status(ctx, _call(), _agent(), form("CallStatus"), now=now_ms())
     ctx.hand_over()

@@ -132,3 +132,12 @@ def test_a_designation_without_dates_is_not_flagged() -> None:
 
 def test_communicated_before_taking_effect_is_on_time() -> None:
     assert not is_late(date(2026, 3, 10), date(2026, 3, 2))
+
+
+@pytest.mark.parametrize("name", ['=HYPERLINK("http://x","y")', "+cmd|' /C calc'!A0", "@SUM(1)"])
+def test_a_name_that_starts_like_a_formula_is_refused(name: str) -> None:
+    """Issue 15: what a spreadsheet would run never enters the directory."""
+    from directory.rules import RuleError, check_text
+
+    with pytest.raises(RuleError, match="fórmula"):
+        check_text(name, "el nombre")

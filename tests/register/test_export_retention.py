@@ -180,3 +180,26 @@ def test_a_recording_twilio_cannot_delete_keeps_its_call_for_the_next_run(
     result = runner.invoke(args=["register", "purge", "--months", "0"])
     assert result.exit_code == 0, result.output
     assert "llamadas depuradas" in result.output
+
+
+def test_a_cell_that_starts_like_a_formula_is_neutralised_in_csv_and_xlsx(
+    session: Session, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    """Issue 15: =HYPERLINK(...) in a name reaches no spreadsheet as a live formula."""
+    events = plataforma_answered("CA" + "f" * 32)
+    for event in events:
+        if event["step"] == "agent_answered":
+            event["data"]["nombre"] = '=HYPERLINK("http://evil.example","clic")'
+    ingest_events(session, events)
+    out = tmp_path / "octubre.csv"
+    export = ["register", "export", "--month", "2026-10", "--role", "admin"]
+    assert runner.invoke(args=[*export, "--output", str(out)]).exit_code == 0
+    [row] = list(csv.DictReader(out.read_text(encoding="utf-8-sig").splitlines()))
+    assert row["atendido_por"] == '\'=HYPERLINK("http://evil.example","clic")'
+    assert row["telefono"] == "+51987654321"  # the service's own numbers stay as they are
+    book = tmp_path / "octubre.xlsx"
+    assert runner.invoke(args=[*export, "--output", str(book)]).exit_code == 0
+    sheet = load_workbook(book).active
+    assert sheet is not None
+    cell = sheet.cell(2, COLUMNS.index("atendido_por") + 1)
+    assert cell.data_type == "s" and str(cell.value).startswith("=HYPERLINK")

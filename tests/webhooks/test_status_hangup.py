@@ -35,3 +35,23 @@ def test_an_in_progress_status_leaves_the_caller_waiting(
         send_to_plataforma(VoiceResponse(), caller_state(sid(1)), "menu")
     twilio.post("/voice/status", call_params(sid(1), CallStatus="in-progress"))
     assert line.waiting_count(redis_client) == 1
+
+
+def test_a_status_callback_before_the_last_step_leaves_no_ghost_in_line(
+    app: Flask, twilio: TwilioSigner, redis_client: redis.Redis
+) -> None:
+    """Issue 15: Twilio's final status overtook the menu step that sends the caller to the
+    Plataforma; that late step must not put a caller who is gone at the head of the line."""
+    sid_ = sid(3)
+    twilio.post("/voice/incoming", call_params(sid_))
+    twilio.post("/voice/status", call_params(sid_, CallStatus="completed", CallDuration="9"))
+    late = twilio.post("/voice/menu?try=1", call_params(sid_, Digits="0"))
+    assert late.status_code == 200 and b"<Enqueue" not in late.data
+    assert line.waiting_count(redis_client) == 0
+
+
+@pytest.mark.parametrize("query", ["agent=abc", "agent=", "agent=-1"])
+def test_an_agent_leg_status_with_bad_parameters_is_a_400(twilio: TwilioSigner, query: str) -> None:
+    """Issue 15: every view validates its query parameters (400, never 500)."""
+    response = twilio.post(f"/voice/queue/agent-leg-status?{query}", call_params(CallStatus="busy"))
+    assert response.status_code == 400
