@@ -133,6 +133,8 @@ class Config:
         )
         # Jobs run in-process (rq is_async=False) only when a test asks for it explicitly.
         self.RQ_ASYNC = True
+        # /health answers 503 when no rq worker has sent a heartbeat lately.
+        self.HEALTH_WORKER_REQUIRED = env_bool("HEALTH_WORKER_REQUIRED", True)
 
     def validate(self) -> None:
         missing = [name for name in REQUIRED_IN_PRODUCTION if not getattr(self, name)]
@@ -187,6 +189,7 @@ class TestConfig(Config):
         self.TWILIO_AUTH_TOKEN = "test-auth-token"
         self.PUBLIC_BASE_URL = "https://ivr.example.test"
         self.TWILIO_VALIDATE_SIGNATURES = True
+        self.HEALTH_WORKER_REQUIRED = False
         self.WTF_CSRF_ENABLED = False
         self.SESSION_COOKIE_SECURE = False  # the test client and the browser tests use http
         self.REMEMBER_COOKIE_SECURE = False

@@ -1,28 +1,70 @@
-"""`/health`: reports whether the database and Redis answer."""
+"""`/health`: whether the database and Redis answer, an rq worker is alive, the register keeps
+up (the oldest event not yet written) and nothing waits in the outbox. 503 when any is past its
+limit, with what is wrong in the body, so a load balancer or a monitor can act on it."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
-from flask.typing import ResponseReturnValue
-from sqlalchemy import text
+from datetime import timedelta
+from typing import Any
 
+from flask import Blueprint, current_app, jsonify
+from flask.typing import ResponseReturnValue
+from rq import Worker
+from sqlalchemy import func, select, text
+
+from clock import utcnow
 from extensions import db, redis_store
+from register.events import STREAM
+from register.models import RegisterOutbox
 
 bp = Blueprint("health", __name__)
+
+WORKER_SILENCE = timedelta(seconds=90)  # rq's heartbeat comes every few seconds
+REGISTER_LAG_LIMIT = timedelta(seconds=120)  # the oldest event on the stream, not yet written
+
+
+def _check(checks: dict[str, Any], name: str, probe: Any) -> None:
+    try:
+        checks[name] = probe()
+    except Exception as exc:  # noqa: BLE001 - any failure is the report
+        checks[name] = f"error: {exc.__class__.__name__}"
+
+
+def _worker() -> str:
+    now = utcnow()
+    alive = [
+        w
+        for w in Worker.all(connection=redis_store.client)
+        if w.last_heartbeat and now - w.last_heartbeat.replace(tzinfo=now.tzinfo) < WORKER_SILENCE
+    ]
+    if alive or not current_app.config.get("HEALTH_WORKER_REQUIRED", True):
+        return "ok" if alive else "ok (no worker required)"
+    return "error: no rq worker has sent a heartbeat in 90 s"
+
+
+def _register_lag() -> str:
+    oldest = redis_store.client.xrange(STREAM, count=1)
+    if not oldest:
+        return "ok"
+    since_ms = int(oldest[0][0].decode().split("-")[0])
+    lag = utcnow().timestamp() - since_ms / 1000
+    if lag > REGISTER_LAG_LIMIT.total_seconds():
+        return f"error: the oldest event not yet written is {lag:.0f} s old"
+    return "ok"
+
+
+def _outbox() -> str:
+    kept = db.session.scalar(select(func.count()).select_from(RegisterOutbox)) or 0
+    return "ok" if not kept else f"error: {kept} events kept while Redis was down, not yet moved"
 
 
 @bp.get("/health")
 def health() -> ResponseReturnValue:
-    checks: dict[str, str] = {}
-    try:
-        db.session.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception as exc:  # noqa: BLE001 - any failure is the report
-        checks["database"] = f"error: {exc.__class__.__name__}"
-    try:
-        redis_store.client.ping()
-        checks["redis"] = "ok"
-    except Exception as exc:  # noqa: BLE001
-        checks["redis"] = f"error: {exc.__class__.__name__}"
-    healthy = all(v == "ok" for v in checks.values())
+    checks: dict[str, Any] = {}
+    _check(checks, "database", lambda: db.session.execute(text("SELECT 1")) and "ok")
+    _check(checks, "redis", lambda: redis_store.client.ping() and "ok")
+    _check(checks, "worker", _worker)
+    _check(checks, "register_lag", _register_lag)
+    _check(checks, "outbox", _outbox)
+    healthy = all(str(v).startswith("ok") for v in checks.values())
     return jsonify(status="ok" if healthy else "degraded", **checks), 200 if healthy else 503

@@ -25,7 +25,7 @@ MAX_TRIES = 3
 # that moment and marked simulated (reports and exports leave it out unless asked).
 SIMULATION_FIELD = "RedSimulacion"
 UrlFor = Callable[..., str]
-# Routing's seam (routing.plataforma.send_to_plataforma, wired in by the view): append the
+# Routing's seam (routing.flows.send_to_plataforma, wired in by the view): append the
 # TwiML that puts the caller in line for an agent.
 ToPlataforma = Callable[[VoiceResponse, CallState | None, str], VoiceResponse]
 

@@ -2,17 +2,67 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
+from rq import Worker
+from sqlalchemy.orm import Session
 
 from app import create_app
 from config import ConfigError, load_config
+from extensions import redis_store
+from register.events import STREAM, write_outbox
+from tests.register.journeys import plataforma_answered
 
 
 def test_health_reports_database_and_redis(client: FlaskClient) -> None:
     response = client.get("/health")
     assert response.status_code == 200
-    assert response.json == {"status": "ok", "database": "ok", "redis": "ok"}
+    assert response.json == {
+        "status": "ok",
+        "database": "ok",
+        "redis": "ok",
+        "worker": "ok (no worker required)",
+        "register_lag": "ok",
+        "outbox": "ok",
+    }
+
+
+def report(response: Any) -> dict[str, str]:
+    body: dict[str, str] = response.json
+    return body
+
+
+def test_health_is_503_without_a_worker_when_one_is_required(
+    app: Flask, client: FlaskClient
+) -> None:
+    app.config["HEALTH_WORKER_REQUIRED"] = True
+    response = client.get("/health")
+    assert response.status_code == 503 and "heartbeat" in report(response)["worker"]
+    worker = Worker([redis_store.queue("register")], connection=redis_store.client)
+    worker.register_birth()
+    worker.heartbeat()
+    try:
+        assert report(client.get("/health"))["worker"] == "ok"
+    finally:
+        worker.register_death()
+
+
+def test_health_is_503_when_the_register_lags_or_the_outbox_holds_events(
+    app: Flask, client: FlaskClient, session: Session
+) -> None:
+    old_ms = int((time.time() - 600) * 1000)
+    redis_store.client.xadd(STREAM, {"events": "[]"}, id=f"{old_ms}-0")
+    response = client.get("/health")
+    assert response.status_code == 503 and "600 s old" in report(response)["register_lag"]
+    redis_store.client.delete(STREAM)
+    write_outbox(session, plataforma_answered("CA" + "4" * 32)[:2])
+    session.commit()
+    response = client.get("/health")
+    assert response.status_code == 503 and report(response)["outbox"].startswith("error: 2 events")
 
 
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "TWILIO_AUTH_TOKEN", "PUBLIC_BASE_URL"])
