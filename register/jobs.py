@@ -185,17 +185,19 @@ def drain_stream(
                 pipe.xack(STREAM, GROUP, *batch.ids)
                 pipe.xdel(STREAM, *batch.ids)
                 pipe.execute()
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline:  # a new job goes on (a fresh work horse)
                 r.set(WAKE_KEY, 1, ex=WAKE_TTL)
                 wake(sink)
-                return written
-        # Empty: clear the flag, then look once more (events added before the flag was cleared
-        # found it set and queued no drain; those added after queue their own).
-        r.delete(WAKE_KEY)
-        if not undelivered(r):
-            break
-        r.set(WAKE_KEY, 1, ex=WAKE_TTL)
-    r.xgroup_delconsumer(STREAM, GROUP, consumer)
+                break
+        else:
+            # Empty: clear the flag, then look once more (events added before the flag was
+            # cleared found it set and queued no drain; those added after queue their own).
+            r.delete(WAKE_KEY)
+            if undelivered(r):
+                r.set(WAKE_KEY, 1, ex=WAKE_TTL)
+                continue
+        break
+    r.xgroup_delconsumer(STREAM, GROUP, consumer)  # its entries are all acknowledged
     return written
 
 

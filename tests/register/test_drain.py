@@ -138,3 +138,16 @@ def test_a_stream_entry_that_is_not_events_is_kept_as_a_failed_job(
     failed = sink.queue.failed_job_registry
     assert session.scalar(select(func.count()).select_from(RegisterCall)) == 0
     assert len(failed.get_job_ids()) + len(sink.queue.scheduled_job_registry.get_job_ids()) == 1
+
+
+def test_a_drain_past_its_time_hands_over_to_a_new_job(
+    sink: Sink, deliver: Deliver, work: Callable[..., None], session: Session
+) -> None:
+    for i in range(3):
+        deliver(plataforma_answered(sid(i)))
+    ensure_group(sink.r)
+    assert drain_stream(session, sink, "short", count=1, seconds=0) == 1  # one batch, then...
+    assert sink.queue.count == 2  # ...a new drain (beside the one the first delivery queued)
+    assert sink.r.xinfo_consumers(STREAM, GROUP) == []  # it leaves no consumer behind
+    work()
+    assert len(rows(session)) == 3
