@@ -133,6 +133,10 @@ class Config:
         )
         # Jobs run in-process (rq is_async=False) only when a test asks for it explicitly.
         self.RQ_ASYNC = True
+        # Production refuses a Redis without appendonly yes (call states, the register's
+        # stream and queued jobs would not survive its restart) unless this says the operator
+        # accepts that loss.
+        self.REDIS_ALLOW_NO_AOF = env_bool("REDIS_ALLOW_NO_AOF", False)
         # /health answers 503 when no rq worker has sent a heartbeat lately.
         self.HEALTH_WORKER_REQUIRED = env_bool("HEALTH_WORKER_REQUIRED", True)
 

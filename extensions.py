@@ -187,6 +187,29 @@ def _redis_answers(url: str) -> bool:
         return False
 
 
+class PersistenceError(RuntimeError):
+    """Production's Redis keeps nothing across a restart, and no setting accepts that."""
+
+
+def check_redis_persistence(client: redis.Redis, *, allow_no_aof: bool) -> None:
+    """In production: Redis must write an append-only file (``appendonly yes``), or
+    REDIS_ALLOW_NO_AOF must say the operator accepts losing what it holds in a restart."""
+    appendonly = client.config_get("appendonly").get("appendonly")
+    if appendonly == "yes":
+        return
+    if allow_no_aof:
+        log.warning(
+            "Redis runs without appendonly (REDIS_ALLOW_NO_AOF=true): a restart loses "
+            "the calls' states, the register's pending events and queued jobs."
+        )
+        return
+    raise PersistenceError(
+        "Redis runs without appendonly yes: a restart would lose the calls' states, the "
+        "register's pending events and the queued jobs. Set appendonly yes in redis.conf, or "
+        "REDIS_ALLOW_NO_AOF=true to accept that loss."
+    )
+
+
 class RedisStore:
     """The app's Redis connection and its rq queues."""
 

@@ -1,11 +1,25 @@
 """gunicorn's settings beside the Procfile's flags (gunicorn reads this file from the working
-directory): each web worker freezes the app's objects out of the cyclic collector once the app
-is loaded, so the collections during a request scan only what the request allocated."""
+directory). In production the web refuses to start on a Redis without an append-only file
+(unless REDIS_ALLOW_NO_AOF, see extensions.check_redis_persistence); each web worker freezes
+the app's objects out of the cyclic collector once the app is loaded, so the collections
+during a request scan only what the request allocated."""
 
 from __future__ import annotations
 
 import gc
 from typing import Any
+
+
+def on_starting(_server: Any) -> None:
+    import redis
+
+    from config import load_config
+    from extensions import check_redis_persistence
+
+    config = load_config()
+    if config.ENV_NAME == "production" and config.REDIS_URL:
+        client = redis.Redis.from_url(config.REDIS_URL)
+        check_redis_persistence(client, allow_no_aof=config.REDIS_ALLOW_NO_AOF)
 
 
 def post_worker_init(worker: Any) -> None:

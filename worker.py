@@ -22,7 +22,7 @@ from rq.job import Job
 from rq.queue import Queue
 
 from app import create_app
-from extensions import db, redis_store
+from extensions import check_redis_persistence, db, redis_store
 from register.maintenance import run_maintenance_once, start_maintenance_thread
 
 log = logging.getLogger("worker")
@@ -111,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     logging.getLogger().handlers = [handler]
+    if app.config["ENV_NAME"] == "production":
+        check_redis_persistence(redis_store.client, allow_no_aof=app.config["REDIS_ALLOW_NO_AOF"])
     freeze_app_objects()
     if args.burst:
         run_maintenance_once(app)

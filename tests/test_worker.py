@@ -41,3 +41,20 @@ def test_the_worker_waits_for_redis_and_starts_again(
 
 def test_rq_maintenance_runs_every_few_seconds(app: Flask) -> None:
     assert worker.build_worker(app).maintenance_interval == worker.MAINTENANCE_SECONDS <= 15
+
+
+def test_production_refuses_a_redis_without_an_append_only_file(redis_client: redis.Redis) -> None:
+    """Issue 15: a Redis that keeps nothing across a restart is refused unless the operator
+    says they accept it (REDIS_ALLOW_NO_AOF), and the message says which setting."""
+    from extensions import PersistenceError, check_redis_persistence
+
+    before = redis_client.config_get("appendonly")["appendonly"]
+    try:
+        redis_client.config_set("appendonly", "no")
+        with pytest.raises(PersistenceError, match="REDIS_ALLOW_NO_AOF"):
+            check_redis_persistence(redis_client, allow_no_aof=False)
+        check_redis_persistence(redis_client, allow_no_aof=True)  # accepted, with a warning
+        redis_client.config_set("appendonly", "yes")
+        check_redis_persistence(redis_client, allow_no_aof=False)
+    finally:
+        redis_client.config_set("appendonly", before)
