@@ -36,9 +36,11 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     import routing
     import webhooks
     from health import bp as health_bp
+    from metrics import bp as metrics_bp
     from migrations_cli import init_app as init_migrations
 
     app.register_blueprint(health_bp)
+    app.register_blueprint(metrics_bp)
     init_migrations(app)
     for package in (directory, ivr, routing, register, webhooks, admin):
         package.init_app(app)

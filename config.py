@@ -137,6 +137,8 @@ class Config:
         # stream and queued jobs would not survive its restart) unless this says the operator
         # accepts that loss.
         self.REDIS_ALLOW_NO_AOF = env_bool("REDIS_ALLOW_NO_AOF", False)
+        # The bearer token of /metrics (Prometheus); without one, /metrics does not exist.
+        self.METRICS_TOKEN = env_str("METRICS_TOKEN")
         # /health answers 503 when no rq worker has sent a heartbeat lately.
         self.HEALTH_WORKER_REQUIRED = env_bool("HEALTH_WORKER_REQUIRED", True)
 

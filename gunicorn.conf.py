@@ -7,6 +7,7 @@ during a request scan only what the request allocated."""
 from __future__ import annotations
 
 import gc
+import os
 from typing import Any
 
 
@@ -20,6 +21,15 @@ def on_starting(_server: Any) -> None:
     if config.ENV_NAME == "production" and config.REDIS_URL:
         client = redis.Redis.from_url(config.REDIS_URL)
         check_redis_persistence(client, allow_no_aof=config.REDIS_ALLOW_NO_AOF)
+
+
+def child_exit(_server: Any, worker: Any) -> None:
+    """A web worker's metrics stop counting when it exits (prometheus-client's multiprocess
+    mode, with PROMETHEUS_MULTIPROC_DIR set)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
 
 
 def post_worker_init(worker: Any) -> None:

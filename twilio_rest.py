@@ -10,12 +10,15 @@ values; a ``TwilioRestException`` propagates to the caller (an rq job, which ret
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+from prometheus_client import Counter
 from twilio.base.exceptions import TwilioRestException
 from twilio.http import HttpClient
 from twilio.http.http_client import TwilioHttpClient
@@ -23,6 +26,10 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+REST_ERRORS = Counter(
+    "red_twilio_rest_errors", "Twilio REST calls that failed, by operation", ["operation"]
+)
 
 
 @dataclass
@@ -124,6 +131,23 @@ def use_http_client(http_client: HttpClient | None) -> None:
     _queue_sids.clear()
 
 
+def counted(operation: str) -> Callable[[F], F]:
+    """Count the failures of an operation (REST_ERRORS) as they go on to the caller."""
+
+    def decorate(function: F) -> F:
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return function(*args, **kwargs)
+            except Exception:
+                REST_ERRORS.labels(operation=operation).inc()
+                raise
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
 def client() -> Client:
     global _client
     if _client is None:
@@ -146,6 +170,7 @@ def queue_sid(queue: str) -> str:
     return _queue_sids[queue]
 
 
+@counted("dequeue_to_url")
 def dequeue_to_url(queue: str, call_sid: str, url: str) -> bool:
     """Take ``call_sid`` out of the queue (SID or name) to the TwiML at ``url``.
 
@@ -160,6 +185,7 @@ def dequeue_to_url(queue: str, call_sid: str, url: str) -> bool:
     return True
 
 
+@counted("redirect_call")
 def redirect_call(call_sid: str, url: str) -> bool:
     """Send a live call to the TwiML at ``url``. False when the call is gone (404)."""
     try:
@@ -171,6 +197,7 @@ def redirect_call(call_sid: str, url: str) -> bool:
     return True
 
 
+@counted("create_call")
 def create_call(
     to: str,
     from_: str,
@@ -194,12 +221,14 @@ def create_call(
     return str(call.sid)
 
 
+@counted("send_sms")
 def send_sms(to: str, body: str, from_: str | None = None) -> str:
     """Send an SMS (from ROUTING_CALLER_ID unless ``from_`` says). Returns its MessageSid."""
     message = client().messages.create(to=to, from_=from_ or _config.caller_id, body=body)
     return str(message.sid)
 
 
+@counted("delete_recording")
 def delete_recording(recording_sid: str) -> bool:
     """Delete a recording (retention purge). True when deleted or already gone."""
     try:

@@ -254,6 +254,19 @@ def timed_out(
     return [text(sid) for sid in reply]
 
 
+def waiting_by_priority(r: redis.Redis) -> dict[str, int]:
+    """How many callers wait, by class (preferential, authority, normal)."""
+    sids = [text(sid) for sid in r.zrange(f"{PREFIX}w", 0, -1)]
+    pipe = r.pipeline(transaction=False)
+    for sid in sids:
+        pipe.hget(_key(sid), "cls")
+    counts = dict.fromkeys(("preferential", "authority", "normal"), 0)
+    for priority in pipe.execute() if sids else ():
+        name = text(priority) if priority else "normal"
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
 def waiting_snapshot(r: redis.Redis, limit: int = 200) -> list[dict[str, str]]:
     """The waiting callers in OUR order (for the console and the CLI)."""
     rows: list[tuple[float, str, str]] = []

@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = {"webhooks", "admin", "routing", "ivr", "register", "directory"}
 BASE = ("extensions", "clock", "config", "twilio_rest")
-TOP = {"app", "worker", "health", "migrations_cli"}
+TOP = {"app", "worker", "health", "metrics", "migrations_cli"}
 
 
 def imported(path: Path) -> set[str]:

@@ -14,12 +14,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from flask import Response, current_app, request
+from prometheus_client import Histogram
 from twilio.twiml.voice_response import VoiceResponse
 
 from extensions import db
@@ -32,6 +34,12 @@ from webhooks.twilio_auth import reject, signature_is_valid, twiml
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
+WEBHOOK_SECONDS = Histogram(
+    "red_webhook_seconds",
+    "Time to answer a Twilio webhook, by route",
+    ["route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 
 
 @dataclass
@@ -65,6 +73,7 @@ def twilio_step(on_error: Callable[[Step], VoiceResponse]) -> Callable[[F], F]:
     def decorate(view: F) -> F:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Response:
+            started = time.perf_counter()
             if not signature_is_valid():
                 reject()
             step = Step(journal=_journal())
@@ -77,7 +86,11 @@ def twilio_step(on_error: Callable[[Step], VoiceResponse]) -> Callable[[F], F]:
                     db.session.rollback()
                 response = on_error(step)
                 send(sink_of(current_app), step.journal.take())
-            return twiml(response)
+            document = twiml(response)
+            WEBHOOK_SECONDS.labels(route=request.endpoint or "-").observe(
+                time.perf_counter() - started
+            )
+            return document
 
         return wrapper  # type: ignore[return-value]
 
