@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 
 from config import Config, load_config
-from extensions import db, redis_store
+from extensions import configure_logging, db, redis_store
 
 log = logging.getLogger(__name__)
 
@@ -21,10 +21,8 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     else:
         settings = load_config().as_dict() | (config or {})
     app.config.update(settings)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    if not app.config["TESTING"]:  # pytest keeps its own log capture
+        configure_logging(json_lines=app.config["ENV_NAME"] == "production")
 
     db.init_app(app)
     redis_store.init_app(app)

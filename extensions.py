@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 import redis
+from flask import has_request_context, request
+from pythonjsonlogger.json import JsonFormatter
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from rq import Queue
@@ -123,6 +125,48 @@ class Database:
 
 
 db = Database()
+
+
+# --- Logs --------------------------------------------------------------------------------
+
+LOG_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s %(call_sid)s %(job_id)s"
+
+
+class CallContext(logging.Filter):
+    """Adds ``call_sid`` and ``job_id`` to every record: those of the running rq job (set by
+    worker.py), else the CallSid of the Twilio webhook being served."""
+
+    job_id = "-"
+    call_sid = "-"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.job_id = self.job_id
+        record.call_sid = self.call_sid
+        if self.call_sid == "-" and has_request_context():
+            record.call_sid = request.form.get("CallSid") or request.args.get("call") or "-"
+        return True
+
+
+call_context = CallContext()
+
+
+def configure_logging(json_lines: bool) -> None:
+    """Logs on standard error: JSON lines in production (python-json-logger; one object per
+    record with the CallSid and the job id), plain text in development and the tests."""
+    handler = logging.StreamHandler()
+    handler.addFilter(call_context)
+    if json_lines:
+        handler.setFormatter(JsonFormatter(LOG_FIELDS))
+    else:
+        handler.setFormatter(
+            logging.Formatter(
+                "%(asctime)s %(levelname)s job=%(job_id)s call=%(call_sid)s %(name)s: %(message)s"
+            )
+        )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(logging.INFO)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 # --- Redis ------------------------------------------------------------------------------

@@ -22,26 +22,14 @@ from rq.job import Job
 from rq.queue import Queue
 
 from app import create_app
-from extensions import check_redis_persistence, db, redis_store
+from extensions import call_context, check_redis_persistence, db, redis_store
 from register.maintenance import run_maintenance_once, start_maintenance_thread
 
 log = logging.getLogger("worker")
 QUEUES = ("register", "default")
 
 
-class JobLogFilter(logging.Filter):
-    """Adds ``job_id`` and ``call_sid`` of the running job to every log record."""
-
-    job_id = "-"
-    call_sid = "-"
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.job_id = self.job_id
-        record.call_sid = self.call_sid
-        return True
-
-
-job_log_filter = JobLogFilter()
+job_log_filter = call_context  # the running job's id and CallSid on every log line
 
 
 _connections_pid: int | None = None
@@ -103,14 +91,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--burst", action="store_true", help="empty the queues, then exit")
     args = parser.parse_args(argv)
     app = create_app()
-    handler = logging.StreamHandler()
-    handler.addFilter(job_log_filter)
-    handler.setFormatter(
-        logging.Formatter(
-            "%(asctime)s %(levelname)s job=%(job_id)s call=%(call_sid)s %(name)s: %(message)s"
-        )
-    )
-    logging.getLogger().handlers = [handler]
     if app.config["ENV_NAME"] == "production":
         check_redis_persistence(redis_store.client, allow_no_aof=app.config["REDIS_ALLOW_NO_AOF"])
     freeze_app_objects()
