@@ -147,6 +147,10 @@ DEFAULT_PROMPTS: dict[str, str] = {
     "queue_wait_minute": "El tiempo estimado de espera es de 1 minuto.",
     "queue_wait_minutes": "El tiempo estimado de espera es de {minutos} minutos.",
     "queue_callback_offer": "Si prefiere que le devolvamos la llamada, marque 1.",
+    "queue_no_agents": (
+        "En este momento no hay asesores disponibles. Para que un asesor le devuelva la "
+        "llamada, marque 1. Si prefiere esperar, permanezca en la línea."
+    ),
     "queue_connecting": "Le estamos comunicando con un asesor.",
     "queue_bridging": "Le comunicamos con un asesor.",
     "queue_agent_missed": (
@@ -241,6 +245,7 @@ PROMPT_LABELS: dict[str, str] = {
     "queue_wait_minute": "Fila: espera de 1 minuto",
     "queue_wait_minutes": "Fila: espera en minutos",
     "queue_callback_offer": "Fila: marcar 1 para la devolución",
+    "queue_no_agents": "Fila: ningún asesor disponible, devolución primero",
     "queue_connecting": "Fila: comunicando con un asesor",
     "queue_bridging": "Fila: paso al asesor",
     "queue_agent_missed": "Fila: el asesor no contestó",

@@ -145,12 +145,18 @@ def wait(ctx: Context, call_sid: str, queue_sid: str | None, *, now: int) -> Voi
         if place is None:
             response.pause(length=3)
             return response
+        staffed = line.staffed_agents(ctx.r)
         minutes = line.expected_wait_minutes(ctx.r, place, ctx.settings)
     except redis.RedisError:
         log.exception("wait URL without Redis for %s", call_sid)
         response.play(ctx.hold_music_url)
         return response
     gather = Gather(num_digits=1, action=ctx.links("queue.wait_key"), method="POST", timeout=1)
+    if not staffed:  # no agent online: no wait to promise, the callback first
+        ctx.speak(gather, "queue_no_agents", language)
+        gather.play(ctx.hold_music_url)
+        response.append(gather)
+        return response
     ctx.speak(gather, "queue_position", language, puesto=place)
     if minutes == 1:
         ctx.speak(gather, "queue_wait_minute", language)

@@ -57,6 +57,12 @@ def enter(app: Flask, call_sid: str, **fields: Any) -> None:
         send_to_plataforma(VoiceResponse(), state, "menu")
 
 
+def staff_the_line(session: Session, r: redis.Redis) -> None:
+    """One agent online but busy (in wrap-up for the next 30 s): nobody waiting is offered."""
+    beto = add_agent(session, "Beto en cierre")
+    agents.set_state_from_directory(session, r, beto.id, "wrap_up", now=line.now_ms(), settings=S)
+
+
 def test_every_queue_webhook_rejects_a_bad_signature(twilio: TwilioSigner, app: Flask) -> None:
     enter(app, sid(1))
     for path in ("/voice/queue/wait", "/voice/queue/left", "/voice/queue/bridge?call=x&agent=1"):
@@ -65,8 +71,9 @@ def test_every_queue_webhook_rejects_a_bad_signature(twilio: TwilioSigner, app: 
 
 
 def test_the_wait_url_announces_position_and_wait_and_offers_a_callback(
-    app: Flask, twilio: TwilioSigner, redis_client: redis.Redis
+    app: Flask, twilio: TwilioSigner, session: Session, redis_client: redis.Redis
 ) -> None:
+    staff_the_line(session, redis_client)
     enter(app, sid(1))
     enter(app, sid(2))
     enter(app, sid(3), preferencial="adulto_mayor")
@@ -87,6 +94,26 @@ def test_the_wait_url_announces_position_and_wait_and_offers_a_callback(
     assert line.twilio_queue(redis_client) == "QU" + "1" * 32
 
 
+@pytest.mark.parametrize("others", ["offline", "paused"])
+def test_with_no_agent_online_the_wait_url_offers_the_callback_and_promises_no_wait(
+    app: Flask, twilio: TwilioSigner, session: Session, redis_client: redis.Redis, others: str
+) -> None:
+    """Issue 11.6: nobody would take the call, so no "3, 6, 9 minutos"."""
+    ana = add_agent(session, "Ana")
+    agents.set_state_from_directory(session, redis_client, ana.id, others, now=1, settings=S)
+    enter(app, sid(1))
+    enter(app, sid(2))
+    gather = xml(twilio.post("/voice/queue/wait", call_params(sid(2)))).find("Gather")
+    assert gather is not None
+    assert gather.attrib["action"].endswith("/voice/queue/wait-key")
+    assert said(gather) == [prompt("queue_no_agents")]
+    assert said(gather)[0].startswith("En este momento no hay asesores disponibles.")
+    assert not any("minuto" in text for text in said(gather))
+    # `1` still leaves for a callback
+    root = xml(twilio.post("/voice/queue/wait-key", call_params(sid(2), Digits="1")))
+    assert [c.tag for c in root] == ["Leave"]
+
+
 def test_a_quechua_caller_waiting_in_line_hears_the_recordings_set_for_quechua(
     app: Flask, twilio: TwilioSigner, session: Session
 ) -> None:
@@ -94,6 +121,7 @@ def test_a_quechua_caller_waiting_in_line_hears_the_recordings_set_for_quechua(
     offer = "https://cdn.mef.gob.pe/qu/queue_callback_offer.mp3"
     set_audio(session, "queue_position", "qu", position)
     set_audio(session, "queue_callback_offer", "qu", offer)
+    staff_the_line(session, app.extensions["redis"].client)
     enter(app, sid(1), language="qu")
     gather = xml(twilio.post("/voice/queue/wait", call_params(sid(1)))).find("Gather")
     assert gather is not None
