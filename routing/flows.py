@@ -228,28 +228,53 @@ def callback_goodbye(
     return response
 
 
+# Twilio's QueueResult values (the Enqueue action), by what the caller needs next.
+ELSEWHERE = ("redirected", "redirected-from-bridged", "bridging-in-progress")
+QUEUE_FAILED = ("queue-full", "error", "system-error", "system-shutdown")
+
+
 def left(
     session: Session, ctx: Context, call_sid: str, queue_result: str, telefono: str, *, now: int
 ) -> VoiceResponse:
-    """The Enqueue action: Twilio tells how the caller left its queue."""
+    """The Enqueue action: Twilio tells how the caller left its queue (QueueResult).
+
+    - hangup: out of our line at once, registered abandoned; nothing to say.
+    - redirected, redirected-from-bridged, bridging-in-progress: the call already runs other
+      TwiML (our REST dequeue to the bridge, a redirect) or is being connected: nothing to add.
+    - bridged: someone dequeued the caller and that conversation is over: out of our line,
+      then the survey.
+    - leave (our own <Leave>): a callback asked with `1`, the wait limit, or the wait URL could
+      not read the line: by the caller's status in our line.
+    - queue-full, error, system-error, system-shutdown: Twilio could not keep the caller in its
+      queue: the offered agent if there is one, else a callback request and a goodbye.
+    - anything else is logged, and the caller goes back to Twilio's queue with our wait URL
+      (their place in our line is kept; the wait URL routes them from there).
+    """
     if queue_result == "hangup":
         line.caller_hung_up(ctx.r, ctx.journal, call_sid, now=now)
         return VoiceResponse()
-    if queue_result in ("bridged", "redirected", "redirected-from-bridged"):
+    if queue_result in ELSEWHERE:
         return VoiceResponse()
+    if queue_result == "bridged":
+        line.leave(ctx.r, call_sid, now=now, new_state=CallerStatus.DONE)
+        return survey_or_goodbye(VoiceResponse(), ctx, caller_language(ctx, call_sid))
+    if queue_result not in ("leave", *QUEUE_FAILED):
+        log.warning("Enqueue action with unknown QueueResult %r for %s", queue_result, call_sid)
+        return enqueue_verb(VoiceResponse(), ctx)
     caller = line.caller(ctx.r, call_sid)
     status = caller.status if caller else None
-    if queue_result == "leave" and status is CallerStatus.CALLBACK:
-        return callback_goodbye(session, ctx, call_sid, telefono, "cola")
-    if queue_result == "leave" and status is CallerStatus.TIMEOUT:
-        return timeout_goodbye(session, ctx, call_sid, telefono, now=now)
     if caller and status is CallerStatus.OFFERED and caller.agent_id is not None:
         return bridge(session, ctx, call_sid, caller.agent_id)
-    if queue_result in ("queue-full", "error", "system-shutdown"):
+    if queue_result in QUEUE_FAILED:
         line.leave(ctx.r, call_sid, now=now, new_state=CallerStatus.GONE)
         return callback_goodbye(session, ctx, call_sid, telefono, "cola")
-    response = VoiceResponse()
-    return enqueue_verb(response, ctx)
+    if status is CallerStatus.CALLBACK:
+        return callback_goodbye(session, ctx, call_sid, telefono, "cola")
+    if status is CallerStatus.TIMEOUT:
+        return timeout_goodbye(session, ctx, call_sid, telefono, now=now)
+    # Waiting (the wait URL left while the line could not be read, and it answers again), or
+    # unknown to our line: back to Twilio's queue; the wait URL keeps or adopts the place.
+    return enqueue_verb(VoiceResponse(), ctx)
 
 
 def timeout_goodbye(

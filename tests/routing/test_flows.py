@@ -187,6 +187,72 @@ def test_a_hangup_in_the_queue_is_an_abandoned_call_with_its_wait(
     assert ("queue_left", "hangup") in steps(journey, sid(1))
 
 
+# What each of Twilio's documented QueueResult values gives a waiting caller: the TwiML's
+# verbs, whether they are still in our line, and whether a callback request was stored.
+QUEUE_RESULTS = {
+    "hangup": ([], False, False),
+    "redirected": ([], True, False),
+    "redirected-from-bridged": ([], True, False),
+    "bridging-in-progress": ([], True, False),
+    "bridged": (["Redirect"], False, False),
+    "leave": (["Enqueue"], True, False),
+    "queue-full": (["Say", "Say", "Hangup"], False, True),
+    "error": (["Say", "Say", "Hangup"], False, True),
+    "system-error": (["Say", "Say", "Hangup"], False, True),
+    "system-shutdown": (["Say", "Say", "Hangup"], False, True),
+}
+
+
+@pytest.mark.parametrize("result", sorted(QUEUE_RESULTS))
+def test_each_documented_queue_result_routes_the_caller_on_purpose(
+    app: Flask,
+    twilio: TwilioSigner,
+    session: Session,
+    redis_client: redis.Redis,
+    caplog: pytest.LogCaptureFixture,
+    result: str,
+) -> None:
+    """Issue 11.7."""
+    tags, in_line, callback = QUEUE_RESULTS[result]
+    enter(app, sid(1))
+    root = xml(twilio.post("/voice/queue/left", call_params(sid(1), QueueResult=result)))
+    assert [c.tag for c in root] == tags
+    if tags == ["Redirect"]:
+        assert root[0].text == "https://ivr.example.test/voice/survey"
+    assert (line.position(redis_client, sid(1)) == 1) is in_line
+    stored = session.scalars(select(CallbackRequest)).all()
+    assert [r.source for r in stored] == (["cola"] if callback else [])
+    assert "unknown QueueResult" not in caplog.text
+
+
+@pytest.mark.parametrize("status", ["waiting", "offered"])
+def test_an_unknown_queue_result_is_logged_and_the_caller_goes_back_in_line(
+    app: Flask,
+    twilio: TwilioSigner,
+    session: Session,
+    redis_client: redis.Redis,
+    caplog: pytest.LogCaptureFixture,
+    status: str,
+) -> None:
+    """Issue 11.7: never the bridge (nor a dial) for a result the flow does not know."""
+    enter(app, sid(1))
+    if status == "offered":
+        ana = add_agent(session, "Ana")
+        agents.set_state_from_directory(
+            session, redis_client, ana.id, "available", now=1, settings=S
+        )
+        assert len(match(redis_client, now=line.now_ms(), settings=S)) == 1
+    caller = line.caller(redis_client, sid(1))
+    assert caller is not None and caller.status.value == status
+    params = call_params(sid(1), QueueResult="moved-to-mars")
+    root = xml(twilio.post("/voice/queue/left", params))
+    assert [c.tag for c in root] == ["Enqueue"]
+    assert "unknown QueueResult 'moved-to-mars'" in caplog.text
+    caller = line.caller(redis_client, sid(1))
+    assert caller is not None and caller.status.value == status
+    assert not caller.bridge_served
+
+
 def test_a_free_agent_gets_the_caller_out_of_twilios_queue_and_hears_the_whisper(
     app: Flask,
     twilio: TwilioSigner,
