@@ -32,6 +32,7 @@ SPANISH_ONLY = frozenset(
         "whisper_accept",
         "whisper_plataforma",
         "whisper_plataforma_unknown",
+        "whisper_plataforma_accept",
         "whisper_preferential",
         "whisper_authority",
         "whisper_authority_region",
@@ -185,6 +186,7 @@ DEFAULT_PROMPTS: dict[str, str] = {
     "whisper_organo": "Órgano: {organo}.",
     "whisper_language": "Idioma: {idioma}.",
     "whisper_interpreter": "Se está llamando a un intérprete del registro de lenguas originarias.",
+    "whisper_plataforma_accept": "Para atender la llamada, marque 1.",
     # Heard by the interpreter joining the caller's conference, always in Spanish.
     "interpreter_intro": (
         "Apoyo de interpretación para la Plataforma de Atención al Usuario del MEF. "
@@ -265,6 +267,7 @@ PROMPT_LABELS: dict[str, str] = {
     "whisper_organo": "Aviso al asesor: órgano",
     "whisper_language": "Aviso al asesor: idioma de quien llama",
     "whisper_interpreter": "Aviso al asesor: se llama a un intérprete",
+    "whisper_plataforma_accept": "Aviso al asesor: atender con 1",
     "interpreter_intro": "Aviso al intérprete",
 }
 

@@ -31,6 +31,8 @@ from routing.queue import PLATAFORMA_QUEUE, CallerStatus
 
 log = logging.getLogger(__name__)
 
+WHISPER_TIMEOUT_SECONDS = 8  # how long an anexo or SIP agent has to press 1 after the whisper
+
 
 # --- TwiML pieces ------------------------------------------------------------------------
 
@@ -333,7 +335,10 @@ def bridge(session: Session, ctx: Context, call_sid: str, agent_id: int) -> Voic
         return response
     dial = Dial(action=action, method="POST", timeout=ctx.settings.ring_timeout_seconds)
     target = agent_target(agent.canal, agent.destino, ctx.anexo_dial)
-    add_target(dial, target, ctx.links("queue.whisper", call=call_sid, agent=agent_id))
+    # A phone on an anexo or SIP may be answered by its voicemail: the agent presses 1 to
+    # accept. The softphone (client) is answered in the console, which is the acceptance.
+    accept = {"accept": 1} if target.kind != "client" else {}
+    add_target(dial, target, ctx.links("queue.whisper", call=call_sid, agent=agent_id, **accept))
     response.append(dial)
     return response
 
@@ -354,13 +359,47 @@ def agent_picked_up(ctx: Context, call_sid: str, agent_id: int, *, now: int) -> 
     return True
 
 
-def whisper(ctx: Context, call_sid: str, agent_id: int, *, now: int) -> VoiceResponse:
-    """Played to the agent before the caller is connected."""
-    agent_picked_up(ctx, call_sid, agent_id, now=now)
+def whisper(
+    ctx: Context, call_sid: str, agent_id: int, *, now: int, accept: bool = False
+) -> VoiceResponse:
+    """Played to the agent before the caller is connected. With ``accept`` (an anexo or SIP
+    phone) the agent presses 1 to take the call; no key or another one hangs up their leg
+    (so a voicemail cannot take the caller), and the Dial action counts it as a miss."""
+    if not accept:
+        agent_picked_up(ctx, call_sid, agent_id, now=now)
     response = VoiceResponse()
     caller = line.caller(ctx.r, call_sid)
     interpreter = caller is not None and caller.interpreter
-    briefing.to_agent(ctx.speak, response, _load_state(ctx, call_sid), interpreter=interpreter)
+    state = _load_state(ctx, call_sid)
+    if not accept:
+        briefing.to_agent(ctx.speak, response, state, interpreter=interpreter)
+        return response
+    gather = Gather(
+        input="dtmf",
+        num_digits=1,
+        timeout=WHISPER_TIMEOUT_SECONDS,
+        action=ctx.links("queue.whisper_accept", call=call_sid, agent=agent_id),
+        method="POST",
+    )
+    briefing.to_agent(ctx.speak, gather, state, interpreter=interpreter)
+    ctx.speak(gather, "whisper_plataforma_accept")
+    response.append(gather)
+    response.hangup()  # no key in time: not accepted
+    return response
+
+
+def whisper_accept(
+    ctx: Context, call_sid: str, agent_id: int, digits: str, *, now: int
+) -> VoiceResponse:
+    """The agent's key after the whisper: ``1`` takes the caller (the whisper ends and Twilio
+    bridges the calls); anything else, or an offer no longer current, hangs up their leg."""
+    response = VoiceResponse()
+    if digits == "1":
+        agent_picked_up(ctx, call_sid, agent_id, now=now)
+        caller = line.caller(ctx.r, call_sid)
+        if caller is not None and caller.connected_agent == agent_id:  # a retry too
+            return response
+    response.hangup()
     return response
 
 
@@ -386,8 +425,10 @@ def dial_done(
     response = VoiceResponse()
     caller = line.caller(ctx.r, call_sid)
     language = caller.language if caller else "es"
+    # Only an accepted offer is a conversation: an anexo or SIP agent's leg that hung up in the
+    # whisper (no `1`) also ends as "completed".
     talked = caller is not None and caller.connected_agent is not None
-    if dial_status in ("completed", "answered") or talked:
+    if talked or (caller is None and dial_status in ("completed", "answered")):
         agents.conversation_ended(
             ctx.r, call_sid, agent_id, now=now, handle_seconds=duration, settings=ctx.settings
         )

@@ -66,6 +66,15 @@ def _plain_whisper(step: Step) -> VoiceResponse:
     return flows.plain_whisper(_safe_ctx(step))
 
 
+def _accepted_anyway(step: Step) -> VoiceResponse:
+    """The agent pressed a key but the line cannot be told: an agent who pressed 1 is
+    connected rather than lose the caller."""
+    response = VoiceResponse()
+    if form("Digits") != "1":
+        response.hangup()
+    return response
+
+
 def _presencial_only(step: Step) -> VoiceResponse:
     return flows.presencial_twiml(_safe_ctx(step), _call())
 
@@ -108,7 +117,14 @@ def bridge(step: Step) -> VoiceResponse:
 @bp.post("/whisper")
 @twilio_step(_plain_whisper)
 def whisper(step: Step) -> VoiceResponse:
-    return flows.whisper(_ctx(step), _call(), _agent(), now=now_ms())
+    accept = request.args.get("accept") == "1"
+    return flows.whisper(_ctx(step), _call(), _agent(), now=now_ms(), accept=accept)
+
+
+@bp.post("/whisper-accept")
+@twilio_step(_accepted_anyway)
+def whisper_accept(step: Step) -> VoiceResponse:
+    return flows.whisper_accept(_ctx(step), _call(), _agent(), form("Digits"), now=now_ms())
 
 
 @bp.post("/dial-done")

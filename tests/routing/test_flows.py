@@ -325,6 +325,96 @@ def test_an_agent_on_an_anexo_is_dialed_per_anexo_dial(
     assert noun.attrib.get("sendDigits") == digits
 
 
+def offer_to(twilio: TwilioSigner, fake_twilio: FakeTwilio, call_sid: str) -> ET.Element:
+    """The last offer's bridge, as Twilio fetches it for the caller: the <Dial> to the agent."""
+    url = fake_twilio.of("member_update")[-1].one("Url")
+    assert f"call={call_sid}" in url
+    dial = xml(twilio.post(url.removeprefix("https://ivr.example.test"), call_params(call_sid)))
+    found = dial.find("Dial")
+    assert found is not None
+    return found
+
+
+@pytest.mark.parametrize(
+    ("canal", "destino", "noun"),
+    [("anexo", "2301", "Sip"), ("sip", "sip:luis@pbx.mef.gob.pe", "Sip")],
+)
+def test_an_agent_on_a_phone_presses_1_to_accept_and_no_key_is_a_miss(
+    app: Flask,
+    twilio: TwilioSigner,
+    session: Session,
+    redis_client: redis.Redis,
+    fake_twilio: FakeTwilio,
+    journey: list,
+    canal: str,
+    destino: str,
+    noun: str,
+) -> None:
+    """Issue 11.5: the whisper's fetch is not an answer (a voicemail would fetch it too)."""
+    luis = add_agent(session, "Luis", canal=canal, destino=destino)
+    agents.set_state_from_directory(session, redis_client, luis.id, "available", now=1, settings=S)
+    enter(app, sid(1), detalle="informacion")
+    agent_leg = call_params("CA" + "9" * 32)
+    for miss in (1, 2):
+        dial = offer_to(twilio, fake_twilio, sid(1))
+        phone = dial.find(noun)
+        assert phone is not None
+        whisper = xml(
+            twilio.post(phone.attrib["url"].removeprefix("https://ivr.example.test"), agent_leg)
+        )
+        assert [c.tag for c in whisper] == ["Gather", "Hangup"]
+        gather = whisper[0]
+        assert gather.attrib["numDigits"] == "1"
+        assert said(gather)[-1] == prompt("whisper_plataforma_accept")
+        assert prompt("whisper_query", consulta="información sobre los servicios del MEF") in said(
+            gather
+        )
+        assert agents.presence(redis_client, luis.id).state == "ringing"  # not answered yet
+        # No key: the whisper hangs up the agent's leg; Twilio reports the <Dial> completed.
+        done = dial.attrib["action"].removeprefix("https://ivr.example.test")
+        root = xml(
+            twilio.post(done, call_params(sid(1), DialCallStatus="completed", DialCallDuration="9"))
+        )
+        assert [c.tag for c in root] == ["Say", "Enqueue"]
+        assert said(root) == [prompt("queue_agent_missed")]
+        assert agents.presence(redis_client, luis.id).misses == miss
+    # Two misses in a row pause the agent; the caller waits first in line.
+    assert agents.presence(redis_client, luis.id).state == "paused"
+    assert line.position(redis_client, sid(1)) == 1
+    assert ("agent_answered", None) not in steps(journey, sid(1))
+
+
+def test_an_agent_on_a_phone_who_presses_1_takes_the_caller(
+    app: Flask,
+    twilio: TwilioSigner,
+    session: Session,
+    redis_client: redis.Redis,
+    fake_twilio: FakeTwilio,
+    journey: list,
+) -> None:
+    luis = add_agent(session, "Luis", canal="anexo", destino="2301")
+    agents.set_state_from_directory(session, redis_client, luis.id, "available", now=1, settings=S)
+    enter(app, sid(1))
+    dial = offer_to(twilio, fake_twilio, sid(1))
+    whisper_url = dial.find("Sip").attrib["url"].removeprefix("https://ivr.example.test")  # type: ignore[union-attr]
+    gather = xml(twilio.post(whisper_url, call_params("CA" + "9" * 32)))[0]
+    accept = gather.attrib["action"].removeprefix("https://ivr.example.test")
+    assert accept == f"/voice/queue/whisper-accept?call={sid(1)}&agent={luis.id}"
+    wrong = xml(twilio.post(accept, call_params("CA" + "9" * 32, Digits="5")))
+    assert [c.tag for c in wrong] == ["Hangup"]
+    assert agents.presence(redis_client, luis.id).state == "ringing"
+    for _ in range(2):  # Twilio may send it twice: still accepted
+        root = xml(twilio.post(accept, call_params("CA" + "9" * 32, Digits="1")))
+        assert list(root) == []  # the whisper ends: Twilio bridges the calls
+    assert agents.presence(redis_client, luis.id).state == "on_call"
+    assert steps(journey, sid(1)).count(("agent_answered", None)) == 1
+    done = dial.attrib["action"].removeprefix("https://ivr.example.test")
+    params = call_params(sid(1), DialCallStatus="completed", DialCallDuration="120")
+    root = xml(twilio.post(done, params))
+    assert root[-1].tag in ("Redirect", "Hangup")
+    assert agents.presence(redis_client, luis.id).state == "wrap_up"
+
+
 def test_an_agent_who_does_not_answer_puts_the_caller_back_in_place_for_the_next_agent(
     app: Flask,
     twilio: TwilioSigner,
