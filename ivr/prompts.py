@@ -158,6 +158,10 @@ DEFAULT_PROMPTS: dict[str, str] = {
         "El asesor no está disponible en este momento. Conservamos su lugar en la fila."
     ),
     "queue_timeout": "Lamentamos la espera. Todos nuestros asesores siguen ocupados.",
+    "queue_unavailable": (
+        "Disculpe, tenemos un inconveniente técnico y no podemos mantenerle en la fila."
+    ),
+    "queue_call_again": "Por favor, vuelva a llamar en unos minutos.",
     "queue_callback_today": (
         "Hemos registrado su pedido. Un asesor le devolverá la llamada hoy "
         "al número desde el que nos llama."
@@ -252,6 +256,8 @@ PROMPT_LABELS: dict[str, str] = {
     "queue_bridging": "Fila: paso al asesor",
     "queue_agent_missed": "Fila: el asesor no contestó",
     "queue_timeout": "Fila: límite de espera alcanzado",
+    "queue_unavailable": "Fila: inconveniente técnico, no se puede seguir en la fila",
+    "queue_call_again": "Fila: volver a llamar más tarde",
     "queue_callback_today": "Fila: devolución registrada para hoy",
     "queue_callback_next_day": "Fila: devolución registrada para el siguiente día hábil",
     "transfer_dialing": "Transferencia al especialista",

@@ -7,7 +7,9 @@ a quechua or aymara caller hears the recordings an admin set; the agent's whispe
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from datetime import timedelta
 
 import redis
 from sqlalchemy import select
@@ -15,7 +17,7 @@ from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
 from clock import to_lima, utcnow
-from directory.dialing import DialTarget, agent_target, anexo_target
+from directory.dialing import DialTarget, address_target, agent_target, anexo_target
 from directory.models import Agent, Organo
 from ivr import briefing
 from ivr import state as call_state
@@ -31,6 +33,9 @@ from routing.queue import PLATAFORMA_QUEUE, CallerStatus
 
 log = logging.getLogger(__name__)
 
+FALLBACK_NAME = "Plataforma (línea de respaldo)"  # who took a call on PLATAFORMA_FALLBACK_DIAL
+# Said before the callback's confirmation, by the request's source.
+CALLBACK_INTROS = {"limite_espera": "queue_timeout", "ruta_fallida": "queue_unavailable"}
 WHISPER_TIMEOUT_SECONDS = 8  # how long an anexo or SIP agent has to press 1 after the whisper
 
 
@@ -150,9 +155,8 @@ def wait(ctx: Context, call_sid: str, queue_sid: str | None, *, now: int) -> Voi
         staffed = line.staffed_agents(ctx.r)
         minutes = line.expected_wait_minutes(ctx.r, place, ctx.settings)
     except redis.RedisError:
-        log.exception("wait URL without Redis for %s", call_sid)
-        response.play(ctx.hold_music_url)
-        return response
+        log.exception("wait URL without Redis for %s: out of Twilio's queue", call_sid)
+        return line_unreadable_wait()
     gather = Gather(num_digits=1, action=ctx.links("queue.wait_key"), method="POST", timeout=1)
     if not staffed:  # no agent online: no wait to promise, the callback first
         ctx.speak(gather, "queue_no_agents", language)
@@ -167,6 +171,80 @@ def wait(ctx: Context, call_sid: str, queue_sid: str | None, *, now: int) -> Voi
     ctx.speak(gather, "queue_callback_offer", language)
     gather.play(ctx.hold_music_url)
     response.append(gather)
+    return response
+
+
+def line_unreadable_wait() -> VoiceResponse:
+    """The wait URL when the line cannot be read: out of Twilio's queue now, so that the
+    Enqueue action routes the caller (line_unavailable) instead of hold music forever."""
+    response = VoiceResponse()
+    response.leave()
+    return response
+
+
+def line_unavailable(session: Session, ctx: Context, call_sid: str, telefono: str) -> VoiceResponse:
+    """A caller out of Twilio's queue whose place in our line cannot be read (Redis down):
+    the Plataforma's hunt group when PLATAFORMA_FALLBACK_DIAL is set, else a callback request
+    and a goodbye; a goodbye still when the callback cannot be stored either."""
+    if ctx.fallback_dial:
+        response = VoiceResponse()
+        ctx.speak(response, "to_plataforma_error")
+        dial = Dial(action=ctx.links("queue.fallback_done"), method="POST")
+        add_target(dial, address_target(ctx.fallback_dial), None)
+        response.append(dial)
+        ctx.journal.record(
+            call_sid,
+            "transfer",
+            once="fallback",
+            to=ctx.fallback_dial,
+            kind="plataforma",
+            by=FALLBACK_NAME,
+        )
+        return response
+    return _callback_or_goodbye(session, ctx, call_sid, telefono)
+
+
+def fallback_done(
+    session: Session,
+    ctx: Context,
+    call_sid: str,
+    dial_status: str,
+    call_status: str,
+    duration: int,
+    telefono: str,
+) -> VoiceResponse:
+    """The <Dial> to PLATAFORMA_FALLBACK_DIAL is over: answered → the survey; not answered →
+    a callback request and a goodbye."""
+    if dial_status in ("completed", "answered"):
+        ctx.journal.record(
+            call_sid,
+            "agent_answered",
+            once="fallback",
+            at=utcnow() - timedelta(seconds=max(0, duration)),
+            agent_id=None,
+            nombre=FALLBACK_NAME,
+            wait_seconds=None,
+        )
+        return survey_or_goodbye(VoiceResponse(), ctx)
+    if call_status in FINAL_CALL_STATUSES:  # the caller hung up while it rang
+        return VoiceResponse()
+    return _callback_or_goodbye(session, ctx, call_sid, telefono)
+
+
+def _callback_or_goodbye(
+    session: Session, ctx: Context, call_sid: str, telefono: str
+) -> VoiceResponse:
+    try:
+        return callback_goodbye(session, ctx, call_sid, telefono, "ruta_fallida")
+    except Exception:  # the database too: the caller still hears a goodbye
+        log.exception("no callback request stored for %s", call_sid)
+        with contextlib.suppress(Exception):
+            session.rollback()
+    response = VoiceResponse()
+    ctx.speak(response, "queue_unavailable")
+    ctx.speak(response, "queue_call_again")
+    ctx.speak(response, "thanks")
+    response.hangup()
     return response
 
 
@@ -219,8 +297,8 @@ def callback_goodbye(
         ctx.journal.record(call_sid, "callback_requested", source=source, telefono=telefono)
     response = VoiceResponse()
     today = to_lima(request.created_at).date()
-    if source == "limite_espera":
-        ctx.speak(response, "queue_timeout", language)
+    if intro := CALLBACK_INTROS.get(source):
+        ctx.speak(response, intro, language)
     if request.due_date == today:
         ctx.speak(response, "queue_callback_today", language)
     else:
@@ -263,7 +341,11 @@ def left(
     if queue_result not in ("leave", *QUEUE_FAILED):
         log.warning("Enqueue action with unknown QueueResult %r for %s", queue_result, call_sid)
         return enqueue_verb(VoiceResponse(), ctx)
-    caller = line.caller(ctx.r, call_sid)
+    try:
+        caller = line.caller(ctx.r, call_sid)
+    except redis.RedisError:
+        log.exception("Enqueue action without Redis for %s", call_sid)
+        return line_unavailable(session, ctx, call_sid, telefono)
     status = caller.status if caller else None
     if caller and status is CallerStatus.OFFERED and caller.agent_id is not None:
         return bridge(session, ctx, call_sid, caller.agent_id)

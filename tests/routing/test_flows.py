@@ -621,14 +621,112 @@ def test_the_sweep_releases_an_offer_whose_call_never_reached_the_agent(
     assert report.unstuck == [(ana.id, sid(2))]
 
 
-def test_the_wait_url_still_plays_music_when_redis_fails(
+def test_a_wait_url_that_cannot_read_the_line_takes_the_caller_out_of_twilios_queue(
     app: Flask, twilio: TwilioSigner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Issue 11.3: not hold music forever; the Enqueue action routes the caller next."""
+    from extensions import redis_store
+
+    enter(app, sid(1))
+    monkeypatch.setattr(redis_store, "_client", dead_redis())
+    root = xml(twilio.post("/voice/queue/wait", call_params(sid(1))))
+    assert [c.tag for c in root] == ["Leave"]
+
+
+def redis_down(monkeypatch: pytest.MonkeyPatch) -> None:
     from extensions import redis_store
 
     monkeypatch.setattr(redis_store, "_client", dead_redis())
-    root = xml(twilio.post("/voice/queue/wait", call_params(sid(1))))
-    assert [c.tag for c in root] == ["Play"]
+
+
+def test_without_the_line_or_a_hunt_group_the_caller_leaves_a_callback_request(
+    app: Flask, twilio: TwilioSigner, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    enter(app, sid(1))
+    redis_down(monkeypatch)
+    xml(twilio.post("/voice/queue/wait", call_params(sid(1))))
+    root = xml(twilio.post("/voice/queue/left", call_params(sid(1), QueueResult="leave")))
+    assert [c.tag for c in root] == ["Say", "Say", "Say", "Hangup"]
+    when = prompt("queue_callback_today"), prompt("queue_callback_next_day")
+    assert said(root)[0] == prompt("queue_unavailable")
+    assert said(root)[1] in when and said(root)[2] == prompt("thanks")
+    [request] = session.scalars(select(CallbackRequest)).all()
+    assert (request.call_sid, request.source, request.telefono) == (
+        sid(1),
+        "ruta_fallida",
+        "+51987654321",
+    )
+    # Twilio retries the action: still one request
+    twilio.post("/voice/queue/left", call_params(sid(1), QueueResult="leave"))
+    assert len(session.scalars(select(CallbackRequest)).all()) == 1
+
+
+def test_without_the_line_and_the_database_the_caller_still_hears_a_clear_goodbye(
+    app: Flask, twilio: TwilioSigner, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from register import callbacks
+
+    def database_down(*_args: Any, **_kwargs: Any) -> Any:
+        raise OperationalError("INSERT", {}, Exception("the database is down (test)"))
+
+    redis_down(monkeypatch)
+    monkeypatch.setattr(callbacks, "request_callback", database_down)
+    root = xml(twilio.post("/voice/queue/left", call_params(sid(1), QueueResult="leave")))
+    assert [c.tag for c in root] == ["Say", "Say", "Say", "Hangup"]
+    assert said(root) == [prompt("queue_unavailable"), prompt("queue_call_again"), prompt("thanks")]
+
+
+@pytest.mark.parametrize(
+    ("fallback", "tag"),
+    [("+5113115000", "Number"), ("sip:plataforma@pbx.mef.gob.pe", "Sip")],
+)
+def test_without_the_line_the_caller_is_dialed_to_the_plataforma_hunt_group(
+    app: Flask,
+    twilio: TwilioSigner,
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+    journey: list,
+    fallback: str,
+    tag: str,
+) -> None:
+    app.config["PLATAFORMA_FALLBACK_DIAL"] = fallback
+    enter(app, sid(1))
+    redis_down(monkeypatch)
+    assert [c.tag for c in xml(twilio.post("/voice/queue/wait", call_params(sid(1))))] == ["Leave"]
+    root = xml(twilio.post("/voice/queue/left", call_params(sid(1), QueueResult="leave")))
+    assert [c.tag for c in root] == ["Say", "Dial"]
+    assert said(root) == [prompt("to_plataforma_error")]
+    assert root.findtext(f"Dial/{tag}") == fallback
+    assert ("transfer", None) in steps(journey, sid(1))
+    done = root[1].attrib["action"].removeprefix("https://ivr.example.test")
+    assert done == "/voice/queue/fallback-done"
+    # Nobody answers at the hunt group: a callback request, and a goodbye.
+    root = xml(twilio.post(done, call_params(sid(1), DialCallStatus="no-answer")))
+    assert root[-1].tag == "Hangup"
+    assert [r.source for r in session.scalars(select(CallbackRequest))] == ["ruta_fallida"]
+
+
+def test_a_call_the_hunt_group_answered_goes_on_to_the_survey_and_is_registered_answered(
+    app: Flask, twilio: TwilioSigner, monkeypatch: pytest.MonkeyPatch, journey: list
+) -> None:
+    app.config["PLATAFORMA_FALLBACK_DIAL"] = "+5113115000"
+    redis_down(monkeypatch)
+    params = call_params(sid(1), DialCallStatus="completed", DialCallDuration="240")
+    root = xml(twilio.post("/voice/queue/fallback-done", params))
+    assert [c.tag for c in root] == ["Redirect"]
+    [answered] = [e for e in journey if e["step"] == "agent_answered"]
+    assert answered["data"]["nombre"] == "Plataforma (línea de respaldo)"
+
+
+def test_a_malformed_fallback_dial_stops_the_app(config: Any) -> None:
+    from app import create_app
+    from config import ConfigError
+
+    config.PLATAFORMA_FALLBACK_DIAL = "plataforma"
+    with pytest.raises(ConfigError, match="PLATAFORMA_FALLBACK_DIAL"):
+        create_app(config)
 
 
 def test_the_sweep_command_reports_what_it_did(app: Flask) -> None:
@@ -675,7 +773,7 @@ def test_the_scheduled_sweep_keeps_one_next_run(app: Flask, redis_client: redis.
 @pytest.mark.parametrize(
     ("path", "params", "tags"),
     [
-        ("/voice/queue/left", {"QueueResult": "leave"}, ["Enqueue"]),
+        ("/voice/queue/left", {"QueueResult": "leave"}, ["Say", "Say", "Say", "Hangup"]),
         ("/voice/queue/bridge?call=CAx&agent=1", {}, ["Enqueue"]),
         ("/voice/queue/whisper?call=CAx&agent=1", {}, ["Say"]),
         ("/voice/queue/dial-done?call=CAx&agent=1", {"DialCallStatus": "no-answer"}, ["Enqueue"]),
