@@ -325,11 +325,23 @@ def test_an_agent_on_an_anexo_is_dialed_per_anexo_dial(
     assert noun.attrib.get("sendDigits") == digits
 
 
+def available(session: Session, r: redis.Redis, nombre: str, **fields: Any) -> int:
+    """A new agent of the directory, available now; their id."""
+    agent = add_agent(session, nombre, **fields)
+    agents.set_state_from_directory(session, r, agent.id, "available", now=1, settings=S)
+    return agent.id
+
+
+def local(url: str) -> str:
+    """The path (and query) of one of our absolute URLs, as the signed client posts it."""
+    return url.removeprefix("https://ivr.example.test")
+
+
 def offer_to(twilio: TwilioSigner, fake_twilio: FakeTwilio, call_sid: str) -> ET.Element:
     """The last offer's bridge, as Twilio fetches it for the caller: the <Dial> to the agent."""
     url = fake_twilio.of("member_update")[-1].one("Url")
     assert f"call={call_sid}" in url
-    dial = xml(twilio.post(url.removeprefix("https://ivr.example.test"), call_params(call_sid)))
+    dial = xml(twilio.post(local(url), call_params(call_sid)))
     found = dial.find("Dial")
     assert found is not None
     return found
@@ -351,35 +363,29 @@ def test_an_agent_on_a_phone_presses_1_to_accept_and_no_key_is_a_miss(
     noun: str,
 ) -> None:
     """Issue 11.5: the whisper's fetch is not an answer (a voicemail would fetch it too)."""
-    luis = add_agent(session, "Luis", canal=canal, destino=destino)
-    agents.set_state_from_directory(session, redis_client, luis.id, "available", now=1, settings=S)
+    luis = available(session, redis_client, "Luis", canal=canal, destino=destino)
     enter(app, sid(1), detalle="informacion")
     agent_leg = call_params("CA" + "9" * 32)
     for miss in (1, 2):
         dial = offer_to(twilio, fake_twilio, sid(1))
         phone = dial.find(noun)
         assert phone is not None
-        whisper = xml(
-            twilio.post(phone.attrib["url"].removeprefix("https://ivr.example.test"), agent_leg)
-        )
+        whisper = xml(twilio.post(local(phone.attrib["url"]), agent_leg))
         assert [c.tag for c in whisper] == ["Gather", "Hangup"]
         gather = whisper[0]
         assert gather.attrib["numDigits"] == "1"
         assert said(gather)[-1] == prompt("whisper_plataforma_accept")
-        assert prompt("whisper_query", consulta="información sobre los servicios del MEF") in said(
-            gather
-        )
-        assert agents.presence(redis_client, luis.id).state == "ringing"  # not answered yet
+        query = prompt("whisper_query", consulta="información sobre los servicios del MEF")
+        assert query in said(gather)
+        assert agents.presence(redis_client, luis).state == "ringing"  # not answered yet
         # No key: the whisper hangs up the agent's leg; Twilio reports the <Dial> completed.
-        done = dial.attrib["action"].removeprefix("https://ivr.example.test")
-        root = xml(
-            twilio.post(done, call_params(sid(1), DialCallStatus="completed", DialCallDuration="9"))
-        )
+        params = call_params(sid(1), DialCallStatus="completed", DialCallDuration="9")
+        root = xml(twilio.post(local(dial.attrib["action"]), params))
         assert [c.tag for c in root] == ["Say", "Enqueue"]
         assert said(root) == [prompt("queue_agent_missed")]
-        assert agents.presence(redis_client, luis.id).misses == miss
+        assert agents.presence(redis_client, luis).misses == miss
     # Two misses in a row pause the agent; the caller waits first in line.
-    assert agents.presence(redis_client, luis.id).state == "paused"
+    assert agents.presence(redis_client, luis).state == "paused"
     assert line.position(redis_client, sid(1)) == 1
     assert ("agent_answered", None) not in steps(journey, sid(1))
 
@@ -392,27 +398,26 @@ def test_an_agent_on_a_phone_who_presses_1_takes_the_caller(
     fake_twilio: FakeTwilio,
     journey: list,
 ) -> None:
-    luis = add_agent(session, "Luis", canal="anexo", destino="2301")
-    agents.set_state_from_directory(session, redis_client, luis.id, "available", now=1, settings=S)
+    luis = available(session, redis_client, "Luis", canal="anexo", destino="2301")
     enter(app, sid(1))
     dial = offer_to(twilio, fake_twilio, sid(1))
-    whisper_url = dial.find("Sip").attrib["url"].removeprefix("https://ivr.example.test")  # type: ignore[union-attr]
-    gather = xml(twilio.post(whisper_url, call_params("CA" + "9" * 32)))[0]
-    accept = gather.attrib["action"].removeprefix("https://ivr.example.test")
-    assert accept == f"/voice/queue/whisper-accept?call={sid(1)}&agent={luis.id}"
+    phone = dial.find("Sip")
+    assert phone is not None
+    gather = xml(twilio.post(local(phone.attrib["url"]), call_params("CA" + "9" * 32)))[0]
+    accept = local(gather.attrib["action"])
+    assert accept == f"/voice/queue/whisper-accept?call={sid(1)}&agent={luis}"
     wrong = xml(twilio.post(accept, call_params("CA" + "9" * 32, Digits="5")))
     assert [c.tag for c in wrong] == ["Hangup"]
-    assert agents.presence(redis_client, luis.id).state == "ringing"
+    assert agents.presence(redis_client, luis).state == "ringing"
     for _ in range(2):  # Twilio may send it twice: still accepted
         root = xml(twilio.post(accept, call_params("CA" + "9" * 32, Digits="1")))
         assert list(root) == []  # the whisper ends: Twilio bridges the calls
-    assert agents.presence(redis_client, luis.id).state == "on_call"
+    assert agents.presence(redis_client, luis).state == "on_call"
     assert steps(journey, sid(1)).count(("agent_answered", None)) == 1
-    done = dial.attrib["action"].removeprefix("https://ivr.example.test")
     params = call_params(sid(1), DialCallStatus="completed", DialCallDuration="120")
-    root = xml(twilio.post(done, params))
+    root = xml(twilio.post(local(dial.attrib["action"]), params))
     assert root[-1].tag in ("Redirect", "Hangup")
-    assert agents.presence(redis_client, luis.id).state == "wrap_up"
+    assert agents.presence(redis_client, luis).state == "wrap_up"
 
 
 def test_an_agent_who_does_not_answer_puts_the_caller_back_in_place_for_the_next_agent(
