@@ -95,6 +95,9 @@ class Config:
         self.ROUTING_DEFAULT_HANDLE_SECONDS = env_int("ROUTING_DEFAULT_HANDLE_SECONDS", 180)
         self.ROUTING_API_TOKEN = env_str("ROUTING_API_TOKEN")
         self.ROUTING_CALLER_ID = env_str("ROUTING_CALLER_ID", "+5113115930")
+        # Where waiting callers are dialed when the line (Redis) cannot be read: the
+        # Plataforma's hunt group, a number or a SIP URI; unset: a callback request instead.
+        self.PLATAFORMA_FALLBACK_DIAL = env_str("PLATAFORMA_FALLBACK_DIAL")
         self.VISITS_MODULE_NOTIFY = env_str("VISITS_MODULE_NOTIFY", "sms")
         self.VISITS_MODULE_PHONE = env_str("VISITS_MODULE_PHONE")
         self.VISITS_MODULE_EMAIL = env_str("VISITS_MODULE_EMAIL")

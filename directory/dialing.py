@@ -3,6 +3,7 @@ a number (the PBX switchboard with the anexo as digits, per ANEXO_DIAL)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -32,6 +33,26 @@ def agent_target(canal: str, destino: str, anexo_dial: str) -> DialTarget:
     if canal == "sip":
         return DialTarget("sip", destino)
     return anexo_target(destino, anexo_dial)
+
+
+def address_target(address: str) -> DialTarget:
+    """A number (E.164) or a SIP URI, as a setting gives it (PLATAFORMA_FALLBACK_DIAL)."""
+    if address.startswith("sip:"):
+        return DialTarget("sip", address)
+    return DialTarget("number", address)
+
+
+def check_address(name: str, address: str) -> None:
+    """Raise ValueError (naming the setting) unless ``address`` is ``sip:user@host`` or an
+    E.164 number."""
+    if address.startswith("sip:") and "@" in address:
+        return
+    if re.fullmatch(r"\+\d{6,15}", address):
+        return
+    raise ValueError(
+        f"{name}={address!r} is not valid: use a number such as '+5113115930' or a SIP URI "
+        "such as 'sip:plataforma@pbx.mef.gob.pe'."
+    )
 
 
 def speaker_target(telefono: str | None, anexo: str | None, anexo_dial: str) -> DialTarget | None:

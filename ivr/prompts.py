@@ -32,6 +32,7 @@ SPANISH_ONLY = frozenset(
         "whisper_accept",
         "whisper_plataforma",
         "whisper_plataforma_unknown",
+        "whisper_plataforma_accept",
         "whisper_preferential",
         "whisper_authority",
         "whisper_authority_region",
@@ -147,12 +148,20 @@ DEFAULT_PROMPTS: dict[str, str] = {
     "queue_wait_minute": "El tiempo estimado de espera es de 1 minuto.",
     "queue_wait_minutes": "El tiempo estimado de espera es de {minutos} minutos.",
     "queue_callback_offer": "Si prefiere que le devolvamos la llamada, marque 1.",
+    "queue_no_agents": (
+        "En este momento no hay asesores disponibles. Para que un asesor le devuelva la "
+        "llamada, marque 1. Si prefiere esperar, permanezca en la línea."
+    ),
     "queue_connecting": "Le estamos comunicando con un asesor.",
     "queue_bridging": "Le comunicamos con un asesor.",
     "queue_agent_missed": (
         "El asesor no está disponible en este momento. Conservamos su lugar en la fila."
     ),
     "queue_timeout": "Lamentamos la espera. Todos nuestros asesores siguen ocupados.",
+    "queue_unavailable": (
+        "Disculpe, tenemos un inconveniente técnico y no podemos mantenerle en la fila."
+    ),
+    "queue_call_again": "Por favor, vuelva a llamar en unos minutos.",
     "queue_callback_today": (
         "Hemos registrado su pedido. Un asesor le devolverá la llamada hoy "
         "al número desde el que nos llama."
@@ -181,6 +190,7 @@ DEFAULT_PROMPTS: dict[str, str] = {
     "whisper_organo": "Órgano: {organo}.",
     "whisper_language": "Idioma: {idioma}.",
     "whisper_interpreter": "Se está llamando a un intérprete del registro de lenguas originarias.",
+    "whisper_plataforma_accept": "Para atender la llamada, marque 1.",
     # Heard by the interpreter joining the caller's conference, always in Spanish.
     "interpreter_intro": (
         "Apoyo de interpretación para la Plataforma de Atención al Usuario del MEF. "
@@ -241,10 +251,13 @@ PROMPT_LABELS: dict[str, str] = {
     "queue_wait_minute": "Fila: espera de 1 minuto",
     "queue_wait_minutes": "Fila: espera en minutos",
     "queue_callback_offer": "Fila: marcar 1 para la devolución",
+    "queue_no_agents": "Fila: ningún asesor disponible, devolución primero",
     "queue_connecting": "Fila: comunicando con un asesor",
     "queue_bridging": "Fila: paso al asesor",
     "queue_agent_missed": "Fila: el asesor no contestó",
     "queue_timeout": "Fila: límite de espera alcanzado",
+    "queue_unavailable": "Fila: inconveniente técnico, no se puede seguir en la fila",
+    "queue_call_again": "Fila: volver a llamar más tarde",
     "queue_callback_today": "Fila: devolución registrada para hoy",
     "queue_callback_next_day": "Fila: devolución registrada para el siguiente día hábil",
     "transfer_dialing": "Transferencia al especialista",
@@ -260,6 +273,7 @@ PROMPT_LABELS: dict[str, str] = {
     "whisper_organo": "Aviso al asesor: órgano",
     "whisper_language": "Aviso al asesor: idioma de quien llama",
     "whisper_interpreter": "Aviso al asesor: se llama a un intérprete",
+    "whisper_plataforma_accept": "Aviso al asesor: atender con 1",
     "interpreter_intro": "Aviso al intérprete",
 }
 

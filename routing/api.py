@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import redis
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask_login import current_user
 
@@ -28,6 +30,7 @@ from routing.context import from_app
 from routing.dispatch import try_dispatch
 
 bp = Blueprint("routing_api", __name__, url_prefix="/api")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,17 @@ def _error(status: int, message: str) -> Response:
     response = jsonify({"error": message})
     response.status_code = status
     return response
+
+
+@bp.errorhandler(redis.RedisError)
+def line_unavailable(exc: redis.RedisError) -> Response:
+    """Redis (the line and the agents' presence) failing: 503, said so, on every endpoint."""
+    log.error("API %s without Redis: %s", request.path, exc)
+    return _error(
+        503,
+        "La fila de la Plataforma no está disponible en este momento (falla de Redis). "
+        "Intente de nuevo en unos minutos.",
+    )
 
 
 @bp.before_request

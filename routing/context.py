@@ -42,6 +42,7 @@ class Context:
     caller_id: str = "+5113115930"
     service_hours: str = "mon-fri 08:30-16:30"
     close_on_holidays: bool = True
+    fallback_dial: str | None = None  # PLATAFORMA_FALLBACK_DIAL: a number or a SIP URI
 
     def hand_over(self) -> None:
         """Hand the events recorded so far to the register (jobs, commands, the API)."""
@@ -86,4 +87,5 @@ def from_app(journal: Journal | None = None, *, catalogue: bool = True) -> Conte
         caller_id=config.get("ROUTING_CALLER_ID") or "+5113115930",
         service_hours=config["SERVICE_HOURS"],
         close_on_holidays=bool(config["SERVICE_CLOSE_ON_HOLIDAYS"]),
+        fallback_dial=config.get("PLATAFORMA_FALLBACK_DIAL") or None,
     )

@@ -7,7 +7,9 @@ a quechua or aymara caller hears the recordings an admin set; the agent's whispe
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from datetime import timedelta
 
 import redis
 from sqlalchemy import select
@@ -15,7 +17,7 @@ from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
 from clock import to_lima, utcnow
-from directory.dialing import DialTarget, agent_target, anexo_target
+from directory.dialing import DialTarget, address_target, agent_target, anexo_target
 from directory.models import Agent, Organo
 from ivr import briefing
 from ivr import state as call_state
@@ -30,6 +32,11 @@ from routing.dispatch import try_dispatch
 from routing.queue import PLATAFORMA_QUEUE, CallerStatus
 
 log = logging.getLogger(__name__)
+
+FALLBACK_NAME = "Plataforma (línea de respaldo)"  # who took a call on PLATAFORMA_FALLBACK_DIAL
+# Said before the callback's confirmation, by the request's source.
+CALLBACK_INTROS = {"limite_espera": "queue_timeout", "ruta_fallida": "queue_unavailable"}
+WHISPER_TIMEOUT_SECONDS = 8  # how long an anexo or SIP agent has to press 1 after the whisper
 
 
 # --- TwiML pieces ------------------------------------------------------------------------
@@ -149,12 +156,17 @@ def wait(ctx: Context, call_sid: str, queue_sid: str | None, *, now: int) -> Voi
         if place is None:
             response.pause(length=3)
             return response
+        staffed = line.staffed_agents(ctx.r)
         minutes = line.expected_wait_minutes(ctx.r, place, ctx.settings)
     except redis.RedisError:
-        log.exception("wait URL without Redis for %s", call_sid)
-        response.play(ctx.hold_music_url)
-        return response
+        log.exception("wait URL without Redis for %s: out of Twilio's queue", call_sid)
+        return line_unreadable_wait()
     gather = Gather(num_digits=1, action=ctx.links("queue.wait_key"), method="POST", timeout=1)
+    if not staffed:  # no agent online: no wait to promise, the callback first
+        ctx.speak(gather, "queue_no_agents", language)
+        gather.play(ctx.hold_music_url)
+        response.append(gather)
+        return response
     ctx.speak(gather, "queue_position", language, puesto=place)
     if minutes == 1:
         ctx.speak(gather, "queue_wait_minute", language)
@@ -163,6 +175,80 @@ def wait(ctx: Context, call_sid: str, queue_sid: str | None, *, now: int) -> Voi
     ctx.speak(gather, "queue_callback_offer", language)
     gather.play(ctx.hold_music_url)
     response.append(gather)
+    return response
+
+
+def line_unreadable_wait() -> VoiceResponse:
+    """The wait URL when the line cannot be read: out of Twilio's queue now, so that the
+    Enqueue action routes the caller (line_unavailable) instead of hold music forever."""
+    response = VoiceResponse()
+    response.leave()
+    return response
+
+
+def line_unavailable(session: Session, ctx: Context, call_sid: str, telefono: str) -> VoiceResponse:
+    """A caller out of Twilio's queue whose place in our line cannot be read (Redis down):
+    the Plataforma's hunt group when PLATAFORMA_FALLBACK_DIAL is set, else a callback request
+    and a goodbye; a goodbye still when the callback cannot be stored either."""
+    if ctx.fallback_dial:
+        response = VoiceResponse()
+        ctx.speak(response, "to_plataforma_error")
+        dial = Dial(action=ctx.links("queue.fallback_done"), method="POST")
+        add_target(dial, address_target(ctx.fallback_dial), None)
+        response.append(dial)
+        ctx.journal.record(
+            call_sid,
+            "transfer",
+            once="fallback",
+            to=ctx.fallback_dial,
+            kind="plataforma",
+            by=FALLBACK_NAME,
+        )
+        return response
+    return _callback_or_goodbye(session, ctx, call_sid, telefono)
+
+
+def fallback_done(
+    session: Session,
+    ctx: Context,
+    call_sid: str,
+    dial_status: str,
+    call_status: str,
+    duration: int,
+    telefono: str,
+) -> VoiceResponse:
+    """The <Dial> to PLATAFORMA_FALLBACK_DIAL is over: answered → the survey; not answered →
+    a callback request and a goodbye."""
+    if dial_status in ("completed", "answered"):
+        ctx.journal.record(
+            call_sid,
+            "agent_answered",
+            once="fallback",
+            at=utcnow() - timedelta(seconds=max(0, duration)),
+            agent_id=None,
+            nombre=FALLBACK_NAME,
+            wait_seconds=None,
+        )
+        return survey_or_goodbye(VoiceResponse(), ctx)
+    if call_status in FINAL_CALL_STATUSES:  # the caller hung up while it rang
+        return VoiceResponse()
+    return _callback_or_goodbye(session, ctx, call_sid, telefono)
+
+
+def _callback_or_goodbye(
+    session: Session, ctx: Context, call_sid: str, telefono: str
+) -> VoiceResponse:
+    try:
+        return callback_goodbye(session, ctx, call_sid, telefono, "ruta_fallida")
+    except Exception:  # the database too: the caller still hears a goodbye
+        log.exception("no callback request stored for %s", call_sid)
+        with contextlib.suppress(Exception):
+            session.rollback()
+    response = VoiceResponse()
+    ctx.speak(response, "queue_unavailable")
+    ctx.speak(response, "queue_call_again")
+    ctx.speak(response, "thanks")
+    response.hangup()
     return response
 
 
@@ -215,8 +301,8 @@ def callback_goodbye(
         ctx.journal.record(call_sid, "callback_requested", source=source, telefono=telefono)
     response = VoiceResponse()
     today = to_lima(request.created_at).date()
-    if source == "limite_espera":
-        ctx.speak(response, "queue_timeout", language)
+    if intro := CALLBACK_INTROS.get(source):
+        ctx.speak(response, intro, language)
     if request.due_date == today:
         ctx.speak(response, "queue_callback_today", language)
     else:
@@ -226,28 +312,57 @@ def callback_goodbye(
     return response
 
 
+# Twilio's QueueResult values (the Enqueue action), by what the caller needs next.
+ELSEWHERE = ("redirected", "redirected-from-bridged", "bridging-in-progress")
+QUEUE_FAILED = ("queue-full", "error", "system-error", "system-shutdown")
+
+
 def left(
     session: Session, ctx: Context, call_sid: str, queue_result: str, telefono: str, *, now: int
 ) -> VoiceResponse:
-    """The Enqueue action: Twilio tells how the caller left its queue."""
+    """The Enqueue action: Twilio tells how the caller left its queue (QueueResult).
+
+    - hangup: out of our line at once, registered abandoned; nothing to say.
+    - redirected, redirected-from-bridged, bridging-in-progress: the call already runs other
+      TwiML (our REST dequeue to the bridge, a redirect) or is being connected: nothing to add.
+    - bridged: someone dequeued the caller and that conversation is over: out of our line,
+      then the survey.
+    - leave (our own <Leave>): a callback asked with `1`, the wait limit, or the wait URL could
+      not read the line: by the caller's status in our line.
+    - queue-full, error, system-error, system-shutdown: Twilio could not keep the caller in its
+      queue: the offered agent if there is one, else a callback request and a goodbye.
+    - anything else is logged, and the caller goes back to Twilio's queue with our wait URL
+      (their place in our line is kept; the wait URL routes them from there).
+    """
     if queue_result == "hangup":
         line.caller_hung_up(ctx.r, ctx.journal, call_sid, now=now)
         return VoiceResponse()
-    if queue_result in ("bridged", "redirected", "redirected-from-bridged"):
+    if queue_result in ELSEWHERE:
         return VoiceResponse()
-    caller = line.caller(ctx.r, call_sid)
+    if queue_result == "bridged":
+        line.leave(ctx.r, call_sid, now=now, new_state=CallerStatus.DONE)
+        return survey_or_goodbye(VoiceResponse(), ctx, caller_language(ctx, call_sid))
+    if queue_result not in ("leave", *QUEUE_FAILED):
+        log.warning("Enqueue action with unknown QueueResult %r for %s", queue_result, call_sid)
+        return enqueue_verb(VoiceResponse(), ctx)
+    try:
+        caller = line.caller(ctx.r, call_sid)
+    except redis.RedisError:
+        log.exception("Enqueue action without Redis for %s", call_sid)
+        return line_unavailable(session, ctx, call_sid, telefono)
     status = caller.status if caller else None
-    if queue_result == "leave" and status is CallerStatus.CALLBACK:
-        return callback_goodbye(session, ctx, call_sid, telefono, "cola")
-    if queue_result == "leave" and status is CallerStatus.TIMEOUT:
-        return timeout_goodbye(session, ctx, call_sid, telefono, now=now)
     if caller and status is CallerStatus.OFFERED and caller.agent_id is not None:
         return bridge(session, ctx, call_sid, caller.agent_id)
-    if queue_result in ("queue-full", "error", "system-shutdown"):
+    if queue_result in QUEUE_FAILED:
         line.leave(ctx.r, call_sid, now=now, new_state=CallerStatus.GONE)
         return callback_goodbye(session, ctx, call_sid, telefono, "cola")
-    response = VoiceResponse()
-    return enqueue_verb(response, ctx)
+    if status is CallerStatus.CALLBACK:
+        return callback_goodbye(session, ctx, call_sid, telefono, "cola")
+    if status is CallerStatus.TIMEOUT:
+        return timeout_goodbye(session, ctx, call_sid, telefono, now=now)
+    # Waiting (the wait URL left while the line could not be read, and it answers again), or
+    # unknown to our line: back to Twilio's queue; the wait URL keeps or adopts the place.
+    return enqueue_verb(VoiceResponse(), ctx)
 
 
 def timeout_goodbye(
@@ -306,7 +421,10 @@ def bridge(session: Session, ctx: Context, call_sid: str, agent_id: int) -> Voic
         return response
     dial = Dial(action=action, method="POST", timeout=ctx.settings.ring_timeout_seconds)
     target = agent_target(agent.canal, agent.destino, ctx.anexo_dial)
-    add_target(dial, target, ctx.links("queue.whisper", call=call_sid, agent=agent_id))
+    # A phone on an anexo or SIP may be answered by its voicemail: the agent presses 1 to
+    # accept. The softphone (client) is answered in the console, which is the acceptance.
+    accept = {"accept": 1} if target.kind != "client" else {}
+    add_target(dial, target, ctx.links("queue.whisper", call=call_sid, agent=agent_id, **accept))
     response.append(dial)
     return response
 
@@ -327,13 +445,47 @@ def agent_picked_up(ctx: Context, call_sid: str, agent_id: int, *, now: int) -> 
     return True
 
 
-def whisper(ctx: Context, call_sid: str, agent_id: int, *, now: int) -> VoiceResponse:
-    """Played to the agent before the caller is connected."""
-    agent_picked_up(ctx, call_sid, agent_id, now=now)
+def whisper(
+    ctx: Context, call_sid: str, agent_id: int, *, now: int, accept: bool = False
+) -> VoiceResponse:
+    """Played to the agent before the caller is connected. With ``accept`` (an anexo or SIP
+    phone) the agent presses 1 to take the call; no key or another one hangs up their leg
+    (so a voicemail cannot take the caller), and the Dial action counts it as a miss."""
+    if not accept:
+        agent_picked_up(ctx, call_sid, agent_id, now=now)
     response = VoiceResponse()
     caller = line.caller(ctx.r, call_sid)
     interpreter = caller is not None and caller.interpreter
-    briefing.to_agent(ctx.speak, response, _load_state(ctx, call_sid), interpreter=interpreter)
+    state = _load_state(ctx, call_sid)
+    if not accept:
+        briefing.to_agent(ctx.speak, response, state, interpreter=interpreter)
+        return response
+    gather = Gather(
+        input="dtmf",
+        num_digits=1,
+        timeout=WHISPER_TIMEOUT_SECONDS,
+        action=ctx.links("queue.whisper_accept", call=call_sid, agent=agent_id),
+        method="POST",
+    )
+    briefing.to_agent(ctx.speak, gather, state, interpreter=interpreter)
+    ctx.speak(gather, "whisper_plataforma_accept")
+    response.append(gather)
+    response.hangup()  # no key in time: not accepted
+    return response
+
+
+def whisper_accept(
+    ctx: Context, call_sid: str, agent_id: int, digits: str, *, now: int
+) -> VoiceResponse:
+    """The agent's key after the whisper: ``1`` takes the caller (the whisper ends and Twilio
+    bridges the calls); anything else, or an offer no longer current, hangs up their leg."""
+    response = VoiceResponse()
+    if digits == "1":
+        agent_picked_up(ctx, call_sid, agent_id, now=now)
+        caller = line.caller(ctx.r, call_sid)
+        if caller is not None and caller.connected_agent == agent_id:  # a retry too
+            return response
+    response.hangup()
     return response
 
 
@@ -359,8 +511,10 @@ def dial_done(
     response = VoiceResponse()
     caller = line.caller(ctx.r, call_sid)
     language = caller.language if caller else "es"
+    # Only an accepted offer is a conversation: an anexo or SIP agent's leg that hung up in the
+    # whisper (no `1`) also ends as "completed".
     talked = caller is not None and caller.connected_agent is not None
-    if dial_status in ("completed", "answered") or talked:
+    if talked or (caller is None and dial_status in ("completed", "answered")):
         agents.conversation_ended(
             ctx.r, call_sid, agent_id, now=now, handle_seconds=duration, settings=ctx.settings
         )

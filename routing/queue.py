@@ -200,9 +200,15 @@ def average_handle_seconds(r: redis.Redis, default: int) -> float:
     return sum(values) / len(values) if values else float(default)
 
 
+def staffed_agents(r: redis.Redis) -> int:
+    """Agents staffing the line: available, ringing, on a call or in wrap-up (not offline,
+    not paused)."""
+    return int(r.scard(f"{PREFIX}on"))
+
+
 def expected_wait_minutes(r: redis.Redis, place: int, settings: RoutingSettings) -> int:
     """Expected wait from recent handle times and the agents staffing the line."""
-    staffed = max(1, int(r.scard(f"{PREFIX}on")))
+    staffed = max(1, staffed_agents(r))
     handle = average_handle_seconds(r, settings.default_handle_seconds)
     rounds = math.ceil(place / staffed)
     return max(1, math.ceil(rounds * handle / 60))

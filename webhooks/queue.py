@@ -3,8 +3,9 @@
 Thin views: ``twilio_step`` checks the signature and writes what the view recorded at the end;
 each view reads the form and calls routing.flows with a Context that records on the request's
 journal. Whatever fails behind a view (Redis, the database), the caller still gets a sensible
-route: back in Twilio's queue with our wait URL, the hold music, or a goodbye after a finished
-conversation.
+route: back in Twilio's queue with our wait URL; out of it when the wait URL cannot read the
+line, to the Plataforma's hunt group (PLATAFORMA_FALLBACK_DIAL) or a callback request; or a
+goodbye after a finished conversation.
 """
 
 from __future__ import annotations
@@ -52,10 +53,36 @@ def _back_in_line(step: Step) -> VoiceResponse:
     return flows.enqueue_verb(VoiceResponse(), ctx)
 
 
-def _hold_music(step: Step) -> VoiceResponse:
-    response = VoiceResponse()
-    response.play(_safe_ctx(step).hold_music_url)
-    return response
+def _out_of_the_queue(step: Step) -> VoiceResponse:
+    """The wait URL that cannot read the line: <Leave>, and the Enqueue action routes."""
+    return flows.line_unreadable_wait()
+
+
+def _left_without_the_line(step: Step) -> VoiceResponse:
+    """The Enqueue action when the line cannot be read: the hunt group, or a callback."""
+    result = form("QueueResult")
+    ctx = _safe_ctx(step)
+    if result == "hangup" or result in flows.ELSEWHERE:
+        return VoiceResponse()
+    if result == "bridged":
+        return flows.survey_or_goodbye(VoiceResponse(), ctx)
+    return flows.line_unavailable(db.session(), ctx, form("CallSid"), form("From"))
+
+
+def _fallback_over(step: Step) -> VoiceResponse:
+    return _fallback_done(step, _safe_ctx(step))
+
+
+def _fallback_done(step: Step, ctx: Context) -> VoiceResponse:
+    return flows.fallback_done(
+        db.session(),
+        ctx,
+        form("CallSid"),
+        form("DialCallStatus"),
+        form("CallStatus"),
+        form_int("DialCallDuration"),
+        form("From"),
+    )
 
 
 def _back_to_wait(step: Step) -> VoiceResponse:
@@ -68,6 +95,15 @@ def _plain_whisper(step: Step) -> VoiceResponse:
     return flows.plain_whisper(_safe_ctx(step))
 
 
+def _accepted_anyway(step: Step) -> VoiceResponse:
+    """The agent pressed a key but the line cannot be told: an agent who pressed 1 is
+    connected rather than lose the caller."""
+    response = VoiceResponse()
+    if form("Digits") != "1":
+        response.hangup()
+    return response
+
+
 def _presencial_only(step: Step) -> VoiceResponse:
     return flows.presencial_twiml(_safe_ctx(step), _call())
 
@@ -76,7 +112,7 @@ def _presencial_only(step: Step) -> VoiceResponse:
 
 
 @bp.post("/wait")
-@twilio_step(_hold_music)
+@twilio_step(_out_of_the_queue)
 def wait(step: Step) -> VoiceResponse:
     return flows.wait(_ctx(step), form("CallSid"), form("QueueSid") or None, now=now_ms())
 
@@ -88,11 +124,17 @@ def wait_key(step: Step) -> VoiceResponse:
 
 
 @bp.post("/left")
-@twilio_step(_back_in_line)
+@twilio_step(_left_without_the_line)
 def left(step: Step) -> VoiceResponse:
     return flows.left(
         db.session(), _ctx(step), form("CallSid"), form("QueueResult"), form("From"), now=now_ms()
     )
+
+
+@bp.post("/fallback-done")
+@twilio_step(_fallback_over)
+def fallback_done(step: Step) -> VoiceResponse:
+    return _fallback_done(step, _ctx(step))
 
 
 @bp.post("/timeout")
@@ -110,7 +152,14 @@ def bridge(step: Step) -> VoiceResponse:
 @bp.post("/whisper")
 @twilio_step(_plain_whisper)
 def whisper(step: Step) -> VoiceResponse:
-    return flows.whisper(_ctx(step), _call(), _agent(), now=now_ms())
+    accept = request.args.get("accept") == "1"
+    return flows.whisper(_ctx(step), _call(), _agent(), now=now_ms(), accept=accept)
+
+
+@bp.post("/whisper-accept")
+@twilio_step(_accepted_anyway)
+def whisper_accept(step: Step) -> VoiceResponse:
+    return flows.whisper_accept(_ctx(step), _call(), _agent(), form("Digits"), now=now_ms())
 
 
 @bp.post("/dial-done")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
@@ -14,7 +15,7 @@ from werkzeug.test import TestResponse
 from register import callbacks
 from routing import agents
 from routing.api import agent_token
-from tests.routing.conftest import add_agent, sid
+from tests.routing.conftest import add_agent, dead_redis, sid
 from tests.twilio_fake import FakeTwilio
 
 
@@ -165,3 +166,48 @@ def test_a_signed_in_console_user_acts_as_their_agent(
     url = f"/api/agents/{ana.id}/state"
     assert client.post(url, data={"state": "available"}).status_code == 415  # a form: CSRF
     assert client.post(url, json={"state": "available"}).status_code == 200
+
+
+REDIS_ENDPOINTS = [
+    ("GET", "/api/agents/{agent}/state", None),
+    ("POST", "/api/agents/{agent}/state", {"state": "available"}),
+    ("GET", "/api/queue", None),
+    ("POST", "/api/calls/{call}/transfer", {"anexo": "2301"}),
+    ("POST", "/api/calls/{call}/presencial", {}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "payload"), REDIS_ENDPOINTS)
+def test_with_redis_down_the_api_answers_503_in_spanish(
+    app: Flask,
+    client: FlaskClient,
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+    method: str,
+    path: str,
+    payload: dict[str, Any] | None,
+) -> None:
+    """Issue 11.3: not a 500."""
+    from extensions import redis_store
+
+    ana = add_agent(session, "Ana")
+    token = agent_token(app.config["SECRET_KEY"], ana.id)
+    monkeypatch.setattr(redis_store, "_client", dead_redis())
+    url = path.format(agent=ana.id, call=sid(1))
+    reply = client.open(url, method=method, json=payload, headers=bearer(token))
+    assert reply.status_code == 503
+    assert body(reply) == {
+        "error": "La fila de la Plataforma no está disponible en este momento (falla de "
+        "Redis). Intente de nuevo en unos minutos."
+    }
+
+
+def test_with_redis_down_the_callback_list_still_works(
+    client: FlaskClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from extensions import redis_store
+
+    monkeypatch.setattr(redis_store, "_client", dead_redis())
+    reply = client.get("/api/callbacks", headers=bearer("supervisor-token"))
+    assert reply.status_code == 200
+    assert body(reply) == {"callbacks": []}

@@ -57,6 +57,12 @@ def enter(app: Flask, call_sid: str, **fields: Any) -> None:
         send_to_plataforma(VoiceResponse(), state, "menu")
 
 
+def staff_the_line(session: Session, r: redis.Redis) -> None:
+    """One agent online but busy (in wrap-up for the next 30 s): nobody waiting is offered."""
+    beto = add_agent(session, "Beto en cierre")
+    agents.set_state_from_directory(session, r, beto.id, "wrap_up", now=line.now_ms(), settings=S)
+
+
 def test_every_queue_webhook_rejects_a_bad_signature(twilio: TwilioSigner, app: Flask) -> None:
     enter(app, sid(1))
     for path in ("/voice/queue/wait", "/voice/queue/left", "/voice/queue/bridge?call=x&agent=1"):
@@ -65,8 +71,9 @@ def test_every_queue_webhook_rejects_a_bad_signature(twilio: TwilioSigner, app: 
 
 
 def test_the_wait_url_announces_position_and_wait_and_offers_a_callback(
-    app: Flask, twilio: TwilioSigner, redis_client: redis.Redis
+    app: Flask, twilio: TwilioSigner, session: Session, redis_client: redis.Redis
 ) -> None:
+    staff_the_line(session, redis_client)
     enter(app, sid(1))
     enter(app, sid(2))
     enter(app, sid(3), preferencial="adulto_mayor")
@@ -87,6 +94,26 @@ def test_the_wait_url_announces_position_and_wait_and_offers_a_callback(
     assert line.twilio_queue(redis_client) == "QU" + "1" * 32
 
 
+@pytest.mark.parametrize("others", ["offline", "paused"])
+def test_with_no_agent_online_the_wait_url_offers_the_callback_and_promises_no_wait(
+    app: Flask, twilio: TwilioSigner, session: Session, redis_client: redis.Redis, others: str
+) -> None:
+    """Issue 11.6: nobody would take the call, so no "3, 6, 9 minutos"."""
+    ana = add_agent(session, "Ana")
+    agents.set_state_from_directory(session, redis_client, ana.id, others, now=1, settings=S)
+    enter(app, sid(1))
+    enter(app, sid(2))
+    gather = xml(twilio.post("/voice/queue/wait", call_params(sid(2)))).find("Gather")
+    assert gather is not None
+    assert gather.attrib["action"].endswith("/voice/queue/wait-key")
+    assert said(gather) == [prompt("queue_no_agents")]
+    assert said(gather)[0].startswith("En este momento no hay asesores disponibles.")
+    assert not any("minuto" in text for text in said(gather))
+    # `1` still leaves for a callback
+    root = xml(twilio.post("/voice/queue/wait-key", call_params(sid(2), Digits="1")))
+    assert [c.tag for c in root] == ["Leave"]
+
+
 def test_a_quechua_caller_waiting_in_line_hears_the_recordings_set_for_quechua(
     app: Flask, twilio: TwilioSigner, session: Session
 ) -> None:
@@ -94,6 +121,7 @@ def test_a_quechua_caller_waiting_in_line_hears_the_recordings_set_for_quechua(
     offer = "https://cdn.mef.gob.pe/qu/queue_callback_offer.mp3"
     set_audio(session, "queue_position", "qu", position)
     set_audio(session, "queue_callback_offer", "qu", offer)
+    staff_the_line(session, app.extensions["redis"].client)
     enter(app, sid(1), language="qu")
     gather = xml(twilio.post("/voice/queue/wait", call_params(sid(1)))).find("Gather")
     assert gather is not None
@@ -157,6 +185,72 @@ def test_a_hangup_in_the_queue_is_an_abandoned_call_with_its_wait(
     twilio.post("/voice/queue/left", call_params(sid(1), QueueResult="hangup"))
     assert line.waiting_count(redis_client) == 0
     assert ("queue_left", "hangup") in steps(journey, sid(1))
+
+
+# What each of Twilio's documented QueueResult values gives a waiting caller: the TwiML's
+# verbs, whether they are still in our line, and whether a callback request was stored.
+QUEUE_RESULTS = {
+    "hangup": ([], False, False),
+    "redirected": ([], True, False),
+    "redirected-from-bridged": ([], True, False),
+    "bridging-in-progress": ([], True, False),
+    "bridged": (["Redirect"], False, False),
+    "leave": (["Enqueue"], True, False),
+    "queue-full": (["Say", "Say", "Hangup"], False, True),
+    "error": (["Say", "Say", "Hangup"], False, True),
+    "system-error": (["Say", "Say", "Hangup"], False, True),
+    "system-shutdown": (["Say", "Say", "Hangup"], False, True),
+}
+
+
+@pytest.mark.parametrize("result", sorted(QUEUE_RESULTS))
+def test_each_documented_queue_result_routes_the_caller_on_purpose(
+    app: Flask,
+    twilio: TwilioSigner,
+    session: Session,
+    redis_client: redis.Redis,
+    caplog: pytest.LogCaptureFixture,
+    result: str,
+) -> None:
+    """Issue 11.7."""
+    tags, in_line, callback = QUEUE_RESULTS[result]
+    enter(app, sid(1))
+    root = xml(twilio.post("/voice/queue/left", call_params(sid(1), QueueResult=result)))
+    assert [c.tag for c in root] == tags
+    if tags == ["Redirect"]:
+        assert root[0].text == "https://ivr.example.test/voice/survey"
+    assert (line.position(redis_client, sid(1)) == 1) is in_line
+    stored = session.scalars(select(CallbackRequest)).all()
+    assert [r.source for r in stored] == (["cola"] if callback else [])
+    assert "unknown QueueResult" not in caplog.text
+
+
+@pytest.mark.parametrize("status", ["waiting", "offered"])
+def test_an_unknown_queue_result_is_logged_and_the_caller_goes_back_in_line(
+    app: Flask,
+    twilio: TwilioSigner,
+    session: Session,
+    redis_client: redis.Redis,
+    caplog: pytest.LogCaptureFixture,
+    status: str,
+) -> None:
+    """Issue 11.7: never the bridge (nor a dial) for a result the flow does not know."""
+    enter(app, sid(1))
+    if status == "offered":
+        ana = add_agent(session, "Ana")
+        agents.set_state_from_directory(
+            session, redis_client, ana.id, "available", now=1, settings=S
+        )
+        assert len(match(redis_client, now=line.now_ms(), settings=S)) == 1
+    caller = line.caller(redis_client, sid(1))
+    assert caller is not None and caller.status.value == status
+    params = call_params(sid(1), QueueResult="moved-to-mars")
+    root = xml(twilio.post("/voice/queue/left", params))
+    assert [c.tag for c in root] == ["Enqueue"]
+    assert "unknown QueueResult 'moved-to-mars'" in caplog.text
+    caller = line.caller(redis_client, sid(1))
+    assert caller is not None and caller.status.value == status
+    assert not caller.bridge_served
 
 
 def test_a_free_agent_gets_the_caller_out_of_twilios_queue_and_hears_the_whisper(
@@ -229,6 +323,101 @@ def test_an_agent_on_an_anexo_is_dialed_per_anexo_dial(
     noun = root.find(f"Dial/{tag}")
     assert noun is not None and noun.text == text
     assert noun.attrib.get("sendDigits") == digits
+
+
+def available(session: Session, r: redis.Redis, nombre: str, **fields: Any) -> int:
+    """A new agent of the directory, available now; their id."""
+    agent = add_agent(session, nombre, **fields)
+    agents.set_state_from_directory(session, r, agent.id, "available", now=1, settings=S)
+    return agent.id
+
+
+def local(url: str) -> str:
+    """The path (and query) of one of our absolute URLs, as the signed client posts it."""
+    return url.removeprefix("https://ivr.example.test")
+
+
+def offer_to(twilio: TwilioSigner, fake_twilio: FakeTwilio, call_sid: str) -> ET.Element:
+    """The last offer's bridge, as Twilio fetches it for the caller: the <Dial> to the agent."""
+    url = fake_twilio.of("member_update")[-1].one("Url")
+    assert f"call={call_sid}" in url
+    dial = xml(twilio.post(local(url), call_params(call_sid)))
+    found = dial.find("Dial")
+    assert found is not None
+    return found
+
+
+@pytest.mark.parametrize(
+    ("canal", "destino", "noun"),
+    [("anexo", "2301", "Sip"), ("sip", "sip:luis@pbx.mef.gob.pe", "Sip")],
+)
+def test_an_agent_on_a_phone_presses_1_to_accept_and_no_key_is_a_miss(
+    app: Flask,
+    twilio: TwilioSigner,
+    session: Session,
+    redis_client: redis.Redis,
+    fake_twilio: FakeTwilio,
+    journey: list,
+    canal: str,
+    destino: str,
+    noun: str,
+) -> None:
+    """Issue 11.5: the whisper's fetch is not an answer (a voicemail would fetch it too)."""
+    luis = available(session, redis_client, "Luis", canal=canal, destino=destino)
+    enter(app, sid(1), detalle="informacion")
+    agent_leg = call_params("CA" + "9" * 32)
+    for miss in (1, 2):
+        dial = offer_to(twilio, fake_twilio, sid(1))
+        phone = dial.find(noun)
+        assert phone is not None
+        whisper = xml(twilio.post(local(phone.attrib["url"]), agent_leg))
+        assert [c.tag for c in whisper] == ["Gather", "Hangup"]
+        gather = whisper[0]
+        assert gather.attrib["numDigits"] == "1"
+        assert said(gather)[-1] == prompt("whisper_plataforma_accept")
+        query = prompt("whisper_query", consulta="información sobre los servicios del MEF")
+        assert query in said(gather)
+        assert agents.presence(redis_client, luis).state == "ringing"  # not answered yet
+        # No key: the whisper hangs up the agent's leg; Twilio reports the <Dial> completed.
+        params = call_params(sid(1), DialCallStatus="completed", DialCallDuration="9")
+        root = xml(twilio.post(local(dial.attrib["action"]), params))
+        assert [c.tag for c in root] == ["Say", "Enqueue"]
+        assert said(root) == [prompt("queue_agent_missed")]
+        assert agents.presence(redis_client, luis).misses == miss
+    # Two misses in a row pause the agent; the caller waits first in line.
+    assert agents.presence(redis_client, luis).state == "paused"
+    assert line.position(redis_client, sid(1)) == 1
+    assert ("agent_answered", None) not in steps(journey, sid(1))
+
+
+def test_an_agent_on_a_phone_who_presses_1_takes_the_caller(
+    app: Flask,
+    twilio: TwilioSigner,
+    session: Session,
+    redis_client: redis.Redis,
+    fake_twilio: FakeTwilio,
+    journey: list,
+) -> None:
+    luis = available(session, redis_client, "Luis", canal="anexo", destino="2301")
+    enter(app, sid(1))
+    dial = offer_to(twilio, fake_twilio, sid(1))
+    phone = dial.find("Sip")
+    assert phone is not None
+    gather = xml(twilio.post(local(phone.attrib["url"]), call_params("CA" + "9" * 32)))[0]
+    accept = local(gather.attrib["action"])
+    assert accept == f"/voice/queue/whisper-accept?call={sid(1)}&agent={luis}"
+    wrong = xml(twilio.post(accept, call_params("CA" + "9" * 32, Digits="5")))
+    assert [c.tag for c in wrong] == ["Hangup"]
+    assert agents.presence(redis_client, luis).state == "ringing"
+    for _ in range(2):  # Twilio may send it twice: still accepted
+        root = xml(twilio.post(accept, call_params("CA" + "9" * 32, Digits="1")))
+        assert list(root) == []  # the whisper ends: Twilio bridges the calls
+    assert agents.presence(redis_client, luis).state == "on_call"
+    assert steps(journey, sid(1)).count(("agent_answered", None)) == 1
+    params = call_params(sid(1), DialCallStatus="completed", DialCallDuration="120")
+    root = xml(twilio.post(local(dial.attrib["action"]), params))
+    assert root[-1].tag in ("Redirect", "Hangup")
+    assert agents.presence(redis_client, luis).state == "wrap_up"
 
 
 def test_an_agent_who_does_not_answer_puts_the_caller_back_in_place_for_the_next_agent(
@@ -437,14 +626,112 @@ def test_the_sweep_releases_an_offer_whose_call_never_reached_the_agent(
     assert report.unstuck == [(ana.id, sid(2))]
 
 
-def test_the_wait_url_still_plays_music_when_redis_fails(
+def test_a_wait_url_that_cannot_read_the_line_takes_the_caller_out_of_twilios_queue(
     app: Flask, twilio: TwilioSigner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Issue 11.3: not hold music forever; the Enqueue action routes the caller next."""
+    from extensions import redis_store
+
+    enter(app, sid(1))
+    monkeypatch.setattr(redis_store, "_client", dead_redis())
+    root = xml(twilio.post("/voice/queue/wait", call_params(sid(1))))
+    assert [c.tag for c in root] == ["Leave"]
+
+
+def redis_down(monkeypatch: pytest.MonkeyPatch) -> None:
     from extensions import redis_store
 
     monkeypatch.setattr(redis_store, "_client", dead_redis())
-    root = xml(twilio.post("/voice/queue/wait", call_params(sid(1))))
-    assert [c.tag for c in root] == ["Play"]
+
+
+def test_without_the_line_or_a_hunt_group_the_caller_leaves_a_callback_request(
+    app: Flask, twilio: TwilioSigner, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    enter(app, sid(1))
+    redis_down(monkeypatch)
+    xml(twilio.post("/voice/queue/wait", call_params(sid(1))))
+    root = xml(twilio.post("/voice/queue/left", call_params(sid(1), QueueResult="leave")))
+    assert [c.tag for c in root] == ["Say", "Say", "Say", "Hangup"]
+    when = prompt("queue_callback_today"), prompt("queue_callback_next_day")
+    assert said(root)[0] == prompt("queue_unavailable")
+    assert said(root)[1] in when and said(root)[2] == prompt("thanks")
+    [request] = session.scalars(select(CallbackRequest)).all()
+    assert (request.call_sid, request.source, request.telefono) == (
+        sid(1),
+        "ruta_fallida",
+        "+51987654321",
+    )
+    # Twilio retries the action: still one request
+    twilio.post("/voice/queue/left", call_params(sid(1), QueueResult="leave"))
+    assert len(session.scalars(select(CallbackRequest)).all()) == 1
+
+
+def test_without_the_line_and_the_database_the_caller_still_hears_a_clear_goodbye(
+    app: Flask, twilio: TwilioSigner, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from register import callbacks
+
+    def database_down(*_args: Any, **_kwargs: Any) -> Any:
+        raise OperationalError("INSERT", {}, Exception("the database is down (test)"))
+
+    redis_down(monkeypatch)
+    monkeypatch.setattr(callbacks, "request_callback", database_down)
+    root = xml(twilio.post("/voice/queue/left", call_params(sid(1), QueueResult="leave")))
+    assert [c.tag for c in root] == ["Say", "Say", "Say", "Hangup"]
+    assert said(root) == [prompt("queue_unavailable"), prompt("queue_call_again"), prompt("thanks")]
+
+
+@pytest.mark.parametrize(
+    ("fallback", "tag"),
+    [("+5113115000", "Number"), ("sip:plataforma@pbx.mef.gob.pe", "Sip")],
+)
+def test_without_the_line_the_caller_is_dialed_to_the_plataforma_hunt_group(
+    app: Flask,
+    twilio: TwilioSigner,
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+    journey: list,
+    fallback: str,
+    tag: str,
+) -> None:
+    app.config["PLATAFORMA_FALLBACK_DIAL"] = fallback
+    enter(app, sid(1))
+    redis_down(monkeypatch)
+    assert [c.tag for c in xml(twilio.post("/voice/queue/wait", call_params(sid(1))))] == ["Leave"]
+    root = xml(twilio.post("/voice/queue/left", call_params(sid(1), QueueResult="leave")))
+    assert [c.tag for c in root] == ["Say", "Dial"]
+    assert said(root) == [prompt("to_plataforma_error")]
+    assert root.findtext(f"Dial/{tag}") == fallback
+    assert ("transfer", None) in steps(journey, sid(1))
+    done = root[1].attrib["action"].removeprefix("https://ivr.example.test")
+    assert done == "/voice/queue/fallback-done"
+    # Nobody answers at the hunt group: a callback request, and a goodbye.
+    root = xml(twilio.post(done, call_params(sid(1), DialCallStatus="no-answer")))
+    assert root[-1].tag == "Hangup"
+    assert [r.source for r in session.scalars(select(CallbackRequest))] == ["ruta_fallida"]
+
+
+def test_a_call_the_hunt_group_answered_goes_on_to_the_survey_and_is_registered_answered(
+    app: Flask, twilio: TwilioSigner, monkeypatch: pytest.MonkeyPatch, journey: list
+) -> None:
+    app.config["PLATAFORMA_FALLBACK_DIAL"] = "+5113115000"
+    redis_down(monkeypatch)
+    params = call_params(sid(1), DialCallStatus="completed", DialCallDuration="240")
+    root = xml(twilio.post("/voice/queue/fallback-done", params))
+    assert [c.tag for c in root] == ["Redirect"]
+    [answered] = [e for e in journey if e["step"] == "agent_answered"]
+    assert answered["data"]["nombre"] == "Plataforma (línea de respaldo)"
+
+
+def test_a_malformed_fallback_dial_stops_the_app(config: Any) -> None:
+    from app import create_app
+    from config import ConfigError
+
+    config.PLATAFORMA_FALLBACK_DIAL = "plataforma"
+    with pytest.raises(ConfigError, match="PLATAFORMA_FALLBACK_DIAL"):
+        create_app(config)
 
 
 def test_the_sweep_command_reports_what_it_did(app: Flask) -> None:
@@ -491,7 +778,7 @@ def test_the_scheduled_sweep_keeps_one_next_run(app: Flask, redis_client: redis.
 @pytest.mark.parametrize(
     ("path", "params", "tags"),
     [
-        ("/voice/queue/left", {"QueueResult": "leave"}, ["Enqueue"]),
+        ("/voice/queue/left", {"QueueResult": "leave"}, ["Say", "Say", "Say", "Hangup"]),
         ("/voice/queue/bridge?call=CAx&agent=1", {}, ["Enqueue"]),
         ("/voice/queue/whisper?call=CAx&agent=1", {}, ["Say"]),
         ("/voice/queue/dial-done?call=CAx&agent=1", {"DialCallStatus": "no-answer"}, ["Enqueue"]),
