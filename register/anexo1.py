@@ -47,6 +47,7 @@ RESULTADOS = (
     "mensaje_de_voz",
     "fuera_de_horario",
 )
+DETALLE_PRESENCIAL = "atencion_presencial"  # an authority sent to the Módulo de Visitas (§5.5)
 _RECORDING_SID = re.compile(r"RE[0-9a-fA-F]{32}")
 # Control characters (C0, DEL, C1: NUL, line breaks, ...) dropped from the row's text values:
 # PostgreSQL refuses NUL in text, and none belongs in an Anexo 1 cell. The call_sid is the key
@@ -314,7 +315,14 @@ def _queue_left(f: Facts, e: Event) -> None:
 
 
 def _transfer(f: Facts, e: Event) -> None:
-    f.transfers.append({"at": e.stamp, **_pick(e.data, "to", "kind", "by")})
+    entry = {"at": e.stamp, **_pick(e.data, "to", "kind", "by")}
+    if e.data.get("kind") == "presencial":
+        # the authority goes to the Módulo de Visitas: the row says so (the call itself was
+        # answered by the agent, so its resultado stays atendida)
+        f.detalle = DETALLE_PRESENCIAL
+        if visita := e.data.get("visita"):
+            entry["visita"] = visita
+    f.transfers.append(entry)
 
 
 def _survey(f: Facts, e: Event) -> None:

@@ -44,7 +44,7 @@ CallSid:
 | queued | - | priority (preferential, authority, normal), language |
 | agent_answered | - | agent_id, nombre, wait_seconds |
 | queue_left | bridged / hangup / callback / timeout | wait_seconds |
-| transfer | - | to, kind (red, plataforma, presencial), by |
+| transfer | - | to, kind (red, plataforma, presencial), by; presencial: visita (nombre, entidad, organo, organo_nombre, cita: ISO 8601, Lima) |
 | survey | "1".."5" or None (skipped) | - |
 | status | CallStatus | duration (CallDuration), at the final status callback |
 

@@ -109,8 +109,10 @@ def pick_interpreter(ctx: Context, language: str) -> DialTarget | None:
     return targets[(turn - 1) % len(targets)]
 
 
-def notify_visits_module(call_sid: str, agent: str) -> str:
-    body = authorities.sms_for_visits(call_state.load(from_app().r, call_sid), agent)
+def notify_visits_module(call_sid: str, agent: str, visit: dict[str, str] | None = None) -> str:
+    """The Módulo de Visitas' notice (``visit``: authorities.Visit.as_data())."""
+    agreed = authorities.Visit.from_data(visit) if visit else None
+    body = authorities.sms_for_visits(call_state.load(from_app().r, call_sid), agent, agreed)
     module = authorities.VisitsModule.from_config(current_app.config)
     return authorities.notify(db.session(), module, call_sid, agent, body)
 
