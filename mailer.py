@@ -72,4 +72,3 @@ def send(
             smtp.login(settings.user, settings.password)
         smtp.send_message(message)
     return str(message["Message-ID"])
-

@@ -40,6 +40,7 @@ CallSid:
 | summary | - | recording_url (None when skipped) |
 | dial | titular / alterno | anexo, nombre |
 | dial_result | titular / alterno | outcome (accepted, no-answer, busy, failed, canceled, not-accepted), duration |
+| red_missed | sigla | from, region, tipo_usuario, expediente, summary_url: titular and alterno dialed, neither took the call (their e-mail: register.jobs.mail_red_missed) |
 | plataforma | - | reason (menu, route_failed, wrong_input, fallback, preferential, authority, language) |
 | queued | - | priority (preferential, authority, normal), language |
 | agent_answered | - | agent_id, nombre, wait_seconds |

@@ -29,6 +29,7 @@ VOCABULARY = {
     "summary": {"recording_url"},
     "dial": {"anexo", "nombre"},
     "dial_result": {"outcome", "duration"},
+    "red_missed": {"from", "region", "tipo_usuario", "expediente", "summary_url"},
     "plataforma": {"reason"},
     "survey": set(),
     "status": {"duration"},
