@@ -188,6 +188,8 @@ class Facts:
     path: list[list[Any]] = field(default_factory=list)
     dials: list[dict[str, Any]] = field(default_factory=list)
     transfers: list[dict[str, Any]] = field(default_factory=list)
+    interpreters: list[dict[str, Any]] = field(default_factory=list)  # every attempt
+    interpreted_by: str | None = None  # the first speaker who joined the conference
     recordings: list[dict[str, Any]] = field(default_factory=list)
     callbacks: list[dict[str, Any]] = field(default_factory=list)
     survey: dict[str, Any] | None = None
@@ -325,6 +327,13 @@ def _transfer(f: Facts, e: Event) -> None:
     f.transfers.append(entry)
 
 
+def _interpreter(f: Facts, e: Event) -> None:
+    keys = ("language", "speaker_id", "nombre")
+    f.interpreters.append({"at": e.stamp, "outcome": e.choice, **_pick(e.data, *keys)})
+    if e.choice == "joined" and f.interpreted_by is None:
+        f.interpreted_by = e.data.get("nombre") or f"intérprete {e.data.get('speaker_id')}"
+
+
 def _survey(f: Facts, e: Event) -> None:
     score = _seconds(e.choice)
     if score is not None and 1 <= score <= 5:
@@ -360,6 +369,7 @@ _HANDLERS: dict[str, Callable[[Facts, Event], None]] = {
     "agent_answered": _agent_answered,
     "queue_left": _queue_left,
     "transfer": _transfer,
+    "interpreter": _interpreter,
     "survey": _survey,
     "status": _status,
 }
@@ -451,6 +461,8 @@ def _row(call_sid: str, f: Facts, events: list[dict[str, Any]]) -> dict[str, Any
         "answered_by": row["atendido_por"],
         "dials": f.dials,
         "transfers": f.transfers,
+        "interpreters": f.interpreters,
+        "interpreted_by": f.interpreted_by,
         "survey": f.survey,
         "recordings": f.recordings,
         "callbacks": f.callbacks,

@@ -44,6 +44,7 @@ CallSid:
 | plataforma | - | reason (menu, route_failed, wrong_input, fallback, preferential, authority, language) |
 | queued | - | priority (preferential, authority, normal), language |
 | agent_answered | - | agent_id, nombre, wait_seconds |
+| interpreter | joined / no-answer / busy / failed / canceled / none (no speaker left to try) | language, speaker_id, nombre (the §5.4 registry's speaker; None for none) |
 | queue_left | bridged / hangup / callback / timeout | wait_seconds |
 | transfer | - | to, kind (red, plataforma, presencial), by; presencial: visita (nombre, entidad, organo, organo_nombre, cita: ISO 8601, Lima) |
 | survey | "1".."5" or None (skipped) | - |

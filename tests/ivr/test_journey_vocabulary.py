@@ -36,6 +36,7 @@ VOCABULARY = {
     "queued": {"priority", "language"},
     "agent_answered": {"agent_id", "nombre", "wait_seconds"},
     "queue_left": {"wait_seconds"},
+    "interpreter": {"language", "speaker_id", "nombre"},
     "transfer": {"to", "kind", "by"},
 }
 NO_CHOICE = {"incoming", "closed", "callback_requested", "voicemail", "expediente", "summary"}

@@ -314,6 +314,58 @@ def test_a_quechua_caller_with_no_speaker_free_gets_an_agent_and_an_interpreter(
     assert agents.presence(redis_client, ana.id).state == "on_call"
 
 
+def test_an_interpreter_who_does_not_answer_is_followed_by_the_next_and_registered(
+    app: Flask,
+    twilio: TwilioSigner,
+    session: Session,
+    redis_client: redis.Redis,
+    fake_twilio: FakeTwilio,
+    journey: list,
+) -> None:
+    # issue 11.8: the interpreter's leg is watched; a miss dials the next speaker of the
+    # language; who interpreted is a journey event
+    app.config["ROUTING_LANGUAGE_WAIT_SECONDS"] = 0
+    first = add_speaker(session, "qu", "+51984000111")
+    second = add_speaker(session, "qu", "+51984000222")
+    second.nombre_completo = "Hilda Choque Mamani"
+    session.commit()
+    ana = add_agent(session, "Ana", canal="sip", destino="sip:ana@pbx.mef.gob.pe")
+    agents.set_state_from_directory(session, redis_client, ana.id, "available", now=1, settings=S)
+    enter(app, sid(1), language="qu")
+    [update] = fake_twilio.of("member_update")
+    twilio.post(update.one("Url").removeprefix("https://ivr.example.test"), call_params(sid(1)))
+    agent_leg, interpreter_leg = fake_twilio.of("call_create")
+    assert interpreter_leg.one("To") == "+51984000111"
+    status_url = interpreter_leg.one("StatusCallback").removeprefix("https://ivr.example.test")
+    assert status_url.startswith("/voice/queue/interpreter-leg-status?")
+    assert f"speaker={first.id}" in status_url
+    # the interpreter's leg ends unanswered: the next speaker is dialed, watched the same way
+    leg = "CA" + "6" * 32
+    reply = twilio.post(status_url, call_params(leg, CallStatus="no-answer"))
+    assert reply.status_code == 204
+    assert twilio.post_badly_signed(status_url, call_params(leg)).status_code == 403
+    *_, next_leg = fake_twilio.of("call_create")
+    assert next_leg.one("To") == "+51984000222"
+    assert f"speaker={second.id}" in next_leg.one("StatusCallback")
+    # Hilda answers and joins the conference
+    join = next_leg.one("Url").removeprefix("https://ivr.example.test")
+    root = xml(twilio.post(join, call_params("CA" + "5" * 32)))
+    assert root.findtext("Dial/Conference") == f"plataforma-{sid(1)}"
+    attempts = [(e["choice"], e["data"]) for e in journey if e["step"] == "interpreter"]
+    assert attempts == [
+        ("no-answer", {"language": "qu", "speaker_id": first.id, "nombre": "Intérprete"}),
+        ("joined", {"language": "qu", "speaker_id": second.id, "nombre": "Hilda Choque Mamani"}),
+    ]
+    # when she too had missed, no one is left: registered as such, nothing dialed
+    calls = len(fake_twilio.of("call_create"))
+    miss = call_params("CA" + "4" * 32, CallStatus="busy")
+    assert twilio.post(
+        next_leg.one("StatusCallback").removeprefix("https://ivr.example.test"), miss
+    )
+    assert len(fake_twilio.of("call_create")) == calls
+    assert [e["choice"] for e in journey if e["step"] == "interpreter"][-1] == "none"
+
+
 def test_an_authority_transferred_or_sent_to_the_visits_module(
     app: Flask,
     client: FlaskClient,
