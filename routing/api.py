@@ -166,16 +166,7 @@ def presencial(call_sid: str) -> Response:
     if agent_id is None:
         agent_id = authorities.connected_agent(ctx, call_sid)
     try:
-        visit = authorities.visit_from(
-            db.session(),
-            nombre=data.get("nombre"),
-            entidad=data.get("entidad"),
-            organo=data.get("organo"),
-            fecha=data.get("fecha"),
-            hora=data.get("hora"),
-            now=lima_now(),
-            default_organo=authorities.chosen_organo(ctx, call_sid),
-        )
+        visit = authorities.visit_for_call(db.session(), ctx, call_sid, data, now=lima_now())
     except authorities.VisitInvalid as exc:
         return _error(400, str(exc))
     try:

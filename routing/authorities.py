@@ -166,6 +166,23 @@ def connected_agent(ctx: Context, call_sid: str) -> int | None:
     return caller.connected_agent if caller else None
 
 
+def visit_for_call(
+    session: Session, ctx: Context, call_sid: str, given: Mapping[str, Any], *, now: datetime
+) -> Visit:
+    """The visit from what the agent gave (nombre, entidad, organo, fecha, hora: the API's
+    JSON or the command's options), the órgano defaulting to the caller's choice."""
+    return visit_from(
+        session,
+        nombre=given.get("nombre"),
+        entidad=given.get("entidad"),
+        organo=given.get("organo"),
+        fecha=given.get("fecha"),
+        hora=given.get("hora"),
+        now=now,
+        default_organo=chosen_organo(ctx, call_sid),
+    )
+
+
 def chosen_organo(ctx: Context, call_sid: str) -> str | None:
     """The órgano the caller chose in the IVR, if any (the visit's default)."""
     state = call_state.load(ctx.r, call_sid)

@@ -147,16 +147,9 @@ def presencial_command(
     ctx = from_app()
     agent_id = authorities.connected_agent(ctx, call_sid)
     try:
-        visit = authorities.visit_from(
-            db.session(),
-            nombre=nombre,
-            entidad=entidad,
-            organo=organo,
-            fecha=fecha,
-            hora=hora,
-            now=lima_now(),
-            default_organo=authorities.chosen_organo(ctx, call_sid),
-        )
+        given = {"nombre": nombre, "entidad": entidad, "organo": organo}
+        given |= {"fecha": fecha, "hora": hora}
+        visit = authorities.visit_for_call(db.session(), ctx, call_sid, given, now=lima_now())
     except authorities.VisitInvalid as exc:
         raise click.ClickException(str(exc)) from exc
     try:

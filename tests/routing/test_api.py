@@ -119,6 +119,25 @@ def test_a_transfer_needs_a_digits_only_anexo_or_an_organo(
     assert not_mine.status_code == 409
 
 
+def connect_an_authority(session: Session, redis_client: redis.Redis) -> int:
+    """An authority caller connected to the agent Ana (whose id is returned)."""
+    from routing import queue as line
+    from routing.dispatch import match
+    from routing.settings import RoutingSettings
+
+    settings = RoutingSettings()
+    ana = add_agent(session, "Ana")
+    line.enqueue(
+        redis_client, sid(1), language="es", priority="authority", now=1, settings=settings
+    )
+    agents.set_state_from_directory(
+        session, redis_client, ana.id, "available", now=2, settings=settings
+    )
+    [m] = match(redis_client, now=3, settings=settings)
+    agents.answered(redis_client, m.call_sid, ana.id, now=4)
+    return ana.id
+
+
 def test_an_agent_transfers_from_the_command_line(
     app: Flask,
     runner: FlaskCliRunner,
@@ -159,21 +178,8 @@ def test_presencial_from_the_command_line_asks_who_comes_and_when(
     redis_client: redis.Redis,
     fake_twilio: FakeTwilio,
 ) -> None:
-    from routing import queue as line
-    from routing.dispatch import match
-    from routing.settings import RoutingSettings
-
     load_directory(session)
-    settings = RoutingSettings()
-    ana = add_agent(session, "Ana")
-    line.enqueue(
-        redis_client, sid(1), language="es", priority="authority", now=1, settings=settings
-    )
-    agents.set_state_from_directory(
-        session, redis_client, ana.id, "available", now=2, settings=settings
-    )
-    [m] = match(redis_client, now=3, settings=settings)
-    agents.answered(redis_client, m.call_sid, ana.id, now=4)
+    connect_an_authority(session, redis_client)
     out = runner.invoke(args=["routing", "presencial", sid(1)])
     assert out.exit_code == 2 and "Falta la opción" in out.output
     visit = ["--nombre", "Rosa Mamani", "--entidad", "Municipalidad de Juli"]
