@@ -106,6 +106,7 @@ class Config:
         self.SMTP_USER = env_str("SMTP_USER")
         self.SMTP_PASSWORD = env_str("SMTP_PASSWORD")
         self.SMTP_FROM = env_str("SMTP_FROM", "red-atencion@mef.gob.pe")
+        self.MAIL_FROM = env_str("MAIL_FROM")  # PRODUCT.md's name for SMTP_FROM; wins when set
         self.SMTP_STARTTLS = env_bool("SMTP_STARTTLS", False)
         self.INSTANCE_DIR = str(INSTANCE_DIR)
         self.RQ_REGISTER_QUEUE = "register"

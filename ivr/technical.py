@@ -132,13 +132,16 @@ def summary(turn: Turn, recording_url: str, duration: int, skipped: bool) -> Voi
     return dial(turn, response, call, "titular")
 
 
-def dial(turn: Turn, response: VoiceResponse, call: CallState, leg: str) -> VoiceResponse:
-    """<Dial> the anexo of the titular or alterno, with the whisper on the callee's side."""
+def dial(
+    turn: Turn, response: VoiceResponse, call: CallState, leg: str, *, missed: bool = False
+) -> VoiceResponse:
+    """<Dial> the anexo of the titular or alterno, with the whisper on the callee's side.
+    ``missed``: a Red member of the órgano was dialed already and did not take the call."""
     who = member(turn.session, call.organo_sigla or "", leg) if call.organo_sigla else None
     if who is None:
         if leg == "titular":
             return dial(turn, response, call, "alterno")
-        return _route_failed(turn, response, call)
+        return _route_failed(turn, response, call, missed=missed)
     turn.record("dial", leg, once=leg, anexo=who.anexo, nombre=who.nombre)
     target = anexo_target(who.anexo, turn.settings.anexo_dial)  # the same rule routing uses
     whisper_url = turn.absolute("voice.whisper", call=call.call_sid, leg=leg)
@@ -156,7 +159,22 @@ def dial(turn: Turn, response: VoiceResponse, call: CallState, leg: str) -> Voic
     return response
 
 
-def _route_failed(turn: Turn, response: VoiceResponse, call: CallState) -> VoiceResponse:
+def _route_failed(
+    turn: Turn, response: VoiceResponse, call: CallState, *, missed: bool
+) -> VoiceResponse:
+    """To the Plataforma; when Red members were dialed and none took the call, the
+    ``red_missed`` event carries what their notice needs (the webhook queues the e-mail)."""
+    if missed and call.organo_sigla:
+        turn.record(
+            "red_missed",
+            call.organo_sigla,
+            once="red",
+            **{"from": call.from_number},
+            region=call.region,
+            tipo_usuario=call.tipo_usuario,
+            expediente=call.expediente,
+            summary_url=call.summary_url,
+        )
     turn.speak(response, "technical_failed", call.language)
     return to_plataforma(turn, response, call, "route_failed")
 
@@ -216,5 +234,5 @@ def dial_result(
         return response
     if leg == "titular":
         turn.speak(response, "technical_dialing", call.language)
-        return dial(turn, response, call, "alterno")
-    return _route_failed(turn, response, call)
+        return dial(turn, response, call, "alterno", missed=True)
+    return _route_failed(turn, response, call, missed=True)

@@ -47,6 +47,7 @@ RESULTADOS = (
     "mensaje_de_voz",
     "fuera_de_horario",
 )
+DETALLE_PRESENCIAL = "atencion_presencial"  # an authority sent to the Módulo de Visitas (§5.5)
 _RECORDING_SID = re.compile(r"RE[0-9a-fA-F]{32}")
 # Control characters (C0, DEL, C1: NUL, line breaks, ...) dropped from the row's text values:
 # PostgreSQL refuses NUL in text, and none belongs in an Anexo 1 cell. The call_sid is the key
@@ -187,6 +188,8 @@ class Facts:
     path: list[list[Any]] = field(default_factory=list)
     dials: list[dict[str, Any]] = field(default_factory=list)
     transfers: list[dict[str, Any]] = field(default_factory=list)
+    interpreters: list[dict[str, Any]] = field(default_factory=list)  # every attempt
+    interpreted_by: str | None = None  # the first speaker who joined the conference
     recordings: list[dict[str, Any]] = field(default_factory=list)
     callbacks: list[dict[str, Any]] = field(default_factory=list)
     survey: dict[str, Any] | None = None
@@ -314,7 +317,21 @@ def _queue_left(f: Facts, e: Event) -> None:
 
 
 def _transfer(f: Facts, e: Event) -> None:
-    f.transfers.append({"at": e.stamp, **_pick(e.data, "to", "kind", "by")})
+    entry = {"at": e.stamp, **_pick(e.data, "to", "kind", "by")}
+    if e.data.get("kind") == "presencial":
+        # the authority goes to the Módulo de Visitas: the row says so (the call itself was
+        # answered by the agent, so its resultado stays atendida)
+        f.detalle = DETALLE_PRESENCIAL
+        if visita := e.data.get("visita"):
+            entry["visita"] = visita
+    f.transfers.append(entry)
+
+
+def _interpreter(f: Facts, e: Event) -> None:
+    keys = ("language", "speaker_id", "nombre")
+    f.interpreters.append({"at": e.stamp, "outcome": e.choice, **_pick(e.data, *keys)})
+    if e.choice == "joined" and f.interpreted_by is None:
+        f.interpreted_by = e.data.get("nombre") or f"intérprete {e.data.get('speaker_id')}"
 
 
 def _survey(f: Facts, e: Event) -> None:
@@ -352,6 +369,7 @@ _HANDLERS: dict[str, Callable[[Facts, Event], None]] = {
     "agent_answered": _agent_answered,
     "queue_left": _queue_left,
     "transfer": _transfer,
+    "interpreter": _interpreter,
     "survey": _survey,
     "status": _status,
 }
@@ -443,6 +461,8 @@ def _row(call_sid: str, f: Facts, events: list[dict[str, Any]]) -> dict[str, Any
         "answered_by": row["atendido_por"],
         "dials": f.dials,
         "transfers": f.transfers,
+        "interpreters": f.interpreters,
+        "interpreted_by": f.interpreted_by,
         "survey": f.survey,
         "recordings": f.recordings,
         "callbacks": f.callbacks,

@@ -40,11 +40,13 @@ CallSid:
 | summary | - | recording_url (None when skipped) |
 | dial | titular / alterno | anexo, nombre |
 | dial_result | titular / alterno | outcome (accepted, no-answer, busy, failed, canceled, not-accepted), duration |
+| red_missed | sigla | from, region, tipo_usuario, expediente, summary_url: titular and alterno dialed, neither took the call (their e-mail: register.jobs.mail_red_missed) |
 | plataforma | - | reason (menu, route_failed, wrong_input, fallback, preferential, authority, language) |
 | queued | - | priority (preferential, authority, normal), language |
 | agent_answered | - | agent_id, nombre, wait_seconds |
+| interpreter | joined / no-answer / busy / failed / canceled / none (no speaker left to try) | language, speaker_id, nombre (the §5.4 registry's speaker; None for none) |
 | queue_left | bridged / hangup / callback / timeout | wait_seconds |
-| transfer | - | to, kind (red, plataforma, presencial), by |
+| transfer | - | to, kind (red, plataforma, presencial), by; presencial: visita (nombre, entidad, organo, organo_nombre, cita: ISO 8601, Lima) |
 | survey | "1".."5" or None (skipped) | - |
 | status | CallStatus | duration (CallDuration), at the final status callback |
 

@@ -26,7 +26,9 @@ from rq import Queue, get_current_job
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from extensions import db
+import mailer
+from extensions import db, redis_store
+from register import notices
 from register.events import (
     FAILURE_TTL,
     GROUP,
@@ -234,3 +236,30 @@ def write_call(call_sid: str, events: list[Event]) -> int:
         session.rollback()
         raise
     return len(rows)
+
+
+RED_MISSED_SENT = "register:red_missed:{call_sid}"  # set once the notice went out (30 days)
+
+
+def mail_red_missed(call_sid: str, sigla: str, data: dict[str, Any]) -> str:
+    """E-mail the órgano's Red members about a technical call neither took (register/notices.py).
+
+    Idempotent: a notice that went out is not sent again (rq and Twilio both deliver twice).
+    Returns sent, already or nobody (no address in the directory)."""
+    r = redis_store.client
+    key = RED_MISSED_SENT.format(call_sid=call_sid)
+    if r.exists(key):
+        return "already"
+    notice = notices.red_missed(db.session(), call_sid, sigla, data)
+    if not notice.to:
+        log.warning("call %s: no e-mail address for the Red members of %s", call_sid, sigla)
+        return "nobody"
+    mailer.send(
+        mailer.SmtpSettings.from_config(current_app.config),
+        notice.to,
+        notice.subject,
+        notice.body,
+        message_id=f"<red-missed-{call_sid}@red-atencion.mef.gob.pe>",
+    )
+    r.set(key, "1", ex=30 * 24 * 3600)
+    return "sent"

@@ -198,6 +198,20 @@ def erlang_view(rows: list[Any], month_start: date, month_end: date) -> list[dic
     return view
 
 
+def _interpreters(rows: list[Any]) -> list[dict[str, Any]]:
+    """Who interpreted (the §5.4 registry's speakers who joined a conference): language,
+    name and calls, most calls first."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for r in rows:
+        name = (r.journey or {}).get("interpreted_by")
+        if name:
+            counts[(r.idioma, name)] += 1
+    return [
+        {"idioma": lang, "nombre": name, "llamadas": n}
+        for (lang, name), n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    ]
+
+
 def build_report(
     session: Session, period: Period, *, include_simulated: bool = False
 ) -> dict[str, Any]:
@@ -316,6 +330,7 @@ def build_report(
             k: sum(1 for r in rows if r.preferencial == k) for k in PREFERENCIAL_ES
         },
         "por_idioma": dict(Counter(r.idioma for r in rows).most_common()),
+        "interpretes": _interpreters(rows),
         "por_region": dict(Counter(r.region or "(sin región)" for r in rows).most_common()),
         "por_tipo_usuario": dict(Counter(r.tipo_usuario for r in rows).most_common()),
         "por_tipo_consulta": dict(
@@ -385,6 +400,11 @@ def render_text(report: dict[str, Any]) -> str:
         lines.append(f"  {label}: {report['por_preferencial'][key]}")
     lines += ["", "Por idioma:"]
     lines += [f"  {IDIOMA_ES.get(k, k)}: {v}" for k, v in report["por_idioma"].items()]
+    lines += [
+        f"  con intérprete ({IDIOMA_ES.get(i['idioma'], i['idioma'])}): {i['nombre']} "
+        f"({i['llamadas']})"
+        for i in report["interpretes"]
+    ]
     lines += ["", "Por región:"]
     lines += [f"  {k}: {v}" for k, v in report["por_region"].items()]
     lines += [
@@ -490,6 +510,10 @@ def write_report_xlsx(report: dict[str, Any], path: Path) -> None:
     dist: list[list[Any]] = []
     dist += [["Preferencial", PREFERENCIAL_ES[k], v] for k, v in report["por_preferencial"].items()]
     dist += [["Idioma", IDIOMA_ES.get(k, k), v] for k, v in report["por_idioma"].items()]
+    dist += [
+        ["Intérprete", f"{IDIOMA_ES.get(i['idioma'], i['idioma'])}: {i['nombre']}", i["llamadas"]]
+        for i in report["interpretes"]
+    ]
     dist += [["Región", k, v] for k, v in report["por_region"].items()]
     dist += [["Tipo de usuario", k, v] for k, v in report["por_tipo_usuario"].items()]
     dist += [["Encuesta", f"{k} de 5", v] for k, v in report["encuesta"]["distribucion"].items()]

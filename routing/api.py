@@ -21,6 +21,7 @@ import redis
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask_login import current_user
 
+from clock import lima_now
 from directory.models import Agent
 from extensions import db
 from register import callbacks
@@ -171,18 +172,25 @@ def transfer(call_sid: str) -> Response:
 
 @bp.post("/calls/<call_sid>/presencial")
 def presencial(call_sid: str) -> Response:
-    agent_id = _acting_agent(_json())
+    """``{"nombre", "entidad", "fecha": "AAAA-MM-DD", "hora": "HH:MM", "organo"?}``: the visit
+    agreed with the authority (the órgano defaults to the one chosen in the IVR)."""
+    data = _json()
+    agent_id = _acting_agent(data)
     ctx = from_app()
     if agent_id is None:
         agent_id = authorities.connected_agent(ctx, call_sid)
     try:
+        visit = authorities.visit_for_call(db.session(), ctx, call_sid, data, now=lima_now())
+    except authorities.VisitInvalid as exc:
+        return _error(400, str(exc))
+    try:
         authorities.presencial(
-            ctx, call_sid, agent_id=agent_id or 0, by=_caller().name, now=line.now_ms()
+            ctx, call_sid, agent_id=agent_id or 0, by=_caller().name, visit=visit, now=line.now_ms()
         )
     except authorities.NotOnThisCall:
         return _error(409, "Esa llamada no está conectada con este agente.")
     ctx.hand_over()
-    return jsonify({"call_sid": call_sid, "presencial": True})
+    return jsonify({"call_sid": call_sid, "presencial": True, "visita": visit.as_data()})
 
 
 @bp.get("/callbacks")

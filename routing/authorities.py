@@ -1,22 +1,27 @@
 """Authorities of regional and local governments (§5.5): after speaking with the Red member, the
 agent transfers the call by phone, or marks atención presencial: the caller is told to go to
-the Módulo de Registro y Control de Visitas, and a job notifies the module (SMS or e-mail)."""
+the Módulo de Registro y Control de Visitas, and a job notifies the module (SMS or e-mail) of
+who is coming (the authority's name and entity, as the agent gives them), to which órgano, and
+the day and time agreed."""
 
 from __future__ import annotations
 
 import logging
-import smtplib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from email.message import EmailMessage
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+import mailer
 import twilio_rest
-from clock import utcnow
+from clock import LIMA, utcnow
+from directory.models import Organo
+from ivr import state as call_state
 from ivr.briefing import Briefing
 from ivr.state import CallState
 from routing import agents
@@ -44,12 +49,7 @@ class VisitsModule:
     phone: str | None
     email: str | None
     sms_from: str
-    smtp_host: str = "localhost"
-    smtp_port: int = 25
-    smtp_user: str | None = None
-    smtp_password: str | None = None
-    smtp_from: str = "red-atencion@mef.gob.pe"
-    smtp_starttls: bool = False
+    smtp: mailer.SmtpSettings = mailer.SmtpSettings()
 
     @classmethod
     def from_config(cls, c: Mapping[str, Any]) -> VisitsModule:
@@ -58,18 +58,135 @@ class VisitsModule:
             phone=c.get("VISITS_MODULE_PHONE"),
             email=c.get("VISITS_MODULE_EMAIL"),
             sms_from=c.get("ROUTING_CALLER_ID") or "+5113115930",
-            smtp_host=c.get("SMTP_HOST") or "localhost",
-            smtp_port=int(c.get("SMTP_PORT") or 25),
-            smtp_user=c.get("SMTP_USER"),
-            smtp_password=c.get("SMTP_PASSWORD"),
-            smtp_from=c.get("SMTP_FROM") or "red-atencion@mef.gob.pe",
-            smtp_starttls=bool(c.get("SMTP_STARTTLS")),
+            smtp=mailer.SmtpSettings.from_config(c),
         )
+
+
+class VisitInvalid(ValueError):
+    """The visit's data the agent gave are incomplete or wrong (the message is Spanish)."""
+
+
+@dataclass(frozen=True)
+class Visit:
+    """Who comes to the Módulo de Visitas, to which órgano, and when (Lima time)."""
+
+    nombre: str
+    entidad: str
+    organo: str  # sigla
+    organo_nombre: str
+    cita: datetime  # aware, America/Lima
+
+    def as_data(self) -> dict[str, str]:
+        return {
+            "nombre": self.nombre,
+            "entidad": self.entidad,
+            "organo": self.organo,
+            "organo_nombre": self.organo_nombre,
+            "cita": self.cita.isoformat(),
+        }
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> Visit:
+        return cls(
+            nombre=str(data["nombre"]),
+            entidad=str(data["entidad"]),
+            organo=str(data["organo"]),
+            organo_nombre=str(data.get("organo_nombre") or data["organo"]),
+            cita=datetime.fromisoformat(str(data["cita"])).astimezone(LIMA),
+        )
+
+    def when(self) -> str:
+        """The day and time agreed, as people read them: 03/12/2026 a las 10:30."""
+        return f"{self.cita:%d/%m/%Y} a las {self.cita:%H:%M}"
+
+
+_HOUR = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _text(value: Any) -> str:
+    return " ".join(str(value or "").split())
+
+
+def visit_from(
+    session: Session,
+    *,
+    nombre: Any,
+    entidad: Any,
+    organo: Any,
+    fecha: Any,
+    hora: Any,
+    now: datetime,
+    default_organo: str | None = None,
+) -> Visit:
+    """The visit the agent agreed with the authority, checked; raises VisitInvalid with every
+    problem, in Spanish. ``organo`` (a sigla) defaults to the one the caller chose in the IVR."""
+    errors = []
+    name, entity = _text(nombre), _text(entidad)
+    if not 3 <= len(name) <= 120:
+        errors.append("Indique el nombre de la autoridad (de 3 a 120 caracteres).")
+    if not 3 <= len(entity) <= 160:
+        errors.append(
+            "Indique la entidad de la autoridad, su gobierno regional o local "
+            "(de 3 a 160 caracteres)."
+        )
+    sigla = (_text(organo) or default_organo or "").upper()
+    found = None
+    if not sigla:
+        errors.append("Indique el órgano (su sigla) que recibirá a la autoridad.")
+    else:
+        found = session.scalars(
+            select(Organo).where(Organo.sigla == sigla, Organo.activo.is_(True))
+        ).first()
+        if found is None:
+            errors.append(f"El órgano «{sigla}» no existe o no está activo.")
+    day: date | None = None
+    if _DAY.fullmatch(_text(fecha)):
+        try:
+            day = date.fromisoformat(_text(fecha))
+        except ValueError:
+            day = None
+    if day is None:
+        errors.append("Indique la fecha acordada como AAAA-MM-DD (por ejemplo, 2026-12-03).")
+    hour = _HOUR.fullmatch(_text(hora))
+    if hour is None:
+        errors.append("Indique la hora acordada como HH:MM (por ejemplo, 10:30).")
+    cita = None
+    if day is not None and hour is not None:
+        cita = datetime.combine(day, time(int(hour[1]), int(hour[2])), tzinfo=LIMA)
+        if cita < now.astimezone(LIMA).replace(second=0, microsecond=0):
+            errors.append("La fecha y hora acordadas ya pasaron.")
+    if errors or found is None or cita is None:
+        raise VisitInvalid(" ".join(errors))
+    return Visit(name, entity, found.sigla, found.nombre, cita)
 
 
 def connected_agent(ctx: Context, call_sid: str) -> int | None:
     caller = line.caller(ctx.r, call_sid)
     return caller.connected_agent if caller else None
+
+
+def visit_for_call(
+    session: Session, ctx: Context, call_sid: str, given: Mapping[str, Any], *, now: datetime
+) -> Visit:
+    """The visit from what the agent gave (nombre, entidad, organo, fecha, hora: the API's
+    JSON or the command's options), the órgano defaulting to the caller's choice."""
+    return visit_from(
+        session,
+        nombre=given.get("nombre"),
+        entidad=given.get("entidad"),
+        organo=given.get("organo"),
+        fecha=given.get("fecha"),
+        hora=given.get("hora"),
+        now=now,
+        default_organo=chosen_organo(ctx, call_sid),
+    )
+
+
+def chosen_organo(ctx: Context, call_sid: str) -> str | None:
+    """The órgano the caller chose in the IVR, if any (the visit's default)."""
+    state = call_state.load(ctx.r, call_sid)
+    return state.organo_sigla if state is not None and state.organo_sigla else None
 
 
 def _finish_with_agent(ctx: Context, call_sid: str, agent_id: int, *, now: int) -> None:
@@ -93,10 +210,20 @@ def transfer(ctx: Context, call_sid: str, *, agent_id: int, anexo: str, by: str,
     _finish_with_agent(ctx, call_sid, agent_id, now=now)
 
 
-def presencial(ctx: Context, call_sid: str, *, agent_id: int, by: str, now: int) -> None:
-    """The Red member chose atención presencial: tell the caller, notify the module."""
+def presencial(
+    ctx: Context, call_sid: str, *, agent_id: int, by: str, visit: Visit, now: int
+) -> None:
+    """The Red member chose atención presencial: tell the caller, notify the module of the
+    visit agreed."""
     _claim_handoff(ctx, call_sid, agent_id, "presencial")
-    ctx.journal.record(call_sid, "transfer", to="modulo_visitas", kind="presencial", by=by)
+    ctx.journal.record(
+        call_sid,
+        "transfer",
+        to="modulo_visitas",
+        kind="presencial",
+        by=by,
+        visita=visit.as_data(),
+    )
     ctx.jobs.enqueue(
         "routing.jobs.redirect_caller",
         call_sid,
@@ -108,29 +235,37 @@ def presencial(ctx: Context, call_sid: str, *, agent_id: int, by: str, now: int)
         "routing.jobs.notify_visits_module",
         call_sid,
         by,
+        visit.as_data(),
         job_timeout=60,
         meta={"call_sid": call_sid},
     )
     _finish_with_agent(ctx, call_sid, agent_id, now=now)
 
 
-def sms_for_visits(state: CallState | None, agent: str) -> str:
-    """The Módulo de Registro y Control de Visitas' notice of an authority on the way."""
-    if state is None:
-        return f"Red de Atención MEF: una autoridad fue derivada a atención presencial ({agent})."
-    facts = Briefing.of(state)
+def sms_for_visits(state: CallState | None, agent: str, visit: Visit | None = None) -> str:
+    """The Módulo de Registro y Control de Visitas' notice of an authority on the way: who,
+    from which entity, to which órgano, when, and what the call said."""
     parts = [
-        "Red de Atención MEF: autoridad de gobierno regional/local derivada a atención presencial.",
-        f"Teléfono: {facts.from_number or 'no disponible'}.",
+        "Red de Atención MEF: autoridad de gobierno regional/local derivada a atención presencial."
     ]
-    if facts.region:
-        parts.append(f"Región: {facts.region}.")
-    if facts.organo_sigla:
-        parts.append(f"Órgano: {facts.organo_sigla}.")
-    if facts.query:
-        parts.append(f"Consulta: {facts.query}.")
-    if facts.expediente:
-        parts.append(f"Expediente: {facts.expediente}.")
+    if visit is not None:
+        parts += [
+            f"Autoridad: {visit.nombre}.",
+            f"Entidad: {visit.entidad}.",
+            f"Órgano: {visit.organo_nombre} ({visit.organo}).",
+            f"Fecha y hora acordadas: {visit.when()}.",
+        ]
+    facts = Briefing.of(state) if state is not None else None
+    if facts is not None:
+        parts.append(f"Teléfono: {facts.from_number or 'no disponible'}.")
+        if facts.region:
+            parts.append(f"Región: {facts.region}.")
+        if facts.organo_sigla and visit is None:
+            parts.append(f"Órgano: {facts.organo_sigla}.")
+        if facts.query:
+            parts.append(f"Consulta: {facts.query}.")
+        if facts.expediente:
+            parts.append(f"Expediente: {facts.expediente}.")
     parts.append(f"Atendió: {agent}.")
     return " ".join(parts)
 
@@ -162,16 +297,10 @@ def notify(session: Session, module: VisitsModule, call_sid: str, agent: str, bo
 def _send_email(module: VisitsModule, body: str, call_sid: str) -> str:
     if not module.email:
         raise RuntimeError("VISITS_MODULE_EMAIL is not set")
-    message = EmailMessage()
-    message["Subject"] = "Autoridad derivada a atención presencial - Red de Atención MEF"
-    message["From"] = module.smtp_from
-    message["To"] = module.email
-    message["Message-ID"] = f"<{call_sid}@red-atencion.mef.gob.pe>"
-    message.set_content(body)
-    with smtplib.SMTP(module.smtp_host, module.smtp_port, timeout=20) as smtp:
-        if module.smtp_starttls:
-            smtp.starttls()
-        if module.smtp_user and module.smtp_password:
-            smtp.login(module.smtp_user, module.smtp_password)
-        smtp.send_message(message)
-    return str(message["Message-ID"])
+    return mailer.send(
+        module.smtp,
+        [module.email],
+        "Autoridad derivada a atención presencial - Red de Atención MEF",
+        body,
+        message_id=f"<{call_sid}@red-atencion.mef.gob.pe>",
+    )

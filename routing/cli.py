@@ -20,6 +20,7 @@ from cli_support import (
     label,
     plural,
 )
+from clock import lima_now
 from extensions import db
 from ivr.briefing import LANGUAGE_NAMES
 from register import callbacks
@@ -134,12 +135,27 @@ def transfer_command(call_sid: str, anexo: str | None, organo: str | None) -> No
 
 @routing_cli.command("presencial")
 @click.argument("call_sid", metavar="CALL_SID")
-def presencial_command(call_sid: str) -> None:
+@click.option("--nombre", required=True, help="Nombre de la autoridad.")
+@click.option("--entidad", required=True, help="Su gobierno regional o local.")
+@click.option("--fecha", required=True, metavar="AAAA-MM-DD", help="Día acordado.")
+@click.option("--hora", required=True, metavar="HH:MM", help="Hora acordada.")
+@click.option("--organo", metavar="SIGLA", help="Órgano que la recibe (por omisión, el elegido).")
+def presencial_command(
+    call_sid: str, nombre: str, entidad: str, fecha: str, hora: str, organo: str | None
+) -> None:
     """Atención presencial: la autoridad va al Módulo de Registro y Control de Visitas."""
     ctx = from_app()
     agent_id = authorities.connected_agent(ctx, call_sid)
     try:
-        authorities.presencial(ctx, call_sid, agent_id=agent_id or 0, by="cli", now=line.now_ms())
+        given = {"nombre": nombre, "entidad": entidad, "organo": organo}
+        given |= {"fecha": fecha, "hora": hora}
+        visit = authorities.visit_for_call(db.session(), ctx, call_sid, given, now=lima_now())
+    except authorities.VisitInvalid as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        authorities.presencial(
+            ctx, call_sid, agent_id=agent_id or 0, by="cli", visit=visit, now=line.now_ms()
+        )
     except authorities.NotOnThisCall as exc:
         raise click.ClickException("Esa llamada no está conectada con un agente.") from exc
     ctx.hand_over()

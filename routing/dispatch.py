@@ -1,9 +1,12 @@
 """Matching waiting callers to free agents.
 
 ``match`` is one atomic Lua script (routing/scripts.py MATCH): it ends wrap-ups that are over,
-overflows language callers who waited too long for a speaker, then repeatedly takes the waiting
-caller with the lowest score that some free agent may take, and gives them the longest-idle such
-agent. ``dispatch`` then hands each pair to an rq job on the "default" queue, which makes the
+overflows language callers who waited too long for a speaker, then repeatedly pairs a caller
+with an agent: while a quechua or aymara caller waits in their language's line and a speaker of
+it is free, the lowest-scored such caller goes to the longest-idle speaker (before any caller
+the rest of the staff could serve); otherwise the Spanish or overflowed caller with the lowest
+score goes to the longest-idle agent (one who speaks no language, while language callers wait
+for a speaker). ``dispatch`` then hands each pair to an rq job on the "default" queue, which makes the
 REST call to Twilio (nothing slow runs in a webhook).
 """
 

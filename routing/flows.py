@@ -18,7 +18,7 @@ from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
 from clock import to_lima, utcnow
 from directory.dialing import DialTarget, address_target, agent_target, anexo_target
-from directory.models import Agent, Organo
+from directory.models import Agent, LanguageSpeaker, Organo
 from ivr import briefing
 from ivr import state as call_state
 from ivr.hours import callback_due_date, load_hours
@@ -546,15 +546,25 @@ def requeue_twiml(ctx: Context, call_sid: str, *, now: int) -> VoiceResponse:
 
 
 def conference_join(
-    ctx: Context, call_sid: str, agent_id: int, role: str, *, now: int
+    ctx: Context,
+    call_sid: str,
+    agent_id: int,
+    role: str,
+    *,
+    now: int,
+    session: Session | None = None,
+    speaker_id: int | None = None,
 ) -> VoiceResponse:
-    """The agent's or the interpreter's leg joining the caller's conference."""
+    """The agent's or the interpreter's leg joining the caller's conference; the interpreter
+    who joins is registered (the ``interpreter`` event ``joined``)."""
     response = VoiceResponse()
     if role == "agent":
         agent_picked_up(ctx, call_sid, agent_id, now=now)
         briefing.to_agent(ctx.speak, response, _load_state(ctx, call_sid), interpreter=True)
         end_on_exit = True
     else:
+        if speaker_id is not None:
+            _record_interpreter(ctx, session, call_sid, speaker_id, "joined")
         ctx.speak(response, "interpreter_intro")
         end_on_exit = False
     dial = Dial()
@@ -580,6 +590,46 @@ def agent_leg_status(ctx: Context, call_sid: str, agent_id: int, status: str, *,
             job_timeout=30,
             meta={"call_sid": call_sid},
         )
+
+
+INTERPRETER_MISSED = ("no-answer", "busy", "failed", "canceled")
+
+
+def interpreter_leg_status(
+    ctx: Context,
+    session: Session | None,
+    call_sid: str,
+    agent_id: int,
+    speaker_id: int | None,
+    status: str,
+) -> None:
+    """Status of the REST call to an interpreter: one who did not answer is registered, and
+    the next speaker of the language is dialed (routing.jobs.dial_next_interpreter)."""
+    if status not in INTERPRETER_MISSED or speaker_id is None:
+        return
+    _record_interpreter(ctx, session, call_sid, speaker_id, status)
+    ctx.jobs.enqueue(
+        "routing.jobs.dial_next_interpreter",
+        call_sid,
+        agent_id,
+        job_timeout=30,
+        meta={"call_sid": call_sid},
+    )
+
+
+def _record_interpreter(
+    ctx: Context, session: Session | None, call_sid: str, speaker_id: int, outcome: str
+) -> None:
+    speaker = session.get(LanguageSpeaker, speaker_id) if session is not None else None
+    ctx.journal.record(
+        call_sid,
+        "interpreter",
+        outcome,
+        once=f"{speaker_id}:{outcome}",
+        language=speaker.language_code if speaker else caller_language(ctx, call_sid),
+        speaker_id=speaker_id,
+        nombre=speaker.nombre_completo if speaker else None,
+    )
 
 
 # --- After the agent: transfers and atención presencial ----------------------------------

@@ -7,6 +7,7 @@ checks in Redis that what it is about to do is still current.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -25,7 +26,7 @@ from routing import queue as line
 from routing.context import Context, from_app
 from routing.dispatch import Match, dispatch
 from routing.queue import CallerStatus
-from routing.scripts import PREFIX
+from routing.scripts import CALLER_TTL_SECONDS, PREFIX, text
 
 log = logging.getLogger(__name__)
 
@@ -77,24 +78,77 @@ def dial_conference_parties(call_sid: str, agent_id: int) -> list[str]:
             timeout=ctx.settings.ring_timeout_seconds,
         )
     )
-    interpreter = pick_interpreter(ctx, caller.language)
-    if interpreter is not None:
-        sids.append(
-            twilio_rest.create_call(
-                interpreter.rest_to(),
-                ctx.caller_id,
-                ctx.links("queue.conference_join", call=call_sid, agent=agent_id, role="interp"),
-                send_digits=interpreter.send_digits,
-                timeout=30,
-            )
-        )
-    else:
-        log.warning("no active speaker of %s in the registry", caller.language)
+    ctx.r.delete(_tried_key(call_sid))  # a new offer: every speaker may be tried again
+    leg = dial_interpreter(ctx, call_sid, agent_id, caller.language)
+    if leg is not None:
+        sids.append(leg)
+    ctx.hand_over()
     return sids
 
 
-def pick_interpreter(ctx: Context, language: str) -> DialTarget | None:
-    """The next active speaker of the language in the registry (§5.4), in turn."""
+def dial_next_interpreter(call_sid: str, agent_id: int) -> str | None:
+    """The interpreter dialed did not answer (their leg's status callback): the next speaker
+    of the language who was not tried yet, while the caller is still with that agent."""
+    ctx = from_app()
+    caller = line.caller(ctx.r, call_sid)
+    if caller is None or caller.agent_id != agent_id:
+        return None
+    if caller.status not in (CallerStatus.OFFERED, CallerStatus.BRIDGED):
+        return None
+    leg = dial_interpreter(ctx, call_sid, agent_id, caller.language)
+    ctx.hand_over()
+    return leg
+
+
+def _tried_key(call_sid: str) -> str:
+    return f"{PREFIX}interp:tried:{call_sid}"
+
+
+def dial_interpreter(ctx: Context, call_sid: str, agent_id: int, language: str) -> str | None:
+    """Call the next speaker of the language not yet tried for this caller into the caller's
+    conference, their leg watched by a status callback; records the ``interpreter`` event
+    ``none`` when no one is left. Returns the leg's CallSid."""
+    tried = {int(text(v)) for v in ctx.r.smembers(_tried_key(call_sid))}
+    interpreter = pick_interpreter(ctx, language, exclude=tried)
+    if interpreter is None:
+        log.warning("no active speaker of %s left in the registry for %s", language, call_sid)
+        ctx.journal.record(
+            call_sid,
+            "interpreter",
+            "none",
+            once=f"none:{len(tried)}",
+            language=language,
+            speaker_id=None,
+            nombre=None,
+        )
+        return None
+    with ctx.r.pipeline() as pipe:
+        pipe.sadd(_tried_key(call_sid), interpreter.speaker_id)
+        pipe.expire(_tried_key(call_sid), CALLER_TTL_SECONDS)
+        pipe.execute()
+    values = {"call": call_sid, "agent": agent_id, "speaker": interpreter.speaker_id}
+    return twilio_rest.create_call(
+        interpreter.target.rest_to(),
+        ctx.caller_id,
+        ctx.links("queue.conference_join", **values, role="interp"),
+        send_digits=interpreter.target.send_digits,
+        status_callback=ctx.links("queue.interpreter_leg_status", **values),
+        timeout=30,
+    )
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    speaker_id: int
+    nombre: str
+    target: DialTarget
+
+
+def pick_interpreter(
+    ctx: Context, language: str, *, exclude: Collection[int] = ()
+) -> Interpreter | None:
+    """The next active speaker of the language in the registry (§5.4), in turn, leaving out
+    the speakers in ``exclude`` (already tried for this caller)."""
     speakers = list(
         db.session.scalars(
             select(LanguageSpeaker)
@@ -102,15 +156,21 @@ def pick_interpreter(ctx: Context, language: str) -> DialTarget | None:
             .order_by(LanguageSpeaker.id)
         )
     )
-    targets = [t for s in speakers if (t := speaker_target(s.telefono, s.anexo, ctx.anexo_dial))]
-    if not targets:
+    choices = [
+        Interpreter(s.id, s.nombre_completo, t)
+        for s in speakers
+        if s.id not in exclude and (t := speaker_target(s.telefono, s.anexo, ctx.anexo_dial))
+    ]
+    if not choices:
         return None
     turn = int(ctx.r.incr(f"{PREFIX}interp:{language}"))
-    return targets[(turn - 1) % len(targets)]
+    return choices[(turn - 1) % len(choices)]
 
 
-def notify_visits_module(call_sid: str, agent: str) -> str:
-    body = authorities.sms_for_visits(call_state.load(from_app().r, call_sid), agent)
+def notify_visits_module(call_sid: str, agent: str, visit: dict[str, str] | None = None) -> str:
+    """The Módulo de Visitas' notice (``visit``: authorities.Visit.as_data())."""
+    agreed = authorities.Visit.from_data(visit) if visit else None
+    body = authorities.sms_for_visits(call_state.load(from_app().r, call_sid), agent, agreed)
     module = authorities.VisitsModule.from_config(current_app.config)
     return authorities.notify(db.session(), module, call_sid, agent, body)
 

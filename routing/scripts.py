@@ -30,10 +30,13 @@ agent offered or connected (agent_id); interp: 1 when the agent needs an interpr
 recorded (timeout_logged); handoff: red or presencial (handoff); confcalls: the interpreter
 conference's calls were placed; answered: when the agent answered (ms).
 
-Score = arrival ms - class offset: lower is served first. A Spanish (or overflowed) caller
-goes to the longest-idle agent, except that while quechua or aymara callers wait for a speaker,
-the longest-idle agent who speaks neither is preferred (speakers are kept for those callers). A caller put back (agent did not
-answer, transfer failed) keeps the score, so keeps the place.
+Score = arrival ms - class offset: lower is served first. A free agent who speaks quechua or
+aymara takes the callers waiting in that language's line (the lowest score among them) before
+any caller the rest of the staff could serve; otherwise the lowest score among the Spanish and
+overflowed callers goes to the longest-idle agent, except that while quechua or aymara callers
+wait for a speaker, the longest-idle agent who speaks neither is preferred (speakers are kept
+for those callers). A caller put back (agent did not answer, transfer failed) keeps the score,
+so keeps the place.
 """
 
 from __future__ import annotations
@@ -173,14 +176,25 @@ while n < maxp do
   if redis.call('ZCARD', P..'av') == 0 then break end
   local heads = {}
   local best, bestscore, bestq
-  for _, q in ipairs({'es', 'x', 'qu', 'ay'}) do
+  -- a free speaker takes the callers who wait for their language first (no one else may take
+  -- them yet); among those, the lowest score (priority and aging) first
+  for _, q in ipairs({'qu', 'ay'}) do
     local head = redis.call('ZRANGE', P..'q:'..q, 0, 0, 'WITHSCORES')
     if #head > 0 then
       heads[q] = true
       local s = tonumber(head[2])
-      if (bestscore == nil or s < bestscore)
-          and (pools[q] == 'av' or redis.call('ZCARD', P..pools[q]) > 0) then
+      if (bestscore == nil or s < bestscore) and redis.call('ZCARD', P..pools[q]) > 0 then
         best = head[1]; bestscore = s; bestq = q
+      end
+    end
+  end
+  if best == nil then
+    -- no speaker free for them: the lowest score among the callers any agent may take
+    for _, q in ipairs({'es', 'x'}) do
+      local head = redis.call('ZRANGE', P..'q:'..q, 0, 0, 'WITHSCORES')
+      if #head > 0 then
+        local s = tonumber(head[2])
+        if bestscore == nil or s < bestscore then best = head[1]; bestscore = s; bestq = q end
       end
     end
   end

@@ -26,6 +26,7 @@ from app import create_app
 from config import TestConfig
 from extensions import Base, db, ensure_embedded_redis, make_engine, redis_store
 from migrations_cli import upgrade_database
+from tests.smtp_server import SmtpServer, self_signed
 from tests.twilio_fake import FakeTwilio
 
 
@@ -236,3 +237,22 @@ def call_params(call_sid: str = "CA" + "0" * 32, **extra: Any) -> dict[str, str]
     }
     params.update({k: str(v) for k, v in extra.items()})
     return params
+
+
+@pytest.fixture(scope="session")
+def smtp_certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return self_signed(tmp_path_factory.mktemp("smtp"))
+
+
+@pytest.fixture
+def smtp_server(
+    smtp_certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[SmtpServer]:
+    """A real SMTP server on loopback (STARTTLS and login required); the client trusts its
+    certificate through SSL_CERT_FILE."""
+    cert, key = smtp_certificate
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    server = SmtpServer(cert, key)
+    server.controller.start()
+    yield server
+    server.controller.stop()

@@ -34,6 +34,12 @@ def _agent() -> int:
     return arg_int("agent")
 
 
+def _speaker() -> int | None:
+    """The registry's speaker an interpreter leg was placed to (``speaker`` in the query)."""
+    value = request.args.get("speaker", "")
+    return int(value) if value.isdigit() else None
+
+
 def _ctx(step: Step) -> Context:
     return from_app(journal=step.journal)
 
@@ -186,7 +192,15 @@ def requeue(step: Step) -> VoiceResponse:
 @twilio_step(_plain_whisper)
 def conference_join(step: Step) -> VoiceResponse:
     role = request.args.get("role", "agent")
-    return flows.conference_join(_ctx(step), _call(), _agent(), role, now=now_ms())
+    return flows.conference_join(
+        _ctx(step),
+        _call(),
+        _agent(),
+        role,
+        now=now_ms(),
+        session=db.session(),
+        speaker_id=_speaker(),
+    )
 
 
 @bp.post("/agent-leg-status")
@@ -196,6 +210,18 @@ def agent_leg_status() -> Response:
         abort(400)
     ctx = from_app()
     flows.agent_leg_status(ctx, _call(), _agent(), form("CallStatus"), now=now_ms())
+    ctx.hand_over()
+    return Response(status=204)
+
+
+@bp.post("/interpreter-leg-status")
+@twilio_signed
+def interpreter_leg_status() -> Response:
+    """The interpreter's leg (statusCallback of the REST call routing.jobs places)."""
+    ctx = from_app()
+    flows.interpreter_leg_status(
+        ctx, db.session(), _call(), _agent(), _speaker(), form("CallStatus")
+    )
     ctx.hand_over()
     return Response(status=204)
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, current_app, request, url_for
+from rq import Retry
 from twilio.twiml.voice_response import VoiceResponse
 
 from clock import utcnow
@@ -243,9 +244,29 @@ def whisper_accept(step: Step) -> VoiceResponse:
 @twilio_step(_to_plataforma)
 def dial_result(step: Step) -> VoiceResponse:
     leg = request.args.get("leg", "alterno")
-    return technical.dial_result(
+    response = technical.dial_result(
         _turn(step), leg, form("DialCallStatus"), form_int("DialCallDuration"), form("CallStatus")
     )
+    _mail_red_members(step)
+    return response
+
+
+def _mail_red_members(step: Step) -> None:
+    """A technical call the Red members missed (the flow's red_missed event): the worker
+    e-mails them (register.jobs.mail_red_missed, by dotted path). A simulated call
+    (`flask simulate`) mails no one."""
+    for event in step.journal.events:
+        if event["step"] == "red_missed" and event["choice"] and not event.get("simulated"):
+            data = {**event["data"], "at": event["at"]}
+            from_app(journal=step.journal).jobs.enqueue(
+                "register.jobs.mail_red_missed",
+                event["call_sid"],
+                event["choice"],
+                data,
+                job_timeout=60,
+                retry=Retry(max=5, interval=[10, 60, 300, 900, 3600]),
+                meta={"call_sid": event["call_sid"]},
+            )
 
 
 @bp.post("/conectamef/departments")

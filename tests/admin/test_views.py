@@ -172,3 +172,21 @@ def test_error_pages_are_in_spanish_but_twilio_gets_a_bare_status(client: FlaskC
     webhook = client.post("/voice/incoming")  # unsigned
     assert webhook.status_code == 403
     assert "Acceso no permitido" not in webhook.get_data(as_text=True)
+
+
+def test_the_report_page_says_who_interpreted(
+    client: FlaskClient, users: dict[str, User], session: Session
+) -> None:
+    from tests.register.journeys import T0, event
+
+    events = [e for e in plataforma_answered("CA" + "1" * 32) if e["step"] != "language"]
+    events.append(event("CA" + "1" * 32, "language", "ay", at=T0 + timedelta(seconds=3)))
+    data = {"language": "ay", "speaker_id": 4, "nombre": "Teodora Mamani Ticona"}
+    events.append(
+        event("CA" + "1" * 32, "interpreter", "joined", at=T0 + timedelta(seconds=30), **data)
+    )
+    ingest_events(session, events)
+    session.commit()
+    login(client, "lector")
+    page = client.get("/admin/reportes?mes=2026-10").get_data(as_text=True)
+    assert "Intérprete (Aimara): Teodora Mamani Ticona" in page

@@ -29,12 +29,14 @@ VOCABULARY = {
     "summary": {"recording_url"},
     "dial": {"anexo", "nombre"},
     "dial_result": {"outcome", "duration"},
+    "red_missed": {"from", "region", "tipo_usuario", "expediente", "summary_url"},
     "plataforma": {"reason"},
     "survey": set(),
     "status": {"duration"},
     "queued": {"priority", "language"},
     "agent_answered": {"agent_id", "nombre", "wait_seconds"},
     "queue_left": {"wait_seconds"},
+    "interpreter": {"language", "speaker_id", "nombre"},
     "transfer": {"to", "kind", "by"},
 }
 NO_CHOICE = {"incoming", "closed", "callback_requested", "voicemail", "expediente", "summary"}

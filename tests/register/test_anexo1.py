@@ -555,3 +555,36 @@ def test_a_call_with_control_characters_is_registered(session: Session) -> None:
     assert (stored.telefono, stored.atendido_por) == ("+51987654321", "Rosa Quispe")
     assert stored.resultado == "atendida"
     assert stored.event_count == len(_odd_call())
+
+
+def test_an_authority_sent_to_the_visits_module_shows_in_detalle_and_the_journey() -> None:
+    # issue 11.9: atención presencial is in the row, not only in the journey; the call was
+    # answered by the agent, so its resultado is atendida (PRODUCT.md's values)
+    visita = {
+        "nombre": "Rosa Mamani",
+        "entidad": "Gobierno Regional de Puno",
+        "organo": "DGPP",
+        "organo_nombre": "Presupuesto Público",
+        "cita": "2026-10-20T10:30:00-05:00",
+    }
+    events = [
+        incoming(),
+        event(SID, "main_menu", "8", at=at(10), detalle="autoridad"),
+        event(SID, "queued", at=at(12), priority="authority", language="es"),
+        event(SID, "agent_answered", at=at(40), agent_id=1, nombre="Ana", wait_seconds=28),
+        event(
+            SID,
+            "transfer",
+            at=at(200),
+            to="modulo_visitas",
+            kind="presencial",
+            by="Ana",
+            visita=visita,
+        ),
+        status(230, duration=230),
+    ]
+    row = build_row(SID, events)
+    assert (row["tipo_usuario"], row["resultado"]) == ("autoridad", "atendida")
+    assert row["detalle"] == "atencion_presencial"
+    [transfer] = row["journey"]["transfers"]
+    assert transfer["kind"] == "presencial" and transfer["visita"] == visita

@@ -118,3 +118,41 @@ def test_demo_command_seeds_calls(runner: FlaskCliRunner, session: Session) -> N
     result = runner.invoke(args=["register", "demo", "--months", "1", "--per-day", "5"])
     assert result.exit_code == 0, result.output
     assert "llamadas de demostración" in result.output
+
+
+def test_the_language_section_says_who_interpreted(session: Session, tmp_path: Path) -> None:
+    # issue 11.8: the interpreter who joined each call, per language
+    from datetime import timedelta
+
+    from register.ingest import ingest_events
+    from register.reports import render_text, write_report_xlsx
+    from tests.register.journeys import T0, event, plataforma_answered
+
+    def interpreted(call_sid: str, *attempts: tuple[str, int, str]) -> list[dict]:
+        events = [e for e in plataforma_answered(call_sid) if e["step"] != "language"]
+        events.append(event(call_sid, "language", "qu", at=T0 + timedelta(seconds=3)))
+        for n, (outcome, speaker, nombre) in enumerate(attempts):
+            data = {"language": "qu", "speaker_id": speaker, "nombre": nombre}
+            events.append(
+                event(call_sid, "interpreter", outcome, at=T0 + timedelta(seconds=30 + n), **data)
+            )
+        return events
+
+    hilda = ("joined", 2, "Hilda Choque Mamani")
+    ingest_events(session, interpreted("CA" + "1" * 32, ("no-answer", 1, "Pedro Quispe"), hilda))
+    ingest_events(session, interpreted("CA" + "2" * 32, hilda))
+    ingest_events(session, plataforma_answered("CA" + "3" * 32))
+    session.commit()
+    stored = session.scalars(select(RegisterCall).where(RegisterCall.call_sid == "CA" + "1" * 32))
+    journey = stored.one().journey
+    assert journey["interpreted_by"] == "Hilda Choque Mamani"
+    assert [a["outcome"] for a in journey["interpreters"]] == ["no-answer", "joined"]
+    report = build_report(session, period_of_month("2026-10"))
+    assert report["interpretes"] == [
+        {"idioma": "qu", "nombre": "Hilda Choque Mamani", "llamadas": 2}
+    ]
+    assert "  con intérprete (Quechua): Hilda Choque Mamani (2)" in render_text(report)
+    out = tmp_path / "r.xlsx"
+    write_report_xlsx(report, out)
+    rows = list(load_workbook(out)["Distribución"].iter_rows(min_row=2, values_only=True))
+    assert ("Intérprete", "Quechua: Hilda Choque Mamani", 2) in rows

@@ -15,6 +15,7 @@ from werkzeug.test import TestResponse
 from register import callbacks
 from routing import agents
 from routing.api import agent_token
+from tests.ivr.helpers import load_directory
 from tests.routing.conftest import add_agent, dead_redis, sid
 from tests.twilio_fake import FakeTwilio
 
@@ -119,6 +120,25 @@ def test_a_transfer_needs_a_digits_only_anexo_or_an_organo(
     assert not_mine.status_code == 409
 
 
+def connect_an_authority(session: Session, redis_client: redis.Redis) -> int:
+    """An authority caller connected to the agent Ana (whose id is returned)."""
+    from routing import queue as line
+    from routing.dispatch import match
+    from routing.settings import RoutingSettings
+
+    settings = RoutingSettings()
+    ana = add_agent(session, "Ana")
+    line.enqueue(
+        redis_client, sid(1), language="es", priority="authority", now=1, settings=settings
+    )
+    agents.set_state_from_directory(
+        session, redis_client, ana.id, "available", now=2, settings=settings
+    )
+    [m] = match(redis_client, now=3, settings=settings)
+    agents.answered(redis_client, m.call_sid, ana.id, now=4)
+    return ana.id
+
+
 def test_an_agent_transfers_from_the_command_line(
     app: Flask,
     runner: FlaskCliRunner,
@@ -135,7 +155,11 @@ def test_an_agent_transfers_from_the_command_line(
     line.enqueue(
         redis_client, sid(1), language="es", priority="authority", now=1, settings=settings
     )
-    assert runner.invoke(args=["routing", "presencial", sid(1)]).exit_code != 0  # not connected
+    load_directory(session)
+    visit = ["--nombre", "Rosa Mamani", "--entidad", "Municipalidad de Juli"]
+    visit += ["--fecha", "2099-12-03", "--hora", "10:30", "--organo", "DGPP"]
+    out = runner.invoke(args=["routing", "presencial", sid(1), *visit])
+    assert out.exit_code == 1 and "no está conectada" in out.output
     agents.set_state_from_directory(
         session, redis_client, ana.id, "available", now=2, settings=settings
     )
@@ -146,6 +170,33 @@ def test_an_agent_transfers_from_the_command_line(
     [redirect] = fake_twilio.of("call_update")
     assert redirect.one("Url").endswith(f"/voice/queue/transfer?call={sid(1)}&anexo=2301")
     assert agents.presence(redis_client, ana.id).state == "wrap_up"
+
+
+def test_presencial_from_the_command_line_asks_who_comes_and_when(
+    app: Flask,
+    runner: FlaskCliRunner,
+    session: Session,
+    redis_client: redis.Redis,
+    fake_twilio: FakeTwilio,
+) -> None:
+    load_directory(session)
+    connect_an_authority(session, redis_client)
+    out = runner.invoke(args=["routing", "presencial", sid(1)])
+    assert out.exit_code == 2 and "Falta la opción" in out.output
+    visit = ["--nombre", "Rosa Mamani", "--entidad", "Municipalidad de Juli"]
+    out = runner.invoke(
+        args=["routing", "presencial", sid(1), *visit, "--fecha", "3/12", "--hora", "10:30"]
+    )
+    assert out.exit_code == 1
+    assert "Indique la fecha acordada como AAAA-MM-DD" in out.output
+    assert "Indique el órgano (su sigla)" in out.output  # none chosen in the IVR
+    assert fake_twilio.sent == []
+    visit += ["--fecha", "2099-12-03", "--hora", "10:30", "--organo", "dgpp"]
+    out = runner.invoke(args=["routing", "presencial", sid(1), *visit])
+    assert out.exit_code == 0, out.output
+    [sms] = fake_twilio.of("message_create")
+    assert "Autoridad: Rosa Mamani. Entidad: Municipalidad de Juli." in sms.one("Body")
+    assert "Fecha y hora acordadas: 03/12/2099 a las 10:30." in sms.one("Body")
 
 
 def test_a_signed_in_console_user_acts_as_their_agent(

@@ -3,10 +3,6 @@ Twilio or by e-mail."""
 
 from __future__ import annotations
 
-import socketserver
-import threading
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,6 +11,7 @@ from twilio.base.exceptions import TwilioRestException
 from routing import authorities
 from routing.models import VisitNotice
 from tests.routing.conftest import sid
+from tests.smtp_server import SmtpServer
 from tests.twilio_fake import FakeTwilio
 
 SMS = authorities.VisitsModule(
@@ -39,60 +36,22 @@ def test_an_sms_that_fails_is_sent_on_the_retry(session: Session, fake_twilio: F
     assert len(fake_twilio.of("message_create")) == 2
 
 
-class _SmtpSink(socketserver.StreamRequestHandler):
-    """Just enough SMTP to take one message (HELO/EHLO, MAIL, RCPT, DATA, QUIT)."""
-
-    received: list[str]
-
-    def reply(self, line: str) -> None:
-        self.wfile.write(f"{line}\r\n".encode())
-
-    def handle(self) -> None:
-        self.reply("220 sink")
-        while raw := self.rfile.readline():
-            command = raw.decode().strip().upper()
-            if command.startswith(("EHLO", "HELO")):
-                self.reply("250 sink")
-            elif command == "DATA":
-                self.reply("354 go ahead")
-                lines = []
-                while (data := self.rfile.readline().decode()) != ".\r\n":
-                    lines.append(data)
-                self.server.received.append("".join(lines))  # type: ignore[attr-defined]
-                self.reply("250 queued")
-            elif command == "QUIT":
-                self.reply("221 bye")
-                return
-            else:
-                self.reply("250 ok")
-
-
-@pytest.fixture
-def smtp_sink() -> Iterator[tuple[int, list[str]]]:
-    server = socketserver.TCPServer(("127.0.0.1", 0), _SmtpSink)
-    server.received = []  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1], server.received  # type: ignore[attr-defined]
-    server.shutdown()
-    server.server_close()
-
-
 def test_the_module_can_be_notified_by_email(
-    session: Session, smtp_sink: tuple[int, list[str]], fake_twilio: FakeTwilio
+    session: Session, smtp_server: SmtpServer, fake_twilio: FakeTwilio
 ) -> None:
-    port, received = smtp_sink
-    module = authorities.VisitsModule(
-        notify="email",
-        phone=None,
-        email="visitas@mef.gob.pe",
-        sms_from="+5113115930",
-        smtp_host="127.0.0.1",
-        smtp_port=port,
+    module = authorities.VisitsModule.from_config(
+        {
+            **smtp_server.config(),
+            "VISITS_MODULE_NOTIFY": "email",
+            "VISITS_MODULE_EMAIL": "visitas@mef.gob.pe",
+        }
     )
     assert (
         authorities.notify(session, module, sid(1), "Ana", "Autoridad de Puno en camino") == "sent"
     )
-    [message] = received
-    assert "To: visitas@mef.gob.pe" in message and "Autoridad de Puno en camino" in message
+    assert authorities.notify(session, module, sid(1), "Ana", "otra vez") == "already"
+    [got] = smtp_server.received
+    assert got.envelope_to == ["visitas@mef.gob.pe"]
+    assert got.message["Message-ID"] == f"<{sid(1)}@red-atencion.mef.gob.pe>"
+    assert got.message.get_content().strip() == "Autoridad de Puno en camino"
     assert fake_twilio.sent == []

@@ -1,4 +1,5 @@
-"""Matching callers to agents: longest idle first, language skills, overflow with an
+"""Matching callers to agents: longest idle first, language skills (speakers take their
+language's callers first), overflow with an
 interpreter, wrap-up; invariants under random operations (hypothesis) and under concurrent
 dispatchers."""
 
@@ -48,6 +49,31 @@ def test_a_spanish_caller_behind_a_waiting_quechua_caller_is_served(
     agents.set_state(redis_client, 1, "available", languages=[], now=BASE, settings=S)
     [m] = match(redis_client, now=BASE + 2, settings=S)
     assert m.call_sid == sid(2)
+
+
+def test_a_free_quechua_speaker_takes_the_quechua_caller_before_an_earlier_spanish_one(
+    redis_client: redis.Redis,
+) -> None:
+    # issue 11.4: the Spanish caller came first (even preferential), but anyone may serve them
+    line.enqueue(redis_client, sid(1), language="es", priority="preferential", now=BASE, settings=S)
+    line.enqueue(redis_client, sid(2), language="qu", priority="normal", now=BASE + 1, settings=S)
+    agents.set_state(redis_client, 1, "available", languages=["es", "qu"], now=BASE, settings=S)
+    [m] = match(redis_client, now=BASE + 2, settings=S)
+    assert (m.call_sid, m.agent_id, m.interpreter) == (sid(2), 1, False)
+    agents.set_state(redis_client, 2, "available", languages=["es"], now=BASE + 3, settings=S)
+    [m2] = match(redis_client, now=BASE + 4, settings=S)
+    assert (m2.call_sid, m2.agent_id) == (sid(1), 2)
+
+
+def test_among_language_callers_priority_and_aging_still_order(redis_client: redis.Redis) -> None:
+    line.enqueue(redis_client, sid(1), language="ay", priority="normal", now=BASE, settings=S)
+    line.enqueue(
+        redis_client, sid(2), language="ay", priority="authority", now=BASE + 1, settings=S
+    )
+    line.enqueue(redis_client, sid(3), language="es", priority="normal", now=BASE, settings=S)
+    agents.set_state(redis_client, 1, "available", languages=["ay"], now=BASE, settings=S)
+    [m] = match(redis_client, now=BASE + 2, settings=S)
+    assert (m.call_sid, m.agent_id) == (sid(2), 1)
 
 
 def test_after_the_language_wait_any_agent_takes_the_caller_with_an_interpreter(
@@ -213,11 +239,24 @@ def test_matching_honours_order_skills_and_never_double_books(
                 # skills
                 assert eligible(lang, arrival, free[m.agent_id][1])
                 assert m.interpreter == (lang != "es" and lang not in free[m.agent_id][1])
-                # the lowest score among callers some free agent may take
-                best = min(
+                # a free speaker takes the callers waiting for their language first (the
+                # lowest score among them); else the lowest score among callers some free
+                # agent may take
+                claimed = [
                     s
                     for c, (s, lg, ar) in waiting.items()
-                    if any(eligible(lg, ar, fl) for _, fl in free.values())
+                    if lg != "es"
+                    and now - ar < S.language_wait_seconds * 1000
+                    and any(lg in fl for _, fl in free.values())
+                ]
+                best = (
+                    min(claimed)
+                    if claimed
+                    else min(
+                        s
+                        for c, (s, lg, ar) in waiting.items()
+                        if any(eligible(lg, ar, fl) for _, fl in free.values())
+                    )
                 )
                 assert score == best
                 # the longest idle among agents who may take this caller, keeping speakers

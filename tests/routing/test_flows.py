@@ -23,6 +23,7 @@ from routing.dispatch import match
 from routing.queue import CallerStatus
 from routing.settings import RoutingSettings
 from tests.conftest import TwilioSigner, call_params
+from tests.ivr.helpers import load_directory
 from tests.routing.conftest import (
     add_agent,
     add_speaker,
@@ -502,6 +503,58 @@ def test_a_quechua_caller_with_no_speaker_free_gets_an_agent_and_an_interpreter(
     assert agents.presence(redis_client, ana.id).state == "on_call"
 
 
+def test_an_interpreter_who_does_not_answer_is_followed_by_the_next_and_registered(
+    app: Flask,
+    twilio: TwilioSigner,
+    session: Session,
+    redis_client: redis.Redis,
+    fake_twilio: FakeTwilio,
+    journey: list,
+) -> None:
+    # issue 11.8: the interpreter's leg is watched; a miss dials the next speaker of the
+    # language; who interpreted is a journey event
+    app.config["ROUTING_LANGUAGE_WAIT_SECONDS"] = 0
+    first = add_speaker(session, "qu", "+51984000111")
+    second = add_speaker(session, "qu", "+51984000222")
+    second.nombre_completo = "Hilda Choque Mamani"
+    session.commit()
+    ana = add_agent(session, "Ana", canal="sip", destino="sip:ana@pbx.mef.gob.pe")
+    agents.set_state_from_directory(session, redis_client, ana.id, "available", now=1, settings=S)
+    enter(app, sid(1), language="qu")
+    [update] = fake_twilio.of("member_update")
+    twilio.post(update.one("Url").removeprefix("https://ivr.example.test"), call_params(sid(1)))
+    agent_leg, interpreter_leg = fake_twilio.of("call_create")
+    assert interpreter_leg.one("To") == "+51984000111"
+    status_url = interpreter_leg.one("StatusCallback").removeprefix("https://ivr.example.test")
+    assert status_url.startswith("/voice/queue/interpreter-leg-status?")
+    assert f"speaker={first.id}" in status_url
+    # the interpreter's leg ends unanswered: the next speaker is dialed, watched the same way
+    leg = "CA" + "6" * 32
+    reply = twilio.post(status_url, call_params(leg, CallStatus="no-answer"))
+    assert reply.status_code == 204
+    assert twilio.post_badly_signed(status_url, call_params(leg)).status_code == 403
+    *_, next_leg = fake_twilio.of("call_create")
+    assert next_leg.one("To") == "+51984000222"
+    assert f"speaker={second.id}" in next_leg.one("StatusCallback")
+    # Hilda answers and joins the conference
+    join = next_leg.one("Url").removeprefix("https://ivr.example.test")
+    root = xml(twilio.post(join, call_params("CA" + "5" * 32)))
+    assert root.findtext("Dial/Conference") == f"plataforma-{sid(1)}"
+    attempts = [(e["choice"], e["data"]) for e in journey if e["step"] == "interpreter"]
+    assert attempts == [
+        ("no-answer", {"language": "qu", "speaker_id": first.id, "nombre": "Intérprete"}),
+        ("joined", {"language": "qu", "speaker_id": second.id, "nombre": "Hilda Choque Mamani"}),
+    ]
+    # when she too had missed, no one is left: registered as such, nothing dialed
+    calls = len(fake_twilio.of("call_create"))
+    miss = call_params("CA" + "4" * 32, CallStatus="busy")
+    assert twilio.post(
+        next_leg.one("StatusCallback").removeprefix("https://ivr.example.test"), miss
+    )
+    assert len(fake_twilio.of("call_create")) == calls
+    assert [e["choice"] for e in journey if e["step"] == "interpreter"][-1] == "none"
+
+
 def test_an_authority_transferred_or_sent_to_the_visits_module(
     app: Flask,
     client: FlaskClient,
@@ -522,23 +575,74 @@ def test_an_authority_transferred_or_sent_to_the_visits_module(
         ).status_code
         == 200
     )
+    load_directory(session)
     enter(app, sid(1), tipo_usuario="autoridad", region="Puno", organo_sigla="DGPP")
     twilio.post(f"/voice/queue/bridge?call={sid(1)}&agent={ana.id}", call_params(sid(1)))
     twilio.post(f"/voice/queue/whisper?call={sid(1)}&agent={ana.id}", call_params("CA" + "7" * 32))
-    reply = client.post(f"/api/calls/{sid(1)}/presencial", headers=headers)
+    visit = {"nombre": "Rosa Mamani Quispe", "entidad": "Gobierno Regional de Puno"}
+    visit |= {"fecha": "2099-12-03", "hora": "10:30"}
+    # issue 11.9: who is coming and when is asked for, and checked
+    for missing in ("nombre", "entidad", "fecha", "hora"):
+        reply = client.post(
+            f"/api/calls/{sid(1)}/presencial",
+            json={k: v for k, v in visit.items() if k != missing},
+            headers=headers,
+        )
+        assert reply.status_code == 400 and reply.json
+        assert reply.json["error"].startswith("Indique")
+    reply = client.post(
+        f"/api/calls/{sid(1)}/presencial", json=visit | {"organo": "XYZ"}, headers=headers
+    )
+    assert reply.json == {"error": "El órgano «XYZ» no existe o no está activo."}
+    assert fake_twilio.of("message_create") == []
+    reply = client.post(f"/api/calls/{sid(1)}/presencial", json=visit, headers=headers)
     assert reply.status_code == 200, reply.json
     [redirect] = fake_twilio.of("call_update")
     assert redirect.one("Url").endswith(f"/voice/queue/presencial?call={sid(1)}")
     [sms] = fake_twilio.of("message_create")
     assert sms.one("To") == "+51999888777"
-    assert "Región: Puno" in sms.one("Body") and "Atendió: Ana" in sms.one("Body")
+    body = sms.one("Body")
+    assert "Región: Puno" in body and "Atendió: Ana" in body
+    assert "Autoridad: Rosa Mamani Quispe." in body
+    assert "Entidad: Gobierno Regional de Puno." in body
+    assert "Órgano: Presupuesto Público (DGPP)." in body  # the órgano chosen in the IVR
+    assert "Fecha y hora acordadas: 03/12/2099 a las 10:30." in body
     root = xml(twilio.post(f"/voice/queue/presencial?call={sid(1)}", call_params(sid(1))))
     assert said(root)[0] == prompt("presencial")
-    assert ("transfer", None) in steps(journey, sid(1))
+    [transfer] = [e for e in journey if e["step"] == "transfer"]
+    assert transfer["data"]["kind"] == "presencial"
+    assert transfer["data"]["visita"]["cita"] == "2099-12-03T10:30:00-05:00"
     assert agents.presence(redis_client, ana.id).state == "wrap_up"
     # a second click does nothing more
-    assert client.post(f"/api/calls/{sid(1)}/presencial", headers=headers).status_code == 409
+    again = client.post(f"/api/calls/{sid(1)}/presencial", json=visit, headers=headers)
+    assert again.status_code == 409
     assert len(fake_twilio.of("message_create")) == 1
+
+
+def test_a_visit_in_the_past_or_badly_written_is_refused(session: Session) -> None:
+    from datetime import datetime
+
+    from clock import LIMA
+    from routing.authorities import VisitInvalid, visit_from
+
+    load_directory(session)
+    now = datetime(2026, 12, 2, 10, 0, tzinfo=LIMA)
+    fields = {"nombre": "Rosa Mamani", "entidad": "Municipalidad de Juli", "organo": "dgtp"}
+    with pytest.raises(VisitInvalid) as past:
+        visit_from(session, **fields, fecha="2026-12-02", hora="09:59", now=now)
+    assert str(past.value) == "La fecha y hora acordadas ya pasaron."
+    with pytest.raises(VisitInvalid) as bad:
+        visit_from(session, **fields, fecha="02/12/2026", hora="25:00", now=now)
+    assert "AAAA-MM-DD" in str(bad.value) and "HH:MM" in str(bad.value)
+    with pytest.raises(VisitInvalid) as no_organo:
+        visit_from(session, **(fields | {"organo": ""}), fecha="2026-12-02", hora="10:00", now=now)
+    assert str(no_organo.value) == "Indique el órgano (su sigla) que recibirá a la autoridad."
+    visit = visit_from(session, **fields, fecha="2026-12-02", hora="10:00", now=now)
+    assert (visit.organo, visit.organo_nombre, visit.when()) == (
+        "DGTP",
+        "Tesoro Público",
+        "02/12/2026 a las 10:00",
+    )
 
 
 def test_a_failed_transfer_puts_the_caller_back_in_place(

@@ -97,10 +97,21 @@ class World:
         )
 
     def check_offer(self, call: str, agent: int, now: int) -> None:
-        """The offered caller is eligible and first in our order among those the agent may take."""
+        """The offered caller is eligible and first in our order among those the agent may take;
+        a speaker takes the callers waiting for their language first (issue 11.4)."""
         assert call in self.waiting, f"{call} offered while not waiting"
         assert self.eligible(call, agent, now)
-        best = min(self.score[c] for c in self.waiting if self.eligible(c, agent, now))
+        own = [
+            self.score[c]
+            for c in self.waiting
+            if self.lang[c] in self.speaks[agent]
+            and now - self.arrival[c] < self.settings.language_wait_seconds * 1000
+        ]
+        best = (
+            min(own)
+            if own
+            else min(self.score[c] for c in self.waiting if self.eligible(c, agent, now))
+        )
         assert self.score[call] == best, f"{call} offered out of order"
 
 
@@ -118,7 +129,7 @@ def test_three_agents_twenty_callers(
         ROUTING_AGING_SECONDS=10,  # short, so aging shows among twenty seconds of arrivals
         ROUTING_LANGUAGE_WAIT_SECONDS=120,
         ROUTING_WRAP_UP_SECONDS=15,
-        ROUTING_WAIT_LIMIT_SECONDS=420,
+        ROUTING_WAIT_LIMIT_SECONDS=450,  # the aymara caller reaches an interpreter before it
     )
     settings = RoutingSettings.from_config(app.config)
     clock = Clock()

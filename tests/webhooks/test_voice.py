@@ -39,6 +39,7 @@ from tests.ivr.helpers import (
     twiml,
     verbs,
 )
+from tests.smtp_server import SmtpServer
 
 SID = "CA" + "0" * 32
 
@@ -643,6 +644,52 @@ def test_alterno_failing_too_goes_to_plataforma_marked_route_failed(
     root = call.post("/voice/technical/dial-result?leg=alterno", DialCallStatus="no-answer")
     assert enqueued(root)
     assert journey.of("plataforma")[0]["data"] == {"reason": "route_failed"}
+
+
+def test_a_technical_call_both_red_members_miss_is_mailed_to_them_by_the_worker(
+    app: Flask, call: Call, journey: Journey, smtp_server: SmtpServer, work: Any
+) -> None:
+    # issue 11.10: the Red members of the órgano hear of it, by e-mail, from the worker
+    app.config.update(smtp_server.config())
+    recording = "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE" + "a" * 32
+    to_main_menu(call)
+    call.key("/voice/menu?try=1", "3")
+    call.key("/voice/organos?page=0&try=1", "1")
+    call.post("/voice/technical/summary", RecordingUrl=recording, RecordingDuration="12")
+    call.post("/voice/technical/dial-result?leg=titular", DialCallStatus="busy")
+    work()
+    assert smtp_server.received == []  # the alterno may still take it
+    root = call.post("/voice/technical/dial-result?leg=alterno", DialCallStatus="no-answer")
+    assert enqueued(root)
+    assert smtp_server.received == []  # never from the webhook
+    [missed] = journey.of("red_missed")
+    assert missed["choice"] == "DGPP" and missed["data"]["summary_url"] == recording
+    work()
+    [mail] = smtp_server.received
+    assert mail.envelope_to == ["titular.dgpp@mef.gob.pe", "alterno.dgpp@mef.gob.pe"]
+    assert mail.message["Subject"] == "Consulta técnica no atendida (DGPP) - Red de Atención MEF"
+    body = mail.message.get_content()
+    assert "Una consulta técnica para Presupuesto Público (DGPP) no fue atendida" in body
+    assert "Teléfono: +51 9** *** 321" in body and "Tipo de usuario: ciudadano" in body
+    assert f"Resumen grabado: {recording}" in body and f"Código de la llamada: {SID}" in body
+    # Twilio sends the action again: one e-mail all the same
+    call.post("/voice/technical/dial-result?leg=alterno", DialCallStatus="no-answer")
+    work()
+    assert len(smtp_server.received) == 1
+
+
+def test_an_accepted_technical_call_mails_no_one(
+    app: Flask, call: Call, twilio: TwilioSigner, smtp_server: SmtpServer, work: Any
+) -> None:
+    app.config.update(smtp_server.config())
+    to_dial(call)
+    call.post("/voice/technical/dial-result?leg=titular", DialCallStatus="no-answer")
+    Call(twilio, "CA" + "9" * 32).key(
+        f"/voice/technical/whisper/accept?call={SID}&leg=alterno", "1"
+    )
+    call.post("/voice/technical/dial-result?leg=alterno", DialCallStatus="completed")
+    work()
+    assert smtp_server.received == []
 
 
 def test_caller_hanging_up_while_the_titular_rings_dials_no_one_else(
