@@ -197,3 +197,18 @@ def test_a_500_page_is_spanish_too(app: Flask, client: FlaskClient) -> None:
     response = client.get("/_boom")
     assert response.status_code == 500
     assert "Error del servicio" in response.get_data(as_text=True)
+
+
+def test_an_unexpected_error_is_a_spanish_page_in_the_layout(app: Flask) -> None:
+    """Issue 12.2: the 500 page too (Twilio's webhooks keep a bare status)."""
+
+    def broken() -> str:
+        raise RuntimeError("a failure nobody expected (test)")
+
+    app.add_url_rule("/admin/roto", "roto", broken)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    response = app.test_client().get("/admin/roto")
+    assert response.status_code == 500 and response.mimetype == "text/html"
+    page = response.get_data(as_text=True)
+    assert "Error del servicio" in page and "Vuelva a intentarlo en unos minutos" in page
+    assert "RuntimeError" not in page
