@@ -294,3 +294,17 @@ def test_admin_creates_an_agent_user_on_the_users_page(
     client.post("/admin/logout")
     login(client, "lector")
     assert client.get("/admin/usuarios").status_code == 403
+
+
+def test_the_demo_red_user_is_linked_to_dgpp_titular(session: Session) -> None:
+    from admin.demo import seed_demo_users
+    from admin.models import User
+    from directory.demo import seed_demo
+    from directory.models import Organo
+
+    seed_demo(session, actor="test")
+    assert seed_demo_users(session, "test") == 5
+    red = session.scalars(select(User).where(User.username == "red")).one()
+    titular = session.scalars(select(Organo).where(Organo.sigla == "DGPP")).one().current("titular")
+    assert red.role == "red" and titular is not None and red.representative_id == titular.id
+    assert seed_demo_users(session, "test") == 0  # again: nothing added
