@@ -186,6 +186,7 @@ def test_seed_demo_without_flag_is_idempotent(runner: FlaskCliRunner, session: S
         "admin",
         "agente",
         "lector",
+        "red",
         "supervisor",
     ]
 
@@ -200,6 +201,7 @@ def test_demo_users_have_their_roles_and_the_documented_password(
         "supervisor": "supervisor",
         "agente": "agente",
         "lector": "lector",
+        "red": "red",
     }
     assert all(u.check_password("cambiar-esta-clave") for u in users.values())
     assert users["agente"].agent_id is not None
