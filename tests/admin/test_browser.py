@@ -2,48 +2,19 @@
 
 from __future__ import annotations
 
-import shutil
-import threading
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
-import pytest
-from flask import Flask
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
 from admin.models import User
 from clock import lima_now
 from register.demo import seed_demo_calls
-from tests.admin.conftest import PASSWORD
+from tests.admin.conftest import BROWSER, CHROMIUM, CHROMIUM_ARGS, PASSWORD
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+ARGS = CHROMIUM_ARGS
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian's chromium is missing"),
-]
-
-
-@pytest.fixture
-def live_server(app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+pytestmark = BROWSER
 
 
 def test_supervisor_signs_in_and_reads_the_monthly_report_charts(

@@ -7,52 +7,23 @@ Twilio's media URL."""
 
 from __future__ import annotations
 
-import shutil
-import threading
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import pytest
 from flask import Flask
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
 from admin.demo import seed_demo_users
 from admin.models import User
 from directory.demo import seed_demo
 from directory.importer import export_directory
 from register.models import VoiceMessage
-from tests.admin.conftest import PASSWORD
+from tests.admin.conftest import BROWSER, CHROMIUM, CHROMIUM_ARGS, PASSWORD
 from tests.admin.media import fake_twilio_media, tone_wav
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
+ARGS = [*CHROMIUM_ARGS, "--autoplay-policy=no-user-gesture-required"]
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian's chromium is missing"),
-]
-
-
-@pytest.fixture
-def live_server(app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+pytestmark = BROWSER
 
 
 def _no_sideways_scroll(page: object) -> None:
