@@ -264,8 +264,14 @@ class RedisStore:
         self.is_async = True
 
     def init_app(self, app: Flask) -> None:
-        url = app.config.get("REDIS_URL") or ensure_embedded_redis(app.config["INSTANCE_DIR"])
+        embedded = not app.config.get("REDIS_URL")
+        url = (
+            ensure_embedded_redis(app.config["INSTANCE_DIR"])
+            if embedded
+            else app.config["REDIS_URL"]
+        )
         app.config["REDIS_URL"] = url
+        app.config["REDIS_EMBEDDED"] = embedded
         self.configure(url, is_async=app.config.get("RQ_ASYNC", True))
         app.extensions["redis"] = self
 

@@ -21,7 +21,7 @@ from cli_support import (
     plural,
 )
 from clock import lima_now
-from extensions import db
+from extensions import db, ensure_embedded_redis
 from ivr.briefing import LANGUAGE_NAMES
 from register import callbacks
 from routing import agents, authorities, flows
@@ -43,8 +43,15 @@ def sweep_round(*, quiet: bool) -> bool:
     stack) carries on at the next round. Returns whether the round ran."""
     try:
         report = sweep(from_app(), now=line.now_ms())
-    except (redis.RedisError, SQLAlchemyError):
+    except (redis.RedisError, SQLAlchemyError) as exc:
         log.exception("sweep failed; trying again at the next round")
+        if isinstance(exc, redis.RedisError) and current_app.config.get("REDIS_EMBEDDED"):
+            # `make run`'s own Redis died: start it again (a no-op if another process did).
+            try:
+                ensure_embedded_redis(current_app.config["INSTANCE_DIR"])
+                log.warning("the embedded Redis answers again")
+            except (RuntimeError, OSError):
+                log.exception("the embedded Redis could not be started again")
         return False
     finally:
         db.session.remove()
