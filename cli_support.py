@@ -26,6 +26,8 @@ from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 from twilio.base.exceptions import TwilioRestException
 
+from directory.models import AGENT_CHANNEL_LABELS
+
 # click's msgid → Spanish. The texts keep click's placeholders (an unused one is ignored by
 # str.format), quoting values «así» instead of Python's repr.
 MESSAGES: dict[str, str] = {
@@ -308,7 +310,7 @@ AGENT_STATES = {
     "paused": "en pausa",
     "inactive": "inactivo",
 }
-AGENT_CHANNELS = {"anexo": "anexo", "sip": "SIP", "client": "navegador (Twilio Client)"}
+AGENT_CHANNELS = AGENT_CHANNEL_LABELS
 CALLBACK_STATUSES = {
     "pendiente": "pendiente",
     "en_curso": "en curso",

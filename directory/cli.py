@@ -39,8 +39,8 @@ from directory import centers as centers_mod
 from directory import designations, importer, plans, registry
 from directory.audit import default_actor
 from directory.csvio import FileRejected
-from directory.models import AGENT_CHANNELS, ROLES, Agent, LanguageSpeaker
-from directory.rules import RuleError, fold
+from directory.models import AGENT_CHANNELS, ROLES
+from directory.rules import RuleError
 from extensions import db
 
 
@@ -72,48 +72,6 @@ def transaction() -> Iterator[Session]:
     except BaseException:
         session.rollback()
         raise
-
-
-def describe_agent(agent: Agent) -> str:
-    return f"{agent.nombre} ({label(CHANNEL_LABELS, agent.canal)} {agent.destino})"
-
-
-def refuse_twin_agent(session: Session, added: Agent) -> None:
-    """An agent just added (flushed, so its values are the checked ones) must not repeat one
-    that exists, active or not: same name (accents and case aside), channel and destination."""
-    for agent in registry.list_agents(session, include_inactive=True):
-        if (
-            agent.id != added.id
-            and fold(agent.nombre) == fold(added.nombre)
-            and (agent.canal, agent.destino) == (added.canal, added.destino)
-        ):
-            state = "" if agent.activo else f"; está inactivo: `agents activate {agent.id}`"
-            raise RuleError(f"ya existe el agente {agent.id}: {describe_agent(agent)}{state}.")
-
-
-def reach(speaker: LanguageSpeaker) -> str:
-    """How a server is reached: anexo, telephone, e-mail ("-" when none is recorded)."""
-    ways = (
-        f"anexo {speaker.anexo}" if speaker.anexo else "",
-        speaker.telefono or "",
-        speaker.correo or "",
-    )
-    return ", ".join(way for way in ways if way) or "-"
-
-
-def refuse_twin_speaker(session: Session, added: LanguageSpeaker) -> None:
-    """A server just added must not repeat one in the registry: same name (accents and case
-    aside), language, anexo and telephone."""
-    for speaker in registry.list_speakers(session, added.language_code):
-        if (
-            speaker.id != added.id
-            and fold(speaker.nombre_completo) == fold(added.nombre_completo)
-            and (speaker.anexo, speaker.telefono) == (added.anexo, added.telefono)
-        ):
-            raise RuleError(
-                f"ya está en el registro el servidor {speaker.id}: {speaker.nombre_completo} "
-                f"({speaker.language_code}; {reach(speaker)})."
-            )
 
 
 # --- directory (Anexo 2) ---------------------------------------------------------------
@@ -311,8 +269,7 @@ def agents_add(
             correo=correo,
             actor=actor or default_actor(),
         )
-        refuse_twin_agent(session, agent)
-        click.echo(f"Agente {agent.id} agregado: {describe_agent(agent)}.")
+        click.echo(f"Agente {agent.id} agregado: {registry.describe_agent(agent)}.")
 
 
 @agents_group.command("languages")
@@ -396,7 +353,7 @@ def speakers_list(idioma: str | None) -> None:
             click.echo("No hay servidores registrados.")
         for s in speakers:
             click.echo(
-                f"{s.id}\t{s.language_code}\t{s.nombre_completo}\t{s.unidad or '-'}\t{reach(s)}"
+                f"{s.id}\t{s.language_code}\t{s.nombre_completo}\t{s.unidad or '-'}\t{registry.reach(s)}"
             )
 
 
@@ -432,7 +389,6 @@ def speakers_add(
             correo=correo,
             actor=actor or default_actor(),
         )
-        refuse_twin_speaker(session, speaker)
         click.echo(f"Registrado {speaker.id}: {speaker.nombre_completo} ({speaker.language_code}).")
 
 

@@ -16,6 +16,7 @@ from extensions import Base
 ROLES = ("titular", "alterno")
 # Agent reach: an anexo of the PBX, a SIP URI, or a Twilio Client identity.
 AGENT_CHANNELS = ("anexo", "sip", "client")
+AGENT_CHANNEL_LABELS = {"anexo": "anexo", "sip": "SIP", "client": "navegador (Twilio Client)"}
 
 
 class Organo(Base):

@@ -13,8 +13,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from directory import audit
-from directory.models import AGENT_CHANNELS, Agent, AgentLanguage, Language, LanguageSpeaker
-from directory.rules import RuleError, check_anexo, check_email, check_text, parse_phone
+from directory.models import (
+    AGENT_CHANNEL_LABELS,
+    AGENT_CHANNELS,
+    Agent,
+    AgentLanguage,
+    Language,
+    LanguageSpeaker,
+)
+from directory.rules import RuleError, check_anexo, check_email, check_text, fold, parse_phone
 
 SIP_RE = re.compile(r"^sips?:[^@\s]+@[^@\s]+$")
 CLIENT_RE = re.compile(r"^[A-Za-z0-9_.@\-]{1,121}$")
@@ -90,6 +97,7 @@ def add_agent(
     agent.languages = [AgentLanguage(language_code=c) for c in _languages(session, languages)]
     session.add(agent)
     session.flush()
+    refuse_twin_agent(session, agent)
     audit.record(
         session,
         actor=actor,
@@ -214,6 +222,7 @@ def add_speaker(
     )
     session.add(speaker)
     session.flush()
+    refuse_twin_speaker(session, speaker)
     audit.record(
         session,
         actor=actor,
@@ -288,3 +297,52 @@ def remove_speaker(session: Session, speaker_id: int, *, actor: str) -> Language
         after=audit.snapshot(speaker),
     )
     return speaker
+
+
+# --- Twins: the same agent or server twice (the CLI and the web editor both add through here)
+
+
+def describe_agent(agent: Agent) -> str:
+    return f"{agent.nombre} ({AGENT_CHANNEL_LABELS.get(agent.canal, agent.canal)} {agent.destino})"
+
+
+def refuse_twin_agent(session: Session, added: Agent) -> None:
+    """An agent just added (flushed, so its values are the checked ones) must not repeat one
+    that exists, active or not: same name (accents and case aside), channel and destination."""
+    for agent in list_agents(session, include_inactive=True):
+        if (
+            agent.id != added.id
+            and fold(agent.nombre) == fold(added.nombre)
+            and (agent.canal, agent.destino) == (added.canal, added.destino)
+        ):
+            state = (
+                ""
+                if agent.activo
+                else f"; está inactivo: `agents activate {agent.id}`, o actívelo en /admin/directorio"
+            )
+            raise RuleError(f"ya existe el agente {agent.id}: {describe_agent(agent)}{state}.")
+
+
+def reach(speaker: LanguageSpeaker) -> str:
+    """How a server is reached: anexo, telephone, e-mail ("-" when none is recorded)."""
+    ways = (
+        f"anexo {speaker.anexo}" if speaker.anexo else "",
+        speaker.telefono or "",
+        speaker.correo or "",
+    )
+    return ", ".join(way for way in ways if way) or "-"
+
+
+def refuse_twin_speaker(session: Session, added: LanguageSpeaker) -> None:
+    """A server just added must not repeat one in the registry: same name (accents and case
+    aside), language, anexo and telephone."""
+    for speaker in list_speakers(session, added.language_code):
+        if (
+            speaker.id != added.id
+            and fold(speaker.nombre_completo) == fold(added.nombre_completo)
+            and (speaker.anexo, speaker.telefono) == (added.anexo, added.telefono)
+        ):
+            raise RuleError(
+                f"ya está en el registro el servidor {speaker.id}: {speaker.nombre_completo} "
+                f"({speaker.language_code}; {reach(speaker)})."
+            )

@@ -8,7 +8,7 @@ import re
 
 from flask.testing import FlaskClient
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from admin.models import User
@@ -258,3 +258,27 @@ def test_downloads_are_csv_with_bom_and_xlsx(
     page = _upload(client, "anexo2", xlsx.data, "anexo2.xlsx").get_data(as_text=True)
     assert "Sin cambios" in page
     assert client.get("/admin/directorio/anexo3.csv").status_code == 200
+
+
+def test_the_editor_refuses_an_agent_that_exists_as_the_cli_does(
+    client: FlaskClient, users: dict[str, User], session: Session
+) -> None:
+    """The twin rule lives in directory.registry, under both the CLI and the web editor."""
+    add_agent(
+        session, nombre="Rosa Huamán", canal="anexo", destino="2101", languages=["es"], actor="t"
+    )
+    session.commit()
+    login(client, "admin")
+    twin = client.post(
+        "/admin/directorio/agentes",
+        data={
+            "a-new-nombre": "rosa huaman",
+            "a-new-canal": "anexo",
+            "a-new-destino": "2101",
+            "a-new-idiomas": ["es"],
+        },
+    )
+    assert twin.status_code == 400
+    assert "Ya existe el agente" in twin.get_data(as_text=True)
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Agent)) == 1
