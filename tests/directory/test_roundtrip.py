@@ -9,9 +9,13 @@ from sqlalchemy.orm import Session
 
 from directory.csvio import write_rows
 from directory.importer import HEADER, export_directory, import_directory
+from directory.rules import FORMULA_START
 
 NAME_CHARS = st.sampled_from(list("abcdefghijklmnopqrstuvwxyzÁÉÍÓÚÑáéíóúñ ,'\"-."))
-names = st.text(NAME_CHARS, min_size=1, max_size=30).filter(lambda s: s.strip(" ,'\"-.") != "")
+names = st.text(NAME_CHARS, min_size=1, max_size=30).filter(
+    # valid names only: not empty, and not starting like a spreadsheet formula (refused)
+    lambda s: s.strip(" ,'\"-.") != "" and not s.strip().startswith(FORMULA_START)
+)
 SIGLAS = ["DGPP", "DGETP", "DGCP", "DGA", "DGPMI", "DGPIP", "OGSU", "DGAEICYP"]
 
 
