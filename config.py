@@ -107,7 +107,16 @@ class Config:
         self.SMTP_PASSWORD = env_str("SMTP_PASSWORD")
         self.SMTP_FROM = env_str("SMTP_FROM", "red-atencion@mef.gob.pe")
         self.MAIL_FROM = env_str("MAIL_FROM")  # PRODUCT.md's name for SMTP_FROM; wins when set
-        self.SMTP_STARTTLS = env_bool("SMTP_STARTTLS", False)
+        # A password never crosses the network in clear: STARTTLS by default once a login is set.
+        self.SMTP_STARTTLS = env_bool("SMTP_STARTTLS", bool(self.SMTP_USER))
+        # Reports that reach the órganos (register/sendings.py): the quarterly report's
+        # addresses (comma-separated), and whether the worker sends the monthly and quarterly
+        # reports by itself on the first business day after their period (off in development
+        # and tests: the demo órganos' addresses are fictional).
+        self.REPORT_QUARTERLY_TO = tuple(
+            a.strip() for a in (env_str("REPORT_QUARTERLY_TO") or "").split(",") if a.strip()
+        )
+        self.REPORT_AUTO_SEND = env_bool("REPORT_AUTO_SEND", True)
         self.INSTANCE_DIR = str(INSTANCE_DIR)
         self.RQ_REGISTER_QUEUE = "register"
         # The register keeps recordings and full phone numbers this many months (Ley 29733);
@@ -181,6 +190,7 @@ class DevelopmentConfig(Config):
         # http://localhost: a Secure cookie would never come back.
         self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+        self.REPORT_AUTO_SEND = env_bool("REPORT_AUTO_SEND", False)
 
     def validate(self) -> None:
         return None
@@ -204,6 +214,7 @@ class TestConfig(Config):
         self.SESSION_COOKIE_SECURE = False  # the test client and the browser tests use http
         self.REMEMBER_COOKIE_SECURE = False
         self.PASSWORD_MIN_LENGTH = 12
+        self.REPORT_AUTO_SEND = False
 
     def validate(self) -> None:
         return None

@@ -42,6 +42,7 @@ def init_app(app: Flask) -> None:
         cli,
         directory_views,  # noqa: F401  (adds /admin/directorio to views.bp)
         errors,
+        red_views,
         security,
         staff_views,
         users_views,  # noqa: F401  (adds /admin/usuarios and /admin/clave to views.bp)
@@ -53,6 +54,7 @@ def init_app(app: Flask) -> None:
     security.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(staff_views.bp)
+    app.register_blueprint(red_views.bp)
     errors.init_app(app)
     init_formatting(app)
     cli.init_app(app)

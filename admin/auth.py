@@ -18,6 +18,7 @@ SETTINGS_ROLES = frozenset({"admin"})
 ADMIN_ROLES = SETTINGS_ROLES
 AUDIT_ROLES = frozenset({"admin", "supervisor"})
 INBOX_ROLES = frozenset({"agente", "supervisor", "admin"})
+RED_ROLES = frozenset({"red"})  # the Red member's page (/red)
 STAFF_ROLES = frozenset({"admin", "supervisor", "agente", "red", "lector"})
 
 # Each role's start page (PRODUCT.md "Staff pages"). The agent console (/agente), the live
@@ -27,7 +28,7 @@ START_PAGES = {
     "admin": "admin.directorio_admin",
     "supervisor": "admin.reportes",
     "agente": "staff.buzon",
-    "red": "directory.directorio",
+    "red": "red.red",
     "lector": "admin.reportes",
 }
 
@@ -56,6 +57,7 @@ def nav_links(role: str | None) -> list[tuple[str, str]]:
     links = [
         ("admin.directorio_admin", "Directorio", ADMIN_ROLES),
         ("directory.directorio", "Directorio", STAFF_ROLES - ADMIN_ROLES),
+        ("red.red", "Mis llamadas", RED_ROLES),
         ("staff.buzon", "Buzón", INBOX_ROLES),
         ("admin.reportes", "Reportes", REPORT_ROLES),
         ("admin.auditoria", "Auditoría", AUDIT_ROLES),

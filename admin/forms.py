@@ -258,3 +258,13 @@ class RecordingForm(FlaskForm):
         "Grabación (WAV o MP3)", validators=[FileRequired("Elija un archivo WAV o MP3.")]
     )
     submit = SubmitField("Subir grabación")
+
+
+# --- /red ---------------------------------------------------------------------------------
+
+
+class RedNoteForm(FlaskForm):
+    """The Red member's note on a call they took (register.red_calls.save_note checks it)."""
+
+    nota = TextAreaField("Nota", validators=[Length(max=500, message="Máximo 500 caracteres.")])
+    submit = SubmitField("Guardar nota")

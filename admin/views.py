@@ -11,7 +11,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     flash,
@@ -269,31 +268,9 @@ def reportes_xlsx() -> ResponseReturnValue:
 @roles_required(*REPORT_ROLES)
 def registro(fmt: str) -> ResponseReturnValue:
     """The month's Anexo 1 register; phones masked unless the user's role may see them."""
-    from register.export import export_rows, write_csv, write_xlsx
+    from admin.downloads import anexo1_download
 
-    if fmt not in ("csv", "xlsx"):
-        abort(404)
     month = request.args.get("mes", "").strip() or lima_now().strftime("%Y-%m")
     organo = request.args.get("organo", "").strip() or None
-    try:
-        rows = export_rows(db.session(), month, organo=organo, role=current_user.role)
-        name = f"registro-{month}" + (f"-{organo.upper()}" if organo else "")
-        if fmt == "csv":
-            text = io.StringIO()
-            write_csv(rows, text)
-            return Response(
-                text.getvalue().encode("utf-8"),
-                mimetype="text/csv; charset=utf-8",
-                headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-            )
-        buffer = io.BytesIO()
-        write_xlsx(rows, buffer)
-    except ValueError as exc:
-        abort(400, str(exc))
-    buffer.seek(0)
-    return send_file(
-        buffer,
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        as_attachment=True,
-        download_name=f"{name}.xlsx",
-    )
+    name = f"registro-{month}" + (f"-{organo.upper()}" if organo else "")
+    return anexo1_download(fmt, month, organo=organo, role=current_user.role, name=name)

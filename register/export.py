@@ -92,6 +92,18 @@ def check_organo(session: Session, sigla: str) -> str:
     return sigla.strip().upper()
 
 
+NOTE_MARK = "nota de la Red: "
+
+
+def detalle_with_note(detalle: str | None, nota: str | None) -> str | None:
+    """PRODUCT.md fixes Anexo 1's columns, so the Red member's note on a call travels in
+    ``detalle``, after the menu's detail and marked as theirs:
+    ``consulta_tecnica | nota de la Red: Se explicó el trámite``."""
+    if not nota:
+        return detalle
+    return f"{detalle} | {NOTE_MARK}{nota}" if detalle else f"{NOTE_MARK}{nota}"
+
+
 def export_rows(
     session: Session,
     month: str,
@@ -109,6 +121,7 @@ def export_rows(
     def rows() -> Iterator[dict[str, Any]]:
         for call in month_calls(session, start, end, sigla, include_simulated=include_simulated):
             row = {column: getattr(call, column) for column in COLUMNS}
+            row["detalle"] = detalle_with_note(call.detalle, call.nota_red)
             if not show:
                 row["telefono"] = mask_phone(row["telefono"])
             yield row

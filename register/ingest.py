@@ -71,10 +71,14 @@ def merge_rows(
     return rows, failed
 
 
+KEPT_COLUMNS = frozenset({"id", "call_sid", "purged_at", "nota_red", "nota_red_por", "nota_red_at"})
+
+
 def _upsert(session: Session) -> Any:
     stmt = dialect_insert(session, CALLS)
-    # purged_at stays: a late event does not undo the retention purge.
-    columns = [c.name for c in CALLS.columns if c.name not in ("id", "call_sid", "purged_at")]
+    # purged_at stays: a late event does not undo the retention purge; nor does it erase the
+    # Red member's note (nota_red*, written by /red, never derived from the events).
+    columns = [c.name for c in CALLS.columns if c.name not in KEPT_COLUMNS]
     return stmt.on_conflict_do_update(
         index_elements=["call_sid"],
         set_={name: stmt.excluded[name] for name in columns},

@@ -79,6 +79,11 @@ class RegisterCall(Base):
     simulada: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The Red member's note on a call they took (/red, §4.2.4 c): kept beside the row (the
+    # drain's upsert never touches it), shown in the export's ``detalle`` (register/export.py).
+    nota_red: Mapped[str | None] = mapped_column(Text)
+    nota_red_por: Mapped[str | None] = mapped_column(String(200))
+    nota_red_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class RegisterOutbox(Base):
@@ -147,3 +152,33 @@ class VoiceMessage(Base):
     due_date: Mapped[date] = mapped_column(Date, index=True)
     status: Mapped[str] = mapped_column(String(20), default="pendiente")
     handled_by: Mapped[str | None] = mapped_column(String(100))
+
+
+SENDING_KINDS = ("mensual", "trimestral")
+SENDING_STATUSES = ("en_cola", "enviado", "fallido")
+
+
+class ReportSending(Base):
+    """One report e-mailed to one address (register/sendings.py): the monthly Anexo 1 of an
+    órgano to its titular or alterno, or the quarterly report to REPORT_QUARTERLY_TO. Unique
+    per report and address, so a second run sends nothing twice."""
+
+    __tablename__ = "report_sendings"
+    __table_args__ = (UniqueConstraint("kind", "period", "organo", "recipient"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    period: Mapped[str] = mapped_column(String(10))  # 2026-11 or 2026-Q4
+    organo: Mapped[str] = mapped_column(String(20), default="")  # "" for the quarterly report
+    recipient: Mapped[str] = mapped_column(String(254))
+    rol: Mapped[str | None] = mapped_column(String(10))  # titular, alterno (monthly)
+    nombre: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="en_cola")
+    requested_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    job_id: Mapped[str | None] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    message_id: Mapped[str | None] = mapped_column(String(200))
+    rows: Mapped[int | None] = mapped_column(Integer)  # Anexo 1 rows attached

@@ -139,3 +139,46 @@ def closed_voicemail(call_sid: str, start: datetime = T0) -> list[dict[str, Any]
         ),
         event(call_sid, "status", "completed", at=s + timedelta(seconds=52), duration=52),
     ]
+
+
+def technical_call(
+    call_sid: str,
+    start: datetime,
+    organo: str,
+    legs: list[tuple[str, str, str, str]],
+    *,
+    caller: str = "+51987654321",
+    summary_url: str | None = None,
+) -> list[dict[str, Any]]:
+    """A technical query for ``organo``: each leg (rol, nombre, anexo, outcome) dialed in
+    turn; none accepted → the Plataforma answers."""
+    s = start
+    events = [
+        event(call_sid, "incoming", at=s, **{"from": caller, "region": "Lima"}),
+        event(call_sid, "language", "es", at=s + timedelta(seconds=5)),
+        event(call_sid, "main_menu", "3", at=s + timedelta(seconds=10), detalle="consulta_tecnica"),
+        event(call_sid, "organo", organo, at=s + timedelta(seconds=15)),
+    ]
+    if summary_url:
+        events.append(
+            event(call_sid, "summary", at=s + timedelta(seconds=30), recording_url=summary_url)
+        )
+    t = s + timedelta(seconds=31)
+    accepted = False
+    for rol, nombre, anexo, outcome in legs:
+        events.append(event(call_sid, "dial", rol, at=t, anexo=anexo, nombre=nombre))
+        t += timedelta(seconds=20)
+        events.append(event(call_sid, "dial_result", rol, at=t, outcome=outcome, duration=0))
+        t += timedelta(seconds=1)
+        accepted = accepted or outcome == "accepted"
+    if not accepted:
+        events.append(event(call_sid, "plataforma", at=t, reason="route_failed"))
+        events.append(event(call_sid, "queued", at=t, priority="normal", language="es"))
+        events.append(
+            event(call_sid, "agent_answered", at=t + timedelta(seconds=9), agent_id=1,
+                  nombre="Rosa Huamán Quispe", wait_seconds=9)
+        )  # fmt: skip
+    events.append(
+        event(call_sid, "status", "completed", at=t + timedelta(seconds=200), duration=250)
+    )
+    return events

@@ -1,0 +1,38 @@
+"""The Anexo 1 register as a download (CSV with a BOM, or XLSX), for /admin/registro and
+/red/anexo1: phones masked unless the reader's role may see them."""
+
+from __future__ import annotations
+
+import io
+
+from flask import Response, abort, send_file
+
+from extensions import db
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def anexo1_download(
+    fmt: str, month: str, *, organo: str | None, role: str | None, name: str
+) -> Response:
+    """``name``.csv or ``name``.xlsx; 404 for another format, 400 for a wrong month or órgano."""
+    from register.export import export_rows, write_csv, write_xlsx
+
+    if fmt not in ("csv", "xlsx"):
+        abort(404)
+    try:
+        rows = export_rows(db.session(), month, organo=organo, role=role)
+        if fmt == "csv":
+            text = io.StringIO()
+            write_csv(rows, text)
+            return Response(
+                text.getvalue().encode("utf-8"),
+                mimetype="text/csv; charset=utf-8",
+                headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+            )
+        buffer = io.BytesIO()
+        write_xlsx(rows, buffer)
+    except ValueError as exc:
+        abort(400, str(exc))
+    buffer.seek(0)
+    return send_file(buffer, mimetype=XLSX, as_attachment=True, download_name=f"{name}.xlsx")
