@@ -26,6 +26,15 @@ def _failed_registries() -> list[FailedJobRegistry]:
     ]
 
 
+# The jobs that send e-mail (mailer.py), listed by `flask report mail-failed`.
+MAIL_JOBS = frozenset(
+    {
+        "register.jobs.send_report",
+        "register.jobs.mail_red_missed",
+        "routing.jobs.notify_visits_module",
+    }
+)
+
 SIMULATED = click.option(
     "--incluir-simuladas",
     "include_simulated",
@@ -57,6 +66,44 @@ def _report(
         return
     write_report_xlsx(report, output)
     click.echo(f"Reporte escrito en {output}.")
+
+
+def _print_plan(plan: Any) -> None:
+    """What a send-* run did, recipient by recipient, in Spanish."""
+    from clock import to_lima
+    from register.sendings import STATUS_ES
+
+    kind = "mensual" if plan.kind == "mensual" else "trimestral"
+    click.echo(f"Reporte {kind} de {plan.period.title}:")
+    for outcome in plan.outcomes:
+        who, sending = outcome.recipient.label(), outcome.sending
+        if outcome.queued:
+            click.echo(f"  {who}: en cola; el worker lo envía.")
+        elif sending.status == "enviado" and sending.sent_at is not None:
+            click.echo(
+                f"  {who}: ya enviado el {to_lima(sending.sent_at):%d/%m/%Y %H:%M}; "
+                "no se envía de nuevo."
+            )
+        else:
+            click.echo(
+                f"  {who}: ya registrado ({STATUS_ES[sending.status]}); no se envía de nuevo."
+            )
+    for sigla in plan.without_address:
+        click.echo(f"  {sigla}: sin titular ni alterno con correo en el directorio; no se envía.")
+    if not plan.queued and plan.outcomes:
+        click.echo(
+            f"Nada nuevo que enviar: {plural(plan.already, 'envío ya registrado', 'envíos ya registrados')}; "
+            "ningún reporte se envía dos veces."
+        )
+    else:
+        click.echo(
+            f"{plural(plan.queued, 'envío en cola', 'envíos en cola')}, "
+            f"{plural(plan.already, 'ya registrado', 'ya registrados')}."
+        )
+
+
+def _mail_queue() -> Any:
+    return redis_store.queue(current_app.config.get("RQ_DEFAULT_QUEUE", "default"))
 
 
 def init_app(app: Flask) -> None:
@@ -201,6 +248,112 @@ def init_app(app: Flask) -> None:
         from register.reports import period_of_month
 
         _report(period_of_month, month, "--month", output, include_simulated)
+
+    @report_group.command("send-monthly")
+    @click.option("--month", required=True, metavar="AAAA-MM", help="Mes (hora de Lima).")
+    @click.option(
+        "--actor",
+        default=None,
+        metavar="NOMBRE",
+        help="Quién lo pide (por defecto cli:<usuario del sistema>).",
+    )
+    def send_monthly_cmd(month: str, actor: str | None) -> None:
+        """Envía a cada titular y alterno de los órganos activos su Anexo 1 del mes (§4.2.4 c)."""
+        from directory.audit import default_actor
+        from register.sendings import send_monthly
+
+        try:
+            plan = send_monthly(db.session(), _mail_queue(), month, actor=actor or default_actor())
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--month'") from exc
+        _print_plan(plan)
+
+    @report_group.command("send-quarterly")
+    @click.option("--quarter", required=True, metavar="AAAA-Qn", help="Trimestre: 2026-Q4.")
+    @click.option(
+        "--actor",
+        default=None,
+        metavar="NOMBRE",
+        help="Quién lo pide (por defecto cli:<usuario del sistema>).",
+    )
+    def send_quarterly_cmd(quarter: str, actor: str | None) -> None:
+        """Envía el reporte trimestral (Responsabilidad 5.2) a REPORT_QUARTERLY_TO."""
+        from directory.audit import default_actor
+        from register.sendings import send_quarterly
+
+        addresses = current_app.config.get("REPORT_QUARTERLY_TO") or ()
+        if not addresses:
+            raise click.ClickException(
+                "REPORT_QUARTERLY_TO no está configurado: no hay a quién enviar el reporte."
+            )
+        try:
+            plan = send_quarterly(
+                db.session(), _mail_queue(), quarter, addresses, actor=actor or default_actor()
+            )
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--quarter'") from exc
+        _print_plan(plan)
+
+    @report_group.command("sendings")
+    @click.option("--periodo", default=None, metavar="AAAA-MM|AAAA-Qn", help="Solo ese periodo.")
+    def sendings_cmd(periodo: str | None) -> None:
+        """Lista los envíos de reportes registrados: a quién, cuándo y en qué estado."""
+        from sqlalchemy import select
+
+        from clock import to_lima
+        from register.models import ReportSending
+        from register.sendings import STATUS_ES
+
+        stmt = select(ReportSending).order_by(ReportSending.id)
+        if periodo:
+            stmt = stmt.where(ReportSending.period == periodo.upper())
+        count = 0
+        for s in db.session().scalars(stmt):
+            count += 1
+            sent = f"{to_lima(s.sent_at):%d/%m/%Y %H:%M}" if s.sent_at else "-"
+            click.echo(
+                f"{s.id}\t{s.kind}\t{s.period}\t{s.organo or '-'}\t{s.recipient}\t"
+                f"{STATUS_ES[s.status]}\t{sent}\t{s.attempts} intentos\t{s.requested_by}"
+            )
+        click.echo(f"{plural(count, 'envío', 'envíos')}.")
+
+    @report_group.command("mail-failed")
+    def mail_failed_cmd() -> None:
+        """Lista los correos que fallaron: envíos de reportes y trabajos de correo fallidos."""
+        from sqlalchemy import select
+
+        from register.models import ReportSending
+
+        total = 0
+        listed = set()  # failed sendings; their jobs, once rq gives up, are not listed twice
+        for s in db.session().scalars(
+            select(ReportSending)
+            .where(ReportSending.status == "fallido")
+            .order_by(ReportSending.id)
+        ):
+            total += 1
+            listed.add(s.id)
+            click.echo(
+                f"envío {s.id}\t{s.kind} {s.period}\t{s.organo or '-'}\t{s.recipient}\t"
+                f"{s.attempts} intentos\t{s.last_error or ''}"
+            )
+        for registry in _failed_registries():
+            for job_id in registry.get_job_ids():
+                if not Job.exists(job_id, connection=redis_store.client):
+                    continue
+                job = Job.fetch(job_id, connection=redis_store.client)
+                if job.func_name not in MAIL_JOBS or job.meta.get("sending_id") in listed:
+                    continue
+                total += 1
+                last = (job.exc_info or "").strip().splitlines()
+                click.echo(
+                    f"trabajo {job_id}\t{job.func_name}\t{job.meta.get('call_sid', '-')}\t"
+                    f"{job.description}\t{last[-1] if last else ''}"
+                )
+        click.echo(
+            f"{plural(total, 'correo fallido', 'correos fallidos')}"
+            + (" (reintente los trabajos con `flask register retry`)." if total else ".")
+        )
 
     @report_group.command("quarterly")
     @click.option("--quarter", required=True, metavar="AAAA-Qn", help="Trimestre: 2026-Q3.")

@@ -151,14 +151,12 @@ def write_csv(rows: Iterator[dict[str, Any]], out: io.TextIOBase | Any) -> int:
     return count
 
 
-def write_xlsx(rows: Iterator[dict[str, Any]], path: Path | io.BytesIO) -> int:
-    from openpyxl import Workbook
+def fill_anexo1_sheet(ws: Any, rows: Iterator[dict[str, Any]]) -> int:
+    """The Anexo 1 header and rows on the sheet ``ws`` (bold header, real date and time
+    cells, widths, frozen header, a filter); returns the row count."""
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None
     ws.title = "Anexo 1"
     ws.append(list(COLUMNS))
     for cell in ws[1]:
@@ -176,6 +174,16 @@ def write_xlsx(rows: Iterator[dict[str, Any]], path: Path | io.BytesIO) -> int:
         ws.column_dimensions[get_column_letter(i)].width = COLUMN_WIDTHS[column]
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{max(ws.max_row, 1)}"
+    return count
+
+
+def write_xlsx(rows: Iterator[dict[str, Any]], path: Path | io.BytesIO) -> int:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    count = fill_anexo1_sheet(ws, rows)
     wb.save(path)
     return count
 

@@ -263,3 +263,28 @@ def mail_red_missed(call_sid: str, sigla: str, data: dict[str, Any]) -> str:
     )
     r.set(key, "1", ex=30 * 24 * 3600)
     return "sent"
+
+
+def send_report(sending_id: int) -> str:
+    """E-mail one recorded report sending (register/sendings.py), retried by rq with
+    mailer.MAIL_RETRY. Idempotent: a sending marked sent is not sent again. Returns sent,
+    already or gone (the record no longer exists)."""
+    from register import sendings
+    from register.models import ReportSending
+
+    session = db.session()
+    sending = session.get(ReportSending, sending_id)
+    if sending is None:
+        return "gone"
+    if sending.status == "enviado":
+        return "already"
+    try:
+        sendings.deliver(session, mailer.SmtpSettings.from_config(current_app.config), sending)
+        session.commit()
+    except Exception as exc:
+        session.rollback()
+        sendings.mark_failed(session, sending_id, exc)
+        session.commit()
+        log.warning("report sending %s failed: %r (rq retries it)", sending_id, exc)
+        raise
+    return "sent"

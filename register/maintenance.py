@@ -3,7 +3,9 @@
 - every ``FLUSH_SECONDS``: move the spool file and the outbox onto the events stream (events
   kept while Redis or the database was down), and queue a drain when the stream holds events
   and none is queued (a drain that died);
-- every ``PURGE_SECONDS``: the retention purge (REGISTER_RETENTION_MONTHS).
+- every ``PURGE_SECONDS``: the retention purge (REGISTER_RETENTION_MONTHS);
+- every ``REPORTS_SECONDS``, when REPORT_AUTO_SEND: the monthly and quarterly reports due
+  (the first business day after their period, register/sendings.py), queued once each.
 
 It uses an engine of its own (never the one forked work horses inherit) and never raises.
 """
@@ -26,9 +28,10 @@ log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 30.0
 PURGE_SECONDS = 24 * 3600.0
+REPORTS_SECONDS = 600.0
 
 
-def run_once(app: Flask, session: Session, *, purge: bool) -> None:
+def run_once(app: Flask, session: Session, *, purge: bool, reports: bool = False) -> None:
     """One round of the periodic work (each part on its own: one failing skips only itself)."""
     try:
         moved = flush_outbox(session, sink_of(app))
@@ -48,19 +51,42 @@ def run_once(app: Flask, session: Session, *, purge: bool) -> None:
         except Exception:
             session.rollback()
             log.warning("retention purge failed; will retry", exc_info=True)
+    if reports and app.config.get("REPORT_AUTO_SEND"):
+        send_due_reports(app, session)
+
+
+def send_due_reports(app: Flask, session: Session) -> None:
+    """Queue the reports due today (Lima) that were never queued (never raises)."""
+    from clock import lima_now
+    from extensions import redis_store
+    from register.sendings import schedule_due
+
+    try:
+        schedule_due(
+            session,
+            redis_store.queue(app.config.get("RQ_DEFAULT_QUEUE", "default")),
+            lima_now().date(),
+            app.config.get("REPORT_QUARTERLY_TO") or (),
+        )
+    except Exception:
+        session.rollback()
+        log.warning("could not queue the reports due; will retry", exc_info=True)
 
 
 def maintenance_loop(app: Flask, stop: threading.Event) -> None:
     engine = make_engine(app.config["DATABASE_URL"])
-    last_purge = 0.0
+    last_purge, last_reports = 0.0, -REPORTS_SECONDS  # the reports' check at once
     try:
         while not stop.is_set():
             now = time.monotonic()
             purge = now - last_purge >= PURGE_SECONDS
+            reports = now - last_reports >= REPORTS_SECONDS
             with app.app_context(), Session(engine) as session:
-                run_once(app, session, purge=purge)
+                run_once(app, session, purge=purge, reports=reports)
             if purge:
                 last_purge = now
+            if reports:
+                last_reports = now
             stop.wait(FLUSH_SECONDS)
     finally:
         engine.dispose()
@@ -71,7 +97,7 @@ def run_maintenance_once(app: Flask) -> None:
     engine = make_engine(app.config["DATABASE_URL"])
     try:
         with app.app_context(), Session(engine) as session:
-            run_once(app, session, purge=False)
+            run_once(app, session, purge=False, reports=True)
     finally:
         engine.dispose()
 

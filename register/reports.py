@@ -18,7 +18,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -420,9 +420,13 @@ def render_text(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_report_xlsx(report: dict[str, Any], path: Path) -> None:
+def write_report_xlsx(report: dict[str, Any], path: Path | BinaryIO) -> None:
+    """The workbook: Resumen, Por órgano, Por día, Distribución, Erlang C; native Excel
+    charts (register/xlsx_charts.py) beside the tables of Por órgano, Por día and Erlang C."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
+
+    from register.xlsx_charts import bar_chart, line_chart
 
     wb = Workbook()
     bold = Font(bold=True)
@@ -507,6 +511,24 @@ def write_report_xlsx(report: dict[str, Any], path: Path) -> None:
     )
     for row in wb["Por día"].iter_rows(min_row=2, max_col=1):
         row[0].number_format = "yyyy-mm-dd"
+    by_organo, by_day = wb["Por órgano"], wb["Por día"]
+    bar_chart(
+        by_organo,
+        title="Consultas técnicas por órgano: quién las atendió",
+        series_cols=(4, 7),
+        category_col=1,
+        last_row=by_organo.max_row,
+        anchor="K2",
+        stacked=True,
+    )
+    line_chart(
+        by_day,
+        title="Llamadas por día",
+        series_cols=(2, 4),
+        category_col=1,
+        last_row=by_day.max_row,
+        anchor="F2",
+    )
     dist: list[list[Any]] = []
     dist += [["Preferencial", PREFERENCIAL_ES[k], v] for k, v in report["por_preferencial"].items()]
     dist += [["Idioma", IDIOMA_ES.get(k, k), v] for k, v in report["por_idioma"].items()]
@@ -542,5 +564,15 @@ def write_report_xlsx(report: dict[str, Any], path: Path) -> None:
             for h in report["erlang"]["horas"]
         ],
         [8, 18, 10, 10, 22, 16, 16],
+    )
+    erlang = wb["Erlang C"]
+    bar_chart(
+        erlang,
+        title=f"Agentes necesarios por hora (80 % en {SERVICE_LEVEL_SECONDS} s)",
+        series_cols=(5, 5),
+        category_col=1,
+        last_row=erlang.max_row,
+        anchor="I2",
+        y_title="Agentes",
     )
     wb.save(path)

@@ -237,6 +237,7 @@ def presencial(
         by,
         visit.as_data(),
         job_timeout=60,
+        retry=mailer.MAIL_RETRY,  # notify() is idempotent: a retry never sends twice
         meta={"call_sid": call_sid},
     )
     _finish_with_agent(ctx, call_sid, agent_id, now=now)

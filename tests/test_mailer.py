@@ -45,3 +45,21 @@ def test_without_starttls_the_server_refuses_the_login(smtp_server: SmtpServer) 
     with pytest.raises(smtplib.SMTPException):
         mailer.send(_settings(smtp_server, SMTP_STARTTLS=False), ["a@mef.gob.pe"], "s", "b")
     assert smtp_server.received == []
+
+
+def test_an_attachment_is_read_back_whole(smtp_server: SmtpServer) -> None:
+    content = b"PK\x03\x04 not really a workbook \x00\xff"
+    mailer.send(
+        _settings(smtp_server),
+        ["aquispe@mef.gob.pe"],
+        "Registro de atenciones",
+        "Adjunto el Anexo 1.",
+        attachments=[mailer.Attachment("anexo1-DGPP-2026-11.xlsx", content)],
+    )
+    [got] = smtp_server.received
+    [part] = list(got.message.iter_attachments())
+    assert part.get_filename() == "anexo1-DGPP-2026-11.xlsx"
+    assert part.get_content_type() == mailer.XLSX_TYPE
+    assert part.get_content() == content
+    body = got.message.get_body(preferencelist=("plain",))
+    assert body is not None and body.get_content().strip() == "Adjunto el Anexo 1."
