@@ -20,6 +20,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from rq import Queue
+from rq.job import Job
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -126,7 +127,12 @@ def request_sendings(
         )
         existing = session.scalars(select(ReportSending).where(*key)).first()
         if existing is not None:
-            outcomes.append(Outcome(recipient, existing, queued=False))
+            if existing.status != "enviado" and not _job_alive(queue, existing.job_id):
+                # recorded, never sent, and its job is gone (Redis lost it, or the enqueue
+                # itself failed): queued again, it is still sent only once
+                outcomes.append(Outcome(recipient, _enqueue(session, queue, existing), True))
+            else:
+                outcomes.append(Outcome(recipient, existing, queued=False))
             continue
         sending = ReportSending(
             kind=kind,
@@ -148,21 +154,31 @@ def request_sendings(
                 Outcome(recipient, session.scalars(select(ReportSending).where(*key)).one(), False)
             )
             continue
-        sending_id = sending.id
-        job = queue.enqueue(
-            "register.jobs.send_report",
-            sending_id,
-            job_timeout=180,
-            retry=mailer.MAIL_RETRY,
-            failure_ttl=FAILURE_TTL,
-            meta={"mail": kind, "sending_id": sending_id},
-            description=f"envío {kind} {period.label} {recipient.label()}",
-        )
-        sending = session.get(ReportSending, sending_id) or sending
-        sending.job_id = job.id
-        session.commit()
-        outcomes.append(Outcome(recipient, sending, queued=True))
+        outcomes.append(Outcome(recipient, _enqueue(session, queue, sending), queued=True))
     return outcomes
+
+
+def _job_alive(queue: Queue, job_id: str | None) -> bool:
+    return job_id is not None and Job.exists(job_id, connection=queue.connection)
+
+
+def _enqueue(session: Session, queue: Queue, sending: ReportSending) -> ReportSending:
+    """Queue the mail job of a recorded sending, and keep its id (committed)."""
+    sending_id = sending.id
+    who = f"{sending.organo + ' ' if sending.organo else ''}<{sending.recipient}>"
+    job = queue.enqueue(
+        "register.jobs.send_report",
+        sending_id,
+        job_timeout=180,
+        retry=mailer.MAIL_RETRY,
+        failure_ttl=FAILURE_TTL,
+        meta={"mail": sending.kind, "sending_id": sending_id},
+        description=f"envío {sending.kind} {sending.period} {who}",
+    )
+    sending = session.get(ReportSending, sending_id) or sending
+    sending.job_id = job.id
+    session.commit()
+    return sending
 
 
 def send_monthly(session: Session, queue: Queue, month: str, *, actor: str) -> Plan:

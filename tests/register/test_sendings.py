@@ -274,3 +274,22 @@ def test_the_worker_queues_the_reports_due_once_and_sends_them(
     assert {s.requested_by for s in session.scalars(select(ReportSending))} == {"worker"}
     work()
     assert len(mail.received) == 23
+
+
+def test_a_sending_whose_job_was_lost_is_queued_again_and_sent_once(
+    runner: FlaskCliRunner,
+    session: Session,
+    directory: dict[str, Representative],
+    mail: SmtpServer,
+    work: Callable[..., None],
+) -> None:
+    assert runner.invoke(args=["report", "send-monthly", "--month", "2026-11"]).exit_code == 0
+    redis_store.client.flushdb()  # Redis lost the queued jobs (a restart without AOF)
+    again = runner.invoke(args=["report", "send-monthly", "--month", "2026-11"])
+    assert "23 envíos en cola, 0 ya registrados." in again.output
+    work()
+    assert len(mail.received) == 23
+    last = runner.invoke(args=["report", "send-monthly", "--month", "2026-11"])
+    assert "Nada nuevo que enviar: 23 envíos ya registrados" in last.output
+    work()
+    assert len(mail.received) == 23
