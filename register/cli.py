@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,16 @@ def _failed_registries() -> list[FailedJobRegistry]:
             current_app.config.get("RQ_DEFAULT_QUEUE", "default"),
         )
     ]
+
+
+def _failed_jobs() -> Iterator[tuple[str, Job, str]]:
+    """Every failed job still kept: its queue, the job, and the last line of its error."""
+    for registry in _failed_registries():
+        for job_id in registry.get_job_ids():
+            if Job.exists(job_id, connection=redis_store.client):
+                job = Job.fetch(job_id, connection=redis_store.client)
+                last = (job.exc_info or "").strip().splitlines()
+                yield registry.name, job, last[-1] if last else ""
 
 
 # The jobs that send e-mail (mailer.py), listed by `flask report mail-failed`.
@@ -102,6 +112,14 @@ def _print_plan(plan: Any) -> None:
         )
 
 
+REQUESTED_BY = click.option(
+    "--actor",
+    default=None,
+    metavar="NOMBRE",
+    help="Quién lo pide (por defecto cli:<usuario del sistema>).",
+)
+
+
 def _mail_queue() -> Any:
     return redis_store.queue(current_app.config.get("RQ_DEFAULT_QUEUE", "default"))
 
@@ -157,21 +175,12 @@ def init_app(app: Flask) -> None:
     def failed() -> None:
         """Lista los trabajos fallidos (se pueden reintentar con `register retry`)."""
         total = 0
-        for registry in _failed_registries():
-            for job_id in registry.get_job_ids():
-                job = (
-                    Job.fetch(job_id, connection=redis_store.client)
-                    if Job.exists(job_id, connection=redis_store.client)
-                    else None
-                )
-                if job is None:
-                    continue
-                total += 1
-                last = (job.exc_info or "").strip().splitlines()
-                click.echo(
-                    f"{job_id}\t{registry.name}\t{job.meta.get('call_sid', '-')}\t"
-                    f"{job.description}\t{last[-1] if last else ''}"
-                )
+        for queue_name, job, error in _failed_jobs():
+            total += 1
+            click.echo(
+                f"{job.id}\t{queue_name}\t{job.meta.get('call_sid', '-')}\t"
+                f"{job.description}\t{error}"
+            )
         click.echo(f"{plural(total, 'trabajo fallido', 'trabajos fallidos')}.")
 
     @register_group.command("retry")
@@ -251,12 +260,7 @@ def init_app(app: Flask) -> None:
 
     @report_group.command("send-monthly")
     @click.option("--month", required=True, metavar="AAAA-MM", help="Mes (hora de Lima).")
-    @click.option(
-        "--actor",
-        default=None,
-        metavar="NOMBRE",
-        help="Quién lo pide (por defecto cli:<usuario del sistema>).",
-    )
+    @REQUESTED_BY
     def send_monthly_cmd(month: str, actor: str | None) -> None:
         """Envía a cada titular y alterno de los órganos activos su Anexo 1 del mes (§4.2.4 c)."""
         from directory.audit import default_actor
@@ -270,12 +274,7 @@ def init_app(app: Flask) -> None:
 
     @report_group.command("send-quarterly")
     @click.option("--quarter", required=True, metavar="AAAA-Qn", help="Trimestre: 2026-Q4.")
-    @click.option(
-        "--actor",
-        default=None,
-        metavar="NOMBRE",
-        help="Quién lo pide (por defecto cli:<usuario del sistema>).",
-    )
+    @REQUESTED_BY
     def send_quarterly_cmd(quarter: str, actor: str | None) -> None:
         """Envía el reporte trimestral (Responsabilidad 5.2) a REPORT_QUARTERLY_TO."""
         from directory.audit import default_actor
@@ -337,18 +336,12 @@ def init_app(app: Flask) -> None:
                 f"envío {s.id}\t{s.kind} {s.period}\t{s.organo or '-'}\t{s.recipient}\t"
                 f"{s.attempts} intentos\t{s.last_error or ''}"
             )
-        for registry in _failed_registries():
-            for job_id in registry.get_job_ids():
-                if not Job.exists(job_id, connection=redis_store.client):
-                    continue
-                job = Job.fetch(job_id, connection=redis_store.client)
-                if job.func_name not in MAIL_JOBS or job.meta.get("sending_id") in listed:
-                    continue
+        for _queue, job, error in _failed_jobs():
+            if job.func_name in MAIL_JOBS and job.meta.get("sending_id") not in listed:
                 total += 1
-                last = (job.exc_info or "").strip().splitlines()
                 click.echo(
-                    f"trabajo {job_id}\t{job.func_name}\t{job.meta.get('call_sid', '-')}\t"
-                    f"{job.description}\t{last[-1] if last else ''}"
+                    f"trabajo {job.id}\t{job.func_name}\t{job.meta.get('call_sid', '-')}\t"
+                    f"{job.description}\t{error}"
                 )
         click.echo(
             f"{plural(total, 'correo fallido', 'correos fallidos')}"

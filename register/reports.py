@@ -426,7 +426,7 @@ def write_report_xlsx(report: dict[str, Any], path: Path | BinaryIO) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
-    from register.xlsx_charts import bar_chart, line_chart
+    from register.xlsx_charts import add_chart
 
     wb = Workbook()
     bold = Font(bold=True)
@@ -512,17 +512,18 @@ def write_report_xlsx(report: dict[str, Any], path: Path | BinaryIO) -> None:
     for row in wb["Por día"].iter_rows(min_row=2, max_col=1):
         row[0].number_format = "yyyy-mm-dd"
     by_organo, by_day = wb["Por órgano"], wb["Por día"]
-    bar_chart(
+    add_chart(
         by_organo,
+        "stacked",
         title="Consultas técnicas por órgano: quién las atendió",
         series_cols=(4, 7),
         category_col=1,
         last_row=by_organo.max_row,
         anchor="K2",
-        stacked=True,
     )
-    line_chart(
+    add_chart(
         by_day,
+        "line",
         title="Llamadas por día",
         series_cols=(2, 4),
         category_col=1,
@@ -566,8 +567,9 @@ def write_report_xlsx(report: dict[str, Any], path: Path | BinaryIO) -> None:
         [8, 18, 10, 10, 22, 16, 16],
     )
     erlang = wb["Erlang C"]
-    bar_chart(
+    add_chart(
         erlang,
+        "bar",
         title=f"Agentes necesarios por hora (80 % en {SERVICE_LEVEL_SECONDS} s)",
         series_cols=(5, 5),
         category_col=1,

@@ -297,7 +297,7 @@ def organo_workbook(rows: Any, figures: dict[str, Any], by_day: dict[str, dict[s
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
-    from register.xlsx_charts import bar_chart
+    from register.xlsx_charts import add_chart
 
     wb = Workbook()
     anexo = wb.active
@@ -310,8 +310,9 @@ def organo_workbook(rows: Any, figures: dict[str, Any], by_day: dict[str, dict[s
         if label == "Atendidas por la Red":
             summary.cell(summary.max_row, 2).number_format = "0.0%"
     summary.column_dimensions["A"].width, summary.column_dimensions["B"].width = 30, 40
-    bar_chart(
+    add_chart(
         summary,
+        "bar",
         title="Consultas técnicas: quién las atendió",
         series_cols=(2, 2),
         category_col=1,
@@ -328,14 +329,14 @@ def organo_workbook(rows: Any, figures: dict[str, Any], by_day: dict[str, dict[s
             cell.font = Font(bold=True)
         sheet.freeze_panes = "A2"
     days.column_dimensions["A"].width = 12
-    bar_chart(
+    add_chart(
         days,
+        "stacked",
         title="Consultas técnicas por día",
         series_cols=(2, 3),
         category_col=1,
         last_row=days.max_row,
         anchor="E2",
-        stacked=True,
     )
     return wb, count
 
