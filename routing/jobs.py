@@ -202,6 +202,16 @@ def hold_caller(call_sid: str, on: bool) -> bool:
     return twilio_rest.update_participant(sid, call_sid, hold=on, hold_url=ctx.hold_music_url)
 
 
+def announce_to_caller(call_sid: str, prompt_id: str) -> bool:
+    """Play the caller a message in the conference (routing.transfers.announcement)."""
+    ctx = from_app()
+    sid = _conference_sid(ctx, call_sid)
+    if sid is None:
+        return False
+    url = ctx.links("conference.announce", call=call_sid, prompt=prompt_id)
+    return twilio_rest.update_participant(sid, call_sid, announce_url=url)
+
+
 def end_call(call_sid: str) -> bool:
     """The agent hangs up: the conference ends (the caller goes on to the survey)."""
     ctx = from_app()

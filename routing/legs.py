@@ -93,8 +93,8 @@ def remember_sid(r: redis.Redis, call_sid: str, conference_sid: str) -> None:
 
 def set_agent_leg(r: redis.Redis, call_sid: str, agent_id: int, leg_sid: str) -> None:
     """The agent's leg into this caller's conference (a new offer replaces the last one)."""
-    fresh = {"consult": "", "mode": "", "hold": ""}
-    _set(r, _cf(call_sid), {"agent": agent_id, "agent_leg": leg_sid, **fresh})
+    r.hdel(_cf(call_sid), "consult", "mode", "hold")
+    _set(r, _cf(call_sid), {"agent": agent_id, "agent_leg": leg_sid})
 
 
 def set_hold(r: redis.Redis, call_sid: str, on: bool) -> None:
@@ -117,7 +117,7 @@ def end_consult(r: redis.Redis, call_sid: str, leg_id: str) -> bool:
     """Forget the transfer in progress if it is ``leg_id``'s; True when it was."""
     if text(r.hget(_cf(call_sid), "consult") or "") != leg_id:
         return False
-    r.hset(_cf(call_sid), mapping={"consult": "", "mode": ""})
+    r.hdel(_cf(call_sid), "consult", "mode")
     return True
 
 
@@ -225,3 +225,13 @@ def claim_agent_state(r: redis.Redis, call_sid: str, leg_sid: str, state: str) -
         pipe.expire(key, CALLER_TTL_SECONDS)
         first, _ = pipe.execute()
     return bool(first)
+
+
+def remember_outbound(r: redis.Redis, call_sid: str, agent_id: int) -> None:
+    """An agent's outbound call from the console (a return): who placed it."""
+    r.set(f"{PREFIX}out:{call_sid}", agent_id, ex=CALLER_TTL_SECONDS)
+
+
+def outbound_agent(r: redis.Redis, call_sid: str) -> int | None:
+    value = text(r.get(f"{PREFIX}out:{call_sid}") or b"")
+    return int(value) if value.isdigit() else None

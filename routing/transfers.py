@@ -343,6 +343,34 @@ def three_way(ctx: Context, call_sid: str, agent_id: int) -> Leg:
     return leg
 
 
+ANNOUNCEMENTS = ("authority_by_phone",)  # what the caller may be told in the conference
+
+
+def authority_by_phone(ctx: Context, call_sid: str, agent_id: int, *, by: str) -> None:
+    """§5.5: the authority will be attended by phone: the caller hears so (an announcement in
+    the conference); the agent then transfers them warm (transfer_to_red)."""
+    require_connected(ctx, call_sid, agent_id)
+    ctx.journal.record(call_sid, "authority_decision", "telefono", once="telefono", by=by)
+    _job(ctx, "announce_to_caller", call_sid, "authority_by_phone")
+
+
+def announcement(ctx: Context, call_sid: str, prompt_id: str) -> VoiceResponse:
+    """The TwiML of an announcement to the caller (in their language)."""
+    response = VoiceResponse()
+    if prompt_id in ANNOUNCEMENTS:
+        state = call_state.load(ctx.r, call_sid)
+        ctx.speak(response, prompt_id, state.language if state else "es")
+    return response
+
+
+def handled_by(ctx: Context, call_sid: str, agent_id: int) -> bool:
+    """Whether this agent talked with (or returned) this call: who may wrap it up."""
+    caller = line.caller(ctx.r, call_sid)
+    if caller is not None and caller.agent_id == agent_id:
+        return True
+    return legs.outbound_agent(ctx.r, call_sid) == agent_id
+
+
 def _about(leg: Leg) -> dict[str, Any]:
     return {"leg": leg.leg_id, "kind": leg.kind, "rol": leg.rol, "nombre": leg.nombre}
 

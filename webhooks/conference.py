@@ -59,3 +59,11 @@ def leg_status() -> Response:
     transfers.leg_status(ctx, _leg(), form("CallStatus"), form_int("CallDuration"))
     ctx.hand_over()
     return Response(status=204)
+
+
+@bp.post("/announce")
+@twilio_step(lambda step: VoiceResponse())
+def announce(step: Step) -> VoiceResponse:
+    """An announcement to the caller (AnnounceUrl of their participant)."""
+    ctx = from_app(journal=step.journal)
+    return transfers.announcement(ctx, request.args.get("call", ""), request.args.get("prompt", ""))
