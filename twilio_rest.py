@@ -62,8 +62,15 @@ class ApiBaseHttpClient(TwilioHttpClient):
 
 
 # What the dry run answers: a resource of the kind the URL names (its SID prefix), or a page.
-_PREFIXES = {"Calls": "CA", "Messages": "SM", "Queues": "QU", "Recordings": "RE", "Members": "CA",
-             "Conferences": "CF", "Participants": "CA"}
+_PREFIXES = {
+    "Calls": "CA",
+    "Messages": "SM",
+    "Queues": "QU",
+    "Recordings": "RE",
+    "Members": "CA",
+    "Conferences": "CF",
+    "Participants": "CA",
+}
 _dry_sids = itertools.count(1)
 
 

@@ -241,7 +241,14 @@ def wrap_up(call_sid: str) -> Response:
     body = {"tipo_consulta": tipo, "detalle": detalle, "resultado": resultado}
     digest = hashlib.blake2b(repr(sorted(body.items())).encode(), digest_size=8).hexdigest()
     ctx.journal.record(
-        call_sid, "wrap_up", once=digest, agent_id=agent_id, nombre=_agent_name(), **body
+        call_sid,
+        "wrap_up",
+        once=digest,
+        agent_id=agent_id,
+        nombre=_agent_name(),
+        tipo_consulta=tipo,
+        detalle=detalle,
+        resultado=resultado,
     )
     transfers.tell_call(ctx, agent_id, call_sid, "cierre")
     return _done(ctx, {"call_sid": call_sid, **body})
@@ -276,4 +283,3 @@ def outcome(ref: str) -> Response:
         note=str(note)[:1000] if note else None,
     )
     return jsonify(item.as_data())
-

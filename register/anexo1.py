@@ -198,7 +198,7 @@ class Facts:
     legs: list[dict[str, Any]] = field(default_factory=list)
     transferred: dict[str, Any] | None = None  # rol, nombre, organo of the Red member
     wrap_up: dict[str, Any] | None = None  # the last one the agent saved
-    returns: dict[str, Any] | None = None  # callback_id, call_sid of the call returned
+    returns: dict[str, Any] | None = None  # callback_id, returned_call (its CallSid), kind
 
 
 def _pick(data: Mapping[str, Any], *keys: str) -> dict[str, Any]:
@@ -344,7 +344,9 @@ def _warm_transfer(f: Facts, e: Event) -> None:
 
 def _leg(f: Facts, e: Event) -> None:
     keys = ("leg", "kind", "rol", "organo", "nombre", "duration")
-    f.legs.append({"at": e.stamp, "outcome": e.choice, **{k: e.data[k] for k in keys if k in e.data}})
+    f.legs.append(
+        {"at": e.stamp, "outcome": e.choice, **{k: e.data[k] for k in keys if k in e.data}}
+    )
 
 
 def _wrap_up(f: Facts, e: Event) -> None:
@@ -357,7 +359,7 @@ def _callback_attempt(f: Facts, e: Event) -> None:
     """An agent's call returning a callback request or a voice message (its own row)."""
     f.plataforma = True
     f.telefono = e.data.get("telefono") or f.telefono
-    known = {k: v for k, v in _pick(e.data, "callback_id", "call_sid", "kind").items() if v}
+    known = {k: v for k, v in _pick(e.data, "callback_id", "returned_call", "kind").items() if v}
     f.returns = (f.returns or {"at": e.stamp}) | known
     if e.choice is not None:
         f.returns["outcome"] = e.choice
@@ -503,7 +505,7 @@ def _row(call_sid: str, f: Facts, events: list[dict[str, Any]]) -> dict[str, Any
         "atencion_seg": max(0, atencion) if atencion is not None else None,
         "final_status": f.final_status,
         "resultado_atencion": wrap.get("resultado"),
-        "devolucion_de": f.returns.get("call_sid") if f.returns else None,
+        "devolucion_de": f.returns.get("returned_call") if f.returns else None,
     }
     for key, value in row.items():
         if isinstance(value, str) and not value.isprintable() and key != "call_sid":

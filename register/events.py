@@ -50,7 +50,7 @@ CallSid:
 | leg | dialed / initiated / ringing / answered / accepted / no-answer / busy / failed / canceled / not-accepted / completed / removed / conference | leg (its id), kind (red, agente, conectamef), rol (titular, alterno, agente, conectamef), organo, nombre; dialed: to, by; completed: duration (a transfer's leg, routing.transfers) |
 | authority_decision | telefono | by (the agent: the authority is attended by phone, §5.5; presencial is the transfer kind presencial) |
 | wrap_up | - | tipo_consulta (administrativa, tecnica), detalle (the agent's text), resultado (absuelta, derivada_red, presencial, devolucion_pendiente), agent_id, nombre (the console's wrap-up; the last one saved wins) |
-| callback_attempt | None (dialed) / answered / the Dial's outcome | callback_id, call_sid (the call returned), kind (devolucion, mensaje), telefono, agent_id, nombre (on the attempt's own CallSid) |
+| callback_attempt | None (dialed) / answered / the Dial's outcome | callback_id, returned_call (the CallSid of the call returned), kind (devolucion, mensaje), telefono, agent_id, nombre (on the attempt's own CallSid) |
 | survey | "1".."5" or None (skipped) | - |
 | status | CallStatus | duration (CallDuration), at the final status callback |
 

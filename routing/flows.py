@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
 from clock import to_lima, utcnow
-from directory.dialing import DialTarget, address_target, agent_target, anexo_target
+from directory.dialing import DialTarget, address_target, anexo_target
 from directory.models import Agent, LanguageSpeaker, Organo
 from ivr import briefing
 from ivr import state as call_state

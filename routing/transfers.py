@@ -378,9 +378,7 @@ def _about(leg: Leg) -> dict[str, Any]:
 # --- What Twilio tells about a leg ----------------------------------------------------------
 
 
-def join(
-    response: VoiceResponse, call_sid: str, label: str, *, end_on_exit: bool
-) -> VoiceResponse:
+def join(response: VoiceResponse, call_sid: str, label: str, *, end_on_exit: bool) -> VoiceResponse:
     """<Dial><Conference> into the caller's conference (it is already going on)."""
     dial = Dial()
     dial.conference(

@@ -69,7 +69,7 @@ def outbound(step: Step) -> VoiceResponse:
         "callback_attempt",
         once="dialed",
         callback_id=item.id,
-        call_sid=item.call_sid,
+        returned_call=item.call_sid,
         kind=item.tipo,
         telefono=item.telefono,
         agent_id=agent.id,

@@ -30,6 +30,4 @@ def downgrade() -> None:
         batch_op.drop_index("ix_register_calls_devolucion_de")
         batch_op.drop_column("devolucion_de")
         batch_op.drop_column("resultado_atencion")
-        batch_op.alter_column(
-            "detalle", existing_type=sa.Text(), type_=sa.String(length=100)
-        )
+        batch_op.alter_column("detalle", existing_type=sa.Text(), type_=sa.String(length=100))

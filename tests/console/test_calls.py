@@ -17,15 +17,15 @@ from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.test import TestResponse
 
 from directory.models import Agent
+from extensions import redis_store
 from ivr.prompts import DEFAULT_PROMPTS
 from register.models import RegisterCall
-from extensions import redis_store
 from routing import agents, legs
 from routing import queue as line
 from tests.conftest import TwilioSigner, call_params
 from tests.console.conftest import Live, local
-from tests.routing.conftest import caller_state, send_to_plataforma, sid
 from tests.ivr.helpers import OPEN
+from tests.routing.conftest import caller_state, send_to_plataforma, sid
 from tests.twilio_fake import FakeTwilio, Sent
 
 CALLER = sid(1)
@@ -47,6 +47,12 @@ def prompt(prompt_id: str, **fields: Any) -> str:
 
 def new(fake: FakeTwilio, operation: str, since: int) -> list[Sent]:
     return [s for s in fake.sent[since:] if s.operation == operation]
+
+
+def js(reply: TestResponse) -> Any:
+    """The JSON body of an answer."""
+    assert reply.json is not None, reply.data
+    return reply.json
 
 
 def api(client: FlaskClient, path: str, body: dict[str, Any] | None = None) -> TestResponse:
@@ -122,7 +128,7 @@ def test_warm_transfer_titular_misses_alterno_accepts_and_the_wrap_up_reaches_th
     seen = len(fake_twilio.sent)
     reply = api(signed_in, f"/llamada/{CALLER}/transferir", {"organo": "dgpp", "rol": "titular"})
     assert reply.status_code == 200, reply.json
-    titular = reply.json["leg"]
+    titular = js(reply)["leg"]
     [hold] = new(fake_twilio, "participant_update", seen)
     assert hold.path.endswith(f"/Conferences/{CONFERENCE}/Participants/{CALLER}.json")
     assert hold.one("Hold") == "true" and hold.one("HoldUrl") == app.config["HOLD_MUSIC_URL"]
@@ -132,7 +138,7 @@ def test_warm_transfer_titular_misses_alterno_accepts_and_the_wrap_up_reaches_th
     assert local(call.one("Url")) == f"/voice/conference/leg?leg={titular}"
     # A second transfer while this one rings is refused.
     again = api(signed_in, f"/llamada/{CALLER}/transferir", {"organo": "DGPP", "rol": "alterno"})
-    assert again.status_code == 409 and "en curso" in again.json["error"]
+    assert again.status_code == 409 and "en curso" in js(again)["error"]
     # The titular does not answer (Twilio says so twice): the agent's console is told once.
     status = local(call.one("StatusCallback"))
     titular_sid = leg_sid(redis_client, titular)
@@ -150,8 +156,8 @@ def test_warm_transfer_titular_misses_alterno_accepts_and_the_wrap_up_reaches_th
     seen = len(fake_twilio.sent)
     reply = api(signed_in, f"/llamada/{CALLER}/transferir", {"organo": "DGPP", "rol": "alterno"})
     assert reply.status_code == 200, reply.json
-    alterno = reply.json["leg"]
-    assert reply.json["nombre"] == "Jorge Salas Paredes"
+    alterno = js(reply)["leg"]
+    assert js(reply)["nombre"] == "Jorge Salas Paredes"
     [call] = new(fake_twilio, "call_create", seen)
     assert call.one("To") == "sip:1202@pbx.mef.gob.pe"
     red_leg = leg_sid(redis_client, alterno)
@@ -243,7 +249,7 @@ def test_cancel_brings_the_agent_back_to_the_caller_and_hold_toggles(
     assert estados[-2:] == ["en_espera", "conectada"]
 
     reply = api(signed_in, f"/llamada/{CALLER}/transferir", {"organo": "DGTP", "rol": "titular"})
-    leg = reply.json["leg"]
+    leg = js(reply)["leg"]
     [call] = new(fake_twilio, "call_create", seen)
     red_leg = leg_sid(redis_store.client, leg)
     gather = xml(twilio.post(local(call.one("Url")), call_params(red_leg))).find("Gather")
@@ -267,9 +273,9 @@ def test_cancel_brings_the_agent_back_to_the_caller_and_hold_toggles(
     assert api(signed_in, f"/llamada/{CALLER}/transferencia/cancelar").status_code == 409
     # unknown órgano or missing role: said so
     reply = api(signed_in, f"/llamada/{CALLER}/transferir", {"organo": "XYZ"})
-    assert reply.status_code == 404 and "XYZ" in reply.json["error"]
+    assert reply.status_code == 404 and "XYZ" in js(reply)["error"]
     reply = api(signed_in, f"/llamada/{CALLER}/transferir", {"organo": "DGTP", "rol": "alterno"})
-    assert reply.status_code == 404 and "alterno" in reply.json["error"]
+    assert reply.status_code == 404 and "alterno" in js(reply)["error"]
     # the agent hangs up: the conference ends
     seen = len(fake_twilio.sent)
     assert api(signed_in, f"/llamada/{CALLER}/colgar").status_code == 200
@@ -299,7 +305,9 @@ def test_rejecting_an_offer_is_a_miss_and_the_caller_keeps_their_place(
     assert agents.presence(redis_client, ana.id).misses == 1
     assert line.position(redis_client, CALLER) == 1
     # the leg's own "canceled" afterwards is no second miss
-    canceled = call_params(hangup.path.rsplit("/", 1)[-1].removesuffix(".json"), CallStatus="canceled")
+    canceled = call_params(
+        hangup.path.rsplit("/", 1)[-1].removesuffix(".json"), CallStatus="canceled"
+    )
     twilio.post(local(leg.one("StatusCallback")), canceled)
     assert agents.presence(redis_client, ana.id).misses == 1
     assert api(signed_in, f"/llamada/{CALLER}/rechazar").status_code == 409
@@ -318,7 +326,7 @@ def test_a_call_that_is_not_the_agents_is_refused(
 ) -> None:
     reply = api(signed_in, path, body)
     assert reply.status_code == 409
-    assert reply.json["error"].startswith("Esa llamada no está conectada con usted.")
+    assert js(reply)["error"].startswith("Esa llamada no está conectada con usted.")
 
 
 def test_only_a_signed_in_agent_reaches_the_api(
@@ -330,4 +338,4 @@ def test_only_a_signed_in_agent_reaches_the_api(
     assert client.post("/agente/api/llamada/CA1/colgar", json={}).status_code == 401
     sign_in(session, client, "sin_agente", None)
     reply = client.get("/agente/api/organos")
-    assert reply.status_code == 403 and reply.json["error"]
+    assert reply.status_code == 403 and js(reply)["error"]

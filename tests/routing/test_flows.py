@@ -286,7 +286,9 @@ def test_a_free_agent_gets_the_caller_out_of_twilios_queue_and_hears_the_whisper
     assert leg.form["StatusCallbackEvent"] == ["initiated", "ringing", "answered", "completed"]
     assert leg.one("Timeout") == str(S.ring_timeout_seconds)
     join_url = leg.one("Url")
-    assert local(join_url) == f"/voice/queue/conference-join?call={sid(1)}&agent={ana.id}&role=agent"
+    assert (
+        local(join_url) == f"/voice/queue/conference-join?call={sid(1)}&agent={ana.id}&role=agent"
+    )
     agent_leg = call_params("CA" + "9" * 32, To="client:ana")
     root = xml(twilio.post(local(join_url), agent_leg))
     assert said(root) == [
@@ -533,7 +535,9 @@ def test_a_quechua_caller_with_no_speaker_free_gets_an_agent_and_an_interpreter(
     assert gather is not None
     assert prompt("whisper_language", idioma="quechua") in said(gather)
     assert said(gather)[-2:] == [prompt("whisper_interpreter"), prompt("whisper_plataforma_accept")]
-    root = xml(twilio.post(local(gather.attrib["action"]), call_params("CA" + "8" * 32, Digits="1")))
+    root = xml(
+        twilio.post(local(gather.attrib["action"]), call_params("CA" + "8" * 32, Digits="1"))
+    )
     assert root.findtext("Dial/Conference") == f"plataforma-{sid(1)}"
     assert agents.presence(redis_client, ana.id).state == "on_call"
 

@@ -117,6 +117,7 @@ class World:
 
 LEG = "CA" + "e" * 32  # the CallSid Twilio gives the agents' legs here
 
+
 def test_three_agents_twenty_callers(
     app: Flask,
     client: FlaskClient,
