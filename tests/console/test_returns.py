@@ -81,7 +81,7 @@ def test_the_list_is_oldest_due_first_and_an_item_is_taken_by_one_agent(
     again = api(signed_in, f"/devoluciones/c{request.id}/resultado", {"resultado": "no_contesta"})
     assert again.status_code == 200 and js(again)["estado"] == "no_contesta"
     bad = api(signed_in, f"/devoluciones/c{request.id}/resultado", {"resultado": "quizá"})
-    assert bad.status_code == 409 or bad.status_code == 400
+    assert bad.status_code == 400 and js(bad)["error"].startswith("Resultado no válido")
     assert [i["id"] for i in js(signed_in.get("/agente/api/devoluciones"))] == [f"c{request.id}"]
 
 
