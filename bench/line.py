@@ -58,6 +58,7 @@ import aiohttp
 import psutil
 import psycopg
 import redis
+from aiosmtpd.controller import Controller
 
 from bench._line_twilio import Interrupted, Leg, RestEdge, Traffic, Voice, Webhooks
 
@@ -302,6 +303,7 @@ class SizeResult:
     error_samples: list[str]
     api_errors: int
     violations: int
+    rest: dict[str, int]  # REST requests the service made, by operation
     dispatch: list[float]
     lags: list[float]
     final_lag: float
@@ -537,6 +539,7 @@ class LineRun:
             error_samples=self.traffic.error_samples + self.api_error_samples,
             api_errors=self.api_errors,
             violations=len(edge.violations),
+            rest=dict(edge.requests),
             dispatch=self.dispatch,
             lags=[max(0.0, x) for x in lags],
             final_lag=max(0.0, final_lag),
@@ -565,7 +568,8 @@ def tree_cpu(process: psutil.Process) -> float:
 
 class Probe:
     """CPU seconds by process over the window: each Procfile process's tree, Redis, the
-    PostgreSQL backends of the bench's database (pg_stat_activity, sampled every 0.2 s), the
+    PostgreSQL backends of the bench's database (pg_stat_activity, sampled every 50 ms: a
+    backend that lives less than that is missed), the
     load generator; and the machine's busy share."""
 
     def __init__(self, svc: Service) -> None:
@@ -576,9 +580,18 @@ class Probe:
         self.thread = threading.Thread(target=self._pg_loop, daemon=True)
 
     def _snapshot(self) -> dict[str, float]:
-        out = {name: tree_cpu(p) for name, p in self.svc.processes().items()}
+        services = self.svc.processes()
+        out = {name: tree_cpu(p) for name, p in services.items()}
+        # the load generator: this process and its own children (the REST fake's validator),
+        # not the service's processes, which it started
+        theirs = {p.pid for p in services.values()} | {self.svc.bare_pid()}
         me = psutil.Process()
-        out["load generator"] = tree_cpu(me)
+        t = me.cpu_times()
+        mine = t.user + t.system
+        for child in me.children():
+            if child.pid not in theirs and child.pid != self.svc.redis_pid():
+                mine += tree_cpu(child)
+        out["load generator (not ours)"] = mine
         return out
 
     def _pg_loop(self) -> None:
@@ -594,7 +607,7 @@ class Probe:
                     t = psutil.Process(pid).cpu_times()
                     self.pg_first[pid] = self.pg_last[pid] = t.user + t.system
             own = conn.info.backend_pid
-            while not self.stop_flag.wait(0.2):
+            while not self.stop_flag.wait(0.05):
                 for (pid,) in conn.execute(
                     "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
                 ):
@@ -629,6 +642,28 @@ class Probe:
 # --- The service ----------------------------------------------------------------------------------
 
 
+def postgres_server() -> str:
+    """Where the bench creates its database: BENCH_PG_URL, else DATABASE_URL's server when it
+    is PostgreSQL, else the machine's (postgres@127.0.0.1:5432); always its maintenance
+    database."""
+    url = os.environ.get("BENCH_PG_URL") or os.environ.get("DATABASE_URL") or ""
+    if not url.startswith("postgresql"):
+        url = "postgresql://postgres@127.0.0.1:5432/postgres"
+    parts = urlsplit(url)
+    return parts._replace(path="/postgres", query="").geturl()
+
+
+class MailSink:
+    """Accepts every message (aiosmtpd's handler protocol) and counts them."""
+
+    def __init__(self) -> None:
+        self.messages = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages += 1
+        return "250 OK"
+
+
 class Service:
     """Redis, the database, the Procfile's processes and the baseline's gunicorn."""
 
@@ -642,7 +677,7 @@ class Service:
         self.base = f"http://{HOST}:{self.port}"
         self.bare_base = f"http://{HOST}:{self.bare_port}"
         self.account = "AC" + "0" * 32
-        server = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+        server = postgres_server()
         self.pg_admin = server
         self.db_name = f"bench_line_{os.getpid()}"
         self.database_url = server.rsplit("/", 1)[0] + f"/{self.db_name}"
@@ -656,6 +691,8 @@ class Service:
             self.closure.year, self.closure.month, self.closure.day, 15, 0, tzinfo=UTC
         )
         self.r: redis.Redis | None = None
+        # the Red members' e-mails (calls they missed) go to a sink on loopback
+        self.smtp = Controller(MailSink(), hostname=HOST, port=free_port())
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "RED_"))}
@@ -676,6 +713,8 @@ class Service:
             "SERVICE_CLOSE_ON_HOLIDAYS": "false",
             "ROUTING_WRAP_UP_SECONDS": "3600",  # the agents end their wrap-up through the API
             "INSTANCE_DIR": str(self.tmp / "instance"),
+            "SMTP_HOST": HOST,
+            "SMTP_PORT": str(self.smtp.port),
             "RECORDINGS_DIR": str(self.tmp / "instance" / "recordings"),
         }
 
@@ -711,6 +750,7 @@ class Service:
                 str(self.tmp / "redis.log"),
             ]
         )
+        self.smtp.start()
         self.r = redis.Redis.from_url(self.redis_url)
         for _ in range(200):
             with contextlib.suppress(redis.RedisError):
@@ -824,6 +864,12 @@ class Service:
                     out[name] = psutil.Process(p.pid)
         return out
 
+    def bare_pid(self) -> int:
+        return self.procs["bare"].pid if "bare" in self.procs else -1
+
+    def redis_pid(self) -> int:
+        return self.redis_proc.pid if self.redis_proc is not None else -1
+
     def redis_cpu(self) -> float:
         assert self.redis_proc is not None
         t = psutil.Process(self.redis_proc.pid).cpu_times()
@@ -867,6 +913,8 @@ class Service:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(p.pid, signal.SIGKILL)
                 p.wait(timeout=5)
+        with contextlib.suppress(Exception):
+            self.smtp.stop()
         if self.r is not None:
             with contextlib.suppress(redis.RedisError):
                 self.r.shutdown(nosave=True)
@@ -891,7 +939,10 @@ def service(agents: int, time_factor: float) -> Iterator[Service]:
         yield svc
     finally:
         svc.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if os.environ.get("BENCH_LINE_KEEP_LOGS"):
+            print(f"logs kept in {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 # --- The baseline ---------------------------------------------------------------------------------
@@ -980,6 +1031,8 @@ def report(result: SizeResult) -> None:
         f"errors: webhooks {sum(result.errors.values())}, agents' API {result.api_errors}, "
         f"REST requests off Twilio's spec {result.violations}"
     )
+    rest = ", ".join(f"{k} {v}" for k, v in sorted(result.rest.items())) or "none"
+    print(f"REST requests to Twilio (the fake, checked against the OpenAPI description): {rest}")
     for sample in result.error_samples[:5]:
         print(f"  e.g. {sample}")
     print(
@@ -1025,7 +1078,7 @@ async def run_sizes(svc: Service, sizes: list[int], args: argparse.Namespace) ->
         if svc.waiting():
             result.error_samples.append(f"{svc.waiting()} callers left in the line")
             result.api_errors += 1
-        bare_seconds = min(15.0, args.duration)
+        bare_seconds = min(10.0, args.duration)
         result.bare_p50, result.bare_p99, result.bare_errors = await bare_load(
             svc, max(result.rate, 1.0), bare_seconds
         )
@@ -1039,8 +1092,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, help="one size (default: 500, 1000, 2000, 5000)")
     parser.add_argument("--agents", type=int, help="agents (default: N/20, at least 10)")
-    parser.add_argument("--duration", type=float, default=40.0, help="the measured window, s")
-    parser.add_argument("--ramp", type=float, default=30.0, help="callers start over this, s")
+    parser.add_argument("--duration", type=float, default=30.0, help="the measured window, s")
+    parser.add_argument("--ramp", type=float, default=20.0, help="callers start over this, s")
     parser.add_argument(
         "--time-factor",
         type=float,
@@ -1063,9 +1116,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} at the start (shared with other work)"
     )
     most_agents = max(agents_for(n, args.agents) for n in sizes)
+    began = time.monotonic()
     with service(most_agents, f) as svc:
         print(
-            f"service: {', '.join(svc.procs)} (Procfile, RED_ENV=production, web on {svc.base}) "
+            f"service up in {time.monotonic() - began:.0f} s: "
+            f"{', '.join(p for p in svc.procs if p != 'bare')} (the Procfile's lines, "
+            f"RED_ENV=production, web on {svc.base}) and the baseline's gunicorn, "
             f"on PostgreSQL {svc.db_name} and redis-server :{svc.redis_port}; demo directory "
             f"+ {most_agents} bench agents; Twilio REST at :{svc.edge_port} (tests/twilio_fake.py)"
         )
