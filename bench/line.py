@@ -1048,27 +1048,45 @@ async def bare_load(svc: Service, rate: float, seconds: float) -> tuple[float, f
 PROCESS_LIMITS = {"worker": 1.0, "sweep": 1.0, "live": 1.0, "redis": 1.0}
 
 
+def web_busy(result: SizeResult, workers: int) -> tuple[float, float, float]:
+    """How busy the web's sync workers were (Little's law: requests in the system = rate x
+    mean time in it, over the workers; 1 = always busy, more = requests queued in front of
+    them), the wall time a request held a worker, and the CPU it took (ms)."""
+    latencies = [x for v in result.latencies.values() for x in v]
+    mean = statistics.fmean(latencies) if latencies else 0.0
+    busy = result.rate * mean / workers
+    cpu_ms = result.cpu.get("web", 0.0) / max(result.requests, 1) * 1000
+    held_ms = min(mean, workers / result.rate if result.rate else 0.0) * 1000
+    return busy, held_ms, cpu_ms
+
+
 def saturated(result: SizeResult, workers: int) -> str:
-    """The first resource to saturate: the process tree nearest its ceiling (cores it can use),
-    or, when none is near it, what the latency says."""
+    """The first resource to saturate: the web's sync workers when they were busy all the time
+    (then why: their CPU, or waiting for the machine's cores or a server); else the process
+    tree nearest its ceiling (the cores it can use); else what missed."""
     cores = psutil.cpu_count() or 1
     limits = PROCESS_LIMITS | {"web": float(min(workers, cores)), "postgresql": float(cores)}
     use = {
         k: v / result.window / limits.get(k, cores) for k, v in result.cpu.items() if k in limits
     }
     name, share = max(use.items(), key=lambda kv: kv[1])
-    if result.machine_busy > 0.9:
+    busy, held_ms, cpu_ms = web_busy(result, workers)
+    machine = (
+        f"the machine's {cores} cores were {result.machine_busy:.0%} busy (other work included)"
+    )
+    if busy >= 0.9:
         return (
-            f"the machine's {cores} cores ({result.machine_busy:.0%} busy, other work included); "
-            f"of ours, {name} used most of its share ({share:.0%})"
+            f"the web's {workers} sync workers (busy {min(busy, 1):.0%} of the time: a request "
+            f"held a worker {held_ms:.0f} ms for {cpu_ms:.1f} ms of its own CPU; {machine}, "
+            f"the web used {use.get('web', 0):.0%} of its share)"
         )
     if share > 0.8:
-        return f"{name} ({share:.0%} of the {limits[name]:.0f} core(s) it can use)"
-    if result.p99_ms >= TARGET_P99_MS:
-        return f"the web's {workers} sync workers (requests queue behind them; CPU {use.get('web', 0):.0%} of their share)"
+        return f"{name} ({share:.0%} of the {limits[name]:.0f} core(s) it can use; {machine})"
+    if result.machine_busy > 0.9:
+        return f"{machine}; of ours, {name} used most of its share ({share:.0%})"
     if result.lags and result.lag_p99 >= TARGET_LAG_S:
         return f"the register's drain in the worker ({use.get('worker', 0):.0%} of a core)"
-    return "nothing saturated: errors or missing rows (see above)"
+    return f"nothing saturated (errors or missing rows, see above); {machine}"
 
 
 def report(result: SizeResult) -> None:
@@ -1131,6 +1149,12 @@ def report(result: SizeResult) -> None:
         parts.append(f"{name} {cores:.2f} cores ({per_call:.0f} µs/s per call)")
     print("CPU: " + "; ".join(parts))
     print(f"machine: {result.machine_busy:.0%} of all cores busy (everything on it)")
+    workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
+    busy, held_ms, cpu_ms = web_busy(result, workers)
+    print(
+        f"web: its {workers} sync workers busy {busy:.0%} of the time (Little's law); a request "
+        f"held one {held_ms:.1f} ms for {cpu_ms:.1f} ms of its CPU"
+    )
     verdict = "met" if result.ok else "MISSED"
     print(
         f"targets (webhook p99 < {TARGET_P99_MS:.0f} ms, lag p99 < {TARGET_LAG_S:.0f} s, "
