@@ -1152,8 +1152,9 @@ def report(result: SizeResult) -> None:
     workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
     busy, held_ms, cpu_ms = web_busy(result, workers)
     print(
-        f"web: its {workers} sync workers busy {busy:.0%} of the time (Little's law); a request "
-        f"held one {held_ms:.1f} ms for {cpu_ms:.1f} ms of its CPU"
+        f"web: {busy * workers:.1f} requests in the service on average for its {workers} sync "
+        f"workers (Little's law: busy {min(busy, 1):.0%} of the time); a request held one "
+        f"{held_ms:.1f} ms for {cpu_ms:.1f} ms of its CPU"
     )
     verdict = "met" if result.ok else "MISSED"
     print(
