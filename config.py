@@ -145,6 +145,17 @@ class Config:
         self.METRICS_TOKEN = env_str("METRICS_TOKEN")
         # /health answers 503 when no rq worker has sent a heartbeat lately.
         self.HEALTH_WORKER_REQUIRED = env_bool("HEALTH_WORKER_REQUIRED", True)
+        # The supervisor's live board (board/): how often its snapshot is recomputed and
+        # published, and its alerts (shown on the board; e-mailed once a day each to
+        # BOARD_ALERT_EMAIL, comma-separated, when set).
+        self.BOARD_MIN_INTERVAL_MS = env_int("BOARD_MIN_INTERVAL_MS", 1000)
+        self.BOARD_REFRESH_MS = env_int("BOARD_REFRESH_MS", 2000)
+        self.BOARD_CALLERS_SHOWN = env_int("BOARD_CALLERS_SHOWN", 200)
+        self.BOARD_WAIT_ALERT_MINUTES = env_int("BOARD_WAIT_ALERT_MINUTES", 5)
+        self.BOARD_SERVICE_LEVEL_SECONDS = env_int("BOARD_SERVICE_LEVEL_SECONDS", 20)
+        self.BOARD_SERVICE_LEVEL_TARGET_PCT = env_int("BOARD_SERVICE_LEVEL_TARGET_PCT", 80)
+        self.BOARD_RED_MISSED_ALERT = env_int("BOARD_RED_MISSED_ALERT", 3)
+        self.BOARD_ALERT_EMAIL = env_str("BOARD_ALERT_EMAIL")
 
     def validate(self) -> None:
         missing = [name for name in REQUIRED_IN_PRODUCTION if not getattr(self, name)]

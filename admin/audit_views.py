@@ -30,6 +30,7 @@ ENTITY_NAMES = {
     "voice_message": "Buzón de voz",
     "ivr_setting": "Horario y ajustes",
     "closure_day": "Días de cierre",
+    "supervision": "Supervisión (tablero)",
 }
 PAGE_SIZE = 200
 

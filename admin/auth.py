@@ -18,6 +18,7 @@ SETTINGS_ROLES = frozenset({"admin"})
 ADMIN_ROLES = SETTINGS_ROLES
 AUDIT_ROLES = frozenset({"admin", "supervisor"})
 INBOX_ROLES = frozenset({"agente", "supervisor", "admin"})
+BOARD_ROLES = frozenset({"supervisor", "admin"})  # /supervision (board/views.py)
 STAFF_ROLES = frozenset({"admin", "supervisor", "agente", "red", "lector"})
 
 # Each role's start page (PRODUCT.md "Staff pages"). The agent console (/agente), the live
@@ -25,7 +26,7 @@ STAFF_ROLES = frozenset({"admin", "supervisor", "agente", "red", "lector"})
 # they are, those roles start on the page of theirs that exists.
 START_PAGES = {
     "admin": "admin.directorio_admin",
-    "supervisor": "admin.reportes",
+    "supervisor": "board.supervision",
     "agente": "staff.buzon",
     "red": "directory.directorio",
     "lector": "admin.reportes",
@@ -56,6 +57,7 @@ def nav_links(role: str | None) -> list[tuple[str, str]]:
     links = [
         ("admin.directorio_admin", "Directorio", ADMIN_ROLES),
         ("directory.directorio", "Directorio", STAFF_ROLES - ADMIN_ROLES),
+        ("board.supervision", "Supervisión", BOARD_ROLES),
         ("staff.buzon", "Buzón", INBOX_ROLES),
         ("admin.reportes", "Reportes", REPORT_ROLES),
         ("admin.auditoria", "Auditoría", AUDIT_ROLES),

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import redis
 from rq import Queue, Retry
 
+from routing.queue import announce
 from routing.scripts import scripts, text
 from routing.settings import RoutingSettings
 
@@ -55,6 +56,8 @@ def dispatch(r: redis.Redis, jobs: Queue, *, now: int, settings: RoutingSettings
             retry=Retry(max=3, interval=[1, 3, 10]),
             meta={"call_sid": m.call_sid},
         )
+    if matches:
+        announce(r)
     return matches
 
 

@@ -376,6 +376,28 @@ return out
 )
 
 
+# ARGV: sid, step_ms. A supervisor moves a waiting caller ahead of everyone waiting (their
+# score becomes the lowest one less step_ms). Returns the new score, or '' when not waiting.
+PROMOTE = (
+    _HELPERS
+    + """
+local sid = ARGV[1]
+local ck = P..'c:'..sid
+local f = redis.call('HMGET', ck, 'st', 'q', 'score')
+if f[1] ~= 'waiting' then return '' end
+local best = tonumber(f[3])
+for _, q in ipairs({'es', 'x', 'qu', 'ay'}) do
+  local head = redis.call('ZRANGE', P..'q:'..q, 0, 0, 'WITHSCORES')
+  if #head > 0 and tonumber(head[2]) < best then best = tonumber(head[2]) end
+end
+local score = best - tonumber(ARGV[2])
+redis.call('ZADD', P..'q:'..f[2], score, sid)
+redis.call('HSET', ck, 'score', score)
+return tostring(score)
+"""
+)
+
+
 class Scripts:
     """The scripts registered on one Redis client (cached per client)."""
 
@@ -389,6 +411,7 @@ class Scripts:
         self.ended = client.register_script(ENDED)
         self.leave = client.register_script(LEAVE)
         self.timeouts = client.register_script(TIMEOUTS)
+        self.promote = client.register_script(PROMOTE)
 
 
 _cache: dict[int, Scripts] = {}

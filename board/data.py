@@ -1,0 +1,432 @@
+"""The supervisor's board as one plain snapshot (JSON-ready), from Redis and today's register.
+
+``snapshot(session, r, settings, now_ms=...)`` reads:
+
+- the waiting line and the agents' presence from Redis (routing/queue.py, routing/agents.py:
+  the waiting sets with their scores, the callers' hashes, the agents' hashes);
+- today's figures from the register rows of TODAY only (``register_calls.fecha`` is indexed,
+  so the query never reads the month's other days: bench/board.py measures it with 0 and
+  50,000 rows for the month), the open callbacks and the voice messages not yet heard;
+- the Erlang C need of today's half hours, from the last four same weekdays, computed once a
+  day and kept in Redis (``board:need:<date>``).
+
+Nothing here writes; the publisher (board/publisher.py) runs it outside the web workers.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import orjson
+import redis
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from board.settings import BoardSettings
+from clock import LIMA
+from directory.models import Agent
+from ivr.state import state_key
+from register.erlang import agents_needed
+from register.events import FINAL_CALL_STATUSES
+from register.models import CallbackRequest, RegisterCall, VoiceMessage
+from routing.queue import WAITING_SETS
+from routing.scripts import PREFIX, text
+
+CLASSES = {"preferential": "preferencial", "authority": "autoridad", "normal": "general"}
+LANGUAGES = ("es", "qu", "ay")
+STATE_NAMES = {
+    "offline": "Desconectado",
+    "available": "Disponible",
+    "ringing": "Timbrando",
+    "on_call": "En llamada",
+    "wrap_up": "Cierre",
+    "paused": "En pausa",
+}
+OPEN_CALLBACKS = ("pendiente", "en_curso", "no_contesta")
+SLOTS = 48  # half hours of a day
+NEED_KEY = "board:need:{day}"
+STAFFED_KEY = "board:staffed:{day}"
+
+
+def slot_of(moment: time) -> int:
+    return moment.hour * 2 + moment.minute // 30
+
+
+def slot_label(slot: int) -> str:
+    return f"{slot // 2:02d}:{30 * (slot % 2):02d}"
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# --- The line ------------------------------------------------------------------------------
+
+
+def waiting_line(r: redis.Redis, settings: BoardSettings, *, now_ms: int) -> dict[str, Any]:
+    """Every waiting caller counted by class and language, the first ``callers_shown`` of them
+    (in the order they will be served) one by one with their wait."""
+    pipe = r.pipeline(transaction=False)
+    for name in WAITING_SETS:
+        pipe.zrange(f"{PREFIX}q:{name}", 0, -1, withscores=True)
+    members = pipe.execute()
+    order = sorted(
+        (float(score), text(sid))
+        for found in members
+        for sid, score in found  # (member, score) pairs
+    )
+    pipe = r.pipeline(transaction=False)
+    for _score, sid in order:
+        pipe.hmget(f"{PREFIX}c:{sid}", "cls", "lang", "arr")
+    fields = pipe.execute() if order else []
+    shown = order[: settings.callers_shown]
+    pipe = r.pipeline(transaction=False)
+    for _score, sid in shown:
+        pipe.get(state_key(sid))
+    states = pipe.execute() if shown else []
+
+    by_class = dict.fromkeys(CLASSES.values(), 0)
+    by_language = dict.fromkeys(LANGUAGES, 0)
+    longest = 0
+    over = 0
+    callers = []
+    limit = settings.wait_alert_seconds
+    for place, ((_score, sid), (cls, lang, arr)) in enumerate(zip(order, fields, strict=True)):
+        clase = CLASSES.get(text(cls) if cls else "normal", "general")
+        idioma = text(lang) if lang else "es"
+        arrival = int(float(arr)) if arr else now_ms
+        wait = max(0, (now_ms - arrival) // 1000)
+        by_class[clase] += 1
+        by_language[idioma] = by_language.get(idioma, 0) + 1
+        longest = max(longest, wait)
+        over += wait >= limit
+        if place < len(shown):
+            raw = states[place]
+            summary = bool(raw) and bool(orjson.loads(raw).get("summary_url"))
+            callers.append(
+                {
+                    "call_sid": sid,
+                    "puesto": place + 1,
+                    "clase": clase,
+                    "idioma": idioma,
+                    "llegada_ms": arrival,
+                    "espera_seg": wait,
+                    "sobre_limite": wait >= limit,
+                    "resumen": summary,
+                }
+            )
+    return {
+        "total": len(order),
+        "por_clase": by_class,
+        "por_idioma": by_language,
+        "espera_max_seg": longest,
+        "sobre_limite": over,
+        "limite_seg": limit,
+        "llamantes": callers,
+    }
+
+
+# --- The agents ----------------------------------------------------------------------------
+
+
+def agents_now(
+    session: Session, r: redis.Redis, today_by_name: dict[str, tuple[int, int | None]], now_ms: int
+) -> list[dict[str, Any]]:
+    """Every active agent (and any inactive one still signed in) with state and time in it,
+    calls taken today and their average handle time."""
+    rows = session.execute(select(Agent.id, Agent.nombre, Agent.activo).order_by(Agent.nombre))
+    listed = list(rows)
+    pipe = r.pipeline(transaction=False)
+    for agent_id, _nombre, _activo in listed:
+        pipe.hmget(f"{PREFIX}a:{agent_id}", "st", "since", "call")
+    out = []
+    for (agent_id, nombre, activo), (st, since, call) in zip(
+        listed, pipe.execute() if listed else [], strict=True
+    ):
+        state = text(st) if st else "offline"
+        if not activo and state == "offline":
+            continue
+        since_ms = int(float(since)) if since else 0
+        taken, aht = today_by_name.get(nombre, (0, None))
+        out.append(
+            {
+                "id": agent_id,
+                "nombre": nombre,
+                "estado": state,
+                "estado_nombre": STATE_NAMES.get(state, state),
+                "desde_ms": since_ms,
+                "en_estado_seg": max(0, (now_ms - since_ms) // 1000) if since_ms else None,
+                "llamada": (text(call) or None) if call else None,
+                "llamadas_hoy": taken,
+                "aht_seg": aht,
+            }
+        )
+    return out
+
+
+# --- Today so far ----------------------------------------------------------------------------
+
+
+def _today_rows(session: Session, day: date) -> list[Any]:
+    return list(
+        session.execute(
+            select(
+                RegisterCall.hora_inicio,
+                RegisterCall.queued_at,
+                RegisterCall.answered_at,
+                RegisterCall.resultado,
+                RegisterCall.final_status,
+                RegisterCall.espera_seg,
+                RegisterCall.atencion_seg,
+                RegisterCall.atendido_por,
+                RegisterCall.derivacion,
+                RegisterCall.organo,
+                RegisterCall.tipo_consulta,
+            ).where(RegisterCall.fecha == day, RegisterCall.simulada.is_(False))
+        )
+    )
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 3) if whole else None
+
+
+def _mean(values: list[int]) -> int | None:
+    return round(sum(values) / len(values)) if values else None
+
+
+def today_figures(
+    rows: Iterable[Any], settings: BoardSettings, *, now: datetime
+) -> tuple[dict[str, Any], dict[str, tuple[int, int | None]], list[dict[str, Any]]]:
+    """(today's totals, calls and AHT by the name of who answered, the half hours)."""
+    target = settings.service_level_seconds
+    half_hour_ago = now - timedelta(minutes=30)
+    offered = answered = abandoned = within = 0
+    recent_done = recent_within = 0
+    waits: list[int] = []
+    by_agent: dict[str, list[int]] = defaultdict(list)
+    taken: Counter[str] = Counter()
+    slots: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])  # offered, answered, abandoned
+    for row in rows:
+        if row.queued_at is None:
+            continue
+        offered += 1
+        slot = slots[slot_of(row.hora_inicio)]
+        slot[0] += 1
+        recent = (_utc(row.queued_at) or now) >= half_hour_ago
+        if row.answered_at is not None:
+            answered += 1
+            slot[1] += 1
+            wait = row.espera_seg or 0
+            waits.append(wait)
+            within += wait <= target
+            recent_done += recent
+            recent_within += recent and wait <= target
+            if row.atendido_por:
+                taken[row.atendido_por] += 1
+                if row.atencion_seg is not None and row.final_status in FINAL_CALL_STATUSES:
+                    by_agent[row.atendido_por].append(row.atencion_seg)
+        elif row.resultado == "abandonada" and row.final_status in FINAL_CALL_STATUSES:
+            abandoned += 1
+            slot[2] += 1
+            recent_done += recent
+    totals = {
+        "ofrecidas": offered,
+        "atendidas": answered,
+        "abandonadas": abandoned,
+        # answered within the target among the calls whose outcome is known
+        "nivel_servicio": _share(within, answered + abandoned),
+        "nivel_servicio_30min": _share(recent_within, recent_done),
+        "llamadas_30min": recent_done,
+        "asa_seg": _mean(waits),
+    }
+    agents = {name: (n, _mean(by_agent.get(name, []))) for name, n in taken.items()}
+    halves = [
+        {"franja": slot_label(s), "ofrecidas": v[0], "atendidas": v[1], "abandonadas": v[2]}
+        for s, v in sorted(slots.items())
+    ]
+    return totals, agents, halves
+
+
+def organs_today(session: Session, rows: Iterable[Any], day: date) -> list[dict[str, Any]]:
+    """Per órgano: technical calls today, answered by the titular, the alterno, fallen to the
+    Plataforma, and the Red members who missed them (from the journeys of the calls one of
+    them did not take)."""
+    figures: dict[str, Counter[str]] = defaultdict(Counter)
+    for row in rows:
+        if row.organo is None and row.tipo_consulta != "tecnica":
+            continue
+        counts = figures[row.organo or "—"]
+        counts["tecnicas"] += 1
+        if row.derivacion in ("titular", "alterno", "plataforma"):
+            counts[row.derivacion] += 1
+    missed: dict[str, Counter[tuple[str, str]]] = defaultdict(Counter)
+    journeys = session.execute(
+        select(RegisterCall.organo, RegisterCall.journey).where(
+            RegisterCall.fecha == day,
+            RegisterCall.simulada.is_(False),
+            RegisterCall.organo.is_not(None),
+            RegisterCall.derivacion.in_(("alterno", "plataforma")),
+        )
+    )
+    for organo, journey in journeys:
+        dials = (journey or {}).get("dials") or []
+        names = {d.get("rol"): d.get("nombre") for d in dials if d.get("nombre")}
+        for d in dials:
+            outcome = d.get("outcome")
+            if outcome is not None and outcome != "accepted":
+                rol = str(d.get("rol"))
+                missed[organo][(rol, names.get(rol) or rol)] += 1
+    out = []
+    for sigla in sorted(figures):
+        c = figures[sigla]
+        out.append(
+            {
+                "sigla": sigla,
+                "tecnicas": c["tecnicas"],
+                "titular": c["titular"],
+                "alterno": c["alterno"],
+                "plataforma": c["plataforma"],
+                "perdidas": [
+                    {"rol": rol, "nombre": nombre, "llamadas": n}
+                    for (rol, nombre), n in sorted(missed.get(sigla, Counter()).items())
+                ],
+            }
+        )
+    return out
+
+
+def pending_work(session: Session, day: date) -> dict[str, int]:
+    """Open callbacks due today and overdue; voice messages no one has heard yet."""
+    due, overdue = session.execute(
+        select(
+            func.count().filter(CallbackRequest.due_date >= day),
+            func.count().filter(CallbackRequest.due_date < day),
+        ).where(CallbackRequest.status.in_(OPEN_CALLBACKS), CallbackRequest.due_date <= day)
+    ).one()
+    messages = session.scalar(
+        select(func.count()).select_from(VoiceMessage).where(VoiceMessage.status == "pendiente")
+    )
+    return {
+        "devoluciones_hoy": int(due or 0),
+        "devoluciones_vencidas": int(overdue or 0),
+        "mensajes_pendientes": int(messages or 0),
+    }
+
+
+# --- The Erlang C need -----------------------------------------------------------------------
+
+
+def need_by_half_hour(
+    session: Session, day: date, settings: BoardSettings
+) -> dict[str, dict[str, float]]:
+    """For each half hour: the calls the last four same weekdays brought on average, and the
+    agents Erlang C says they needed (the target share within the target seconds)."""
+    days = [day - timedelta(weeks=w) for w in range(1, 5)]
+    rows = session.execute(
+        select(RegisterCall.hora_inicio, RegisterCall.atencion_seg).where(
+            RegisterCall.fecha.in_(days),
+            RegisterCall.simulada.is_(False),
+            RegisterCall.queued_at.is_not(None),
+        )
+    )
+    arrivals: Counter[int] = Counter()
+    talk: dict[int, list[int]] = defaultdict(list)
+    for hora, atencion in rows:
+        slot = slot_of(hora)
+        arrivals[slot] += 1
+        if atencion:
+            talk[slot].append(atencion)
+    every = [t for values in talk.values() for t in values]
+    overall = sum(every) / len(every) if every else float(settings.routing.default_handle_seconds)
+    out = {}
+    for slot, n in sorted(arrivals.items()):
+        calls = n / len(days)
+        aht = sum(talk[slot]) / len(talk[slot]) if talk[slot] else overall
+        agents = agents_needed(
+            calls * 2, aht, settings.service_level_target, settings.service_level_seconds
+        )
+        out[slot_label(slot)] = {"llamadas": round(calls, 2), "agentes": agents}
+    return out
+
+
+def cached_need(
+    session: Session, r: redis.Redis, day: date, settings: BoardSettings
+) -> dict[str, dict[str, float]]:
+    """need_by_half_hour, computed once a day (past days do not change)."""
+    key = NEED_KEY.format(day=day.isoformat())
+    raw = r.get(key)
+    if raw is not None:
+        found: dict[str, dict[str, float]] = orjson.loads(raw)
+        return found
+    need = need_by_half_hour(session, day, settings)
+    r.set(key, orjson.dumps(need), ex=2 * 24 * 3600)
+    return need
+
+
+def half_hours(
+    today: list[dict[str, Any]], need: dict[str, dict[str, float]], staffed: dict[str, int]
+) -> list[dict[str, Any]]:
+    """Today's half hours beside the need, from the first to the last that has anything."""
+    seen = {h["franja"]: h for h in today}
+    labels = sorted(set(seen) | set(need) | set(staffed))
+    if not labels:
+        return []
+    first = int(labels[0][:2]) * 2 + int(labels[0][3:]) // 30
+    last = int(labels[-1][:2]) * 2 + int(labels[-1][3:]) // 30
+    out = []
+    for slot in range(first, last + 1):
+        label = slot_label(slot)
+        h = seen.get(label, {})
+        n = need.get(label, {})
+        out.append(
+            {
+                "franja": label,
+                "ofrecidas": h.get("ofrecidas", 0),
+                "atendidas": h.get("atendidas", 0),
+                "abandonadas": h.get("abandonadas", 0),
+                "esperadas": n.get("llamadas", 0),
+                "necesarios": n.get("agentes", 0),
+                "conectados": staffed.get(label, 0),
+            }
+        )
+    return out
+
+
+# --- The whole snapshot ----------------------------------------------------------------------
+
+
+def snapshot(
+    session: Session, r: redis.Redis, settings: BoardSettings, *, now_ms: int
+) -> dict[str, Any]:
+    """The board, as the page draws it (see the module's docstring for where each part comes
+    from). Times are Lima's; waits and times in state in seconds at ``now_ms``."""
+    now = datetime.fromtimestamp(now_ms / 1000, UTC)
+    day = now.astimezone(LIMA).date()
+    rows = _today_rows(session, day)
+    totals, by_name, halves = today_figures(rows, settings, now=now)
+    staffed_raw = r.hgetall(STAFFED_KEY.format(day=day.isoformat()))
+    staffed = {text(k): int(text(v)) for k, v in staffed_raw.items()}
+    agents = agents_now(session, r, by_name, now_ms)
+    line = waiting_line(r, settings, now_ms=now_ms)
+    return {
+        "ts": now_ms,
+        "fecha": day.isoformat(),
+        "hora": now.astimezone(LIMA).strftime("%H:%M:%S"),
+        "cola": line,
+        "agentes": agents,
+        "disponibles": sum(1 for a in agents if a["estado"] == "available"),
+        "conectados": sum(1 for a in agents if a["estado"] not in ("offline", "paused")),
+        "hoy": totals | pending_work(session, day),
+        "organos": organs_today(session, rows, day),
+        "franjas": half_hours(halves, cached_need(session, r, day, settings), staffed),
+        "objetivo": {
+            "segundos": settings.service_level_seconds,
+            "nivel": settings.service_level_target,
+        },
+    }
