@@ -28,6 +28,7 @@ import redis
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 PREFIX = "live:"
+HERE_PREFIX = "livehere:"  # not under PREFIX: the live process subscribes to live:*
 TICKET_SALT = "live-channel"
 TICKET_MAX_AGE_SECONDS = 12 * 3600  # a shift; the page asks for a new one when refused
 
@@ -50,6 +51,17 @@ def publish(r: redis.Redis, topic: str, event: str, data: dict[str, Any]) -> Non
 def publish_in(pipe: redis.client.Pipeline, topic: str, event: str, data: dict[str, Any]) -> None:
     """The same, inside a caller's pipeline (delivered when it executes)."""
     pipe.publish(channel(topic), message(event, data))
+
+
+def here_key(topic: str) -> str:
+    """The key the live process keeps alive while a page listens to ``topic`` (its TTL is a
+    few seconds, refreshed while the stream is open, deleted when it closes)."""
+    return HERE_PREFIX + topic
+
+
+def is_listening(r: redis.Redis, topic: str) -> bool:
+    """Whether a page listens to ``topic`` now (an agent's console is open)."""
+    return bool(r.exists(here_key(topic)))
 
 
 def _serializer(secret: str) -> URLSafeTimedSerializer:

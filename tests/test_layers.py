@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = {"webhooks", "admin", "routing", "ivr", "register", "directory"}
+PACKAGES = {
+    "webhooks", "admin", "board", "console", "live", "routing", "ivr", "register", "directory"
+}
 BASE = ("extensions", "clock", "config", "twilio_rest", "mailer", "livebus", "recording_media")
 TOP = {"app", "worker", "health", "metrics", "migrations_cli"}
 
