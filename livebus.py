@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 import redis
@@ -62,6 +63,21 @@ def here_key(topic: str) -> str:
 def is_listening(r: redis.Redis, topic: str) -> bool:
     """Whether a page listens to ``topic`` now (an agent's console is open)."""
     return bool(r.exists(here_key(topic)))
+
+
+def stream_base(configured: str | None, host_url: str, port: int) -> str:
+    """The stream's base URL as a page sees it: LIVE_URL when set, else the page's own host
+    (``host_url``, e.g. ``request.host_url``) on port LIVE_PORT, path /live."""
+    if configured:
+        return configured.rstrip("/")
+    parts = urlsplit(host_url)
+    return f"{parts.scheme or 'http'}://{parts.hostname or 'localhost'}:{port}/live"
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of a URL (what a Content-Security-Policy names)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _serializer(secret: str) -> URLSafeTimedSerializer:

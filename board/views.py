@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
@@ -55,12 +54,10 @@ def _settings() -> BoardSettings:
 
 def live_url() -> str:
     """The live channel's stream base (LIVE_URL; by default this host, port LIVE_PORT)."""
-    configured = current_app.config.get("LIVE_URL")
-    if configured:
-        return str(configured).rstrip("/")
-    host = urlsplit(request.host_url).hostname or "localhost"
-    port = current_app.config.get("LIVE_PORT", 5001)
-    return f"{request.scheme}://{host}:{port}/live"
+    config = current_app.config
+    return livebus.stream_base(
+        config.get("LIVE_URL"), request.host_url, config.get("LIVE_PORT", 5001)
+    )
 
 
 def current_snapshot() -> dict[str, Any]:
