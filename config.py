@@ -148,7 +148,7 @@ class Config:
         # The supervisor's live board (board/): how often its snapshot is recomputed and
         # published, and its alerts (shown on the board; e-mailed once a day each to
         # BOARD_ALERT_EMAIL, comma-separated, when set).
-        self.BOARD_MIN_INTERVAL_MS = env_int("BOARD_MIN_INTERVAL_MS", 1000)
+        self.BOARD_MIN_INTERVAL_MS = env_int("BOARD_MIN_INTERVAL_MS", 500)
         self.BOARD_REFRESH_MS = env_int("BOARD_REFRESH_MS", 2000)
         self.BOARD_CALLERS_SHOWN = env_int("BOARD_CALLERS_SHOWN", 200)
         self.BOARD_WAIT_ALERT_MINUTES = env_int("BOARD_WAIT_ALERT_MINUTES", 5)

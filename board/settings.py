@@ -12,7 +12,7 @@ from routing.settings import RoutingSettings
 @dataclass(frozen=True)
 class BoardSettings:
     routing: RoutingSettings = RoutingSettings()
-    min_interval_ms: int = 1000  # the snapshot is recomputed at most this often
+    min_interval_ms: int = 500  # the snapshot is recomputed at most this often
     refresh_ms: int = 2000  # ... and at least this often (waits and today's figures move)
     callers_shown: int = 200  # the waiting callers listed one by one (all are counted)
     wait_alert_seconds: int = 300  # a caller waiting longer is flagged, and alerts
@@ -26,7 +26,7 @@ class BoardSettings:
         to = config.get("BOARD_ALERT_EMAIL") or ""
         return cls(
             routing=RoutingSettings.from_config(config),
-            min_interval_ms=int(config.get("BOARD_MIN_INTERVAL_MS", 1000)),
+            min_interval_ms=int(config.get("BOARD_MIN_INTERVAL_MS", 500)),
             refresh_ms=int(config.get("BOARD_REFRESH_MS", 2000)),
             callers_shown=int(config.get("BOARD_CALLERS_SHOWN", 200)),
             wait_alert_seconds=60 * int(config.get("BOARD_WAIT_ALERT_MINUTES", 5)),

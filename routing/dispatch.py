@@ -36,6 +36,8 @@ def match(
     r: redis.Redis, *, now: int, settings: RoutingSettings, max_pairs: int = 50
 ) -> list[Match]:
     reply = scripts(r).match(args=[now, settings.language_wait_seconds * 1000, max_pairs])
+    if reply:
+        announce(r)
     return [
         Match(text(reply[i]), int(text(reply[i + 1])), text(reply[i + 2]) == "1")
         for i in range(0, len(reply), 3)
@@ -56,8 +58,6 @@ def dispatch(r: redis.Redis, jobs: Queue, *, now: int, settings: RoutingSettings
             retry=Retry(max=3, interval=[1, 3, 10]),
             meta={"call_sid": m.call_sid},
         )
-    if matches:
-        announce(r)
     return matches
 
 

@@ -11,7 +11,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = {
-    "webhooks", "admin", "board", "console", "live", "routing", "ivr", "register", "directory"
+    "webhooks",
+    "admin",
+    "board",
+    "console",
+    "live",
+    "routing",
+    "ivr",
+    "register",
+    "directory",
 }
 BASE = ("extensions", "clock", "config", "twilio_rest", "mailer", "livebus", "recording_media")
 TOP = {"app", "worker", "health", "metrics", "migrations_cli"}

@@ -14,10 +14,10 @@ from admin.models import User
 from clock import LIMA
 from config import TestConfig
 from register.models import RegisterCall
-from tests.admin.conftest import PASSWORD, login
+from tests.admin.conftest import PASSWORD, live_server, login
 from tests.conftest import TwilioSigner, call_params
 
-__all__ = ["PASSWORD", "call_params", "login"]
+__all__ = ["PASSWORD", "call_params", "live_server", "login"]  # live_server: a fixture
 
 
 @pytest.fixture
@@ -58,7 +58,7 @@ def register_row(day: date, at: time = time(10, 0), **fields: Any) -> RegisterCa
     _rows += 1
     start = datetime.combine(day, at, LIMA).astimezone(UTC)
     values: dict[str, Any] = {
-        "call_sid": f"CA{_rows:032x}",
+        "call_sid": f"CAfeed{_rows:026x}",  # never one of tests.routing.conftest.sid(n)
         "fecha": day,
         "hora_inicio": at,
         "resultado": "atendida",
