@@ -16,13 +16,12 @@ Nothing here writes; the publisher (board/publisher.py) runs it outside the web 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import orjson
 import redis
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from board.settings import BoardSettings
@@ -32,11 +31,10 @@ from ivr.state import state_key
 from register.erlang import agents_needed
 from register.events import FINAL_CALL_STATUSES
 from register.models import CallbackRequest, RegisterCall, VoiceMessage
-from routing.queue import WAITING_SETS
+from routing.queue import WAITING_SETS, line_counts
 from routing.scripts import PREFIX, text
 
 CLASSES = {"preferential": "preferencial", "authority": "autoridad", "normal": "general"}
-LANGUAGES = ("es", "qu", "ay")
 STATE_NAMES = {
     "offline": "Desconectado",
     "available": "Disponible",
@@ -59,73 +57,53 @@ def slot_label(slot: int) -> str:
     return f"{slot // 2:02d}:{30 * (slot % 2):02d}"
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 # --- The line ------------------------------------------------------------------------------
 
 
 def waiting_line(r: redis.Redis, settings: BoardSettings, *, now_ms: int) -> dict[str, Any]:
-    """Every waiting caller counted by class and language, the first ``callers_shown`` of them
-    (in the order they will be served) one by one with their wait."""
+    """Every waiting caller counted by class and language (one read-only script in Redis),
+    the longest wait and how many are past the limit (the arrivals' set), and the first
+    ``callers_shown`` callers, in the order they will be served, one by one with their wait."""
+    shown_n = settings.callers_shown
+    limit = settings.wait_alert_seconds
+    counts = line_counts(r)
     pipe = r.pipeline(transaction=False)
     for name in WAITING_SETS:
-        pipe.zrange(f"{PREFIX}q:{name}", 0, -1, withscores=True)
-    members = pipe.execute()
-    order = sorted(
-        (float(score), text(sid))
-        for found in members
-        for sid, score in found  # (member, score) pairs
-    )
+        pipe.zrange(f"{PREFIX}q:{name}", 0, shown_n - 1, withscores=True)
+    pipe.zrange(f"{PREFIX}w", 0, 0, withscores=True)
+    pipe.zcount(f"{PREFIX}w", "-inf", now_ms - limit * 1000)
+    *heads, oldest, over = pipe.execute()
+    order = sorted((float(score), text(sid)) for found in heads for sid, score in found)
+    shown = [sid for _score, sid in order[:shown_n]]
     pipe = r.pipeline(transaction=False)
-    for _score, sid in order:
+    for sid in shown:
         pipe.hmget(f"{PREFIX}c:{sid}", "cls", "lang", "arr")
-    fields = pipe.execute() if order else []
-    shown = order[: settings.callers_shown]
-    pipe = r.pipeline(transaction=False)
-    for _score, sid in shown:
         pipe.get(state_key(sid))
-    states = pipe.execute() if shown else []
-
-    by_class = dict.fromkeys(CLASSES.values(), 0)
-    by_language = dict.fromkeys(LANGUAGES, 0)
-    longest = 0
-    over = 0
+    replies = pipe.execute() if shown else []
     callers = []
-    limit = settings.wait_alert_seconds
-    for place, ((_score, sid), (cls, lang, arr)) in enumerate(zip(order, fields, strict=True)):
-        clase = CLASSES.get(text(cls) if cls else "normal", "general")
-        idioma = text(lang) if lang else "es"
+    for place, sid in enumerate(shown):
+        (cls, lang, arr), raw = replies[2 * place], replies[2 * place + 1]
         arrival = int(float(arr)) if arr else now_ms
         wait = max(0, (now_ms - arrival) // 1000)
-        by_class[clase] += 1
-        by_language[idioma] = by_language.get(idioma, 0) + 1
-        longest = max(longest, wait)
-        over += wait >= limit
-        if place < len(shown):
-            raw = states[place]
-            summary = bool(raw) and bool(orjson.loads(raw).get("summary_url"))
-            callers.append(
-                {
-                    "call_sid": sid,
-                    "puesto": place + 1,
-                    "clase": clase,
-                    "idioma": idioma,
-                    "llegada_ms": arrival,
-                    "espera_seg": wait,
-                    "sobre_limite": wait >= limit,
-                    "resumen": summary,
-                }
-            )
+        callers.append(
+            {
+                "call_sid": sid,
+                "puesto": place + 1,
+                "clase": CLASSES.get(text(cls) if cls else "normal", "general"),
+                "idioma": text(lang) if lang else "es",
+                "llegada_ms": arrival,
+                "espera_seg": wait,
+                "sobre_limite": wait >= limit,
+                "resumen": bool(raw) and bool(orjson.loads(raw).get("summary_url")),
+            }
+        )
+    longest = max(0, (now_ms - int(oldest[0][1])) // 1000) if oldest else 0
     return {
-        "total": len(order),
-        "por_clase": by_class,
-        "por_idioma": by_language,
+        "total": counts.total,
+        "por_clase": {CLASSES[k]: n for k, n in counts.by_priority.items()},
+        "por_idioma": counts.by_language,
         "espera_max_seg": longest,
-        "sobre_limite": over,
+        "sobre_limite": int(over),
         "limite_seg": limit,
         "llamantes": callers,
     }
@@ -172,110 +150,122 @@ def agents_now(
 # --- Today so far ----------------------------------------------------------------------------
 
 
-def _today_rows(session: Session, day: date) -> list[Any]:
-    return list(
-        session.execute(
-            select(
-                RegisterCall.hora_inicio,
-                RegisterCall.queued_at,
-                RegisterCall.answered_at,
-                RegisterCall.resultado,
-                RegisterCall.final_status,
-                RegisterCall.espera_seg,
-                RegisterCall.atencion_seg,
-                RegisterCall.atendido_por,
-                RegisterCall.derivacion,
-                RegisterCall.organo,
-                RegisterCall.tipo_consulta,
-            ).where(RegisterCall.fecha == day, RegisterCall.simulada.is_(False))
-        )
-    )
+RC = RegisterCall
+OFFERED = RC.queued_at.is_not(None)  # reached the Plataforma's line
+ANSWERED = and_(OFFERED, RC.answered_at.is_not(None))
+# abandoned: the call is over (Twilio's final status came) and no one answered it
+ABANDONED = and_(
+    OFFERED,
+    RC.answered_at.is_(None),
+    RC.resultado == "abandonada",
+    RC.final_status.in_(FINAL_CALL_STATUSES),
+)
+TECHNICAL = or_(RC.organo.is_not(None), RC.tipo_consulta == "tecnica")
+
+
+def _of_day(day: date) -> tuple[Any, ...]:
+    return (RC.fecha == day, RC.simulada.is_(False))
 
 
 def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 3) if whole else None
 
 
-def _mean(values: list[int]) -> int | None:
-    return round(sum(values) / len(values)) if values else None
+def _round(value: Any) -> int | None:
+    return None if value is None else round(float(value))
+
+
+def _slot_expression() -> Any:
+    """The half hour of the call's start (0 to 47), in SQL (every database compares times)."""
+    bounds = [time((s + 1) // 2, 30 * ((s + 1) % 2)) for s in range(SLOTS - 1)]
+    return case(*[(RC.hora_inicio < bound, s) for s, bound in enumerate(bounds)], else_=SLOTS - 1)
 
 
 def today_figures(
-    rows: Iterable[Any], settings: BoardSettings, *, now: datetime
+    session: Session, day: date, settings: BoardSettings, *, now: datetime
 ) -> tuple[dict[str, Any], dict[str, tuple[int, int | None]], list[dict[str, Any]]]:
-    """(today's totals, calls and AHT by the name of who answered, the half hours)."""
-    target = settings.service_level_seconds
-    half_hour_ago = now - timedelta(minutes=30)
-    offered = answered = abandoned = within = 0
-    recent_done = recent_within = 0
-    waits: list[int] = []
-    by_agent: dict[str, list[int]] = defaultdict(list)
-    taken: Counter[str] = Counter()
-    slots: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])  # offered, answered, abandoned
-    for row in rows:
-        if row.queued_at is None:
-            continue
-        offered += 1
-        slot = slots[slot_of(row.hora_inicio)]
-        slot[0] += 1
-        recent = (_utc(row.queued_at) or now) >= half_hour_ago
-        if row.answered_at is not None:
-            answered += 1
-            slot[1] += 1
-            wait = row.espera_seg or 0
-            waits.append(wait)
-            within += wait <= target
-            recent_done += recent
-            recent_within += recent and wait <= target
-            if row.atendido_por:
-                taken[row.atendido_por] += 1
-                if row.atencion_seg is not None and row.final_status in FINAL_CALL_STATUSES:
-                    by_agent[row.atendido_por].append(row.atencion_seg)
-        elif row.resultado == "abandonada" and row.final_status in FINAL_CALL_STATUSES:
-            abandoned += 1
-            slot[2] += 1
-            recent_done += recent
+    """(today's totals, calls and AHT by the name of who answered, the half hours), each
+    aggregated by the database over today's rows (the ``fecha`` index: no other day is read)."""
+    within = and_(ANSWERED, func.coalesce(RC.espera_seg, 0) <= settings.service_level_seconds)
+    recent = RC.queued_at >= now - timedelta(minutes=30)
+    (
+        offered,
+        answered,
+        abandoned,
+        answered_within,
+        asa,
+        recent_done,
+        recent_within,
+    ) = session.execute(
+        select(
+            func.count().filter(OFFERED),
+            func.count().filter(ANSWERED),
+            func.count().filter(ABANDONED),
+            func.count().filter(within),
+            func.avg(func.coalesce(RC.espera_seg, 0)).filter(ANSWERED),
+            func.count().filter(and_(recent, or_(ANSWERED, ABANDONED))),
+            func.count().filter(and_(recent, within)),
+        ).where(*_of_day(day))
+    ).one()
     totals = {
         "ofrecidas": offered,
         "atendidas": answered,
         "abandonadas": abandoned,
         # answered within the target among the calls whose outcome is known
-        "nivel_servicio": _share(within, answered + abandoned),
+        "nivel_servicio": _share(answered_within, answered + abandoned),
         "nivel_servicio_30min": _share(recent_within, recent_done),
         "llamadas_30min": recent_done,
-        "asa_seg": _mean(waits),
+        "asa_seg": _round(asa),
     }
-    agents = {name: (n, _mean(by_agent.get(name, []))) for name, n in taken.items()}
+    agents = {
+        name: (int(n), _round(aht))
+        for name, n, aht in session.execute(
+            select(
+                RC.atendido_por,
+                func.count(),
+                func.avg(RC.atencion_seg).filter(RC.final_status.in_(FINAL_CALL_STATUSES)),
+            )
+            .where(*_of_day(day), ANSWERED, RC.atendido_por.is_not(None))
+            .group_by(RC.atendido_por)
+        )
+    }
+    slot = _slot_expression().label("slot")
     halves = [
-        {"franja": slot_label(s), "ofrecidas": v[0], "atendidas": v[1], "abandonadas": v[2]}
-        for s, v in sorted(slots.items())
+        {"franja": slot_label(int(s)), "ofrecidas": o, "atendidas": a, "abandonadas": b}
+        for s, o, a, b in session.execute(
+            select(
+                slot, func.count(), func.count().filter(ANSWERED), func.count().filter(ABANDONED)
+            )
+            .where(*_of_day(day), OFFERED)
+            .group_by(slot)
+            .order_by(slot)
+        )
     ]
     return totals, agents, halves
 
 
-def organs_today(session: Session, rows: Iterable[Any], day: date) -> list[dict[str, Any]]:
+def organs_today(session: Session, day: date) -> list[dict[str, Any]]:
     """Per órgano: technical calls today, answered by the titular, the alterno, fallen to the
-    Plataforma, and the Red members who missed them (from the journeys of the calls one of
-    them did not take)."""
+    Plataforma, and the Red members who missed them (from the dials of the calls one of them
+    did not take: only that part of their journeys is read)."""
     figures: dict[str, Counter[str]] = defaultdict(Counter)
-    for row in rows:
-        if row.organo is None and row.tipo_consulta != "tecnica":
-            continue
-        counts = figures[row.organo or "—"]
-        counts["tecnicas"] += 1
-        if row.derivacion in ("titular", "alterno", "plataforma"):
-            counts[row.derivacion] += 1
+    for organo, derivacion, n in session.execute(
+        select(RC.organo, RC.derivacion, func.count())
+        .where(*_of_day(day), TECHNICAL)
+        .group_by(RC.organo, RC.derivacion)
+    ):
+        counts = figures[organo or "—"]
+        counts["tecnicas"] += n
+        if derivacion in ("titular", "alterno", "plataforma"):
+            counts[derivacion] += n
     missed: dict[str, Counter[tuple[str, str]]] = defaultdict(Counter)
     journeys = session.execute(
-        select(RegisterCall.organo, RegisterCall.journey).where(
-            RegisterCall.fecha == day,
-            RegisterCall.simulada.is_(False),
-            RegisterCall.organo.is_not(None),
-            RegisterCall.derivacion.in_(("alterno", "plataforma")),
+        select(RC.organo, RC.journey["dials"]).where(
+            *_of_day(day), RC.organo.is_not(None), RC.derivacion.in_(("alterno", "plataforma"))
         )
     )
-    for organo, journey in journeys:
-        dials = (journey or {}).get("dials") or []
+    for organo, dials in journeys:
+        dials = dials or []
         names = {d.get("rol"): d.get("nombre") for d in dials if d.get("nombre")}
         for d in dials:
             outcome = d.get("outcome")
@@ -408,8 +398,7 @@ def snapshot(
     from). Times are Lima's; waits and times in state in seconds at ``now_ms``."""
     now = datetime.fromtimestamp(now_ms / 1000, UTC)
     day = now.astimezone(LIMA).date()
-    rows = _today_rows(session, day)
-    totals, by_name, halves = today_figures(rows, settings, now=now)
+    totals, by_name, halves = today_figures(session, day, settings, now=now)
     staffed_raw = r.hgetall(STAFFED_KEY.format(day=day.isoformat()))
     staffed = {text(k): int(text(v)) for k, v in staffed_raw.items()}
     agents = agents_now(session, r, by_name, now_ms)
@@ -423,7 +412,7 @@ def snapshot(
         "disponibles": sum(1 for a in agents if a["estado"] == "available"),
         "conectados": sum(1 for a in agents if a["estado"] not in ("offline", "paused")),
         "hoy": totals | pending_work(session, day),
-        "organos": organs_today(session, rows, day),
+        "organos": organs_today(session, day),
         "franjas": half_hours(halves, cached_need(session, r, day, settings), staffed),
         "objetivo": {
             "segundos": settings.service_level_seconds,

@@ -297,6 +297,23 @@ def waiting_by_priority(r: redis.Redis) -> dict[str, int]:
     return counts
 
 
+@dataclass(frozen=True)
+class LineCounts:
+    total: int
+    by_priority: dict[str, int]  # preferential, authority, normal
+    by_language: dict[str, int]  # es, qu, ay
+
+
+def line_counts(r: redis.Redis) -> LineCounts:
+    """Every waiting caller counted by class and language, in one read-only script."""
+    total, pref, auth, normal, es, qu, ay = (int(v) for v in scripts(r).line_counts())
+    return LineCounts(
+        total,
+        {"preferential": pref, "authority": auth, "normal": normal},
+        {"es": es, "qu": qu, "ay": ay},
+    )
+
+
 def waiting_snapshot(r: redis.Redis, limit: int = 200) -> list[dict[str, str]]:
     """The waiting callers in OUR order (for the console and the CLI)."""
     rows: list[tuple[float, str, str]] = []

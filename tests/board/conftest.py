@@ -52,7 +52,7 @@ def queue_caller(twilio: TwilioSigner, call_sid: str) -> None:
 _rows = 0
 
 
-def register_row(day: date, at: time = time(10, 0), **fields: Any) -> RegisterCall:
+def register_row(day: date, *, at: time = time(10, 0), **fields: Any) -> RegisterCall:
     """A register row of ``day`` (Lima), by default a Plataforma call answered in 10 s."""
     global _rows
     _rows += 1

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -99,12 +100,12 @@ def test_the_board_live_in_chromium(
     today = datetime.now(LIMA).date()
     session.add_all(
         [
-            register_row(today, dtime(8 + n // 8, (n * 7) % 60), atendido_por="Ana Quispe")
+            register_row(today, at=dtime(8 + n // 8, (n * 7) % 60), atendido_por="Ana Quispe")
             for n in range(40)
         ]
         + [
             register_row(
-                today - timedelta(weeks=w), dtime(8 + n // 10, (n * 5) % 60), atendido_por="Ana"
+                today - timedelta(weeks=w), at=dtime(8 + n // 10, (n * 5) % 60), atendido_por="Ana"
             )
             for w in range(1, 5)
             for n in range(60)
@@ -118,7 +119,11 @@ def test_the_board_live_in_chromium(
             {"rol": "alterno", "outcome": "accepted"},
         ]
     }
-    technical = {"tipo_consulta": "tecnica", "queued_at": None, "atendido_por": None}
+    technical: dict[str, Any] = {
+        "tipo_consulta": "tecnica",
+        "queued_at": None,
+        "atendido_por": None,
+    }
     session.add_all(
         [register_row(today, organo="DGPP", derivacion="titular", **technical) for _ in range(3)]
         + [
@@ -189,4 +194,4 @@ def test_the_board_live_in_chromium(
     [entry] = session.scalars(select(AuditEntry).where(AuditEntry.entity == "supervision"))
     assert (entry.actor, entry.action, entry.entity_id) == ("sofia", "estado_agente", str(beto.id))
     assert entry.before == {"estado": "ringing", "llamada": sid(1)}
-    assert entry.after["estado"] == "offline"
+    assert entry.after == {"estado": "offline", "llamada_devuelta": sid(1)}

@@ -4,6 +4,7 @@ today's register rows (and only today's), the open callbacks, the Erlang C need,
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import redis
 from flask import Flask
@@ -187,7 +188,7 @@ def test_per_organo_technical_calls_and_the_red_members_who_missed(
             {"rol": "alterno", "outcome": "accepted"},
         ]
     }
-    technical = {"tipo_consulta": "tecnica", "organo": "DGPP", "queued_at": None}
+    technical: dict[str, Any] = {"tipo_consulta": "tecnica", "organo": "DGPP", "queued_at": None}
     session.add_all(
         [
             register_row(today, derivacion="titular", **technical),
@@ -271,10 +272,10 @@ def test_the_need_comes_from_the_last_four_same_weekdays_through_erlang_c(
     for weeks in range(1, 5):
         for n in range(weeks * 10):  # 10, 20, 30, 40 calls at 10:00-10:30: 25 on average
             rows.append(
-                register_row(day - timedelta(weeks=weeks), time(10, n % 30), atencion_seg=180)
+                register_row(day - timedelta(weeks=weeks), at=time(10, n % 30), atencion_seg=180)
             )
-    rows.append(register_row(day - timedelta(days=1), time(10, 0)))  # not the same weekday
-    rows.append(register_row(day - timedelta(weeks=5), time(10, 0)))  # five weeks back
+    rows.append(register_row(day - timedelta(days=1), at=time(10, 0)))  # not the same weekday
+    rows.append(register_row(day - timedelta(weeks=5), at=time(10, 0)))  # five weeks back
     session.add_all(rows)
     session.commit()
 
