@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from flask import Blueprint, abort, current_app, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
+from sqlalchemy.orm import Session
 
 import livebus
 import recording_media
@@ -19,7 +20,7 @@ from board.data import snapshot
 from board.settings import BoardSettings
 from clock import utcnow
 from extensions import db, redis_store
-from routing.context import from_app
+from routing.context import Context, from_app
 from routing.queue import now_ms
 
 BOARD_ROLES = frozenset({"supervisor", "admin"})
@@ -92,64 +93,52 @@ def datos() -> ResponseReturnValue:
     return jsonify(current_snapshot())
 
 
-def _refused(exc: actions.ActionRefused) -> ResponseReturnValue:
-    db.session.rollback()
-    return jsonify({"ok": False, "error": str(exc)}), 409
+Action = Callable[[Session, Context, str], dict[str, Any]]  # (session, ctx, actor) -> result
 
 
-def _done(result: dict[str, Any], ctx: Any) -> ResponseReturnValue:
-    db.session.commit()
+def _act(action: Action) -> ResponseReturnValue:
+    """Run a supervisor's action: committed with its audit row, its journey events handed to
+    the register; 409 with the reason (Spanish) when it cannot be done now."""
+    ctx = from_app()
+    session = db.session()
+    try:
+        result = action(session, ctx, current_user.username)
+    except actions.ActionRefused as exc:
+        session.rollback()
+        return jsonify({"ok": False, "error": str(exc)}), 409
+    session.commit()
     ctx.hand_over()
     return jsonify({"ok": True, **result})
-
-
-def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        abort(400)
-    return data
 
 
 @bp.post("/supervision/agentes/<int:agent_id>/estado")
 @_board_roles
 def agente_estado(agent_id: int) -> ResponseReturnValue:
-    ctx = from_app()
-    try:
-        result = actions.set_agent_state(
-            db.session(),
-            ctx,
-            agent_id,
-            str(_body().get("estado", "")),
-            actor=current_user.username,
-            now_ms=now_ms(),
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400)
+    target = str(body.get("estado", ""))
+    return _act(
+        lambda session, ctx, actor: actions.set_agent_state(
+            session, ctx, agent_id, target, actor=actor, now_ms=now_ms()
         )
-    except actions.ActionRefused as exc:
-        return _refused(exc)
-    return _done(result, ctx)
+    )
 
 
 @bp.post("/supervision/llamadas/<call_sid>/devolucion")
 @_board_roles
 def devolucion(call_sid: str) -> ResponseReturnValue:
-    ctx = from_app()
-    try:
-        result = actions.take_to_callback(
-            db.session(), ctx, call_sid, actor=current_user.username, now=utcnow(), now_ms=now_ms()
+    return _act(
+        lambda session, ctx, actor: actions.take_to_callback(
+            session, ctx, call_sid, actor=actor, now=utcnow(), now_ms=now_ms()
         )
-    except actions.ActionRefused as exc:
-        return _refused(exc)
-    return _done(result, ctx)
+    )
 
 
 @bp.post("/supervision/llamadas/<call_sid>/adelantar")
 @_board_roles
 def adelantar(call_sid: str) -> ResponseReturnValue:
-    ctx = from_app()
-    try:
-        result = actions.move_up(db.session(), ctx, call_sid, actor=current_user.username)
-    except actions.ActionRefused as exc:
-        return _refused(exc)
-    return _done(result, ctx)
+    return _act(lambda session, ctx, actor: actions.move_up(session, ctx, call_sid, actor=actor))
 
 
 @bp.post("/supervision/llamadas/<call_sid>/escuchar")

@@ -172,22 +172,19 @@ def test_per_organo_technical_calls_and_the_red_members_who_missed(
     app: Flask, session: Session, redis_client: redis.Redis
 ) -> None:
     today = _today()
-    missed_both = {
-        "dials": [
-            {"rol": "titular", "nombre": "Tita Titular", "anexo": "2301"},
-            {"rol": "titular", "outcome": "no-answer"},
-            {"rol": "alterno", "nombre": "Alberto Alterno", "anexo": "2302"},
-            {"rol": "alterno", "outcome": "busy"},
-        ]
-    }
-    missed_titular = {
-        "dials": [
-            {"rol": "titular", "nombre": "Tita Titular", "anexo": "2301"},
-            {"rol": "titular", "outcome": "no-answer"},
-            {"rol": "alterno", "nombre": "Alberto Alterno", "anexo": "2302"},
-            {"rol": "alterno", "outcome": "accepted"},
-        ]
-    }
+
+    def dials(alterno: str) -> dict[str, Any]:
+        """The titular did not answer; the alterno's outcome is ``alterno``."""
+        return {
+            "dials": [
+                {"rol": "titular", "nombre": "Tita Titular", "anexo": "2301"},
+                {"rol": "titular", "outcome": "no-answer"},
+                {"rol": "alterno", "nombre": "Alberto Alterno", "anexo": "2302"},
+                {"rol": "alterno", "outcome": alterno},
+            ]
+        }
+
+    missed_both, missed_titular = dials("busy"), dials("accepted")
     technical: dict[str, Any] = {"tipo_consulta": "tecnica", "organo": "DGPP", "queued_at": None}
     session.add_all(
         [

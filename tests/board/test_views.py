@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from admin.models import User
-from directory.models import AuditEntry
+from directory.models import Agent, AuditEntry
 from register.models import CallbackRequest
 from routing import agents
 from routing import queue as line
@@ -91,15 +91,21 @@ def test_the_json_snapshot_shows_callers_queued_through_signed_webhooks(
     assert "<svg" in data["graficos"]["agentes"]
 
 
+def _ringing(session: Session, r: redis.Redis) -> Agent:
+    """An agent offered caller sid(1), their phone ringing."""
+    now = line.now_ms()
+    agent = add_agent(session, "Ana")
+    agents.set_state(r, agent.id, "available", languages=[], now=now, settings=R)
+    line.enqueue(r, sid(1), language="es", priority="normal", now=now, settings=R)
+    assert [m.call_sid for m in match(r, now=now, settings=R)] == [sid(1)]
+    assert agents.presence(r, agent.id).state == "ringing"
+    return agent
+
+
 def test_a_supervisor_frees_a_ringing_agent_and_the_audit_log_has_it(
     app: Flask, signed_in: FlaskClient, session: Session, redis_client: redis.Redis
 ) -> None:
-    now = line.now_ms()
-    agent = add_agent(session, "Ana")
-    agents.set_state(redis_client, agent.id, "available", languages=[], now=now, settings=R)
-    line.enqueue(redis_client, sid(1), language="es", priority="normal", now=now, settings=R)
-    assert [m.call_sid for m in match(redis_client, now=now, settings=R)] == [sid(1)]
-    assert agents.presence(redis_client, agent.id).state == "ringing"
+    agent = _ringing(session, redis_client)
 
     reply = _post(signed_in, f"/supervision/agentes/{agent.id}/estado", {"estado": "offline"})
 
@@ -124,12 +130,8 @@ def test_a_supervisor_frees_a_ringing_agent_and_the_audit_log_has_it(
 def test_an_agent_on_a_call_is_not_changed(
     app: Flask, signed_in: FlaskClient, session: Session, redis_client: redis.Redis
 ) -> None:
-    now = line.now_ms()
-    agent = add_agent(session, "Ana")
-    agents.set_state(redis_client, agent.id, "available", languages=[], now=now, settings=R)
-    line.enqueue(redis_client, sid(1), language="es", priority="normal", now=now, settings=R)
-    match(redis_client, now=now, settings=R)
-    agents.answered(redis_client, sid(1), agent.id, now=now + 1000)
+    agent = _ringing(session, redis_client)
+    agents.answered(redis_client, sid(1), agent.id, now=line.now_ms())
 
     reply = _post(signed_in, f"/supervision/agentes/{agent.id}/estado", {"estado": "paused"})
 
