@@ -150,7 +150,7 @@ class Config:
         # BOARD_ALERT_EMAIL, comma-separated, when set).
         self.BOARD_MIN_INTERVAL_MS = env_int("BOARD_MIN_INTERVAL_MS", 500)
         self.BOARD_REFRESH_MS = env_int("BOARD_REFRESH_MS", 2000)
-        self.BOARD_CALLERS_SHOWN = env_int("BOARD_CALLERS_SHOWN", 200)
+        self.BOARD_CALLERS_SHOWN = env_int("BOARD_CALLERS_SHOWN", 100)
         self.BOARD_WAIT_ALERT_MINUTES = env_int("BOARD_WAIT_ALERT_MINUTES", 5)
         self.BOARD_SERVICE_LEVEL_SECONDS = env_int("BOARD_SERVICE_LEVEL_SECONDS", 20)
         self.BOARD_SERVICE_LEVEL_TARGET_PCT = env_int("BOARD_SERVICE_LEVEL_TARGET_PCT", 80)

@@ -14,7 +14,7 @@ class BoardSettings:
     routing: RoutingSettings = RoutingSettings()
     min_interval_ms: int = 500  # the snapshot is recomputed at most this often
     refresh_ms: int = 2000  # ... and at least this often (waits and today's figures move)
-    callers_shown: int = 200  # the waiting callers listed one by one (all are counted)
+    callers_shown: int = 100  # the waiting callers listed one by one (all are counted)
     wait_alert_seconds: int = 300  # a caller waiting longer is flagged, and alerts
     service_level_seconds: int = 20  # answered within this counts for the service level
     service_level_target: float = 0.8  # below it for the last half hour: an alert
@@ -28,7 +28,7 @@ class BoardSettings:
             routing=RoutingSettings.from_config(config),
             min_interval_ms=int(config.get("BOARD_MIN_INTERVAL_MS", 500)),
             refresh_ms=int(config.get("BOARD_REFRESH_MS", 2000)),
-            callers_shown=int(config.get("BOARD_CALLERS_SHOWN", 200)),
+            callers_shown=int(config.get("BOARD_CALLERS_SHOWN", 100)),
             wait_alert_seconds=60 * int(config.get("BOARD_WAIT_ALERT_MINUTES", 5)),
             service_level_seconds=int(config.get("BOARD_SERVICE_LEVEL_SECONDS", 20)),
             service_level_target=int(config.get("BOARD_SERVICE_LEVEL_TARGET_PCT", 80)) / 100,
