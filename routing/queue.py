@@ -281,6 +281,8 @@ def timed_out(
 ) -> list[str]:
     """Callers who reached the wait limit, taken out of line (state timeout)."""
     reply = scripts(r).timeouts(args=[now, settings.wait_limit_seconds * 1000, limit])
+    if reply:
+        announce(r)
     return [text(sid) for sid in reply]
 
 
