@@ -1,11 +1,12 @@
 """The board's alerts, read off a snapshot (a pure function), and their e-mail once a day.
 
-- a caller waiting more than BOARD_WAIT_ALERT_MINUTES;
+- callers waiting more than BOARD_WAIT_ALERT_MINUTES (one alert for them all; the board shows
+  each of them in red);
 - the service level of the last half hour below the target;
 - a Red member who missed BOARD_RED_MISSED_ALERT calls today (or more);
 - no agent available while callers wait.
 
-Each alert has a key that names it for the day (``espera:<CallSid>``, ``nivel_servicio``,
+Each alert has a key that names it for the day (``espera``, ``nivel_servicio``,
 ``red:<órgano>:<rol>``, ``sin_agentes``): the publisher e-mails an alert the first time its key
 shows up in a day (a Redis SET NX per key and day), so it goes out once however often the
 board is recomputed.
@@ -51,23 +52,15 @@ def evaluate(snapshot: dict[str, Any], settings: BoardSettings) -> list[Alert]:
                 + ("persona espera." if waiting == 1 else "personas esperan."),
             )
         )
-    for caller in line["llamantes"]:
-        if caller["sobre_limite"]:
-            out.append(
-                Alert(
-                    f"espera:{caller['call_sid']}",
-                    "espera",
-                    f"Llamada en espera hace {_minutes(caller['espera_seg'])} "
-                    f"(puesto {caller['puesto']}, {caller['clase']}).",
-                )
-            )
-    hidden = line["sobre_limite"] - sum(1 for c in line["llamantes"] if c["sobre_limite"])
-    if hidden > 0:
+    over = line["sobre_limite"]
+    if over:
+        who = "1 llamada espera" if over == 1 else f"{over} llamadas esperan"
         out.append(
             Alert(
-                "espera:mas",
                 "espera",
-                f"Otras {hidden} llamadas esperan más de {_minutes(settings.wait_alert_seconds)}.",
+                "espera",
+                f"{who} más de {_minutes(settings.wait_alert_seconds)} "
+                f"(la más larga, {_minutes(line['espera_max_seg'])}).",
             )
         )
     level = snapshot["hoy"]["nivel_servicio_30min"]
