@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import event, insert, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -41,7 +41,7 @@ from board.data import NEED_KEY, snapshot  # noqa: E402
 from board.settings import BoardSettings  # noqa: E402
 from clock import LIMA  # noqa: E402
 from directory.models import Agent  # noqa: E402
-from extensions import Base, ensure_embedded_redis  # noqa: E402
+from extensions import Base, ensure_embedded_redis, make_engine  # noqa: E402
 from ivr import state as call_state  # noqa: E402
 from register.models import RegisterCall  # noqa: E402
 from routing import agents  # noqa: E402
@@ -65,12 +65,19 @@ def database(tmp: str, name: str) -> Iterator[Engine]:
     """A database of its own: a SQLite file, or a schema of DATABASE_URL dropped at the end."""
     url = os.environ.get("DATABASE_URL")
     schema = f"bench_board_{name}_{os.getpid()}"
+    engine = make_engine(url or f"sqlite:///{tmp}/{name}.db")  # as the app builds it
     if url:
-        engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
         with engine.begin() as conn:
             conn.execute(text(f"CREATE SCHEMA {schema}"))
-    else:
-        engine = create_engine(f"sqlite:///{tmp}/{name}.db")
+
+        @event.listens_for(engine, "connect")
+        def _in_schema(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"SET search_path TO {schema}")
+            cursor.close()
+            dbapi_connection.commit()
+
+        engine.dispose()  # the connection that made the schema had the default path
     Base.metadata.create_all(engine)
     try:
         yield engine

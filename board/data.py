@@ -31,7 +31,7 @@ from ivr.state import state_key
 from register.erlang import agents_needed
 from register.events import FINAL_CALL_STATUSES
 from register.models import CallbackRequest, RegisterCall, VoiceMessage
-from routing.queue import WAITING_SETS, line_counts
+from routing.queue import WAITING_SETS, line_counts_in, parse_line_counts
 from routing.scripts import PREFIX, text
 
 CLASSES = {"preferential": "preferencial", "authority": "autoridad", "normal": "general"}
@@ -57,32 +57,51 @@ def slot_label(slot: int) -> str:
     return f"{slot // 2:02d}:{30 * (slot % 2):02d}"
 
 
-# --- The line ------------------------------------------------------------------------------
+# --- The line and the agents, from Redis ----------------------------------------------------
 
 
-def waiting_line(r: redis.Redis, settings: BoardSettings, *, now_ms: int) -> dict[str, Any]:
-    """Every waiting caller counted by class and language (one read-only script in Redis),
-    the longest wait and how many are past the limit (the arrivals' set), and the first
-    ``callers_shown`` callers, in the order they will be served, one by one with their wait."""
+def live_state(
+    r: redis.Redis,
+    settings: BoardSettings,
+    agent_rows: list[Any],
+    today_by_name: dict[str, tuple[int, int | None]],
+    *,
+    day: date,
+    now_ms: int,
+) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, int], bytes | None]:
+    """(the waiting line, the agents, the agents staffing each half hour, the day's cached
+    need), in two round trips to Redis: every waiting caller counted by class and language
+    (one read-only script), the longest wait and how many are past the limit (the arrivals'
+    set), the heads of the waiting sets, the agents' hashes; then the first ``callers_shown``
+    callers, in the order they will be served, one by one with their wait."""
     shown_n = settings.callers_shown
     limit = settings.wait_alert_seconds
-    counts = line_counts(r)
     pipe = r.pipeline(transaction=False)
+    line_counts_in(r, pipe)
     for name in WAITING_SETS:
         pipe.zrange(f"{PREFIX}q:{name}", 0, shown_n - 1, withscores=True)
     pipe.zrange(f"{PREFIX}w", 0, 0, withscores=True)
     pipe.zcount(f"{PREFIX}w", "-inf", now_ms - limit * 1000)
-    *heads, oldest, over = pipe.execute()
+    pipe.hgetall(STAFFED_KEY.format(day=day.isoformat()))
+    pipe.get(NEED_KEY.format(day=day.isoformat()))
+    for agent_id, _nombre, _activo in agent_rows:
+        pipe.hmget(f"{PREFIX}a:{agent_id}", "st", "since", "call")
+    replies = pipe.execute()
+    counts = parse_line_counts(replies[0])
+    heads = replies[1 : 1 + len(WAITING_SETS)]
+    oldest, over, staffed_raw, need = replies[1 + len(WAITING_SETS) : 5 + len(WAITING_SETS)]
+    agent_fields = replies[5 + len(WAITING_SETS) :]
+
     order = sorted((float(score), text(sid)) for found in heads for sid, score in found)
     shown = [sid for _score, sid in order[:shown_n]]
     pipe = r.pipeline(transaction=False)
     for sid in shown:
         pipe.hmget(f"{PREFIX}c:{sid}", "cls", "lang", "arr")
         pipe.get(state_key(sid))
-    replies = pipe.execute() if shown else []
+    fields = pipe.execute() if shown else []
     callers = []
     for place, sid in enumerate(shown):
-        (cls, lang, arr), raw = replies[2 * place], replies[2 * place + 1]
+        (cls, lang, arr), raw = fields[2 * place], fields[2 * place + 1]
         arrival = int(float(arr)) if arr else now_ms
         wait = max(0, (now_ms - arrival) // 1000)
         callers.append(
@@ -97,35 +116,29 @@ def waiting_line(r: redis.Redis, settings: BoardSettings, *, now_ms: int) -> dic
                 "resumen": bool(raw) and bool(orjson.loads(raw).get("summary_url")),
             }
         )
-    longest = max(0, (now_ms - int(oldest[0][1])) // 1000) if oldest else 0
-    return {
+    line = {
         "total": counts.total,
         "por_clase": {CLASSES[k]: n for k, n in counts.by_priority.items()},
         "por_idioma": counts.by_language,
-        "espera_max_seg": longest,
+        "espera_max_seg": max(0, (now_ms - int(oldest[0][1])) // 1000) if oldest else 0,
         "sobre_limite": int(over),
         "limite_seg": limit,
         "llamantes": callers,
     }
+    staffed = {text(k): int(text(v)) for k, v in staffed_raw.items()}
+    return line, _agents(agent_rows, agent_fields, today_by_name, now_ms), staffed, need
 
 
-# --- The agents ----------------------------------------------------------------------------
-
-
-def agents_now(
-    session: Session, r: redis.Redis, today_by_name: dict[str, tuple[int, int | None]], now_ms: int
+def _agents(
+    rows: list[Any],
+    fields: list[Any],
+    today_by_name: dict[str, tuple[int, int | None]],
+    now_ms: int,
 ) -> list[dict[str, Any]]:
     """Every active agent (and any inactive one still signed in) with state and time in it,
     calls taken today and their average handle time."""
-    rows = session.execute(select(Agent.id, Agent.nombre, Agent.activo).order_by(Agent.nombre))
-    listed = list(rows)
-    pipe = r.pipeline(transaction=False)
-    for agent_id, _nombre, _activo in listed:
-        pipe.hmget(f"{PREFIX}a:{agent_id}", "st", "since", "call")
     out = []
-    for (agent_id, nombre, activo), (st, since, call) in zip(
-        listed, pipe.execute() if listed else [], strict=True
-    ):
+    for (agent_id, nombre, activo), (st, since, call) in zip(rows, fields, strict=True):
         state = text(st) if st else "offline"
         if not activo and state == "offline":
             continue
@@ -188,25 +201,36 @@ def today_figures(
     aggregated by the database over today's rows (the ``fecha`` index: no other day is read)."""
     within = and_(ANSWERED, func.coalesce(RC.espera_seg, 0) <= settings.service_level_seconds)
     recent = RC.queued_at >= now - timedelta(minutes=30)
-    (
-        offered,
-        answered,
-        abandoned,
-        answered_within,
-        asa,
-        recent_done,
-        recent_within,
-    ) = session.execute(
-        select(
-            func.count().filter(OFFERED),
-            func.count().filter(ANSWERED),
-            func.count().filter(ABANDONED),
-            func.count().filter(within),
-            func.avg(func.coalesce(RC.espera_seg, 0)).filter(ANSWERED),
-            func.count().filter(and_(recent, or_(ANSWERED, ABANDONED))),
-            func.count().filter(and_(recent, within)),
-        ).where(*_of_day(day))
-    ).one()
+    slot = _slot_expression().label("slot")
+    by_slot = list(
+        session.execute(
+            select(
+                slot,
+                func.count(),
+                func.count().filter(ANSWERED),
+                func.count().filter(ABANDONED),
+                func.count().filter(within),
+                func.sum(func.coalesce(RC.espera_seg, 0)).filter(ANSWERED),
+                func.count().filter(and_(recent, or_(ANSWERED, ABANDONED))),
+                func.count().filter(and_(recent, within)),
+            )
+            .where(*_of_day(day), OFFERED)
+            .group_by(slot)
+            .order_by(slot)
+        )
+    )
+    halves = [
+        {
+            "franja": slot_label(int(row[0])),
+            "ofrecidas": row[1],
+            "atendidas": row[2],
+            "abandonadas": row[3],
+        }
+        for row in by_slot
+    ]
+    offered, answered, abandoned, answered_within, waited, recent_done, recent_within = (
+        sum(int(row[i] or 0) for row in by_slot) for i in range(1, 8)
+    )
     totals = {
         "ofrecidas": offered,
         "atendidas": answered,
@@ -215,7 +239,7 @@ def today_figures(
         "nivel_servicio": _share(answered_within, answered + abandoned),
         "nivel_servicio_30min": _share(recent_within, recent_done),
         "llamadas_30min": recent_done,
-        "asa_seg": _round(asa),
+        "asa_seg": round(waited / answered) if answered else None,
     }
     agents = {
         name: (int(n), _round(aht))
@@ -229,18 +253,6 @@ def today_figures(
             .group_by(RC.atendido_por)
         )
     }
-    slot = _slot_expression().label("slot")
-    halves = [
-        {"franja": slot_label(int(s)), "ofrecidas": o, "atendidas": a, "abandonadas": b}
-        for s, o, a, b in session.execute(
-            select(
-                slot, func.count(), func.count().filter(ANSWERED), func.count().filter(ABANDONED)
-            )
-            .where(*_of_day(day), OFFERED)
-            .group_by(slot)
-            .order_by(slot)
-        )
-    ]
     return totals, agents, halves
 
 
@@ -293,15 +305,18 @@ def organs_today(session: Session, day: date) -> list[dict[str, Any]]:
 
 def pending_work(session: Session, day: date) -> dict[str, int]:
     """Open callbacks due today and overdue; voice messages no one has heard yet."""
-    due, overdue = session.execute(
+    cb = CallbackRequest
+    open_until_today = and_(cb.status.in_(OPEN_CALLBACKS), cb.due_date <= day)
+    due, overdue, messages = session.execute(
         select(
-            func.count().filter(CallbackRequest.due_date >= day),
-            func.count().filter(CallbackRequest.due_date < day),
-        ).where(CallbackRequest.status.in_(OPEN_CALLBACKS), CallbackRequest.due_date <= day)
+            select(func.count()).where(open_until_today, cb.due_date == day).scalar_subquery(),
+            select(func.count()).where(open_until_today, cb.due_date < day).scalar_subquery(),
+            select(func.count())
+            .select_from(VoiceMessage)
+            .where(VoiceMessage.status == "pendiente")
+            .scalar_subquery(),
+        )
     ).one()
-    messages = session.scalar(
-        select(func.count()).select_from(VoiceMessage).where(VoiceMessage.status == "pendiente")
-    )
     return {
         "devoluciones_hoy": int(due or 0),
         "devoluciones_vencidas": int(overdue or 0),
@@ -346,16 +361,15 @@ def need_by_half_hour(
 
 
 def cached_need(
-    session: Session, r: redis.Redis, day: date, settings: BoardSettings
+    session: Session, r: redis.Redis, day: date, settings: BoardSettings, raw: bytes | None
 ) -> dict[str, dict[str, float]]:
-    """need_by_half_hour, computed once a day (past days do not change)."""
-    key = NEED_KEY.format(day=day.isoformat())
-    raw = r.get(key)
+    """need_by_half_hour, computed once a day (past days do not change); ``raw``: what Redis
+    holds for the day (read with the rest of the board)."""
     if raw is not None:
         found: dict[str, dict[str, float]] = orjson.loads(raw)
         return found
     need = need_by_half_hour(session, day, settings)
-    r.set(key, orjson.dumps(need), ex=2 * 24 * 3600)
+    r.set(NEED_KEY.format(day=day.isoformat()), orjson.dumps(need), ex=2 * 24 * 3600)
     return need
 
 
@@ -399,10 +413,12 @@ def snapshot(
     now = datetime.fromtimestamp(now_ms / 1000, UTC)
     day = now.astimezone(LIMA).date()
     totals, by_name, halves = today_figures(session, day, settings, now=now)
-    staffed_raw = r.hgetall(STAFFED_KEY.format(day=day.isoformat()))
-    staffed = {text(k): int(text(v)) for k, v in staffed_raw.items()}
-    agents = agents_now(session, r, by_name, now_ms)
-    line = waiting_line(r, settings, now_ms=now_ms)
+    agent_rows = list(
+        session.execute(select(Agent.id, Agent.nombre, Agent.activo).order_by(Agent.nombre))
+    )
+    line, agents, staffed, need = live_state(
+        r, settings, agent_rows, by_name, day=day, now_ms=now_ms
+    )
     return {
         "ts": now_ms,
         "fecha": day.isoformat(),
@@ -413,7 +429,7 @@ def snapshot(
         "conectados": sum(1 for a in agents if a["estado"] not in ("offline", "paused")),
         "hoy": totals | pending_work(session, day),
         "organos": organs_today(session, day),
-        "franjas": half_hours(halves, cached_need(session, r, day, settings), staffed),
+        "franjas": half_hours(halves, cached_need(session, r, day, settings, need), staffed),
         "objetivo": {
             "segundos": settings.service_level_seconds,
             "nivel": settings.service_level_target,

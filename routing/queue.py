@@ -308,7 +308,16 @@ class LineCounts:
 
 def line_counts(r: redis.Redis) -> LineCounts:
     """Every waiting caller counted by class and language, in one read-only script."""
-    total, pref, auth, normal, es, qu, ay = (int(v) for v in scripts(r).line_counts())
+    return parse_line_counts(scripts(r).line_counts())
+
+
+def line_counts_in(r: redis.Redis, pipe: redis.client.Pipeline) -> None:
+    """The same script, inside a pipeline of ``r`` (its reply: parse_line_counts)."""
+    scripts(r).line_counts(client=pipe)
+
+
+def parse_line_counts(reply: Any) -> LineCounts:
+    total, pref, auth, normal, es, qu, ay = (int(v) for v in reply)
     return LineCounts(
         total,
         {"preferential": pref, "authority": auth, "normal": normal},
