@@ -5,6 +5,7 @@ ringing agent and finds it in the audit log. The README's screenshot is taken he
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -38,6 +39,7 @@ from tests.routing.conftest import add_agent, caller_state, sid
 
 pytestmark = BROWSER
 R = RoutingSettings()
+# The README's screenshot: written there with UPDATE_SCREENSHOTS=1, else to the test's folder.
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "board.png"
 
 
@@ -92,6 +94,7 @@ def test_the_board_live_in_chromium(
     session: Session,
     twilio: TwilioSigner,
     redis_client: redis.Redis,
+    tmp_path: Path,
 ) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -179,8 +182,9 @@ def test_the_board_live_in_chromium(
             page.wait_for_selector("#organo-DGPP")
             assert "Tita Titular (titular): 3" in page.inner_text("#organo-DGPP")
             assert "no contestó 3 llamadas hoy" in page.inner_text("#alertas")
-            SCREENSHOT.parent.mkdir(exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT), full_page=True)
+            shot = SCREENSHOT if os.environ.get("UPDATE_SCREENSHOTS") else tmp_path / "board.png"
+            page.screenshot(path=str(shot), full_page=True)
+            assert shot.read_bytes().startswith(b"\x89PNG")
 
             page.click(f"#agente-{beto.id} button[data-accion=liberar]")
             page.wait_for_selector(f"#agente-{beto.id}[data-estado=offline]", timeout=2000)
