@@ -280,8 +280,8 @@ def test_the_need_comes_from_the_last_four_same_weekdays_through_erlang_c(
 
     assert list(need) == ["10:00"]
     assert need["10:00"]["llamadas"] == 25
-    assert need["10:00"]["agentes"] == agents_needed(50, 180, 0.8, 20)
-    assert need["10:00"]["agentes"] >= 4  # 2.5 Erlangs need more than 3 agents for 80 % in 20 s
+    # 25 calls a half hour of 180 s: 2.5 Erlangs; 4 agents answer 72.9 % within 20 s, 5 answer 90.1 %
+    assert need["10:00"]["agentes"] == 5 == agents_needed(50, 180, 0.8, 20)
 
 
 def test_service_level_of_the_last_half_hour_below_target_alerts(
