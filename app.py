@@ -28,6 +28,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     redis_store.init_app(app)
 
     import admin
+    import board
     import console
     import directory
     import ivr
@@ -41,7 +42,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(health_bp)
     app.register_blueprint(metrics_bp)
     init_migrations(app)
-    for package in (directory, ivr, routing, register, webhooks, admin, console):
+    for package in (directory, ivr, routing, register, webhooks, admin, console, board):
         package.init_app(app)
 
     if not app.config["TWILIO_VALIDATE_SIGNATURES"]:

@@ -154,6 +154,33 @@ class Config:
         self.METRICS_TOKEN = env_str("METRICS_TOKEN")
         # /health answers 503 when no rq worker has sent a heartbeat lately.
         self.HEALTH_WORKER_REQUIRED = env_bool("HEALTH_WORKER_REQUIRED", True)
+        # The supervisor's live board (board/): how often its snapshot is recomputed and
+        # published, and its alerts (shown on the board; e-mailed once a day each to
+        # BOARD_ALERT_EMAIL, comma-separated, when set).
+        self.BOARD_MIN_INTERVAL_MS = env_int("BOARD_MIN_INTERVAL_MS", 500)
+        self.BOARD_REFRESH_MS = env_int("BOARD_REFRESH_MS", 2000)
+        self.BOARD_CALLERS_SHOWN = env_int("BOARD_CALLERS_SHOWN", 100)
+        self.BOARD_WAIT_ALERT_MINUTES = env_int("BOARD_WAIT_ALERT_MINUTES", 5)
+        self.BOARD_SERVICE_LEVEL_SECONDS = env_int("BOARD_SERVICE_LEVEL_SECONDS", 20)
+        self.BOARD_SERVICE_LEVEL_TARGET_PCT = env_int("BOARD_SERVICE_LEVEL_TARGET_PCT", 80)
+        self.BOARD_RED_MISSED_ALERT = env_int("BOARD_RED_MISSED_ALERT", 3)
+        self.BOARD_ALERT_EMAIL = env_str("BOARD_ALERT_EMAIL")
+
+        # The live channel (live/, `python -m live`) and the agent's console (/agente).
+        self.LIVE_HOST = env_str("LIVE_HOST", "0.0.0.0")
+        self.LIVE_PORT = env_int("LIVE_PORT", 5001)
+        # The stream's base URL as the page sees it; unset: same host, port LIVE_PORT, /live.
+        self.LIVE_URL = env_str("LIVE_URL")
+        # Origins whose pages may open a stream (comma-separated); unset: PUBLIC_BASE_URL's.
+        self.LIVE_ALLOWED_ORIGINS = env_str("LIVE_ALLOWED_ORIGINS")
+        self.LIVE_HEARTBEAT_SECONDS = env_int("LIVE_HEARTBEAT_SECONDS", 15)
+        # An open console keeps the agent present; closed, the agent is gone within this.
+        self.LIVE_PRESENCE_TTL_SECONDS = env_int("LIVE_PRESENCE_TTL_SECONDS", 15)
+        # The browser softphone's Access Tokens (unset: /agente/token answers 503).
+        self.TWILIO_API_KEY_SID = env_str("TWILIO_API_KEY_SID")
+        self.TWILIO_API_KEY_SECRET = env_str("TWILIO_API_KEY_SECRET")
+        self.TWILIO_TWIML_APP_SID = env_str("TWILIO_TWIML_APP_SID")
+        self.SOFTPHONE_TOKEN_TTL_SECONDS = env_int("SOFTPHONE_TOKEN_TTL_SECONDS", 3600)
 
     def validate(self) -> None:
         missing = [name for name in REQUIRED_IN_PRODUCTION if not getattr(self, name)]

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 import redis
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 PREFIX = "live:"
+HERE_PREFIX = "livehere:"  # not under PREFIX: the live process subscribes to live:*
 TICKET_SALT = "live-channel"
 TICKET_MAX_AGE_SECONDS = 12 * 3600  # a shift; the page asks for a new one when refused
 
@@ -50,6 +52,32 @@ def publish(r: redis.Redis, topic: str, event: str, data: dict[str, Any]) -> Non
 def publish_in(pipe: redis.client.Pipeline, topic: str, event: str, data: dict[str, Any]) -> None:
     """The same, inside a caller's pipeline (delivered when it executes)."""
     pipe.publish(channel(topic), message(event, data))
+
+
+def here_key(topic: str) -> str:
+    """The key the live process keeps alive while a page listens to ``topic`` (its TTL is a
+    few seconds, refreshed while the stream is open, deleted when it closes)."""
+    return HERE_PREFIX + topic
+
+
+def is_listening(r: redis.Redis, topic: str) -> bool:
+    """Whether a page listens to ``topic`` now (an agent's console is open)."""
+    return bool(r.exists(here_key(topic)))
+
+
+def stream_base(configured: str | None, host_url: str, port: int) -> str:
+    """The stream's base URL as a page sees it: LIVE_URL when set, else the page's own host
+    (``host_url``, e.g. ``request.host_url``) on port LIVE_PORT, path /live."""
+    if configured:
+        return configured.rstrip("/")
+    parts = urlsplit(host_url)
+    return f"{parts.scheme or 'http'}://{parts.hostname or 'localhost'}:{port}/live"
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of a URL (what a Content-Security-Policy names)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _serializer(secret: str) -> URLSafeTimedSerializer:

@@ -31,6 +31,7 @@ ENTITY_NAMES = {
     "ivr_setting": "Horario y ajustes",
     "closure_day": "Días de cierre",
     "register_call": "Notas de la Red en el registro",
+    "supervision": "Supervisión (tablero)",
 }
 PAGE_SIZE = 200
 

@@ -19,6 +19,7 @@ ADMIN_ROLES = SETTINGS_ROLES
 AUDIT_ROLES = frozenset({"admin", "supervisor"})
 INBOX_ROLES = frozenset({"agente", "supervisor", "admin"})
 RED_ROLES = frozenset({"red"})  # the Red member's page (/red)
+BOARD_ROLES = frozenset({"supervisor", "admin"})  # /supervision (board/views.py)
 STAFF_ROLES = frozenset({"admin", "supervisor", "agente", "red", "lector"})
 
 # Each role's start page (PRODUCT.md "Staff pages"). The agent console (/agente), the live
@@ -26,7 +27,7 @@ STAFF_ROLES = frozenset({"admin", "supervisor", "agente", "red", "lector"})
 # they are, those roles start on the page of theirs that exists.
 START_PAGES = {
     "admin": "admin.directorio_admin",
-    "supervisor": "admin.reportes",
+    "supervisor": "board.supervision",
     "agente": "staff.buzon",
     "red": "red.red",
     "lector": "admin.reportes",
@@ -58,6 +59,7 @@ def nav_links(role: str | None) -> list[tuple[str, str]]:
         ("admin.directorio_admin", "Directorio", ADMIN_ROLES),
         ("directory.directorio", "Directorio", STAFF_ROLES - ADMIN_ROLES),
         ("red.red", "Mis llamadas", RED_ROLES),
+        ("board.supervision", "Supervisión", BOARD_ROLES),
         ("staff.buzon", "Buzón", INBOX_ROLES),
         ("admin.reportes", "Reportes", REPORT_ROLES),
         ("admin.auditoria", "Auditoría", AUDIT_ROLES),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -18,7 +19,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from admin import twilio_media
+import recording_media
 from admin.auth import RED_ROLES, roles_required
 from admin.forms import RedNoteForm
 from clock import lima_now
@@ -105,7 +106,7 @@ def resumen(call_sid: str) -> ResponseReturnValue:
         abort(404)
     if not found.summary_url:
         abort(404)
-    return twilio_media.proxied(found.summary_url, f"summary of {call_sid}")
+    return recording_media.proxied(found.summary_url, current_app.config, f"summary of {call_sid}")
 
 
 @bp.post("/red/llamadas/<call_sid>/nota")

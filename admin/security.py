@@ -15,6 +15,8 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 
+import livebus
+
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, key_prefix="red:limiter", strategy="fixed-window")
 
@@ -95,7 +97,17 @@ def _headers(response: Response) -> Response:
     if is_twilio_path(request.path):
         return response
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CSP)
+    # The staff pages' live updates come from the live channel's stream (livebus.py), which
+    # may be on another origin (its own port in development).
+    live = livebus.stream_base(
+        current_app.config.get("LIVE_URL"),
+        request.host_url,
+        current_app.config.get("LIVE_PORT", 5001),
+    )
+    headers.setdefault(
+        "Content-Security-Policy",
+        CSP.replace("connect-src 'self'", f"connect-src 'self' {livebus.origin_of(live)}"),
+    )
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("X-Content-Type-Options", "nosniff")

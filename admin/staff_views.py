@@ -18,7 +18,8 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from admin import inbox, twilio_media
+import recording_media
+from admin import inbox
 from admin.auth import INBOX_ROLES, roles_required, start_endpoint
 from admin.forms import InboxStateForm
 from admin.recordings import MIMETYPES, recording_path
@@ -84,11 +85,13 @@ def buzon_estado(message_id: int) -> ResponseReturnValue:
 @roles_required(*INBOX_ROLES)
 def buzon_grabacion(message_id: int) -> ResponseReturnValue:
     """The message's audio, fetched from Twilio with the account's credentials and passed on
-    to the page's player (admin/twilio_media.py)."""
+    to the page's player (recording_media.py)."""
     message = db.session.get(inbox.VoiceMessage, message_id)
     if message is None or not message.recording_url:
         abort(404)
-    return twilio_media.proxied(message.recording_url, f"message {message_id}")
+    return recording_media.proxied(
+        message.recording_url, current_app.config, f"message {message_id}"
+    )
 
 
 @bp.get("/audio/<name>")

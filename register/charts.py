@@ -49,12 +49,14 @@ def bar_chart(
     height: int = 260,
     label_every: int = 1,
     chart_id: str = "",
+    overlay: Series | None = None,
 ) -> str:
-    """Vertical stacked bars, one per label."""
+    """Vertical stacked bars, one per label; ``overlay``: a line over them (e.g. a need)."""
     left, right, top, bottom = 44, 12, 34, 42
     plot_w, plot_h = width - left - right, height - top - bottom
     totals = [sum(s[1][i] for s in series) for i in range(len(labels))]
-    top_value = _nice_max(max(totals, default=0))
+    highest = max([*totals, *(overlay[1] if overlay else ())], default=0)
+    top_value = _nice_max(highest)
     n = max(len(labels), 1)
     slot = plot_w / n
     bar_w = max(2.0, slot * 0.7)
@@ -63,7 +65,7 @@ def bar_chart(
         f'width="100%" role="img" aria-label="{escape(title)}" class="chart" '
         f'id="{escape(chart_id)}">',
         f"<title>{escape(title)}</title>",
-        *_legend(series, left, 18),
+        *_legend([*series, *([overlay] if overlay else [])], left, 18),
     ]
     for k in range(5):
         value = top_value * k / 4
@@ -90,6 +92,19 @@ def bar_chart(
             out.append(
                 f'<text x="{x + bar_w / 2:.1f}" y="{top + plot_h + 16}" font-size="11" '
                 f'text-anchor="middle">{escape(label)}</text>'
+            )
+    if overlay is not None and labels:
+        name, values, colour = overlay
+        points = [
+            (left + slot * i + slot / 2, top + plot_h - plot_h * v / top_value)
+            for i, v in enumerate(values)
+        ]
+        path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+        out.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        for (x, y), label, value in zip(points, labels, values, strict=True):
+            out.append(
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}">'
+                f"<title>{escape(label)}: {value:g} {escape(name)}</title></circle>"
             )
     out.append(
         f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" '

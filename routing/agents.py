@@ -12,6 +12,7 @@ import redis
 from sqlalchemy.orm import Session
 
 from directory.models import Agent
+from routing.queue import announce
 from routing.scripts import PREFIX, SPEAKER_LANGUAGES, scripts, text
 from routing.settings import RoutingSettings
 
@@ -59,6 +60,7 @@ def set_state(
     verdict, state = scripts(r).agent_set(args=[agent_id, target, now, langs, wrap_until])
     if text(verdict) != "ok":
         raise StateRefused(text(state))
+    announce(r)
     return text(state)
 
 
@@ -107,7 +109,10 @@ def answered(r: redis.Redis, call_sid: str, agent_id: int, *, now: int) -> int |
     """The agent picked up the offered caller. Returns the caller's wait in ms, or None when
     this offer is no longer current (a retry, or the caller left)."""
     wait = int(scripts(r).answered(args=[call_sid, agent_id, now]))
-    return None if wait < 0 else wait
+    if wait < 0:
+        return None
+    announce(r)
+    return wait
 
 
 def missed(
@@ -116,6 +121,8 @@ def missed(
     """The agent did not answer: the caller goes back to their place; the agent is paused
     after ``max_misses`` misses in a row. Returns (caller requeued, agent state)."""
     requeued, state = scripts(r).no_answer(args=[call_sid, agent_id, now, settings.max_misses])
+    if int(requeued):
+        announce(r)
     return bool(int(requeued)), text(state)
 
 
@@ -130,9 +137,11 @@ def conversation_ended(
 ) -> bool:
     """The conversation is over: the agent goes to wrap-up; the handle time is recorded."""
     wrap_until = now + settings.wrap_up_seconds * 1000
-    return bool(
-        int(scripts(r).ended(args=[call_sid, agent_id, now, wrap_until, max(0, handle_seconds)]))
-    )
+    args = [call_sid, agent_id, now, wrap_until, max(0, handle_seconds)]
+    changed = bool(int(scripts(r).ended(args=args)))
+    if changed:
+        announce(r)
+    return changed
 
 
 def hand_over(r: redis.Redis, call_sid: str, to_agent: int, *, now: int) -> bool:

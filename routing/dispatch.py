@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import redis
 from rq import Queue, Retry
 
+from routing.queue import announce
 from routing.scripts import scripts, text
 from routing.settings import RoutingSettings
 
@@ -35,6 +36,8 @@ def match(
     r: redis.Redis, *, now: int, settings: RoutingSettings, max_pairs: int = 50
 ) -> list[Match]:
     reply = scripts(r).match(args=[now, settings.language_wait_seconds * 1000, max_pairs])
+    if reply:
+        announce(r)
     return [
         Match(text(reply[i]), int(text(reply[i + 1])), text(reply[i + 2]) == "1")
         for i in range(0, len(reply), 3)

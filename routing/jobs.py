@@ -325,6 +325,18 @@ def timeout_caller(call_sid: str) -> bool:
     return twilio_rest.dequeue_to_url(line.twilio_queue(ctx.r), call_sid, url)
 
 
+def callback_caller(call_sid: str) -> str:
+    """A supervisor took the caller out of the line into a callback (board/actions.py): out of
+    Twilio's queue to the callback goodbye (the request is already recorded)."""
+    ctx = from_app()
+    url = ctx.links("queue.callback_goodbye", call=call_sid)
+    if twilio_rest.dequeue_to_url(line.twilio_queue(ctx.r), call_sid, url):
+        return "dequeued"
+    if twilio_rest.redirect_call(call_sid, url):  # out of the queue already: the call itself
+        return "redirected"
+    return "gone"
+
+
 @dataclass
 class SweepReport:
     timeouts: list[str] = field(default_factory=list)

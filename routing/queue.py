@@ -17,6 +17,7 @@ from typing import Any
 
 import redis
 
+import livebus
 from ivr.state import CallState
 from register.events import Journal
 from routing.scripts import CALLER_TTL_SECONDS, PREFIX, scripts, text
@@ -67,6 +68,12 @@ class WaitingCaller:
         if self.status in (CallerStatus.BRIDGED, CallerStatus.DONE):
             return self.agent_id
         return None
+
+
+def announce(r: redis.Redis) -> None:
+    """Tell the live channel's ``line`` topic that the line or the agents' presence changed
+    (the supervisor's board recomputes; board/publisher.py)."""
+    livebus.publish(r, "line", "changed", {})
 
 
 def _key(call_sid: str) -> str:
@@ -170,14 +177,20 @@ def enqueue(
             CALLER_TTL_SECONDS,
         ]
     )
-    return Entry(call_sid, text(reply[0]) == "queued", float(reply[1]), int(float(reply[2])))
+    entry = Entry(call_sid, text(reply[0]) == "queued", float(reply[1]), int(float(reply[2])))
+    if entry.is_new:
+        announce(r)
+    return entry
 
 
 def requeue(r: redis.Redis, call_sid: str, *, now: int) -> str:
     """Put back a caller who left with an agent (no answer, failed transfer): same place.
 
     Returns requeued, waiting (already back) or missing (unknown caller: enqueue anew)."""
-    return text(scripts(r).requeue(args=[call_sid, CALLER_TTL_SECONDS, now]))
+    outcome = text(scripts(r).requeue(args=[call_sid, CALLER_TTL_SECONDS, now]))
+    if outcome == "requeued":
+        announce(r)
+    return outcome
 
 
 def position(r: redis.Redis, call_sid: str) -> int | None:
@@ -221,7 +234,18 @@ def leave(
     an unknown caller; wait ms)."""
     reply = scripts(r).leave(args=[call_sid, now, new_state.value])
     previous = text(reply[0])
+    if previous in (CallerStatus.WAITING, CallerStatus.OFFERED):
+        announce(r)
     return (CallerStatus(previous) if previous else None), int(reply[1])
+
+
+def promote(r: redis.Redis, call_sid: str, *, step_ms: int = 1000) -> bool:
+    """Move a waiting caller ahead of everyone waiting (a supervisor's decision); False when
+    the caller is not waiting."""
+    moved = bool(text(scripts(r).promote(args=[call_sid, step_ms])))
+    if moved:
+        announce(r)
+    return moved
 
 
 def caller_hung_up(r: redis.Redis, journal: Journal, call_sid: str, *, now: int) -> bool:
@@ -257,6 +281,8 @@ def timed_out(
 ) -> list[str]:
     """Callers who reached the wait limit, taken out of line (state timeout)."""
     reply = scripts(r).timeouts(args=[now, settings.wait_limit_seconds * 1000, limit])
+    if reply:
+        announce(r)
     return [text(sid) for sid in reply]
 
 
@@ -271,6 +297,32 @@ def waiting_by_priority(r: redis.Redis) -> dict[str, int]:
         name = text(priority) if priority else "normal"
         counts[name] = counts.get(name, 0) + 1
     return counts
+
+
+@dataclass(frozen=True)
+class LineCounts:
+    total: int
+    by_priority: dict[str, int]  # preferential, authority, normal
+    by_language: dict[str, int]  # es, qu, ay
+
+
+def line_counts(r: redis.Redis) -> LineCounts:
+    """Every waiting caller counted by class and language, in one read-only script."""
+    return parse_line_counts(scripts(r).line_counts())
+
+
+def line_counts_in(r: redis.Redis, pipe: redis.client.Pipeline) -> None:
+    """The same script, inside a pipeline of ``r`` (its reply: parse_line_counts)."""
+    scripts(r).line_counts(client=pipe)
+
+
+def parse_line_counts(reply: Any) -> LineCounts:
+    total, pref, auth, normal, es, qu, ay = (int(v) for v in reply)
+    return LineCounts(
+        total,
+        {"preferential": pref, "authority": auth, "normal": normal},
+        {"es": es, "qu": qu, "ay": ay},
+    )
 
 
 def waiting_snapshot(r: redis.Redis, limit: int = 200) -> list[dict[str, str]]:

@@ -395,6 +395,51 @@ return out
 )
 
 
+# ARGV: sid, step_ms. A supervisor moves a waiting caller ahead of everyone waiting (their
+# score becomes the lowest one less step_ms). Returns the new score, or '' when not waiting.
+PROMOTE = (
+    _HELPERS
+    + """
+local sid = ARGV[1]
+local ck = P..'c:'..sid
+local f = redis.call('HMGET', ck, 'st', 'q', 'score')
+if f[1] ~= 'waiting' then return '' end
+local best = tonumber(f[3])
+for _, q in ipairs({'es', 'x', 'qu', 'ay'}) do
+  local head = redis.call('ZRANGE', P..'q:'..q, 0, 0, 'WITHSCORES')
+  if #head > 0 and tonumber(head[2]) < best then best = tonumber(head[2]) end
+end
+local score = best - tonumber(ARGV[2])
+redis.call('ZADD', P..'q:'..f[2], score, sid)
+redis.call('HSET', ck, 'score', score)
+return tostring(score)
+"""
+)
+
+
+# No ARGV. Read only: how many callers wait, by class and by language (every waiting set, each
+# caller's hash read here, so the board never moves 5,000 hashes over the network).
+# Returns {total, preferential, authority, normal, es, qu, ay}.
+LINE_COUNTS = """
+local P = 'rt:'
+local by = {preferential = 0, authority = 0, normal = 0, es = 0, qu = 0, ay = 0}
+local total = 0
+for _, q in ipairs({'es', 'x', 'qu', 'ay'}) do
+  for _, sid in ipairs(redis.call('ZRANGE', P..'q:'..q, 0, -1)) do
+    local f = redis.call('HMGET', P..'c:'..sid, 'cls', 'lang')
+    local c = f[1] or 'normal'
+    local l = f[2] or 'es'
+    if by[c] == nil then c = 'normal' end
+    if by[l] == nil then l = 'es' end
+    by[c] = by[c] + 1
+    by[l] = by[l] + 1
+    total = total + 1
+  end
+end
+return {total, by.preferential, by.authority, by.normal, by.es, by.qu, by.ay}
+"""
+
+
 class Scripts:
     """The scripts registered on one Redis client (cached per client)."""
 
@@ -409,6 +454,8 @@ class Scripts:
         self.handover = client.register_script(HANDOVER)
         self.leave = client.register_script(LEAVE)
         self.timeouts = client.register_script(TIMEOUTS)
+        self.promote = client.register_script(PROMOTE)
+        self.line_counts = client.register_script(LINE_COUNTS)
 
 
 _cache: dict[int, Scripts] = {}

@@ -10,8 +10,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = {"webhooks", "admin", "console", "routing", "ivr", "register", "directory"}
-BASE = ("extensions", "clock", "config", "twilio_rest", "mailer", "livebus")
+PACKAGES = {
+    "webhooks",
+    "admin",
+    "board",
+    "console",
+    "live",
+    "routing",
+    "ivr",
+    "register",
+    "directory",
+}
+BASE = ("extensions", "clock", "config", "twilio_rest", "mailer", "livebus", "recording_media")
 TOP = {"app", "worker", "health", "metrics", "migrations_cli"}
 
 

@@ -97,6 +97,13 @@ def _back_to_wait(step: Step) -> VoiceResponse:
     return response
 
 
+def _goodbye(step: Step) -> VoiceResponse:
+    response = VoiceResponse()
+    _safe_ctx(step).speak(response, "thanks")
+    response.hangup()
+    return response
+
+
 def _plain_whisper(step: Step) -> VoiceResponse:
     return flows.plain_whisper(_safe_ctx(step))
 
@@ -147,6 +154,14 @@ def fallback_done(step: Step) -> VoiceResponse:
 @twilio_step(_back_in_line)
 def timeout(step: Step) -> VoiceResponse:
     return flows.timeout_goodbye(db.session(), _ctx(step), _call(), form("From"), now=now_ms())
+
+
+@bp.post("/callback-goodbye")
+@twilio_step(_goodbye)
+def callback_goodbye(step: Step) -> VoiceResponse:
+    """A supervisor took the caller out of the line into a callback (routing.jobs
+    callback_caller): what the callback request says, and goodbye."""
+    return flows.callback_goodbye(db.session(), _ctx(step), _call(), form("From"), "cola")
 
 
 @bp.post("/bridge")
