@@ -49,6 +49,16 @@ def env_int(name: str, default: int) -> int:
         raise ConfigError(f"{name}={value!r} is not a whole number.") from exc
 
 
+def env_float(name: str, default: float) -> float:
+    value = env_str(name)
+    if value is None:
+        return default
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={value!r} is not a number of seconds.") from exc
+
+
 def default_database_url() -> str:
     return f"sqlite:///{INSTANCE_DIR / 'red_atencion.db'}"
 
@@ -145,6 +155,9 @@ class Config:
         self.METRICS_TOKEN = env_str("METRICS_TOKEN")
         # /health answers 503 when no rq worker has sent a heartbeat lately.
         self.HEALTH_WORKER_REQUIRED = env_bool("HEALTH_WORKER_REQUIRED", True)
+        # Faults (issue 15): a webhook's own budget; past it the caller gets the safe route (the
+        # answer then comes within about this, well inside Twilio's 15 s; 0 turns it off).
+        self.WEBHOOK_DEADLINE_SECONDS = env_float("WEBHOOK_DEADLINE_SECONDS", 3.0)
 
     def validate(self) -> None:
         missing = [name for name in REQUIRED_IN_PRODUCTION if not getattr(self, name)]
