@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 REQ_HASH := $(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-16)
 STAMP := $(VENV)/.installed-$(REQ_HASH)
 
-.PHONY: run test lint bench browser clean
+.PHONY: run test lint bench browser faults nginx clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ lint: $(STAMP)
 bench: $(STAMP)
 	@for b in bench/[a-z]*.py; do m=$$(basename $$b .py); \
 	  echo "== bench.$$m"; $(BIN)/python -m bench.$$m || exit 1; done
+
+# The fault suite (faults/__main__.py): the service under gunicorn with its own Redis and a
+# database of its own on this machine's PostgreSQL, through real faults; about 2-4 minutes.
+faults: $(STAMP)
+	$(BIN)/python -m faults
 
 # Web pages are tested in Debian's Chromium (never a downloaded browser).
 browser:
