@@ -20,7 +20,7 @@ run: $(STAMP)
 	RED_ENV=development $(BIN)/flask --app app seed demo --if-empty
 	RED_ENV=development PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
-test: $(STAMP) browser
+test: $(STAMP) browser nginx
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -46,6 +46,15 @@ browser:
 	    (apt-get install -y -qq chromium >/dev/null 2>&1 || \
 	     (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)); \
 	  else echo "chromium is missing: install Debian's chromium package for the browser tests"; fi; }
+
+# Two web nodes are tested behind Debian's nginx (tests/deploy/test_nginx.py).
+nginx:
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian's nginx for the reverse-proxy test"; \
+	    (apt-get install -y -qq nginx >/dev/null 2>&1 || \
+	     (apt-get update -qq && apt-get install -y -qq nginx >/dev/null)); \
+	  else echo "nginx is missing: install Debian's nginx package for the reverse-proxy test"; fi; }
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

@@ -176,6 +176,9 @@ class Config:
         # Faults (issue 15): a webhook's own budget; past it the caller gets the safe route (the
         # answer then comes within about this, well inside Twilio's 15 s; 0 turns it off).
         self.WEBHOOK_DEADLINE_SECONDS = env_float("WEBHOOK_DEADLINE_SECONDS", 3.0)
+        # How many reverse proxies (nginx) stand in front of the web nodes and set
+        # X-Forwarded-For/-Proto/-Host/-Port; 0: none, the headers are ignored.
+        self.TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
     def validate(self) -> None:
         if self.REDIS_SENTINELS:
