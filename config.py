@@ -95,6 +95,10 @@ class Config:
         # master they watch; when set, REDIS_URL is not used and every process follows a failover.
         self.REDIS_SENTINELS = env_str("REDIS_SENTINELS")
         self.REDIS_SENTINEL_MASTER = env_str("REDIS_SENTINEL_MASTER", "red-atencion")
+        # Replicas that must acknowledge the register's events (Redis WAIT) before they count
+        # as handed over; else they are kept in the outbox too. With Sentinel 1 by default: a
+        # failover then loses none of them.
+        self.REDIS_WAIT_REPLICAS = env_int("REDIS_WAIT_REPLICAS", 1 if self.REDIS_SENTINELS else 0)
         self.PUBLIC_BASE_URL = (env_str("PUBLIC_BASE_URL") or "").rstrip("/") or None
         self.TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "AC" + "0" * 32)
         self.TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")

@@ -8,6 +8,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -43,14 +44,21 @@ def tarpit() -> Iterator[int]:
 
 @contextlib.contextmanager
 def app_on(
-    tmp_path: Path, app: Flask, *, database_url: str | None = None, redis_url: str | None = None
+    tmp_path: Path,
+    app: Flask,
+    *,
+    database_url: str | None = None,
+    redis_url: str | None = None,
+    **overrides: Any,
 ) -> Iterator[Flask]:
-    """An app like the test app but on another database or Redis (inside its app context);
-    the shared extensions point back at the test app's afterwards."""
+    """An app like the test app but on another database or Redis, or other settings (inside
+    its app context); the shared extensions point back at the test app's afterwards."""
     cfg = settings.TestConfig()
     cfg.DATABASE_URL = database_url or app.config["DATABASE_URL"]
     cfg.REDIS_URL = redis_url or app.config["REDIS_URL"]
     cfg.INSTANCE_DIR = str(tmp_path / "instance")
+    for name, value in overrides.items():
+        setattr(cfg, name, value)
     engine = db.engine
     other = create_app(cfg)
     other.config.update({k: v for k, v in app.config.items() if k == "IVR_NOW"})
