@@ -7,8 +7,9 @@ default, strict), ``development`` (``make run``) or ``testing``.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = BASE_DIR / "instance"
@@ -40,23 +41,24 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 def env_int(name: str, default: int) -> int:
-    value = env_str(name)
-    if value is None:
-        return default
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise ConfigError(f"{name}={value!r} is not a whole number.") from exc
+    return _env_number(name, default, int, "a whole number")
 
 
 def env_float(name: str, default: float) -> float:
+    return _env_number(name, default, float, "a number")
+
+
+N = TypeVar("N", int, float)
+
+
+def _env_number(name: str, default: N, kind: Callable[[str], N], what: str) -> N:
     value = env_str(name)
     if value is None:
         return default
     try:
-        return float(value)
+        return kind(value)
     except ValueError as exc:
-        raise ConfigError(f"{name}={value!r} is not a number of seconds.") from exc
+        raise ConfigError(f"{name}={value!r} is not {what}.") from exc
 
 
 def parse_sentinels(text: str) -> list[tuple[str, int]]:
