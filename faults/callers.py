@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -87,10 +88,11 @@ async def post(
             reader, writer = await asyncio.open_connection(HOST, signer.port)
             writer.write(signer.request(path, params))
             await writer.drain()
-            raw = await reader.read()
-        head, _, body = raw.partition(b"\r\n\r\n")
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+            body = await reader.readexactly(int(length.group(1))) if length else b""
         status = int(head.split(b" ", 2)[1])
-    except (TimeoutError, OSError, ValueError, IndexError):
+    except (TimeoutError, OSError, ValueError, IndexError, asyncio.IncompleteReadError):
         status = 0
     finally:
         if writer is not None:

@@ -44,6 +44,7 @@ class Fault:
     restore: Action
     duplicate: bool = False
     reorder: bool = False
+    hold: float | None = None  # seconds, when not the suite's default
 
     def script(self, prefix: str) -> Script:
         return Script(prefix, duplicate=self.duplicate, reorder=self.reorder)
@@ -54,7 +55,8 @@ FAULTS = (
     Fault("Redis killed", _kill_redis, _start_redis),
     Fault("Redis frozen (SIGSTOP)", lambda s: s.redis.freeze(), lambda s: s.redis.thaw()),
     Fault("worker killed mid-batch", _kill_worker_mid_batch, lambda s: s.worker.start()),
-    Fault("PostgreSQL refusing", lambda s: s.proxy.refuse(), lambda s: s.proxy.restore()),
-    Fault("PostgreSQL hanging", lambda s: s.proxy.hang(), lambda s: s.proxy.restore()),
+    # Longer than the web's caches live (15 s for the hours), so that callers meet it too.
+    Fault("PostgreSQL refusing", lambda s: s.proxy.refuse(), lambda s: s.proxy.restore(), hold=16),
+    Fault("PostgreSQL hanging", lambda s: s.proxy.hang(), lambda s: s.proxy.restore(), hold=16),
     Fault("callbacks twice, reordered", _nothing, _nothing, duplicate=True, reorder=True),
 )

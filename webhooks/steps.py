@@ -30,7 +30,7 @@ from ivr import state
 from ivr.flow import SIMULATION_FIELD
 from ivr.state import CallState
 from register import sink_of
-from register.events import Handoff, Journal, Sink, keep, send, stage
+from register.events import Handoff, Journal, Sink, send, stage
 from webhooks.deadline import DeadlineExceeded, deadline
 from webhooks.twilio_auth import reject, signature_is_valid, twiml
 
@@ -80,9 +80,9 @@ def twilio_step(on_error: Callable[[Step], VoiceResponse]) -> Callable[[F], F]:
     TwiML, or ``on_error(step)``'s (logged) when anything behind it fails or the request's
     budget (WEBHOOK_DEADLINE_SECONDS) is spent.
 
-    After a Redis failure or the deadline, the events go to the outbox (the worker moves them
-    on within a minute), once the answer has been sent (``call_on_close``): Redis, which just
-    failed, or a database that hangs, cannot hold the caller's answer past the budget."""
+    After a Redis failure or the deadline, the events are handed to the register once the
+    answer has been sent (``call_on_close``): Redis, which just failed, or a database that
+    hangs, cannot hold the caller's answer past the budget."""
 
     def decorate(view: F) -> F:
         @functools.wraps(view)
@@ -110,7 +110,7 @@ def twilio_step(on_error: Callable[[Step], VoiceResponse]) -> Callable[[F], F]:
                     db.session.rollback()
                 document = twiml(on_error(step))
                 if isinstance(failure, DeadlineExceeded | redis.RedisError):
-                    document.call_on_close(functools.partial(_keep_all, step, sink))
+                    document.call_on_close(functools.partial(_hand_over, step, sink))
                 else:  # a fault of the view's own: Redis and the database are likely fine
                     settle(step, sink)
                     send(sink, step.journal.take())
@@ -124,11 +124,12 @@ def twilio_step(on_error: Callable[[Step], VoiceResponse]) -> Callable[[F], F]:
     return decorate
 
 
-def _keep_all(step: Step, sink: Sink) -> None:
-    """Once the safe route is sent: the request's events in the outbox (the spool if the
-    database fails too). Never raises."""
+def _hand_over(step: Step, sink: Sink) -> None:
+    """Once the safe route is sent: the request's events to the register (the stream; after
+    a Redis timeout the breaker sends them straight on to the outbox, else the spool). Never
+    raises."""
     settle(step, sink)
-    keep(sink, step.journal.take())
+    send(sink, step.journal.take())
 
 
 def _journal() -> Journal:

@@ -17,8 +17,6 @@ from sqlalchemy.orm import Session
 
 from extensions import db
 from ivr import cache
-from register import sink_of
-from register.events import flush_outbox
 from register.models import RegisterCall, RegisterOutbox
 from tests.conftest import TwilioSigner, call_params
 from tests.ivr.helpers import OPEN, enqueued, gather_action, said, twiml
@@ -112,7 +110,6 @@ def test_the_deadline_interrupts_a_view_that_waits_and_the_call_is_still_registe
     root, seconds = _timed(twilio, "/voice/incoming")
     assert seconds < 1.5
     assert enqueued(root)
-    assert flush_outbox(session, sink_of(app)) == 2  # incoming and plataforma
-    work()
+    work()  # Redis is fine: the events went to the stream once the answer was sent
     row = db.session.scalars(select(RegisterCall)).one()
     assert row.call_sid == SID and row.telefono == "+51987654321"
