@@ -110,6 +110,23 @@ def test_production_refuses_signature_validation_off(monkeypatch: pytest.MonkeyP
         load_config("production")
 
 
+def test_the_sentinels_setting_is_checked_and_names_the_bad_entry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("SECRET_KEY", "TWILIO_AUTH_TOKEN"):
+        monkeypatch.setenv(name, "x")
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://ivr.mef.gob.pe")
+    monkeypatch.setenv("REDIS_SENTINELS", "10.0.0.1:26379, 10.0.0.2")
+    with pytest.raises(ConfigError, match="'10.0.0.2' is not host:port"):
+        load_config("production")
+    monkeypatch.setenv("REDIS_SENTINELS", "10.0.0.1:26379,[::1]:26380")
+    config = load_config("production")
+    assert config.REDIS_WAIT_REPLICAS == 1  # with Sentinel, events wait for a replica
+    from config import parse_sentinels
+
+    assert parse_sentinels(config.REDIS_SENTINELS or "") == [("10.0.0.1", 26379), ("::1", 26380)]
+
+
 def test_unknown_profile_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RED_ENV", "staging")
     with pytest.raises(ConfigError, match="staging"):
