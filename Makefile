@@ -34,7 +34,7 @@ bench: $(STAMP)
 	  echo "== bench.$$m"; $(BIN)/python -m bench.$$m || exit 1; done
 
 # The fault suite (faults/__main__.py): the service under gunicorn with its own Redis and a
-# database of its own on this machine's PostgreSQL, through real faults; about 2-4 minutes.
+# database of its own on this machine's PostgreSQL, through real faults; about 2 minutes.
 faults: $(STAMP)
 	$(BIN)/python -m faults
 

@@ -6,7 +6,7 @@ PostgreSQL database, the Procfile's gunicorn web, rq worker and sweep), and for 
 injected and then taken away. Once every fault is over it waits for the register to catch up
 and counts each fault's rows (faults/rows.py). It prints a table (faults/report.py) and exits
 1 unless every request was answered within 5 s, no caller was left without a route and every
-call was registered complete and once. Bounded: about two to four minutes.
+call was registered complete and once. About two minutes; it gives up at 290 s.
 
 Settings: FAULTS_DATABASE_URL, any database of the PostgreSQL server to use (default
 postgresql://postgres@127.0.0.1:5432/postgres; the suite creates and drops its own).
