@@ -4,9 +4,10 @@ when anything behind the view fails.
 
 A view decorated with ``twilio_step(on_error)`` gets the request's ``Step`` as its first
 argument and returns TwiML. Then, in one redis-py MULTI, the states are saved and the events
-handed to the register (register.events.stage). If the view or that write fails, the caller
-gets ``on_error(step)``'s TwiML instead, and the events recorded so far (and those on_error
-records) still reach the register: on the stream, or in the outbox while Redis is down.
+handed to the register (register.events.stage). If the view or that write fails, or the
+request's budget is spent (webhooks/deadline.py, WEBHOOK_DEADLINE_SECONDS), the caller gets
+``on_error(step)``'s TwiML instead, and the events recorded so far (and those on_error records)
+still reach the register: on the stream, or in the outbox while Redis is down.
 """
 
 from __future__ import annotations
@@ -56,9 +57,9 @@ class Step:
 
 
 def write(step: Step) -> None:
-    """The states and the events in one MULTI; ``settle(step)`` after it, whatever happened
-    (raises if Redis fails: the states are lost, the settle keeps the events in the outbox and
-    the caller gets the safe route)."""
+    """The states and the events in one MULTI; ``settle`` after it, whatever happened (raises
+    if Redis fails: the states are lost, the settle keeps the events in the outbox and the
+    caller gets the safe route)."""
     events = list(step.journal.events)
     with sink_of(current_app).r.pipeline() as pipe:
         for call in step.states.values():
