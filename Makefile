@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 REQ_HASH := $(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-16)
 STAMP := $(VENV)/.installed-$(REQ_HASH)
 
-.PHONY: run test lint bench browser clean
+.PHONY: run test lint bench browser faults nginx clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ run: $(STAMP)
 	RED_ENV=development $(BIN)/flask --app app seed demo --if-empty
 	RED_ENV=development PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
-test: $(STAMP) browser
+test: $(STAMP) browser nginx
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -37,6 +37,11 @@ bench: $(STAMP)
 	  a=$$(test $$m = line && echo "$(BENCH_LINE_ARGS)"); \
 	  echo "== bench.$$m $$a"; $(BIN)/python -m bench.$$m $$a || exit 1; done
 
+# The fault suite (faults/__main__.py): the service under gunicorn with its own Redis and a
+# database of its own on this machine's PostgreSQL, through real faults; about 2 minutes.
+faults: $(STAMP)
+	$(BIN)/python -m faults
+
 # Web pages are tested in Debian's Chromium (never a downloaded browser).
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
@@ -45,6 +50,15 @@ browser:
 	    (apt-get install -y -qq chromium >/dev/null 2>&1 || \
 	     (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)); \
 	  else echo "chromium is missing: install Debian's chromium package for the browser tests"; fi; }
+
+# Two web nodes are tested behind Debian's nginx (tests/deploy/test_nginx.py).
+nginx:
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian's nginx for the reverse-proxy test"; \
+	    (apt-get install -y -qq nginx >/dev/null 2>&1 || \
+	     (apt-get update -qq && apt-get install -y -qq nginx >/dev/null)); \
+	  else echo "nginx is missing: install Debian's nginx package for the reverse-proxy test"; fi; }
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

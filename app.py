@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config, load_config
 from extensions import configure_logging, db, redis_store
@@ -26,6 +27,12 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     redis_store.init_app(app)
+    if hops := int(app.config.get("TRUSTED_PROXY_COUNT") or 0):
+        # Behind nginx (README "Deployment"): the client's address, the https scheme and the
+        # public host come from the X-Forwarded-* headers the trusted proxies set.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
+        )
 
     import admin
     import board

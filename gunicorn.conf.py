@@ -12,14 +12,14 @@ from typing import Any
 
 
 def on_starting(_server: Any) -> None:
-    import redis
-
     from config import load_config
-    from extensions import check_redis_persistence
+    from extensions import check_redis_persistence, redis_client
 
     config = load_config()
-    if config.ENV_NAME == "production" and config.REDIS_URL:
-        client = redis.Redis.from_url(config.REDIS_URL)
+    if config.ENV_NAME == "production" and (config.REDIS_URL or config.REDIS_SENTINELS):
+        client = redis_client(
+            config.REDIS_URL, config.REDIS_SENTINELS, config.REDIS_SENTINEL_MASTER
+        )
         check_redis_persistence(client, allow_no_aof=config.REDIS_ALLOW_NO_AOF)
 
 

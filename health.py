@@ -1,5 +1,5 @@
-"""`/health`: whether the database and Redis answer, an rq worker is alive, the register keeps
-up (the oldest event not yet written) and nothing waits in the outbox. 503 when any is past its
+"""`/health`: whether the database and Redis answer, an rq worker is alive, rq's scheduler runs
+for the worker's queues (it starts the retries of failed jobs), the register keeps up (the oldest event not yet written) and nothing waits in the outbox. 503 when any is past its
 limit, with what is wrong in the body, so a load balancer or a monitor can act on it."""
 
 from __future__ import annotations
@@ -42,6 +42,19 @@ def _worker() -> str:
     return "error: no rq worker has sent a heartbeat in 90 s"
 
 
+def _scheduler() -> str:
+    """A scheduler holds the lock of each of the worker's queues (rq's ``Queue.scheduler_pid``;
+    a killed worker's lock lives 61 s, then a live worker takes it over within 10 s)."""
+    config = current_app.config
+    names = (config["RQ_REGISTER_QUEUE"], config["RQ_DEFAULT_QUEUE"])
+    missing = [name for name in names if redis_store.queue(name).scheduler_pid is None]
+    if not missing:
+        return "ok"
+    if not config.get("HEALTH_WORKER_REQUIRED", True):
+        return "ok (no worker required)"
+    return f"error: no rq scheduler runs for the queue(s) {', '.join(missing)}"
+
+
 def _register_lag() -> str:
     oldest = redis_store.client.xrange(STREAM, count=1)
     if not oldest:
@@ -64,6 +77,7 @@ def health() -> ResponseReturnValue:
     _check(checks, "database", lambda: db.session.execute(text("SELECT 1")) and "ok")
     _check(checks, "redis", lambda: redis_store.client.ping() and "ok")
     _check(checks, "worker", _worker)
+    _check(checks, "scheduler", _scheduler)
     _check(checks, "register_lag", _register_lag)
     _check(checks, "outbox", _outbox)
     healthy = all(str(v).startswith("ok") for v in checks.values())

@@ -76,7 +76,10 @@ def login_failed(_response: Response) -> bool:
     return bool(g.get("login_failed"))
 
 
-def _storage_uri(redis_url: str) -> str:
+def _storage_uri(redis_url: str | None, sentinels: str | None, master: str | None) -> str:
+    if sentinels:  # the limits package follows the Sentinel master too
+        return f"redis+sentinel://{sentinels}/{master}"
+    assert redis_url is not None
     if redis_url.startswith("unix://"):
         return "redis+unix://" + redis_url.removeprefix("unix://")
     return redis_url
@@ -124,7 +127,14 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked by _protect_csrf, /voice/* excepted
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # the token lives as long as the session
-    app.config.setdefault("RATELIMIT_STORAGE_URI", _storage_uri(app.config["REDIS_URL"]))
+    app.config.setdefault(
+        "RATELIMIT_STORAGE_URI",
+        _storage_uri(
+            app.config["REDIS_URL"],
+            app.config.get("REDIS_SENTINELS"),
+            app.config.get("REDIS_SENTINEL_MASTER"),
+        ),
+    )
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
     csrf.init_app(app)
     limiter.init_app(app)

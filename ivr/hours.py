@@ -318,4 +318,9 @@ def load_hours(session: Session, env_hours: str, env_close_on_holidays: bool) ->
         days = frozenset(session.scalars(select(ClosureDay.day)))
         return Hours(spec, parse_service_hours(spec), close_on_holidays, days, source)
 
-    return cached(f"hours:{env_hours}:{env_close_on_holidays}", load)
+    def from_environment() -> Hours:  # the database down and nothing loaded yet
+        return Hours(
+            env_hours, parse_service_hours(env_hours), env_close_on_holidays, frozenset(), "entorno"
+        )
+
+    return cached(f"hours:{env_hours}:{env_close_on_holidays}", load, fallback=from_environment)

@@ -311,7 +311,8 @@ def _overrides(session: Session) -> dict[tuple[str, str], tuple[str | None, str 
             for row in session.scalars(select(PromptOverride))
         }
 
-    return cached("prompts", load, ttl=30.0)
+    # The database down and nothing loaded yet: the catalogue's own texts.
+    return cached("prompts", load, ttl=30.0, fallback=dict)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ def init_app_sink(app: Flask) -> None:
         queue=redis_store.queue(app.config["RQ_REGISTER_QUEUE"]),
         new_session=db.new_session,
         spool=Path(app.config["INSTANCE_DIR"]) / SPOOL_NAME,
+        replicas=int(app.config.get("REDIS_WAIT_REPLICAS") or 0),
     )
 
 

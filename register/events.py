@@ -90,6 +90,9 @@ WAKE_KEY = "register:drain"  # set while a drain job is queued or running
 WAKE_TTL = 300  # a drain that died leaves it set at most this long (the worker also wakes it)
 DRAIN_JOB = "register.jobs.drain"
 DRAIN_TIMEOUT = 300
+REPLICA_WAIT_MS = (
+    50  # how long a write waits for its replicas (Sink.replicas; a LAN acks in < 1 ms)
+)
 RETRY = Retry(max=6, interval=[5, 30, 120, 600, 1800, 3600])
 FAILURE_TTL = 90 * 24 * 3600  # failed jobs stay visible (flask register failed) for 90 days
 SPOOL_NAME = "register-spool.jsonl"
@@ -157,6 +160,9 @@ class Sink:
     queue: Queue  # the register queue
     new_session: Callable[[], Session]  # a session of its own, for the outbox
     spool: Path
+    # Replicas that must hold the events before they count as handed over (Redis WAIT; with
+    # Sentinel, so that a failover cannot lose them): else they are kept in the outbox too.
+    replicas: int = 0
 
 
 @dataclass(frozen=True)
@@ -171,10 +177,23 @@ class Handoff:
         events go to the outbox. Never raises."""
         if not self.events:
             return
-        if replies is None:
+        if replies is None or not replicated(sink):
             keep(sink, self.events)
-        elif replies[self.wake_index]:
+        if replies is not None and replies[self.wake_index]:
             wake(sink)
+
+
+def replicated(sink: Sink) -> bool:
+    """Whether ``sink.replicas`` replicas hold what this connection wrote (at once when none
+    are asked for). A master that Sentinel has just replaced has none: what it accepted in
+    that moment would be lost when it becomes a replica, so the caller keeps it elsewhere."""
+    if not sink.replicas:
+        return True
+    try:
+        return int(sink.r.wait(sink.replicas, REPLICA_WAIT_MS)) >= sink.replicas
+    except Exception:  # not known to be replicated: kept in the outbox
+        log.warning("Redis WAIT failed; the events are kept in the outbox too", exc_info=True)
+        return False
 
 
 def stage(pipe: Pipeline, events: Sequence[Event]) -> Handoff:

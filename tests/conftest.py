@@ -174,7 +174,9 @@ class TwilioSigner:
     def post(self, path: str, params: dict[str, Any] | None = None, **kw: Any) -> TestResponse:
         data = {k: str(v) for k, v in (params or {}).items()}
         headers = {"X-Twilio-Signature": self.signature(path, data)}
-        return self.client.post(path, data=data, headers=headers, **kw)
+        response = self.client.post(path, data=data, headers=headers, **kw)
+        response.close()  # as a WSGI server does once the answer is sent (call_on_close)
+        return response
 
     def post_unsigned(self, path: str, params: dict[str, Any] | None = None) -> TestResponse:
         return self.client.post(path, data={k: str(v) for k, v in (params or {}).items()})

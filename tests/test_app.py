@@ -26,6 +26,7 @@ def test_health_reports_database_and_redis(client: FlaskClient) -> None:
         "database": "ok",
         "redis": "ok",
         "worker": "ok (no worker required)",
+        "scheduler": "ok (no worker required)",
         "register_lag": "ok",
         "outbox": "ok",
     }
@@ -49,6 +50,29 @@ def test_health_is_503_without_a_worker_when_one_is_required(
         assert report(client.get("/health"))["worker"] == "ok"
     finally:
         worker.register_death()
+
+
+def test_health_is_503_without_rqs_scheduler_for_the_workers_queues(
+    app: Flask, client: FlaskClient
+) -> None:
+    """A worker started with its scheduler holds each queue's scheduler lock (rq's own)."""
+    from rq.scheduler import RQScheduler
+
+    app.config["HEALTH_WORKER_REQUIRED"] = True
+    response = client.get("/health")
+    assert response.status_code == 503
+    assert report(response)["scheduler"] == (
+        "error: no rq scheduler runs for the queue(s) register, default"
+    )
+    scheduler = RQScheduler(["register", "default"], connection=redis_store.client)
+    scheduler.acquire_locks()
+    scheduler.register_birth()
+    try:
+        assert report(client.get("/health"))["scheduler"] == "ok"
+    finally:
+        scheduler.release_locks()
+        scheduler.register_death()
+    assert "default" in report(client.get("/health"))["scheduler"]
 
 
 def test_health_is_503_when_the_register_lags_or_the_outbox_holds_events(
@@ -84,6 +108,23 @@ def test_production_refuses_signature_validation_off(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("TWILIO_SKIP_SIGNATURE_VALIDATION", "true")
     with pytest.raises(ConfigError, match="RED_ENV=development"):
         load_config("production")
+
+
+def test_the_sentinels_setting_is_checked_and_names_the_bad_entry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("SECRET_KEY", "TWILIO_AUTH_TOKEN"):
+        monkeypatch.setenv(name, "x")
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://ivr.mef.gob.pe")
+    monkeypatch.setenv("REDIS_SENTINELS", "10.0.0.1:26379, 10.0.0.2")
+    with pytest.raises(ConfigError, match="'10.0.0.2' is not host:port"):
+        load_config("production")
+    monkeypatch.setenv("REDIS_SENTINELS", "10.0.0.1:26379,[::1]:26380")
+    config = load_config("production")
+    assert config.REDIS_WAIT_REPLICAS == 1  # with Sentinel, events wait for a replica
+    from config import parse_sentinels
+
+    assert parse_sentinels(config.REDIS_SENTINELS or "") == [("10.0.0.1", 26379), ("::1", 26380)]
 
 
 def test_unknown_profile_is_named(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,9 +4,10 @@ when anything behind the view fails.
 
 A view decorated with ``twilio_step(on_error)`` gets the request's ``Step`` as its first
 argument and returns TwiML. Then, in one redis-py MULTI, the states are saved and the events
-handed to the register (register.events.stage). If the view or that write fails, the caller
-gets ``on_error(step)``'s TwiML instead, and the events recorded so far (and those on_error
-records) still reach the register: on the stream, or in the outbox while Redis is down.
+handed to the register (register.events.stage). If the view or that write fails, or the
+request's budget is spent (webhooks/deadline.py, WEBHOOK_DEADLINE_SECONDS), the caller gets
+``on_error(step)``'s TwiML instead, and the events recorded so far (and those on_error records)
+still reach the register: on the stream, or in the outbox while Redis is down.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import redis
 from flask import Response, current_app, request
 from prometheus_client import Histogram
 from twilio.twiml.voice_response import VoiceResponse
@@ -29,7 +31,8 @@ from ivr import state
 from ivr.flow import SIMULATION_FIELD
 from ivr.state import CallState
 from register import sink_of
-from register.events import Journal, send, stage
+from register.events import Handoff, Journal, Sink, send, stage
+from webhooks.deadline import DeadlineExceeded, deadline
 from webhooks.twilio_auth import reject, signature_is_valid, twiml
 
 log = logging.getLogger(__name__)
@@ -48,27 +51,39 @@ class Step:
 
     journal: Journal = field(default_factory=Journal)
     states: dict[str, CallState] = field(default_factory=dict)
+    # Set by write(): the events handed to the pipeline, and its replies (None: it failed).
+    handoff: Handoff | None = None
+    replies: list[Any] | None = None
 
 
 def write(step: Step) -> None:
-    """The states and the events in one MULTI (raises if Redis fails: the events are then
-    kept in the outbox, the states are lost and the caller gets the safe route)."""
-    sink = sink_of(current_app)
-    events = step.journal.take()
-    replies = None
-    with sink.r.pipeline() as pipe:
+    """The states and the events in one MULTI; ``settle`` after it, whatever happened (raises
+    if Redis fails: the states are lost, the settle keeps the events in the outbox and the
+    caller gets the safe route)."""
+    events = list(step.journal.events)
+    with sink_of(current_app).r.pipeline() as pipe:
         for call in step.states.values():
             state.save(pipe, call)
-        handoff = stage(pipe, events)
-        try:
-            replies = pipe.execute()
-        finally:
-            handoff.settle(sink, replies)
+        step.handoff = stage(pipe, events)
+        step.journal.take()  # the handoff has them now
+        step.replies = pipe.execute()
+
+
+def settle(step: Step, sink: Sink) -> None:
+    """After write(), whatever happened: the drain woken, or the events of a failed write
+    kept in the outbox. Never raises."""
+    if step.handoff is not None:
+        step.handoff.settle(sink, step.replies)
 
 
 def twilio_step(on_error: Callable[[Step], VoiceResponse]) -> Callable[[F], F]:
     """403 (nothing read, nothing recorded) unless Twilio signed the request; else the view's
-    TwiML, or ``on_error(step)``'s (logged) when anything behind it fails."""
+    TwiML, or ``on_error(step)``'s (logged) when anything behind it fails or the request's
+    budget (WEBHOOK_DEADLINE_SECONDS) is spent.
+
+    After a Redis failure or the deadline, the events are handed to the register once the
+    answer has been sent (``call_on_close``): Redis, which just failed, or a database that
+    hangs, cannot hold the caller's answer past the budget."""
 
     def decorate(view: F) -> F:
         @functools.wraps(view)
@@ -76,17 +91,30 @@ def twilio_step(on_error: Callable[[Step], VoiceResponse]) -> Callable[[F], F]:
             started = time.perf_counter()
             if not signature_is_valid():
                 reject()
+            sink = sink_of(current_app)
             step = Step(journal=_journal())
+            failure: Exception | None = None
             try:
-                response = view(step, *args, **kwargs)
-                write(step)
-            except Exception:  # a caller on the line must never get an error page
-                log.exception("%s failed for call %s", request.path, form("CallSid") or "-")
+                with deadline(float(current_app.config["WEBHOOK_DEADLINE_SECONDS"])):
+                    response = view(step, *args, **kwargs)
+                    write(step)
+            except Exception as exc:  # noqa: BLE001 - a caller must never get an error page
+                failure = exc
+            if failure is None:
+                settle(step, sink)
+                document = twiml(response)
+            else:
+                log.error(
+                    "%s failed for call %s", request.path, form("CallSid") or "-", exc_info=failure
+                )
                 with contextlib.suppress(Exception):
                     db.session.rollback()
-                response = on_error(step)
-                send(sink_of(current_app), step.journal.take())
-            document = twiml(response)
+                document = twiml(on_error(step))
+                if isinstance(failure, DeadlineExceeded | redis.RedisError):
+                    document.call_on_close(functools.partial(_hand_over, step, sink))
+                else:  # a fault of the view's own: Redis and the database are likely fine
+                    settle(step, sink)
+                    send(sink, step.journal.take())
             WEBHOOK_SECONDS.labels(route=request.endpoint or "-").observe(
                 time.perf_counter() - started
             )
@@ -95,6 +123,14 @@ def twilio_step(on_error: Callable[[Step], VoiceResponse]) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def _hand_over(step: Step, sink: Sink) -> None:
+    """Once the safe route is sent: the request's events to the register (the stream; after
+    a Redis timeout the breaker sends them straight on to the outbox, else the spool). Never
+    raises."""
+    settle(step, sink)
+    send(sink, step.journal.take())
 
 
 def _journal() -> Journal:

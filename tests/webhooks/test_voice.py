@@ -3,10 +3,7 @@ replays, and the safe route when Redis or the database is down."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from datetime import date
@@ -806,29 +803,6 @@ def broken_app(tmp_path: Path, app: Flask) -> Iterator[Flask]:
     db.engine = engine
     db.session_factory.configure(bind=engine)
     redis_store.configure(app.config["REDIS_URL"])
-
-
-@pytest.fixture
-def tarpit() -> Iterator[int]:
-    """A loopback port that accepts connections and never answers (a hung PostgreSQL)."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                accepted.append(listener.accept()[0])
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield listener.getsockname()[1]
-    stop.set()
-    thread.join()
-    for conn in accepted:
-        conn.close()
-    listener.close()
 
 
 def test_a_database_that_never_answers_does_not_hold_the_webhook(
