@@ -89,31 +89,48 @@ def freeze_app_objects() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Red de Atención IVR: rq worker")
     parser.add_argument("--burst", action="store_true", help="empty the queues, then exit")
+    parser.add_argument(
+        "--queues",
+        default=",".join(QUEUES),
+        help="comma-separated queues, in priority order (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
+    queues = tuple(name.strip() for name in args.queues.split(",") if name.strip())
+    unknown = set(queues) - set(QUEUES)
+    if not queues or unknown:
+        parser.error(f"colas desconocidas: {', '.join(sorted(unknown)) or '(ninguna)'}")
     app = create_app()
     if app.config["ENV_NAME"] == "production":
         check_redis_persistence(redis_store.client, allow_no_aof=app.config["REDIS_ALLOW_NO_AOF"])
     freeze_app_objects()
     if args.burst:
         run_maintenance_once(app)
-        build_worker(app).work(burst=True, with_scheduler=True)
+        build_worker(app, queues).work(burst=True, with_scheduler=True)
+        return 0
+    if "register" not in queues:  # e.g. the Procfile's `routing` worker: jobs only
+        work_until_stopped(app, queues=queues)
         return 0
     # The register's periodic work: outbox/spool flush, a drain that died, retention purge.
     stop_maintenance = start_maintenance_thread(app)
     try:
-        work_until_stopped(app)
+        work_until_stopped(app, queues=queues)
     finally:
         stop_maintenance.set()
     return 0
 
 
-def work_until_stopped(app: Flask, sleep: Callable[[float], None] = time.sleep) -> None:
+def work_until_stopped(
+    app: Flask,
+    sleep: Callable[[float], None] = time.sleep,
+    *,
+    queues: tuple[str, ...] = QUEUES,
+) -> None:
     """Run the worker; when Redis goes away, wait (backing off) and start a new one, instead
     of exiting and leaving the queues unworked. Returns on a clean stop (SIGTERM)."""
     failures = 0
     while True:
         try:
-            build_worker(app).work(with_scheduler=True)
+            build_worker(app, queues).work(with_scheduler=True)
             return
         except (redis.ConnectionError, redis.TimeoutError):
             pause = RECONNECT_BACKOFF[min(failures, len(RECONNECT_BACKOFF) - 1)]

@@ -29,7 +29,7 @@ def test_the_worker_waits_for_redis_and_starts_again(
             if outcome is not None:
                 raise outcome
 
-    def build(_app: Flask) -> Stub:
+    def build(_app: Flask, _queues: tuple[str, ...] = worker.QUEUES) -> Stub:
         built.append(Stub())
         return built[-1]
 
@@ -37,6 +37,17 @@ def test_the_worker_waits_for_redis_and_starts_again(
     pauses: list[float] = []
     worker.work_until_stopped(app, sleep=pauses.append)
     assert pauses == [1, 2, 4] and len(built) == 4 and outcomes == []
+
+
+def test_a_worker_for_the_routing_jobs_alone_leaves_the_register_to_the_other(
+    app: Flask,
+) -> None:
+    """The Procfile's `routing` worker takes only the default queue (a caller handed to a
+    free agent never waits behind the register's drain jobs)."""
+    queues = worker.build_worker(app, ("default",)).queues
+    assert [q.name for q in queues] == ["default"]
+    with pytest.raises(SystemExit):
+        worker.main(["--queues", "default,nada"])
 
 
 def test_rq_maintenance_runs_every_few_seconds(app: Flask) -> None:
