@@ -28,6 +28,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     redis_store.init_app(app)
 
     import admin
+    import console
     import directory
     import ivr
     import register
@@ -40,7 +41,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(health_bp)
     app.register_blueprint(metrics_bp)
     init_migrations(app)
-    for package in (directory, ivr, routing, register, webhooks, admin):
+    for package in (directory, ivr, routing, register, webhooks, admin, console):
         package.init_app(app)
 
     if not app.config["TWILIO_VALIDATE_SIGNATURES"]:

@@ -18,15 +18,16 @@ SETTINGS_ROLES = frozenset({"admin"})
 ADMIN_ROLES = SETTINGS_ROLES
 AUDIT_ROLES = frozenset({"admin", "supervisor"})
 INBOX_ROLES = frozenset({"agente", "supervisor", "admin"})
+CONSOLE_ROLES = frozenset({"agente"})  # the agent's console, /agente (console/)
 STAFF_ROLES = frozenset({"admin", "supervisor", "agente", "red", "lector"})
 
-# Each role's start page (PRODUCT.md "Staff pages"). The agent console (/agente), the live
+# Each role's start page (PRODUCT.md "Staff pages"). The live
 # board (/supervision) and the Red member's page (/red) are not in this branch yet: until
 # they are, those roles start on the page of theirs that exists.
 START_PAGES = {
     "admin": "admin.directorio_admin",
     "supervisor": "admin.reportes",
-    "agente": "staff.buzon",
+    "agente": "console.agente",
     "red": "directory.directorio",
     "lector": "admin.reportes",
 }
@@ -55,6 +56,7 @@ def nav_links(role: str | None) -> list[tuple[str, str]]:
     """The navigation bar's (endpoint, label) pairs that ``role`` may open, in order."""
     links = [
         ("admin.directorio_admin", "Directorio", ADMIN_ROLES),
+        ("console.agente", "Consola", CONSOLE_ROLES),
         ("directory.directorio", "Directorio", STAFF_ROLES - ADMIN_ROLES),
         ("staff.buzon", "Buzón", INBOX_ROLES),
         ("admin.reportes", "Reportes", REPORT_ROLES),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -85,12 +84,3 @@ def set_status(session: Session, message_id: int, status: str, *, actor: str) ->
         after=audit.snapshot(message),
     )
     return message
-
-
-def media_url(recording_url: str) -> str:
-    """The URL of the recording's audio: Twilio's RecordingUrl without an extension answers
-    WAV; with ``.mp3`` it answers MP3, which is smaller, so that is what is fetched."""
-    path = urlsplit(recording_url).path
-    if path.endswith((".mp3", ".wav")):
-        return recording_url
-    return recording_url + ".mp3"

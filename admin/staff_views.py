@@ -4,13 +4,8 @@ voice-message inbox (/buzon) with its recording proxy, and the public prompt rec
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from urllib.parse import urlsplit
-
-import requests
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     flash,
@@ -18,12 +13,12 @@ from flask import (
     render_template,
     request,
     send_file,
-    stream_with_context,
     url_for,
 )
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
+import twilio_media
 from admin import inbox
 from admin.auth import INBOX_ROLES, roles_required, start_endpoint
 from admin.forms import InboxStateForm
@@ -86,17 +81,6 @@ def buzon_estado(message_id: int) -> ResponseReturnValue:
     return redirect(url_for("staff.buzon", _anchor=f"m-{message.id}"))
 
 
-def _may_send_credentials(url: str) -> bool:
-    """The account's credentials go only to Twilio (or the hosts TWILIO_MEDIA_HOSTS names)."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if parts.scheme not in ("https", "http"):
-        return False
-    if parts.scheme == "https" and (host == "twilio.com" or host.endswith(".twilio.com")):
-        return True
-    return host in current_app.config.get("TWILIO_MEDIA_HOSTS", ())
-
-
 @bp.get("/buzon/<int:message_id>/grabacion")
 @roles_required(*INBOX_ROLES)
 def buzon_grabacion(message_id: int) -> ResponseReturnValue:
@@ -105,44 +89,12 @@ def buzon_grabacion(message_id: int) -> ResponseReturnValue:
     message = db.session.get(inbox.VoiceMessage, message_id)
     if message is None or not message.recording_url:
         abort(404)
-    url = inbox.media_url(message.recording_url)
-    if not _may_send_credentials(url):
-        current_app.logger.warning(
-            "recording URL of message %s is not Twilio's: %s", message_id, url
-        )
-        abort(404)
-    config = current_app.config
-    try:
-        upstream = requests.get(
-            url,
-            auth=(config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"] or ""),
-            stream=True,
-            timeout=config["TWILIO_MEDIA_TIMEOUT_SECONDS"],
-        )
-    except requests.RequestException as exc:
-        current_app.logger.warning("recording of message %s unreachable: %s", message_id, exc)
-        abort(502)
-    if upstream.status_code != 200:
-        upstream.close()
-        current_app.logger.warning(
-            "recording of message %s: Twilio answered %s", message_id, upstream.status_code
-        )
-        abort(404)
-
-    def body() -> Iterator[bytes]:
-        try:
-            yield from upstream.iter_content(64 * 1024)
-        finally:
-            upstream.close()
-
-    headers = {"Cache-Control": "private, no-store"}
-    if upstream.headers.get("Content-Length"):
-        headers["Content-Length"] = upstream.headers["Content-Length"]
-    return Response(
-        stream_with_context(body()),
-        mimetype=upstream.headers.get("Content-Type", "audio/mpeg").split(";")[0],
-        headers=headers,
+    found = twilio_media.relay(
+        twilio_media.media_url(message.recording_url), current_app.config, f"message {message_id}"
     )
+    if isinstance(found, int):
+        abort(found)
+    return found
 
 
 @bp.get("/audio/<name>")

@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = {"webhooks", "admin", "console", "live", "routing", "ivr", "register", "directory"}
-BASE = ("extensions", "clock", "config", "twilio_rest", "mailer", "livebus")
+BASE = ("extensions", "clock", "config", "twilio_rest", "mailer", "livebus", "twilio_media")
 TOP = {"app", "worker", "health", "metrics", "migrations_cli"}
 
 
