@@ -14,7 +14,7 @@ import functools
 import itertools
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -62,7 +62,15 @@ class ApiBaseHttpClient(TwilioHttpClient):
 
 
 # What the dry run answers: a resource of the kind the URL names (its SID prefix), or a page.
-_PREFIXES = {"Calls": "CA", "Messages": "SM", "Queues": "QU", "Recordings": "RE", "Members": "CA"}
+_PREFIXES = {
+    "Calls": "CA",
+    "Messages": "SM",
+    "Queues": "QU",
+    "Recordings": "RE",
+    "Members": "CA",
+    "Conferences": "CF",
+    "Participants": "CA",
+}
 _dry_sids = itertools.count(1)
 
 
@@ -206,19 +214,107 @@ def create_call(
     send_digits: str | None = None,
     status_callback: str | None = None,
     timeout: int | None = None,
+    events: Sequence[str] = ("completed",),
 ) -> str:
-    """Place an outbound call that runs the TwiML at ``url``. Returns its CallSid."""
+    """Place an outbound call that runs the TwiML at ``url``. Returns its CallSid.
+    ``events``: the call progress events ``status_callback`` hears (initiated, ringing,
+    answered, completed)."""
     kwargs: dict[str, object] = {"to": to, "from_": from_, "url": url, "method": "POST"}
     if send_digits:
         kwargs["send_digits"] = send_digits
     if status_callback:
         kwargs["status_callback"] = status_callback
         kwargs["status_callback_method"] = "POST"
-        kwargs["status_callback_event"] = ["completed"]
+        kwargs["status_callback_event"] = list(events)
     if timeout:
         kwargs["timeout"] = timeout
     call = client().calls.create(**kwargs)
     return str(call.sid)
+
+
+@counted("hangup_call")
+def hangup_call(call_sid: str, *, ringing: bool = False) -> bool:
+    """End a call: ``canceled`` while it is queued or ringing, else ``completed``. False when
+    it is already over (404)."""
+    try:
+        client().calls(call_sid).update(status="canceled" if ringing else "completed")
+    except TwilioRestException as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return True
+
+
+# --- Conferences (the Plataforma's calls are conferences: routing/legs.py) -----------------
+
+
+@counted("find_conference")
+def find_conference(friendly_name: str) -> str | None:
+    """The ConferenceSid of the conference in progress with that name, if any."""
+    for found in client().conferences.list(
+        friendly_name=friendly_name, status="in-progress", limit=1
+    ):
+        if found.sid:
+            return str(found.sid)
+    return None
+
+
+@counted("update_participant")
+def update_participant(
+    conference_sid: str,
+    call_sid: str,
+    *,
+    hold: bool | None = None,
+    hold_url: str | None = None,
+    end_conference_on_exit: bool | None = None,
+    announce_url: str | None = None,
+) -> bool:
+    """Hold or unhold a participant (with the music at ``hold_url``), change whether their
+    leaving ends the conference, or play them an announcement. False when the participant
+    (or the conference) is gone (404)."""
+    kwargs: dict[str, object] = {}
+    if hold is not None:
+        kwargs["hold"] = hold
+        if hold and hold_url:
+            kwargs["hold_url"] = hold_url
+            kwargs["hold_method"] = "GET"
+    if end_conference_on_exit is not None:
+        kwargs["end_conference_on_exit"] = end_conference_on_exit
+    if announce_url:
+        kwargs["announce_url"] = announce_url
+        kwargs["announce_method"] = "POST"
+    try:
+        client().conferences(conference_sid).participants(call_sid).update(**kwargs)
+    except TwilioRestException as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return True
+
+
+@counted("remove_participant")
+def remove_participant(conference_sid: str, call_sid: str) -> bool:
+    """Take a participant out of the conference (their call goes on to its next TwiML). True
+    when removed or already gone."""
+    try:
+        client().conferences(conference_sid).participants(call_sid).delete()
+    except TwilioRestException as exc:
+        if exc.status == 404:
+            return True
+        raise
+    return True
+
+
+@counted("end_conference")
+def end_conference(conference_sid: str) -> bool:
+    """End the conference: every participant's <Dial> ends (its action URL is called)."""
+    try:
+        client().conferences(conference_sid).update(status="completed")
+    except TwilioRestException as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return True
 
 
 @counted("send_sms")

@@ -1,4 +1,5 @@
-"""The Plataforma agent's console at /agente: the page, its softphone token, its JSON state."""
+"""The Plataforma agent's console at /agente: the page, its softphone token and its state
+(console.views), and its call control JSON API (console.calls)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from console import views
+    from console import calls, views
 
     app.register_blueprint(views.bp)
+    app.register_blueprint(calls.bp)

@@ -41,6 +41,9 @@ SPANISH_ONLY = frozenset(
         "whisper_language",
         "whisper_interpreter",
         "interpreter_intro",
+        "whisper_transfer",
+        "whisper_transfer_accept",
+        "whisper_cold_transfer",
     }
 )
 _warned: set[tuple[str, str]] = set()
@@ -191,6 +194,16 @@ DEFAULT_PROMPTS: dict[str, str] = {
     "whisper_language": "Idioma: {idioma}.",
     "whisper_interpreter": "Se está llamando a un intérprete del registro de lenguas originarias.",
     "whisper_plataforma_accept": "Para atender la llamada, marque 1.",
+    # Heard by whoever an agent transfers a caller to (the console's transfers), in Spanish.
+    "whisper_transfer": "Transferencia de un asesor de la Plataforma, {nombre}.",
+    "whisper_transfer_accept": (
+        "Para aceptar y hablar con el asesor, marque 1. La persona que llama está en espera."
+    ),
+    "whisper_cold_transfer": "Le comunicamos con la persona que llama.",
+    # Heard by the caller in the conference when the agent decides (the console).
+    "authority_by_phone": (
+        "Le comunicaremos por teléfono con el especialista del órgano. Por favor, espere."
+    ),
     # Heard by the interpreter joining the caller's conference, always in Spanish.
     "interpreter_intro": (
         "Apoyo de interpretación para la Plataforma de Atención al Usuario del MEF. "
@@ -275,6 +288,10 @@ PROMPT_LABELS: dict[str, str] = {
     "whisper_interpreter": "Aviso al asesor: se llama a un intérprete",
     "whisper_plataforma_accept": "Aviso al asesor: atender con 1",
     "interpreter_intro": "Aviso al intérprete",
+    "whisper_transfer": "Transferencia del asesor: quién transfiere",
+    "whisper_transfer_accept": "Transferencia del asesor: aceptar con 1",
+    "whisper_cold_transfer": "Transferencia directa: paso a la persona que llama",
+    "authority_by_phone": "Autoridad: atención por teléfono con el especialista",
 }
 
 

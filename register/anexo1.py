@@ -193,6 +193,12 @@ class Facts:
     recordings: list[dict[str, Any]] = field(default_factory=list)
     callbacks: list[dict[str, Any]] = field(default_factory=list)
     survey: dict[str, Any] | None = None
+    # The console (routing.transfers, console.calls): each transfer leg's outcomes, the Red
+    # member a warm transfer handed the caller to, the agent's wrap-up, a callback attempt.
+    legs: list[dict[str, Any]] = field(default_factory=list)
+    transferred: dict[str, Any] | None = None  # rol, nombre, organo of the Red member
+    wrap_up: dict[str, Any] | None = None  # the last one the agent saved
+    returns: dict[str, Any] | None = None  # callback_id, returned_call (its CallSid), kind
 
 
 def _pick(data: Mapping[str, Any], *keys: str) -> dict[str, Any]:
@@ -318,6 +324,7 @@ def _queue_left(f: Facts, e: Event) -> None:
 
 def _transfer(f: Facts, e: Event) -> None:
     entry = {"at": e.stamp, **_pick(e.data, "to", "kind", "by")}
+    entry |= {k: e.data[k] for k in ("rol", "nombre", "organo", "warm") if k in e.data}
     if e.data.get("kind") == "presencial":
         # the authority goes to the Módulo de Visitas: the row says so (the call itself was
         # answered by the agent, so its resultado stays atendida)
@@ -325,6 +332,40 @@ def _transfer(f: Facts, e: Event) -> None:
         if visita := e.data.get("visita"):
             entry["visita"] = visita
     f.transfers.append(entry)
+    _warm_transfer(f, e)
+
+
+def _warm_transfer(f: Facts, e: Event) -> None:
+    """A transfer the agent completed to a Red member (titular or alterno)."""
+    rol = e.data.get("rol")
+    if e.data.get("kind") == "red" and rol in ("titular", "alterno"):
+        f.transferred = {"rol": rol, **_pick(e.data, "nombre", "organo")}
+
+
+def _leg(f: Facts, e: Event) -> None:
+    keys = ("leg", "kind", "rol", "organo", "nombre", "duration")
+    f.legs.append(
+        {"at": e.stamp, "outcome": e.choice, **{k: e.data[k] for k in keys if k in e.data}}
+    )
+
+
+def _wrap_up(f: Facts, e: Event) -> None:
+    """The agent's wrap-up; saved again, the later one wins (events are in time order)."""
+    keys = ("tipo_consulta", "detalle", "resultado", "agent_id", "nombre")
+    f.wrap_up = {"at": e.stamp, **_pick(e.data, *keys)}
+
+
+def _callback_attempt(f: Facts, e: Event) -> None:
+    """An agent's call returning a callback request or a voice message (its own row)."""
+    f.plataforma = True
+    f.telefono = e.data.get("telefono") or f.telefono
+    known = {k: v for k, v in _pick(e.data, "callback_id", "returned_call", "kind").items() if v}
+    f.returns = (f.returns or {"at": e.stamp}) | known
+    if e.choice is not None:
+        f.returns["outcome"] = e.choice
+    if e.choice == "answered":
+        f.answered_at = f.answered_at or e.at
+    f.atendido_por = f.atendido_por or e.data.get("nombre")
 
 
 def _interpreter(f: Facts, e: Event) -> None:
@@ -372,6 +413,9 @@ _HANDLERS: dict[str, Callable[[Facts, Event], None]] = {
     "interpreter": _interpreter,
     "survey": _survey,
     "status": _status,
+    "leg": _leg,
+    "wrap_up": _wrap_up,
+    "callback_attempt": _callback_attempt,
 }
 
 
@@ -403,11 +447,15 @@ def _resultado(f: Facts) -> str:
 def _derivacion(f: Facts) -> str | None:
     if f.red_rol is not None:
         return f.red_rol
+    if f.transferred is not None:  # the agent handed the caller to a Red member
+        return str(f.transferred["rol"])
     # Red members dialed and none accepted: the call went on to the Plataforma.
     return "plataforma" if f.plataforma or (f.technical and f.dials) else None
 
 
 def _tipo_consulta(f: Facts) -> str | None:
+    if f.wrap_up and f.wrap_up.get("tipo_consulta"):  # the agent's correction wins
+        return str(f.wrap_up["tipo_consulta"])
     if f.technical and f.preferencial is None:  # preferential callers go to the Plataforma
         return "tecnica"
     return "administrativa" if f.detalle is not None or f.plataforma else None
@@ -424,6 +472,11 @@ def _row(call_sid: str, f: Facts, events: list[dict[str, Any]]) -> dict[str, Any
         duracion = int((end - f.start).total_seconds())
     atencion = int((end - f.answered_at).total_seconds()) if f.answered_at is not None else None
     start_lima, end_lima = to_lima(f.start), to_lima(end)
+    atendido_por = f.atendido_por
+    if f.transferred is not None:  # the agent, then the Red member and their role
+        member = f"{f.transferred.get('nombre') or f.transferred['rol']} ({f.transferred['rol']})"
+        atendido_por = f"{atendido_por} → {member}" if atendido_por else member
+    wrap = f.wrap_up or {}
     row = {
         "call_sid": call_sid,
         "fecha": start_lima.date(),
@@ -436,11 +489,11 @@ def _row(call_sid: str, f: Facts, events: list[dict[str, Any]]) -> dict[str, Any
         "tipo_usuario": "autoridad" if f.authority else "ciudadano",
         "preferencial": f.preferencial,
         "tipo_consulta": _tipo_consulta(f),
-        "detalle": f.detalle,
+        "detalle": wrap.get("detalle") or f.detalle,
         "expediente": f.expediente,
         "organo": f.organo,
         "derivacion": _derivacion(f),
-        "atendido_por": f.atendido_por,
+        "atendido_por": atendido_por,
         "resultado": _resultado(f),
         "espera_seg": f.espera,
         "duracion_seg": duracion,
@@ -451,6 +504,8 @@ def _row(call_sid: str, f: Facts, events: list[dict[str, Any]]) -> dict[str, Any
         "answered_at": f.answered_at,
         "atencion_seg": max(0, atencion) if atencion is not None else None,
         "final_status": f.final_status,
+        "resultado_atencion": wrap.get("resultado"),
+        "devolucion_de": f.returns.get("returned_call") if f.returns else None,
     }
     for key, value in row.items():
         if isinstance(value, str) and not value.isprintable() and key != "call_sid":
@@ -466,6 +521,11 @@ def _row(call_sid: str, f: Facts, events: list[dict[str, Any]]) -> dict[str, Any
         "survey": f.survey,
         "recordings": f.recordings,
         "callbacks": f.callbacks,
+        "legs": f.legs,
+        "transferred_to": f.transferred,
+        "wrap_up": f.wrap_up,
+        "menu_detalle": f.detalle,  # the menu's code, whatever the agent wrote
+        "returns": f.returns,
     }
     simulated = any(event.get("simulated") for event in events)  # placed by `flask simulate`
     return row | {

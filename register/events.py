@@ -46,7 +46,11 @@ CallSid:
 | agent_answered | - | agent_id, nombre, wait_seconds |
 | interpreter | joined / no-answer / busy / failed / canceled / none (no speaker left to try) | language, speaker_id, nombre (the §5.4 registry's speaker; None for none) |
 | queue_left | bridged / hangup / callback / timeout | wait_seconds |
-| transfer | - | to, kind (red, plataforma, presencial), by; presencial: visita (nombre, entidad, organo, organo_nombre, cita: ISO 8601, Lima) |
+| transfer | - | to, kind (red, plataforma, conectamef, presencial), by; presencial: visita (nombre, entidad, organo, organo_nombre, cita: ISO 8601, Lima); from the console: nombre, warm (True: a warm transfer), and for red rol (titular, alterno), organo |
+| leg | dialed / initiated / ringing / answered / accepted / no-answer / busy / failed / canceled / not-accepted / completed / removed / conference | leg (its id), kind (red, agente, conectamef), rol (titular, alterno, agente, conectamef), organo, nombre; dialed: to, by; completed: duration (a transfer's leg, routing.transfers) |
+| authority_decision | telefono | by (the agent: the authority is attended by phone, §5.5; presencial is the transfer kind presencial) |
+| wrap_up | - | tipo_consulta (administrativa, tecnica), detalle (the agent's text), resultado (absuelta, derivada_red, presencial, devolucion_pendiente), agent_id, nombre (the console's wrap-up; the last one saved wins) |
+| callback_attempt | None (dialed) / answered / the Dial's outcome | callback_id, returned_call (the CallSid of the call returned), kind (devolucion, mensaje), telefono, agent_id, nombre (on the attempt's own CallSid) |
 | survey | "1".."5" or None (skipped) | - |
 | status | CallStatus | duration (CallDuration), at the final status callback |
 

@@ -51,7 +51,8 @@ class RegisterCall(Base):
     tipo_usuario: Mapped[str] = mapped_column(String(20), default="ciudadano")
     preferencial: Mapped[str | None] = mapped_column(String(20))
     tipo_consulta: Mapped[str | None] = mapped_column(String(20))
-    detalle: Mapped[str | None] = mapped_column(String(100))
+    # The agent's wrap-up text (§5.3.4 a); else the menu choice's code (migration 0012).
+    detalle: Mapped[str | None] = mapped_column(Text)
     expediente: Mapped[str | None] = mapped_column(String(64))
     organo: Mapped[str | None] = mapped_column(String(20), index=True)
     derivacion: Mapped[str | None] = mapped_column(String(20))
@@ -77,6 +78,11 @@ class RegisterCall(Base):
     event_count: Mapped[int] = mapped_column(Integer, default=0)
     # A call placed by `flask simulate`: reports and exports leave it out unless asked.
     simulada: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The agent's wrap-up (migration 0012): absuelta, derivada_red, presencial,
+    # devolucion_pendiente.
+    resultado_atencion: Mapped[str | None] = mapped_column(String(30))
+    # A callback attempt's row: the CallSid of the call it returns (migration 0012).
+    devolucion_de: Mapped[str | None] = mapped_column(String(64), index=True)
     purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
 from clock import to_lima, utcnow
-from directory.dialing import DialTarget, address_target, agent_target, anexo_target
+from directory.dialing import DialTarget, address_target, anexo_target
 from directory.models import Agent, LanguageSpeaker, Organo
 from ivr import briefing
 from ivr import state as call_state
@@ -25,10 +25,11 @@ from ivr.hours import callback_due_date, load_hours
 from ivr.state import CallState
 from register import callbacks
 from register.events import FINAL_CALL_STATUSES
-from routing import agents
+from routing import agents, legs, transfers
 from routing import queue as line
 from routing.context import Context
 from routing.dispatch import try_dispatch
+from routing.legs import conference_name
 from routing.queue import PLATAFORMA_QUEUE, CallerStatus
 
 log = logging.getLogger(__name__)
@@ -74,10 +75,6 @@ def add_target(dial: Dial, target: DialTarget, whisper_url: str | None) -> None:
         dial.sip(target.address, **extra)
     else:
         dial.number(target.address, send_digits=target.send_digits, **extra)
-
-
-def conference_name(call_sid: str) -> str:
-    return f"plataforma-{call_sid}"
 
 
 # --- Entering the line ---------------------------------------------------------------------
@@ -384,8 +381,10 @@ def timeout_goodbye(
 
 
 def bridge(session: Session, ctx: Context, call_sid: str, agent_id: int) -> VoiceResponse:
-    """The caller's TwiML once out of the queue: dial the agent, with a whisper; or, for a
-    language the agent does not speak, a conference the interpreter is dialed into."""
+    """The caller's TwiML once out of the queue: into the conference named for the call, with
+    hold music until the agent joins; the agent's leg (and, for a language the agent does not
+    speak, an interpreter's) is called into it by a job (routing.jobs.dial_conference_parties).
+    Hold, consult and transfer then need no re-bridging (routing.transfers)."""
     caller = line.caller(ctx.r, call_sid)
     response = VoiceResponse()
     agent = session.get(Agent, agent_id)
@@ -400,31 +399,25 @@ def bridge(session: Session, ctx: Context, call_sid: str, agent_id: int) -> Voic
         return enqueue_verb(response, ctx)
     line.mark_bridge_served(ctx.r, call_sid)
     ctx.speak(response, "queue_bridging", caller.language)
-    action = ctx.links("queue.dial_done", call=call_sid, agent=agent_id)
-    if caller.interpreter:
-        ctx.jobs.enqueue(
-            "routing.jobs.dial_conference_parties",
-            call_sid,
-            agent_id,
-            job_timeout=30,
-            meta={"call_sid": call_sid},
-        )
-        dial = Dial(action=action, method="POST")
-        dial.conference(
-            conference_name(call_sid),
-            start_conference_on_enter=False,
-            end_conference_on_exit=True,
-            wait_url=ctx.hold_music_url,
-            wait_method="GET",
-        )
-        response.append(dial)
-        return response
-    dial = Dial(action=action, method="POST", timeout=ctx.settings.ring_timeout_seconds)
-    target = agent_target(agent.canal, agent.destino, ctx.anexo_dial)
-    # A phone on an anexo or SIP may be answered by its voicemail: the agent presses 1 to
-    # accept. The softphone (client) is answered in the console, which is the acceptance.
-    accept = {"accept": 1} if target.kind != "client" else {}
-    add_target(dial, target, ctx.links("queue.whisper", call=call_sid, agent=agent_id, **accept))
+    ctx.jobs.enqueue(
+        "routing.jobs.dial_conference_parties",
+        call_sid,
+        agent_id,
+        job_timeout=30,
+        meta={"call_sid": call_sid},
+    )
+    dial = Dial(action=ctx.links("queue.dial_done", call=call_sid, agent=agent_id), method="POST")
+    dial.conference(
+        conference_name(call_sid),
+        start_conference_on_enter=False,
+        end_conference_on_exit=True,
+        wait_url=ctx.hold_music_url,
+        wait_method="GET",
+        participant_label="cliente",
+        status_callback=ctx.links("conference.events", call=call_sid),
+        status_callback_event="start end join leave",
+        status_callback_method="POST",
+    )
     response.append(dial)
     return response
 
@@ -442,6 +435,9 @@ def agent_picked_up(ctx: Context, call_sid: str, agent_id: int, *, now: int) -> 
         wait_seconds=round(wait_ms / 1000),
     )
     ctx.journal.record(call_sid, "queue_left", "bridged", wait_seconds=round(wait_ms / 1000))
+    leg = legs.conference(ctx.r, call_sid).agent_leg or ""
+    transfers.tell_leg(ctx, agent_id, call_sid, leg, "agente", "accepted")
+    transfers.tell_call(ctx, agent_id, call_sid, "conectada")
     return True
 
 
@@ -477,14 +473,14 @@ def whisper(
 def whisper_accept(
     ctx: Context, call_sid: str, agent_id: int, digits: str, *, now: int
 ) -> VoiceResponse:
-    """The agent's key after the whisper: ``1`` takes the caller (the whisper ends and Twilio
-    bridges the calls); anything else, or an offer no longer current, hangs up their leg."""
+    """The agent's key after the whisper: ``1`` takes the caller (the agent's leg joins the
+    caller's conference); anything else, or an offer no longer current, hangs up their leg."""
     response = VoiceResponse()
     if digits == "1":
         agent_picked_up(ctx, call_sid, agent_id, now=now)
         caller = line.caller(ctx.r, call_sid)
         if caller is not None and caller.connected_agent == agent_id:  # a retry too
-            return response
+            return transfers.join(response, call_sid, "agente", end_on_exit=True)
     response.hangup()
     return response
 
@@ -519,6 +515,7 @@ def dial_done(
             ctx.r, call_sid, agent_id, now=now, handle_seconds=duration, settings=ctx.settings
         )
         try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
+        transfers.tell_call(ctx, agent_id, call_sid, "terminada")
         return survey_or_goodbye(response, ctx, language)
     if call_status in FINAL_CALL_STATUSES:  # the caller hung up while the agent's phone rang
         line.caller_hung_up(ctx.r, ctx.journal, call_sid, now=now)
@@ -554,32 +551,46 @@ def conference_join(
     now: int,
     session: Session | None = None,
     speaker_id: int | None = None,
+    accept: bool = False,
 ) -> VoiceResponse:
     """The agent's or the interpreter's leg joining the caller's conference; the interpreter
-    who joins is registered (the ``interpreter`` event ``joined``)."""
+    who joins is registered (the ``interpreter`` event ``joined``). An agent on an anexo or
+    SIP (``accept``) first hears the whisper and presses 1 (flows.whisper, whisper_accept)."""
     response = VoiceResponse()
+    if role == "agent" and accept:
+        return whisper(ctx, call_sid, agent_id, now=now, accept=True)
     if role == "agent":
         agent_picked_up(ctx, call_sid, agent_id, now=now)
-        briefing.to_agent(ctx.speak, response, _load_state(ctx, call_sid), interpreter=True)
-        end_on_exit = True
-    else:
-        if speaker_id is not None:
-            _record_interpreter(ctx, session, call_sid, speaker_id, "joined")
-        ctx.speak(response, "interpreter_intro")
-        end_on_exit = False
-    dial = Dial()
-    dial.conference(
-        conference_name(call_sid),
-        start_conference_on_enter=True,
-        end_conference_on_exit=end_on_exit,
-    )
-    response.append(dial)
-    return response
+        caller = line.caller(ctx.r, call_sid)
+        if caller is None or caller.connected_agent != agent_id:  # the offer is gone
+            response.hangup()
+            return response
+        briefing.to_agent(
+            ctx.speak, response, _load_state(ctx, call_sid), interpreter=caller.interpreter
+        )
+        return transfers.join(response, call_sid, "agente", end_on_exit=True)
+    if speaker_id is not None:
+        _record_interpreter(ctx, session, call_sid, speaker_id, "joined")
+    ctx.speak(response, "interpreter_intro")
+    return transfers.join(response, call_sid, "interprete", end_on_exit=False)
 
 
-def agent_leg_status(ctx: Context, call_sid: str, agent_id: int, status: str, *, now: int) -> None:
-    """Status of the REST call to an interpreter-mode agent: a miss sends the caller back."""
-    if status not in ("no-answer", "busy", "failed", "canceled"):
+AGENT_MISSED = ("no-answer", "busy", "failed", "canceled")
+
+
+def agent_leg_status(
+    ctx: Context, call_sid: str, agent_id: int, status: str, *, now: int, leg: str = ""
+) -> None:
+    """Status of the REST call to the agent's leg (ringing, answered, completed, ...), told to
+    their console once per state. A miss (no answer, busy, failed, canceled, or a leg that
+    ended before the agent took the caller: the whisper without 1) sends the caller back to
+    their place in line."""
+    state = legs.STATUS_NAMES.get(status)
+    if state is None:
+        return
+    if leg and legs.claim_agent_state(ctx.r, call_sid, leg, state):
+        transfers.tell_leg(ctx, agent_id, call_sid, leg, "agente", state)
+    if status not in (*AGENT_MISSED, "completed"):
         return
     requeued, _ = agents.missed(ctx.r, call_sid, agent_id, now=now, settings=ctx.settings)
     if requeued:
@@ -590,9 +601,10 @@ def agent_leg_status(ctx: Context, call_sid: str, agent_id: int, status: str, *,
             job_timeout=30,
             meta={"call_sid": call_sid},
         )
+        transfers.tell_call(ctx, agent_id, call_sid, "terminada")
 
 
-INTERPRETER_MISSED = ("no-answer", "busy", "failed", "canceled")
+INTERPRETER_MISSED = AGENT_MISSED
 
 
 def interpreter_leg_status(

@@ -17,12 +17,12 @@ from sqlalchemy import select
 
 import twilio_rest
 from clock import lima_now
-from directory.dialing import DialTarget, agent_target, speaker_target
+from directory.dialing import DialTarget, address_target, agent_target, anexo_target, speaker_target
 from directory.models import Agent, LanguageSpeaker
 from extensions import db
 from ivr import state as call_state
 from register import callbacks
-from routing import agents, authorities, screenpop
+from routing import agents, authorities, legs, screenpop, transfers
 from routing import queue as line
 from routing.context import Context, from_app
 from routing.dispatch import Match, dispatch
@@ -82,8 +82,8 @@ def redirect_caller(call_sid: str, url: str) -> bool:
 
 
 def dial_conference_parties(call_sid: str, agent_id: int) -> list[str]:
-    """Interpreter mode: call the agent and a speaker of the caller's language into the
-    caller's conference."""
+    """Call the offered agent into the caller's conference (and, when the agent does not speak
+    the caller's language, a speaker of it: interpreter mode)."""
     ctx = from_app()
     session = db.session
     agent = session.get(Agent, agent_id)
@@ -92,24 +92,35 @@ def dial_conference_parties(call_sid: str, agent_id: int) -> list[str]:
         return []
     if not line.claim_conference_calls(ctx.r, call_sid):
         return []  # a retry: the legs were already placed
-    sids = []
-    target = agent_target(agent.canal, agent.destino, ctx.anexo_dial)
-    sids.append(
-        twilio_rest.create_call(
-            target.rest_to(),
-            ctx.caller_id,
-            ctx.links("queue.conference_join", call=call_sid, agent=agent_id, role="agent"),
-            send_digits=target.send_digits,
-            status_callback=ctx.links("queue.agent_leg_status", call=call_sid, agent=agent_id),
-            timeout=ctx.settings.ring_timeout_seconds,
-        )
-    )
-    ctx.r.delete(_tried_key(call_sid))  # a new offer: every speaker may be tried again
-    leg = dial_interpreter(ctx, call_sid, agent_id, caller.language)
-    if leg is not None:
-        sids.append(leg)
+    sids = [place_agent_leg(ctx, call_sid, agent)]
+    if caller.interpreter:
+        ctx.r.delete(_tried_key(call_sid))  # a new offer: every speaker may be tried again
+        leg = dial_interpreter(ctx, call_sid, agent_id, caller.language)
+        if leg is not None:
+            sids.append(leg)
     ctx.hand_over()
     return sids
+
+
+def place_agent_leg(ctx: Context, call_sid: str, agent: Agent) -> str:
+    """THE one place where the offered agent's leg is called (into the caller's conference):
+    what the agent's console learns of an offer starts here. An agent on an anexo or SIP hears
+    the whisper and presses 1 (``accept``); the softphone's answer in the console is the
+    acceptance."""
+    target = agent_target(agent.canal, agent.destino, ctx.anexo_dial)
+    accept = {"accept": 1} if target.kind != "client" else {}
+    values = {"call": call_sid, "agent": agent.id}
+    sid = twilio_rest.create_call(
+        target.rest_to(),
+        ctx.caller_id,
+        ctx.links("queue.conference_join", **values, role="agent", **accept),
+        send_digits=target.send_digits,
+        status_callback=ctx.links("queue.agent_leg_status", **values),
+        timeout=ctx.settings.ring_timeout_seconds,
+        events=transfers.LEG_EVENTS,
+    )
+    legs.set_agent_leg(ctx.r, call_sid, agent.id, sid)
+    return sid
 
 
 def dial_next_interpreter(call_sid: str, agent_id: int) -> str | None:
@@ -191,6 +202,138 @@ def pick_interpreter(
         return None
     turn = int(ctx.r.incr(f"{PREFIX}interp:{language}"))
     return choices[(turn - 1) % len(choices)]
+
+
+# --- The conference's REST work (routing.transfers queues these) ---------------------------
+
+
+def _conference_sid(ctx: Context, call_sid: str) -> str | None:
+    """The caller's ConferenceSid: as its status callback told it, else looked up by name."""
+    known = legs.conference(ctx.r, call_sid).sid
+    if known:
+        return known
+    found = twilio_rest.find_conference(legs.conference_name(call_sid))
+    if found:
+        legs.remember_sid(ctx.r, call_sid, found)
+    return found
+
+
+def hold_caller(call_sid: str, on: bool) -> bool:
+    """Put the caller on hold (hold music) or back in the conversation."""
+    ctx = from_app()
+    sid = _conference_sid(ctx, call_sid)
+    if sid is None:
+        log.warning("no conference of %s to hold or unhold the caller in", call_sid)
+        return False
+    return twilio_rest.update_participant(sid, call_sid, hold=on, hold_url=ctx.hold_music_url)
+
+
+def announce_to_caller(call_sid: str, prompt_id: str) -> bool:
+    """Play the caller a message in the conference (routing.transfers.announcement)."""
+    ctx = from_app()
+    sid = _conference_sid(ctx, call_sid)
+    if sid is None:
+        return False
+    url = ctx.links("conference.announce", call=call_sid, prompt=prompt_id)
+    return twilio_rest.update_participant(sid, call_sid, announce_url=url)
+
+
+def end_call(call_sid: str) -> bool:
+    """The agent hangs up: the conference ends (the caller goes on to the survey)."""
+    ctx = from_app()
+    sid = _conference_sid(ctx, call_sid)
+    if sid is None:
+        return twilio_rest.hangup_call(call_sid)
+    return twilio_rest.end_conference(sid)
+
+
+def hang_up_leg(leg_sid: str, ringing: bool = False) -> bool:
+    return twilio_rest.hangup_call(leg_sid, ringing=ringing)
+
+
+def place_leg(leg_id: str) -> str | None:
+    """Call a transfer's leg (a Red member, an agent, a CONECTAMEF center); its answer runs
+    routing.transfers.leg_answered, its statuses leg_status."""
+    ctx = from_app()
+    leg = legs.leg(ctx.r, leg_id)
+    if leg is None or leg.estado == "removed" or not legs.claim_leg_call(ctx.r, leg_id):
+        return None
+    target = _leg_target(ctx, leg)
+    if target is None:
+        log.warning("leg %s of %s has nowhere to call", leg_id, leg.call_sid)
+        return None
+    sid = twilio_rest.create_call(
+        target.rest_to(),
+        ctx.caller_id,
+        ctx.links("conference.leg", leg=leg_id),
+        send_digits=target.send_digits,
+        status_callback=ctx.links("conference.leg_status", leg=leg_id),
+        timeout=ctx.settings.ring_timeout_seconds,
+        events=transfers.LEG_EVENTS,
+    )
+    legs.set_leg_sid(ctx.r, leg_id, sid)
+    return sid
+
+
+def _leg_target(ctx: Context, leg: legs.Leg) -> DialTarget | None:
+    if leg.kind == "red":
+        return anexo_target(leg.to, ctx.anexo_dial)
+    if leg.kind == "agente" and leg.target_agent is not None:
+        agent = db.session.get(Agent, leg.target_agent)
+        return agent_target(agent.canal, agent.destino, ctx.anexo_dial) if agent else None
+    if leg.kind == "conectamef":
+        return address_target(leg.to)
+    return None
+
+
+def _agent_leaves(ctx: Context, conference_sid: str, call_sid: str) -> None:
+    """The agent's leg leaves the conference without ending it."""
+    agent_leg = legs.conference(ctx.r, call_sid).agent_leg
+    if agent_leg:
+        twilio_rest.update_participant(conference_sid, agent_leg, end_conference_on_exit=False)
+        twilio_rest.remove_participant(conference_sid, agent_leg)
+
+
+def complete_transfer(call_sid: str, leg_id: str) -> bool:
+    """The warm transfer is complete: the Red member's leaving now ends the conference, the
+    caller comes off hold, the agent leaves."""
+    ctx = from_app()
+    leg = legs.leg(ctx.r, leg_id)
+    sid = _conference_sid(ctx, call_sid)
+    if leg is None or sid is None or leg.sid is None:
+        return False
+    twilio_rest.update_participant(sid, leg.sid, end_conference_on_exit=True)
+    twilio_rest.update_participant(sid, call_sid, hold=False)
+    _agent_leaves(ctx, sid, call_sid)
+    return True
+
+
+def cancel_leg(call_sid: str, leg_id: str) -> bool:
+    """The agent cancels the transfer: the leg is removed from the conference (or stops
+    ringing), the caller comes off hold."""
+    ctx = from_app()
+    leg = legs.leg(ctx.r, leg_id)
+    if leg is None:
+        return False
+    sid = _conference_sid(ctx, call_sid)
+    if leg.sid:
+        if leg.accepted and sid:
+            twilio_rest.remove_participant(sid, leg.sid)
+        else:
+            twilio_rest.hangup_call(leg.sid, ringing=leg.estado in ("initiated", "ringing"))
+    if sid:
+        twilio_rest.update_participant(sid, call_sid, hold=False)
+    return True
+
+
+def cold_transfer(call_sid: str, leg_id: str) -> str | None:
+    """A cold transfer: the caller on hold, the agent out of the conference, the leg called."""
+    ctx = from_app()
+    sid = _conference_sid(ctx, call_sid)
+    if sid is not None:
+        twilio_rest.update_participant(sid, call_sid, hold=True, hold_url=ctx.hold_music_url)
+        _agent_leaves(ctx, sid, call_sid)
+    return place_leg(leg_id)
 
 
 def notify_visits_module(call_sid: str, agent: str, visit: dict[str, str] | None = None) -> str:

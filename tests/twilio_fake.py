@@ -74,6 +74,18 @@ _ACCOUNT = r"/2010-04-01/Accounts/(?P<account>AC[0-9a-f]{32})"
 OPERATIONS: list[tuple[str, str, str]] = [
     ("POST", _ACCOUNT + r"/Queues/(?P<queue>[^/]+)/Members/(?P<call>[^/]+)\.json", "member_update"),
     ("POST", _ACCOUNT + r"/Calls/(?P<call>[^/]+)\.json", "call_update"),
+    (
+        "POST",
+        _ACCOUNT + r"/Conferences/(?P<conf>[^/]+)/Participants/(?P<call>[^/]+)\.json",
+        "participant_update",
+    ),
+    (
+        "DELETE",
+        _ACCOUNT + r"/Conferences/(?P<conf>[^/]+)/Participants/(?P<call>[^/]+)\.json",
+        "participant_delete",
+    ),
+    ("POST", _ACCOUNT + r"/Conferences/(?P<conf>[^/]+)\.json", "conference_update"),
+    ("GET", _ACCOUNT + r"/Conferences\.json", "conference_list"),
     ("POST", _ACCOUNT + r"/Calls\.json", "call_create"),
     ("POST", _ACCOUNT + r"/Messages\.json", "message_create"),
     ("DELETE", _ACCOUNT + r"/Recordings/(?P<rec>[^/]+)\.json", "recording_delete"),
@@ -86,6 +98,12 @@ TEMPLATES = {
     "member_update": "/2010-04-01/Accounts/{AccountSid}/Queues/{QueueSid}/Members/{CallSid}.json",
     "call_update": "/2010-04-01/Accounts/{AccountSid}/Calls/{Sid}.json",
     "call_create": "/2010-04-01/Accounts/{AccountSid}/Calls.json",
+    "participant_update": "/2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/"
+    "Participants/{CallSid}.json",
+    "participant_delete": "/2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/"
+    "Participants/{CallSid}.json",
+    "conference_update": "/2010-04-01/Accounts/{AccountSid}/Conferences/{Sid}.json",
+    "conference_list": "/2010-04-01/Accounts/{AccountSid}/Conferences.json",
     "message_create": "/2010-04-01/Accounts/{AccountSid}/Messages.json",
     "recording_delete": "/2010-04-01/Accounts/{AccountSid}/Recordings/{Sid}.json",
     "queue_list": "/2010-04-01/Accounts/{AccountSid}/Queues.json",
@@ -116,6 +134,9 @@ class FakeTwilio(TwilioHttpClient):
     queues: dict[str, str] = field(default_factory=dict)
     # (queue sid, call sid) pairs that are members; None = every call is a member
     members: set[tuple[str, str]] | None = None
+    # conferences in progress, friendly name -> ConferenceSid (what conference_list finds)
+    conferences: dict[str, str] = field(default_factory=dict)
+    _query_name: str | None = None  # the FriendlyName filter of the request being answered
 
     def __post_init__(self) -> None:
         super().__init__(pool_connections=True)
@@ -150,6 +171,9 @@ class FakeTwilio(TwilioHttpClient):
         ]
         if missing:
             raise SpecViolation(f"{prepared.method} {url.path}: missing {', '.join(missing)}")
+        if url.query:  # a list's filters (conference_list: FriendlyName)
+            form = {**parse_qs(url.query), **form}
+        self._query_name = form.get("FriendlyName", [None])[0]
         self.sent.append(Sent(prepared.method or "", url.path, form, operation))
         status, payload = self._respond(operation, groups, form)
         response = requests.Response()
@@ -206,6 +230,31 @@ class FakeTwilio(TwilioHttpClient):
             }
         if operation == "call_update":
             return 200, _call_body(account, groups["call"], form) | {"status": "in-progress"}
+        if operation == "participant_update":
+            return 200, self._participant(account, groups["conf"], groups["call"], form)
+        if operation in ("participant_delete",):
+            return 204, None
+        if operation == "conference_update":
+            name = next((n for n, c in self.conferences.items() if c == groups["conf"]), "")
+            return 200, self._conference(account, groups["conf"], name, "completed")
+        if operation == "conference_list":
+            wanted = self._query_name
+            found = [
+                self._conference(account, sid, name, "in-progress")
+                for name, sid in self.conferences.items()
+                if wanted in (None, name)
+            ]
+            return 200, {
+                "conferences": found,
+                "page": 0,
+                "page_size": 50,
+                "start": 0,
+                "end": len(found),
+                "first_page_uri": f"/2010-04-01/Accounts/{account}/Conferences.json",
+                "next_page_uri": None,
+                "previous_page_uri": None,
+                "uri": f"/2010-04-01/Accounts/{account}/Conferences.json",
+            }
         if operation == "call_create":
             return 201, _call_body(account, new_sid("CA"), form)
         if operation == "message_create":
@@ -241,6 +290,33 @@ class FakeTwilio(TwilioHttpClient):
                 "uri": f"/2010-04-01/Accounts/{account}/Queues.json?PageSize=50&Page=0",
             }
         raise SpecViolation(f"no answer for {operation}")
+
+    @staticmethod
+    def _participant(
+        account: str, conference: str, call: str, form: dict[str, list[str]]
+    ) -> dict[str, Any]:
+        return {
+            "account_sid": account,
+            "call_sid": call,
+            "conference_sid": conference,
+            "hold": form.get("Hold", ["false"])[0] == "true",
+            "muted": False,
+            "end_conference_on_exit": form.get("EndConferenceOnExit", ["false"])[0] == "true",
+            "status": "connected",
+            "uri": f"/2010-04-01/Accounts/{account}/Conferences/{conference}/Participants/"
+            f"{call}.json",
+        }
+
+    @staticmethod
+    def _conference(account: str, sid: str, name: str, status: str) -> dict[str, Any]:
+        return {
+            "account_sid": account,
+            "sid": sid,
+            "friendly_name": name,
+            "status": status,
+            "api_version": "2010-04-01",
+            "uri": f"/2010-04-01/Accounts/{account}/Conferences/{sid}.json",
+        }
 
     def _queue(self, account: str, name: str) -> dict[str, Any]:
         sid = self.queues[name]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Flask, Request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
-from webhooks import queue, voice
+from webhooks import conference, outbound, queue, voice
 
 TWILIO_PATHS = "/voice/"
 
@@ -22,6 +22,6 @@ class SessionInterface(SecureCookieSessionInterface):
 
 
 def init_app(app: Flask) -> None:
-    for bp in (voice.bp, queue.bp):
+    for bp in (voice.bp, queue.bp, conference.bp, outbound.bp):
         app.register_blueprint(bp)
     app.session_interface = SessionInterface()

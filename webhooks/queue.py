@@ -200,6 +200,7 @@ def conference_join(step: Step) -> VoiceResponse:
         now=now_ms(),
         session=db.session(),
         speaker_id=_speaker(),
+        accept=request.args.get("accept") == "1",
     )
 
 
@@ -209,7 +210,9 @@ def agent_leg_status() -> Response:
     if not request.args.get("agent", "").isdigit() or not _call():
         abort(400)
     ctx = from_app()
-    flows.agent_leg_status(ctx, _call(), _agent(), form("CallStatus"), now=now_ms())
+    flows.agent_leg_status(
+        ctx, _call(), _agent(), form("CallStatus"), now=now_ms(), leg=form("CallSid")
+    )
     ctx.hand_over()
     return Response(status=204)
 

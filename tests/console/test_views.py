@@ -20,7 +20,8 @@ import livebus
 from directory.models import Agent
 from routing import agents
 from tests.admin.conftest import login
-from tests.console.conftest import Listener, add_agent, add_user
+from tests.console.conftest import Listener, add_user
+from tests.routing.conftest import add_agent
 
 KEY = {
     "sid": "SK" + "a" * 32,
@@ -60,11 +61,11 @@ def page_data(html: str) -> dict:
 
 
 def test_the_agent_starts_on_the_console_and_gets_a_ticket_for_their_topic(
-    app: Flask, signed_in: FlaskClient, rosa: Agent
+    app: Flask, rosa_client: FlaskClient, rosa: Agent
 ) -> None:
-    home = signed_in.get("/")
+    home = rosa_client.get("/")
     assert home.status_code == 302 and home.headers["Location"].endswith("/agente")
-    page = signed_in.get("/agente")
+    page = rosa_client.get("/agente")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "Consola del agente" in html and 'href="/agente"' in html  # in the navigation
@@ -83,9 +84,9 @@ def test_the_agent_starts_on_the_console_and_gets_a_ticket_for_their_topic(
     assert "microphone=(self)" in page.headers["Permissions-Policy"]
 
 
-def test_live_url_setting_wins(app: Flask, signed_in: FlaskClient) -> None:
+def test_live_url_setting_wins(app: Flask, rosa_client: FlaskClient) -> None:
     app.config["LIVE_URL"] = "https://ivr.mef.gob.pe/live/"
-    data = page_data(signed_in.get("/agente").get_data(as_text=True))
+    data = page_data(rosa_client.get("/agente").get_data(as_text=True))
     assert data["vivo"].startswith("https://ivr.mef.gob.pe/live/stream?ticket=")
 
 
@@ -106,8 +107,8 @@ def test_other_roles_and_unlinked_agents_get_no_console(app: Flask, session: Ses
     assert other.get("/agente/api/estado").status_code == 403
 
 
-def test_token_unconfigured_is_503_in_spanish(signed_in: FlaskClient) -> None:
-    reply = signed_in.get("/agente/token")
+def test_token_unconfigured_is_503_in_spanish(rosa_client: FlaskClient) -> None:
+    reply = rosa_client.get("/agente/token")
     assert reply.status_code == 503
     assert (
         "TWILIO_API_KEY_SID" in js(reply)["error"] and "no está configurado" in js(reply)["error"]
@@ -115,10 +116,10 @@ def test_token_unconfigured_is_503_in_spanish(signed_in: FlaskClient) -> None:
 
 
 def test_token_carries_a_voice_grant_for_the_agents_client_identity(
-    app: Flask, signed_in: FlaskClient
+    app: Flask, rosa_client: FlaskClient
 ) -> None:
     softphone(app)
-    reply = signed_in.get("/agente/token")
+    reply = rosa_client.get("/agente/token")
     assert reply.status_code == 200
     body = js(reply)
     claims = jwt.decode(body["token"], KEY["secret"], algorithms=["HS256"])
@@ -143,9 +144,9 @@ def test_an_anexo_agent_gets_no_token_but_uses_the_page(app: Flask, session: Ses
 
 
 def test_presence_with_a_pause_reason_is_published_and_read_back(
-    signed_in: FlaskClient, rosa: Agent, listener: Listener
+    rosa_client: FlaskClient, rosa: Agent, listener: Listener
 ) -> None:
-    reply = signed_in.post("/agente/api/estado", json={"estado": "paused", "motivo": "refrigerio"})
+    reply = rosa_client.post("/agente/api/estado", json={"estado": "paused", "motivo": "refrigerio"})
     assert reply.status_code == 200
     assert js(reply)["presencia"]["estado"] == "paused"
     assert js(reply)["presencia"]["motivo"] == "refrigerio"
@@ -155,77 +156,77 @@ def test_presence_with_a_pause_reason_is_published_and_read_back(
     state = next(d for t, e, d in got if e == "state")
     assert state["estado"] == "paused" and state["motivo"] == "refrigerio"
 
-    snap = js(signed_in.get("/agente/api/estado"))
+    snap = js(rosa_client.get("/agente/api/estado"))
     assert snap["presencia"]["motivo"] == "refrigerio" and snap["oferta"] is None
     assert abs(snap["servidor_ms"] - time.time() * 1000) < 5000
 
-    reply = signed_in.post("/agente/api/estado", json={"estado": "available"})
+    reply = rosa_client.post("/agente/api/estado", json={"estado": "available"})
     assert js(reply)["presencia"]["estado"] == "available"
     assert js(reply)["presencia"]["motivo"] is None
 
 
-def test_a_pause_needs_a_known_reason(signed_in: FlaskClient) -> None:
-    reply = signed_in.post("/agente/api/estado", json={"estado": "paused"})
+def test_a_pause_needs_a_known_reason(rosa_client: FlaskClient) -> None:
+    reply = rosa_client.post("/agente/api/estado", json={"estado": "paused"})
     assert reply.status_code == 400 and "Refrigerio" in js(reply)["error"]
-    reply = signed_in.post("/agente/api/estado", json={"estado": "paused", "motivo": "siesta"})
+    reply = rosa_client.post("/agente/api/estado", json={"estado": "paused", "motivo": "siesta"})
     assert reply.status_code == 400
-    reply = signed_in.post("/agente/api/estado", json={"estado": "ringing"})
+    reply = rosa_client.post("/agente/api/estado", json={"estado": "ringing"})
     assert reply.status_code == 400
-    reply = signed_in.post("/agente/api/estado", data="estado=available")
+    reply = rosa_client.post("/agente/api/estado", data="estado=available")
     assert reply.status_code == 415
 
 
 def test_wrap_up_shows_when_it_ends(
-    signed_in: FlaskClient, rosa: Agent, redis_client: redis.Redis
+    rosa_client: FlaskClient, rosa: Agent, redis_client: redis.Redis
 ) -> None:
     from routing.settings import RoutingSettings
 
     settings = RoutingSettings(wrap_up_seconds=30)
     agents.set_state(redis_client, rosa.id, "wrap_up", languages=[], now=1_000, settings=settings)
-    p = js(signed_in.get("/agente/api/estado"))["presencia"]
+    p = js(rosa_client.get("/agente/api/estado"))["presencia"]
     assert p["estado"] == "wrap_up" and p["fin_cierre_ms"] == 31_000
 
 
 def test_the_closing_beacon_takes_the_agent_offline(
-    signed_in: FlaskClient, rosa: Agent, redis_client: redis.Redis
+    rosa_client: FlaskClient, rosa: Agent, redis_client: redis.Redis
 ) -> None:
-    signed_in.post("/agente/api/estado", json={"estado": "available"})
-    reply = signed_in.post("/agente/api/salir", data={"csrf_token": "x"})
+    rosa_client.post("/agente/api/estado", json={"estado": "available"})
+    reply = rosa_client.post("/agente/api/salir", data={"csrf_token": "x"})
     assert reply.status_code == 204
     found = agents.presence(redis_client, rosa.id)
     assert found.state == "offline" and found.reason == "consola_cerrada"
 
 
 def test_a_lost_softphone_registration_takes_the_agent_offline(
-    signed_in: FlaskClient, rosa: Agent, redis_client: redis.Redis
+    rosa_client: FlaskClient, rosa: Agent, redis_client: redis.Redis
 ) -> None:
-    signed_in.post("/agente/api/estado", json={"estado": "available"})
-    reply = signed_in.post("/agente/api/softphone", json={"evento": "registered"})
+    rosa_client.post("/agente/api/estado", json={"estado": "available"})
+    reply = rosa_client.post("/agente/api/softphone", json={"evento": "registered"})
     assert js(reply)["presencia"]["estado"] == "available"
-    reply = signed_in.post("/agente/api/softphone", json={"evento": "unregistered"})
+    reply = rosa_client.post("/agente/api/softphone", json={"evento": "unregistered"})
     assert js(reply)["presencia"]["estado"] == "offline"
     assert js(reply)["presencia"]["motivo"] == "sin_softphone"
 
 
 def test_the_console_needs_the_csrf_token_when_csrf_is_on(
-    app: Flask, signed_in: FlaskClient
+    app: Flask, rosa_client: FlaskClient
 ) -> None:
     app.config["WTF_CSRF_ENABLED"] = True
-    reply = signed_in.post("/agente/api/estado", json={"estado": "available"})
+    reply = rosa_client.post("/agente/api/estado", json={"estado": "available"})
     assert reply.status_code == 400
-    page = signed_in.get("/agente").get_data(as_text=True)
+    page = rosa_client.get("/agente").get_data(as_text=True)
     token = page_data(page)["csrf"]
-    reply = signed_in.post(
+    reply = rosa_client.post(
         "/agente/api/estado", json={"estado": "available"}, headers={"X-CSRFToken": token}
     )
     assert reply.status_code == 200
 
 
-def test_the_softphone_sdk_is_served_from_the_apps_static_files(signed_in: FlaskClient) -> None:
+def test_the_softphone_sdk_is_served_from_the_apps_static_files(rosa_client: FlaskClient) -> None:
     """`make` copies it from node_modules (npm ci): no CDN."""
-    reply = signed_in.get("/agente/static/vendor/twilio.min.js")
+    reply = rosa_client.get("/agente/static/vendor/twilio.min.js")
     if reply.status_code == 404:
         pytest.skip("run `make softphone` (npm ci) first")
     assert reply.status_code == 200 and b"Twilio" in reply.data[:5000] + reply.data[-5000:]
-    js = signed_in.get("/agente/static/console.js").get_data(as_text=True)
+    js = rosa_client.get("/agente/static/console.js").get_data(as_text=True)
     assert "window.RedSoftphone.createDevice(token" in js

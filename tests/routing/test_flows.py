@@ -271,23 +271,38 @@ def test_a_free_agent_gets_the_caller_out_of_twilios_queue_and_hears_the_whisper
     root = xml(
         twilio.post(bridge_url.removeprefix("https://ivr.example.test"), call_params(sid(1)))
     )
+    # The caller waits with music in the conference named for the call...
     dial = root.find("Dial")
     assert dial is not None
-    client = dial.find("Client")
-    assert client is not None and client.text == "ana"
-    whisper_url = client.attrib["url"]
+    conference = dial.find("Conference")
+    assert conference is not None and conference.text == f"plataforma-{sid(1)}"
+    assert conference.attrib["startConferenceOnEnter"] == "false"
+    assert conference.attrib["endConferenceOnExit"] == "true"
+    assert conference.attrib["waitUrl"] == app.config["HOLD_MUSIC_URL"]
+    assert conference.attrib["statusCallback"].endswith(f"/voice/conference/events?call={sid(1)}")
+    # ...and the agent's softphone is called into it, its leg watched from ringing to the end.
+    [leg] = fake_twilio.of("call_create")
+    assert leg.one("To") == "client:ana"
+    assert leg.form["StatusCallbackEvent"] == ["initiated", "ringing", "answered", "completed"]
+    assert leg.one("Timeout") == str(S.ring_timeout_seconds)
+    join_url = leg.one("Url")
+    assert (
+        local(join_url) == f"/voice/queue/conference-join?call={sid(1)}&agent={ana.id}&role=agent"
+    )
     agent_leg = call_params("CA" + "9" * 32, To="client:ana")
-    root = xml(twilio.post(whisper_url.removeprefix("https://ivr.example.test"), agent_leg))
+    root = xml(twilio.post(local(join_url), agent_leg))
     assert said(root) == [
         prompt("whisper_plataforma"),
         prompt("whisper_preferential", motivo="gestante"),
         prompt("whisper_query", consulta="estado de un trámite"),
         prompt("whisper_expediente", digits="2 0 2 4 1 2 3"),
     ]
+    assert root.findtext("Dial/Conference") == f"plataforma-{sid(1)}"
     assert agents.presence(redis_client, ana.id).state == "on_call"
     assert ("agent_answered", None) in steps(journey, sid(1))
     assert ("queue_left", "bridged") in steps(journey, sid(1))
-    # the conversation ends: wrap-up, then the survey (or a goodbye)
+    # the conversation ends (the conference ends: the caller's <Dial> action): wrap-up, then
+    # the survey (or a goodbye)
     done = dial.attrib["action"].removeprefix("https://ivr.example.test")
     root = xml(
         twilio.post(done, call_params(sid(1), DialCallStatus="completed", DialCallDuration="95"))
@@ -298,10 +313,10 @@ def test_a_free_agent_gets_the_caller_out_of_twilios_queue_and_hears_the_whisper
 
 
 @pytest.mark.parametrize(
-    ("anexo_dial", "tag", "text", "digits"),
+    ("anexo_dial", "text", "digits"),
     [
-        ("sip:{anexo}@pbx.mef.gob.pe", "Sip", "sip:2301@pbx.mef.gob.pe", None),
-        ("+5113115930", "Number", "+5113115930", "ww2301"),
+        ("sip:{anexo}@pbx.mef.gob.pe", "sip:2301@pbx.mef.gob.pe", None),
+        ("+5113115930", "+5113115930", "ww2301"),
     ],
 )
 def test_an_agent_on_an_anexo_is_dialed_per_anexo_dial(
@@ -309,8 +324,8 @@ def test_an_agent_on_an_anexo_is_dialed_per_anexo_dial(
     twilio: TwilioSigner,
     session: Session,
     redis_client: redis.Redis,
+    fake_twilio: FakeTwilio,
     anexo_dial: str,
-    tag: str,
     text: str,
     digits: str | None,
 ) -> None:
@@ -321,9 +336,11 @@ def test_an_agent_on_an_anexo_is_dialed_per_anexo_dial(
     root = xml(
         twilio.post(f"/voice/queue/bridge?call={sid(1)}&agent={luis.id}", call_params(sid(1)))
     )
-    noun = root.find(f"Dial/{tag}")
-    assert noun is not None and noun.text == text
-    assert noun.attrib.get("sendDigits") == digits
+    assert root.findtext("Dial/Conference") == f"plataforma-{sid(1)}"
+    [leg] = fake_twilio.of("call_create")  # the agent's leg into the conference
+    assert leg.one("To") == text
+    assert leg.form.get("SendDigits", [None])[0] == digits
+    assert "accept=1" in leg.one("Url")  # a phone: the whisper asks for 1
 
 
 def available(session: Session, r: redis.Redis, nombre: str, **fields: Any) -> int:
@@ -339,18 +356,26 @@ def local(url: str) -> str:
 
 
 def offer_to(twilio: TwilioSigner, fake_twilio: FakeTwilio, call_sid: str) -> ET.Element:
-    """The last offer's bridge, as Twilio fetches it for the caller: the <Dial> to the agent."""
+    """The last offer's bridge, as Twilio fetches it for the caller: the caller's <Dial> into
+    the conference (the agent's leg is the last call created)."""
     url = fake_twilio.of("member_update")[-1].one("Url")
     assert f"call={call_sid}" in url
     dial = xml(twilio.post(local(url), call_params(call_sid)))
     found = dial.find("Dial")
-    assert found is not None
+    assert found is not None and found.findtext("Conference") == f"plataforma-{call_sid}"
     return found
 
 
+def agent_leg(fake_twilio: FakeTwilio) -> tuple[str, str]:
+    """The agent's leg of the last offer: (its TwiML URL, its status callback), local paths."""
+    leg = fake_twilio.of("call_create")[-1]
+    assert "role=agent" in leg.one("Url")
+    return local(leg.one("Url")), local(leg.one("StatusCallback"))
+
+
 @pytest.mark.parametrize(
-    ("canal", "destino", "noun"),
-    [("anexo", "2301", "Sip"), ("sip", "sip:luis@pbx.mef.gob.pe", "Sip")],
+    ("canal", "destino"),
+    [("anexo", "2301"), ("sip", "sip:luis@pbx.mef.gob.pe")],
 )
 def test_an_agent_on_a_phone_presses_1_to_accept_and_no_key_is_a_miss(
     app: Flask,
@@ -361,17 +386,18 @@ def test_an_agent_on_a_phone_presses_1_to_accept_and_no_key_is_a_miss(
     journey: list,
     canal: str,
     destino: str,
-    noun: str,
 ) -> None:
     """Issue 11.5: the whisper's fetch is not an answer (a voicemail would fetch it too)."""
     luis = available(session, redis_client, "Luis", canal=canal, destino=destino)
     enter(app, sid(1), detalle="informacion")
-    agent_leg = call_params("CA" + "9" * 32)
+    leg_params = call_params("CA" + "9" * 32)
     for miss in (1, 2):
-        dial = offer_to(twilio, fake_twilio, sid(1))
-        phone = dial.find(noun)
-        assert phone is not None
-        whisper = xml(twilio.post(local(phone.attrib["url"]), agent_leg))
+        offer_to(twilio, fake_twilio, sid(1))
+        join, status = agent_leg(fake_twilio)
+        assert fake_twilio.of("call_create")[-1].one("To") == (
+            "sip:2301@pbx.mef.gob.pe" if canal == "anexo" else destino
+        )
+        whisper = xml(twilio.post(join, leg_params))
         assert [c.tag for c in whisper] == ["Gather", "Hangup"]
         gather = whisper[0]
         assert gather.attrib["numDigits"] == "1"
@@ -379,9 +405,15 @@ def test_an_agent_on_a_phone_presses_1_to_accept_and_no_key_is_a_miss(
         query = prompt("whisper_query", consulta="información sobre los servicios del MEF")
         assert query in said(gather)
         assert agents.presence(redis_client, luis).state == "ringing"  # not answered yet
-        # No key: the whisper hangs up the agent's leg; Twilio reports the <Dial> completed.
-        params = call_params(sid(1), DialCallStatus="completed", DialCallDuration="9")
-        root = xml(twilio.post(local(dial.attrib["action"]), params))
+        # No key: the whisper hangs up the agent's leg; its status callback says completed,
+        # twice (Twilio may repeat it): one miss, and the caller is sent back to the line.
+        redirects = len(fake_twilio.of("call_update"))
+        for _ in range(2):
+            reply = twilio.post(status, call_params("CA" + "9" * 32, CallStatus="completed"))
+            assert reply.status_code == 204
+        [redirect] = fake_twilio.of("call_update")[redirects:]
+        assert redirect.path.endswith(f"/Calls/{sid(1)}.json")
+        root = xml(twilio.post(local(redirect.one("Url")), call_params(sid(1))))
         assert [c.tag for c in root] == ["Say", "Enqueue"]
         assert said(root) == [prompt("queue_agent_missed")]
         assert agents.presence(redis_client, luis).misses == miss
@@ -402,9 +434,8 @@ def test_an_agent_on_a_phone_who_presses_1_takes_the_caller(
     luis = available(session, redis_client, "Luis", canal="anexo", destino="2301")
     enter(app, sid(1))
     dial = offer_to(twilio, fake_twilio, sid(1))
-    phone = dial.find("Sip")
-    assert phone is not None
-    gather = xml(twilio.post(local(phone.attrib["url"]), call_params("CA" + "9" * 32)))[0]
+    join, status = agent_leg(fake_twilio)
+    gather = xml(twilio.post(join, call_params("CA" + "9" * 32)))[0]
     accept = local(gather.attrib["action"])
     assert accept == f"/voice/queue/whisper-accept?call={sid(1)}&agent={luis}"
     wrong = xml(twilio.post(accept, call_params("CA" + "9" * 32, Digits="5")))
@@ -412,9 +443,13 @@ def test_an_agent_on_a_phone_who_presses_1_takes_the_caller(
     assert agents.presence(redis_client, luis).state == "ringing"
     for _ in range(2):  # Twilio may send it twice: still accepted
         root = xml(twilio.post(accept, call_params("CA" + "9" * 32, Digits="1")))
-        assert list(root) == []  # the whisper ends: Twilio bridges the calls
+        # the whisper ends: the agent's leg joins the caller's conference
+        assert root.findtext("Dial/Conference") == f"plataforma-{sid(1)}"
     assert agents.presence(redis_client, luis).state == "on_call"
     assert steps(journey, sid(1)).count(("agent_answered", None)) == 1
+    # the leg's completion at the end of the conversation is no miss
+    assert twilio.post(status, call_params("CA" + "9" * 32, CallStatus="completed"))
+    assert fake_twilio.of("call_update") == []
     params = call_params(sid(1), DialCallStatus="completed", DialCallDuration="120")
     root = xml(twilio.post(local(dial.attrib["action"]), params))
     assert root[-1].tag in ("Redirect", "Hangup")
@@ -437,12 +472,11 @@ def test_an_agent_who_does_not_answer_puts_the_caller_back_in_place_for_the_next
     beto = add_agent(session, "Beto")
     agents.set_state_from_directory(session, redis_client, beto.id, "available", now=2, settings=S)
     twilio.post(f"/voice/queue/bridge?call={sid(1)}&agent={ana.id}", call_params(sid(1)))
-    root = xml(
-        twilio.post(
-            f"/voice/queue/dial-done?call={sid(1)}&agent={ana.id}",
-            call_params(sid(1), DialCallStatus="no-answer"),
-        )
-    )
+    _join, status = agent_leg(fake_twilio)
+    leg = call_params("CA" + "9" * 32, CallStatus="no-answer")
+    assert twilio.post(status, leg).status_code == 204
+    [redirect] = fake_twilio.of("call_update")
+    root = xml(twilio.post(local(redirect.one("Url")), call_params(sid(1))))
     assert [c.tag for c in root] == ["Say", "Enqueue"]
     # sid(1) kept the first place: Beto (idle longer than Ana now) gets sid(1), Ana gets sid(2)
     offers = {u.path.rsplit("/", 1)[-1]: u.one("Url") for u in fake_twilio.of("member_update")}
@@ -496,10 +530,15 @@ def test_a_quechua_caller_with_no_speaker_free_gets_an_agent_and_an_interpreter(
     calls = fake_twilio.of("call_create")
     assert [c.one("To") for c in calls] == ["sip:ana@pbx.mef.gob.pe", "+51984000111"]
     join = calls[0].one("Url").removeprefix("https://ivr.example.test")
-    root = xml(twilio.post(join, call_params("CA" + "8" * 32)))
+    # a SIP phone: the whisper (with the language and the interpreter), then 1 to accept
+    gather = xml(twilio.post(join, call_params("CA" + "8" * 32))).find("Gather")
+    assert gather is not None
+    assert prompt("whisper_language", idioma="quechua") in said(gather)
+    assert said(gather)[-2:] == [prompt("whisper_interpreter"), prompt("whisper_plataforma_accept")]
+    root = xml(
+        twilio.post(local(gather.attrib["action"]), call_params("CA" + "8" * 32, Digits="1"))
+    )
     assert root.findtext("Dial/Conference") == f"plataforma-{sid(1)}"
-    assert prompt("whisper_language", idioma="quechua") in said(root)
-    assert said(root)[-1] == prompt("whisper_interpreter")
     assert agents.presence(redis_client, ana.id).state == "on_call"
 
 

@@ -115,6 +115,9 @@ class World:
         assert self.score[call] == best, f"{call} offered out of order"
 
 
+LEG = "CA" + "e" * 32  # the CallSid Twilio gives the agents' legs here
+
+
 def test_three_agents_twenty_callers(
     app: Flask,
     client: FlaskClient,
@@ -174,28 +177,22 @@ def test_three_agents_twenty_callers(
                 world.check_offer(call, agent_id, clock.ms)
                 world.waiting.discard(call)
                 world.offers.append((call, agent_id, clock.ms))
-                post(url, call_params(call))  # the bridge TwiML
-                if misses_left.get(agent_id, 0) > 0:
-                    misses_left[agent_id] -= 1
-                    post(
-                        f"/voice/queue/dial-done?call={call}&agent={agent_id}",
-                        call_params(call, DialCallStatus="no-answer"),
-                    )
-                    world.waiting.add(call)  # back in place
-                    continue
-                if world.lang[call] != "es" and agent_id not in (beto.id,):
-                    continue  # interpreter mode: the agent's leg is a REST call (below)
-                post(
-                    f"/voice/queue/whisper?call={call}&agent={agent_id}",
-                    call_params("CA" + "f" * 32),
-                )
-                world.talking[call] = (agent_id, clock.ms + HANDLE_SECONDS * 1000)
+                post(url, call_params(call))  # the bridge TwiML: the caller's conference
             elif sent.operation == "call_create" and "role=agent" in sent.one("Url"):
+                # the agent's leg into the caller's conference
                 url = sent.one("Url")
                 call = url.split("call=", 1)[1].split("&", 1)[0]
                 agent_id = int(url.split("agent=", 1)[1].split("&", 1)[0])
-                post(url, call_params("CA" + "e" * 32))
+                if misses_left.get(agent_id, 0) > 0:
+                    misses_left[agent_id] -= 1
+                    post(sent.one("StatusCallback"), call_params(LEG, CallStatus="no-answer"))
+                    world.waiting.add(call)  # back in place (the redirect below)
+                    continue
+                post(url, call_params(LEG))
                 world.talking[call] = (agent_id, clock.ms + HANDLE_SECONDS * 1000)
+            elif sent.operation == "call_update" and "/voice/queue/requeue" in sent.one("Url"):
+                call = sent.path.rsplit("/", 1)[-1].removesuffix(".json")
+                post(sent.one("Url"), call_params(call))  # back in Twilio's queue
 
     for n, (second, priority, lang) in enumerate(CALLERS, start=1):
         world.arrival[sid(n)] = T0 + second * 1000
