@@ -93,6 +93,12 @@ def dial_conference_parties(call_sid: str, agent_id: int) -> list[str]:
     if not line.claim_conference_calls(ctx.r, call_sid):
         return []  # a retry: the legs were already placed
     sids = [place_agent_leg(ctx, call_sid, agent)]
+    # Again, now that the agent's phone rings: the caller's state is final by now (the first
+    # pop, from connect_caller, may have been read before the webhook that queued them saved
+    # the last menu choice).
+    screenpop.publish_offer(
+        db.session(), ctx.r, screenpop.PopSettings.from_config(current_app.config), call_sid
+    )
     if caller.interpreter:
         ctx.r.delete(_tried_key(call_sid))  # a new offer: every speaker may be tried again
         leg = dial_interpreter(ctx, call_sid, agent_id, caller.language)

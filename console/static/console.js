@@ -272,11 +272,15 @@
     openWrapUp(sid, why);
   }
 
-  function openWrapUp(callSid) {
+  function openWrapUp(callSid, why) {
     S.wrapPending = callSid;
     $("cierre").hidden = false;
     $("cierre").dataset.callSid = callSid;
-    if (S.transfer && S.transfer.completed) $("cierre-resultado").value = "derivada_red";
+    var handedToRed = S.transfer && (S.transfer.completed || Object.keys(S.transfer.legs).some(function (k) {
+      return S.transfer.legs[k].estado === "accepted";
+    }));
+    $("cierre-resultado").value = handedToRed || why === "transferida" ? "derivada_red" : "absuelta";
+    if (S.offer && S.offer.organo) $("cierre-tipo").value = "tecnica";
   }
 
   function applyCallEvent(c) {

@@ -146,7 +146,9 @@ def test_an_anexo_agent_gets_no_token_but_uses_the_page(app: Flask, session: Ses
 def test_presence_with_a_pause_reason_is_published_and_read_back(
     rosa_client: FlaskClient, rosa: Agent, listener: Listener
 ) -> None:
-    reply = rosa_client.post("/agente/api/estado", json={"estado": "paused", "motivo": "refrigerio"})
+    reply = rosa_client.post(
+        "/agente/api/estado", json={"estado": "paused", "motivo": "refrigerio"}
+    )
     assert reply.status_code == 200
     assert js(reply)["presencia"]["estado"] == "paused"
     assert js(reply)["presencia"]["motivo"] == "refrigerio"
