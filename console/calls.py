@@ -17,6 +17,7 @@ from typing import Any
 import redis
 from flask import Blueprint, Response, jsonify, request
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError
 
 from clock import lima_now
 from directory.models import Agent
@@ -48,6 +49,11 @@ def refused(exc: CallRefused) -> Response:
 @bp.errorhandler(returns.ReturnRefused)
 def return_refused(exc: returns.ReturnRefused) -> Response:
     return _error(exc.status, exc.message)
+
+
+@bp.errorhandler(CSRFError)
+def page_expired(exc: CSRFError) -> Response:
+    return _error(400, "La página venció (falta el token de seguridad): vuelva a cargarla.")
 
 
 @bp.errorhandler(redis.RedisError)

@@ -594,13 +594,7 @@ def agent_leg_status(
         return
     requeued, _ = agents.missed(ctx.r, call_sid, agent_id, now=now, settings=ctx.settings)
     if requeued:
-        ctx.jobs.enqueue(
-            "routing.jobs.redirect_caller",
-            call_sid,
-            ctx.links("queue.requeue", call=call_sid),
-            job_timeout=30,
-            meta={"call_sid": call_sid},
-        )
+        transfers.send_back(ctx, call_sid, "queue.requeue")
         transfers.tell_call(ctx, agent_id, call_sid, "terminada")
 
 

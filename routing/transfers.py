@@ -75,6 +75,18 @@ def _job(ctx: Context, name: str, *args: Any) -> None:
     ctx.jobs.enqueue(f"routing.jobs.{name}", *args, job_timeout=30, meta={"call_sid": args[0]})
 
 
+def send_back(ctx: Context, call_sid: str, endpoint: str) -> None:
+    """Redirect the caller out of their conference to ``endpoint`` (queue.requeue after a
+    miss, queue.transfer_done after a cold transfer nobody took): their place in line."""
+    ctx.jobs.enqueue(
+        "routing.jobs.redirect_caller",
+        call_sid,
+        ctx.links(endpoint, call=call_sid),
+        job_timeout=30,
+        meta={"call_sid": call_sid},
+    )
+
+
 def require_connected(ctx: Context, call_sid: str, agent_id: int) -> line.WaitingCaller:
     """The caller talking with this agent now (409 otherwise)."""
     caller = line.caller(ctx.r, call_sid)
@@ -94,13 +106,7 @@ def reject(ctx: Context, call_sid: str, agent_id: int, *, now: int) -> None:
     if conference.agent_leg and conference.agent_id == agent_id:
         _job(ctx, "hang_up_leg", conference.agent_leg, True)
     if requeued:
-        ctx.jobs.enqueue(
-            "routing.jobs.redirect_caller",
-            call_sid,
-            ctx.links("queue.requeue", call=call_sid),
-            job_timeout=30,
-            meta={"call_sid": call_sid},
-        )
+        send_back(ctx, call_sid, "queue.requeue")
     tell_call(ctx, agent_id, call_sid, "terminada")
 
 
@@ -475,13 +481,7 @@ def leg_status(ctx: Context, leg_id: str, call_status: str, duration: int) -> No
         return
     current = legs.end_consult(ctx.r, leg.call_sid, leg.leg_id)
     if not leg.warm and state in legs.MISSED and current:
-        ctx.jobs.enqueue(
-            "routing.jobs.redirect_caller",
-            leg.call_sid,
-            ctx.links("queue.transfer_done", call=leg.call_sid),
-            job_timeout=30,
-            meta={"call_sid": leg.call_sid},
-        )
+        send_back(ctx, leg.call_sid, "queue.transfer_done")
 
 
 def _leg_event(ctx: Context, leg: Leg, state: str, **extra: Any) -> bool:

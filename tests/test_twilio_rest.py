@@ -173,3 +173,34 @@ def test_development_dry_runs_unless_an_api_base_is_set(monkeypatch: pytest.Monk
     assert DevelopmentConfig().TWILIO_DRY_RUN is True
     monkeypatch.setenv("TWILIO_API_BASE", "http://127.0.0.1:9/")
     assert DevelopmentConfig().TWILIO_DRY_RUN is False
+
+
+def test_the_conference_calls_find_hold_announce_remove_and_end(fake_twilio: FakeTwilio) -> None:
+    """The caller's conference (routing.legs): found by name, a participant held with music,
+    told whether leaving ends it, played an announcement, removed; the conference ended."""
+    conference = "CF" + "e" * 32
+    fake_twilio.conferences[f"plataforma-{CALL}"] = conference
+    assert twilio_rest.find_conference(f"plataforma-{CALL}") == conference
+    assert twilio_rest.find_conference("plataforma-otra") is None
+    lookup = fake_twilio.of("conference_list")[0]
+    assert lookup.form["FriendlyName"] == [f"plataforma-{CALL}"]
+    assert lookup.form["Status"] == ["in-progress"]
+    music = "https://ivr.example.test/static/espera.mp3"
+    assert twilio_rest.update_participant(conference, CALL, hold=True, hold_url=music)
+    assert twilio_rest.update_participant(conference, CALL, end_conference_on_exit=False)
+    announce = "https://ivr.example.test/voice/conference/announce"
+    assert twilio_rest.update_participant(conference, CALL, announce_url=announce)
+    held, ends, told = (s.form for s in fake_twilio.of("participant_update"))
+    assert held == {"Hold": ["true"], "HoldUrl": [music], "HoldMethod": ["GET"]}
+    assert ends == {"EndConferenceOnExit": ["false"]}
+    assert told == {"AnnounceUrl": [announce], "AnnounceMethod": ["POST"]}
+    fake_twilio.fail_next("participant_update", 404)
+    assert not twilio_rest.update_participant(conference, CALL, hold=False)  # gone
+    assert twilio_rest.remove_participant(conference, CALL)
+    fake_twilio.fail_next("participant_delete", 404)
+    assert twilio_rest.remove_participant(conference, CALL)  # already gone is fine
+    assert twilio_rest.end_conference(conference)
+    assert fake_twilio.of("conference_update")[0].form == {"Status": ["completed"]}
+    assert twilio_rest.hangup_call(CALL, ringing=True)
+    assert twilio_rest.hangup_call(CALL)
+    assert [s.one("Status") for s in fake_twilio.of("call_update")] == ["canceled", "completed"]

@@ -339,3 +339,29 @@ def test_only_a_signed_in_agent_reaches_the_api(
     sign_in(session, client, "sin_agente", None)
     reply = client.get("/agente/api/organos")
     assert reply.status_code == 403 and js(reply)["error"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/voice/conference/events?call={CALLER}",
+        "/voice/conference/leg?leg=LG1",
+        "/voice/conference/leg-accept?leg=LG1",
+        "/voice/conference/leg-status?leg=LG1",
+        f"/voice/conference/announce?call={CALLER}&prompt=authority_by_phone",
+        "/voice/agent/outbound",
+        "/voice/agent/outbound-done?devolucion=c1&agent=1",
+    ],
+)
+def test_every_conference_and_outbound_webhook_rejects_a_bad_signature(
+    twilio: TwilioSigner, path: str
+) -> None:
+    assert twilio.post_badly_signed(path, call_params(CALLER)).status_code == 403
+    assert twilio.post_unsigned(path, call_params(CALLER)).status_code == 403
+
+
+def test_a_leg_nobody_knows_is_hung_up(twilio: TwilioSigner) -> None:
+    root = xml(twilio.post("/voice/conference/leg?leg=LG0", call_params("CA" + "4" * 32)))
+    assert [c.tag for c in root] == ["Hangup"]
+    reply = twilio.post("/voice/conference/leg-status?leg=LG0", call_params(CallStatus="busy"))
+    assert reply.status_code == 204

@@ -1,0 +1,160 @@
+"""Cold transfers (another Plataforma agent, a CONECTAMEF center) and the authority's decision
+(§5.5), through the console's API and the legs' signed webhooks."""
+
+from __future__ import annotations
+
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from directory.models import Agent, ConectamefCenter
+from register.models import RegisterCall
+from routing import agents
+from routing import queue as line
+from tests.conftest import TwilioSigner, call_params
+from tests.console.conftest import Live, S, local
+from tests.console.test_calls import (
+    CALLER,
+    api,
+    js,
+    leg_sid,
+    new,
+    prompt,
+    queue_and_connect,
+    said,
+    xml,
+)
+from tests.routing.conftest import add_agent
+from tests.twilio_fake import FakeTwilio
+
+
+def test_a_cold_transfer_to_a_center_that_does_not_answer_puts_the_caller_back_in_line(
+    app: Flask,
+    twilio: TwilioSigner,
+    signed_in: FlaskClient,
+    fake_twilio: FakeTwilio,
+    redis_client: redis.Redis,
+    session: Session,
+    directory: None,
+    ana: Agent,
+    live: Live,
+) -> None:
+    agent_leg = queue_and_connect(app, twilio, fake_twilio, ana)
+    cusco = session.scalars(
+        select(ConectamefCenter).where(ConectamefCenter.centro == "Cusco")
+    ).one()
+    seen = len(fake_twilio.sent)
+    reply = api(signed_in, f"/llamada/{CALLER}/transferir-fria", {"centro": cusco.id})
+    assert reply.status_code == 200, reply.json
+    assert js(reply)["nombre"] == "Cusco"
+    # the caller on hold, the agent out of the conference (without ending it), the center dialed
+    sent = [(s.operation, s.path.rsplit("/", 1)[-1]) for s in fake_twilio.sent[seen:]]
+    assert sent == [
+        ("participant_update", f"{CALLER}.json"),
+        ("participant_update", f"{agent_leg}.json"),
+        ("participant_delete", f"{agent_leg}.json"),
+        ("call_create", "Calls.json"),
+    ]
+    [call] = new(fake_twilio, "call_create", seen)
+    assert call.one("To") == "+5184234567"
+    assert agents.presence(redis_client, ana.id).state == "wrap_up"
+    assert {"call_sid": CALLER, "estado": "transferida"} in live.events("call")
+    assert (
+        api(signed_in, f"/llamada/{CALLER}/transferir-fria", {"centro": cusco.id}).status_code
+        == 409
+    )
+    # nobody answers: the caller goes back to their place in line
+    seen = len(fake_twilio.sent)
+    status = local(call.one("StatusCallback"))
+    center_leg = leg_sid(redis_client, js(reply)["leg"])
+    for _ in range(2):
+        twilio.post(status, call_params(center_leg, CallStatus="busy"))
+    [redirect] = new(fake_twilio, "call_update", seen)
+    assert redirect.path.endswith(f"/Calls/{CALLER}.json")
+    root = xml(twilio.post(local(redirect.one("Url")), call_params(CALLER)))
+    assert said(root) == [prompt("transfer_failed")]
+    assert root.find("Enqueue") is not None
+    assert line.position(redis_client, CALLER) == 1
+
+
+def test_a_cold_transfer_to_another_agent_who_answers(
+    app: Flask,
+    twilio: TwilioSigner,
+    signed_in: FlaskClient,
+    fake_twilio: FakeTwilio,
+    redis_client: redis.Redis,
+    session: Session,
+    ana: Agent,
+) -> None:
+    queue_and_connect(app, twilio, fake_twilio, ana)
+    beto = add_agent(session, "Beto Ramos", canal="anexo", destino="2405")
+    busy = api(signed_in, f"/llamada/{CALLER}/transferir-fria", {"agente": beto.id})
+    assert busy.status_code == 409 and "no está disponible" in js(busy)["error"]
+    agents.set_state_from_directory(
+        session, redis_client, beto.id, "available", now=line.now_ms(), settings=S
+    )
+    assert api(signed_in, f"/llamada/{CALLER}/transferir-fria", {}).status_code == 400
+    seen = len(fake_twilio.sent)
+    reply = api(signed_in, f"/llamada/{CALLER}/transferir-fria", {"agente": beto.id})
+    assert reply.status_code == 200, reply.json
+    [call] = new(fake_twilio, "call_create", seen)
+    assert call.one("To") == "sip:2405@pbx.mef.gob.pe"
+    beto_leg = leg_sid(redis_client, js(reply)["leg"])
+    # Beto's phone: the whisper, 1 to accept; then the caller comes off hold
+    gather = xml(twilio.post(local(call.one("Url")), call_params(beto_leg))).find("Gather")
+    assert gather is not None
+    assert said(gather)[0] == prompt("whisper_transfer", nombre="Ana Torres")
+    seen = len(fake_twilio.sent)
+    root = xml(twilio.post(local(gather.attrib["action"]), call_params(beto_leg, Digits="1")))
+    conference = root.find("Dial/Conference")
+    assert conference is not None and conference.attrib["endConferenceOnExit"] == "true"
+    [unhold] = new(fake_twilio, "participant_update", seen)
+    assert (unhold.path.rsplit("/", 1)[-1], unhold.one("Hold")) == (f"{CALLER}.json", "false")
+    row = session.scalars(select(RegisterCall).where(RegisterCall.call_sid == CALLER)).one()
+    [transfer] = row.journey["transfers"]
+    assert (transfer["kind"], transfer["nombre"], transfer["warm"]) == (
+        "plataforma",
+        "Beto Ramos",
+        False,
+    )
+
+
+def test_an_authority_by_phone_hears_so_and_presencial_goes_to_the_visits_module(
+    app: Flask,
+    twilio: TwilioSigner,
+    signed_in: FlaskClient,
+    fake_twilio: FakeTwilio,
+    redis_client: redis.Redis,
+    session: Session,
+    directory: None,
+    ana: Agent,
+) -> None:
+    queue_and_connect(app, twilio, fake_twilio, ana)
+    assert api(signed_in, f"/llamada/{CALLER}/autoridad", {"decision": "quizá"}).status_code == 400
+    seen = len(fake_twilio.sent)
+    assert (
+        api(signed_in, f"/llamada/{CALLER}/autoridad", {"decision": "telefono"}).status_code == 200
+    )
+    [announce] = new(fake_twilio, "participant_update", seen)
+    assert announce.path.endswith(f"/Participants/{CALLER}.json")
+    root = xml(twilio.post(local(announce.one("AnnounceUrl")), call_params(CALLER)))
+    assert said(root) == [prompt("authority_by_phone")]
+    # ...or presencial: who comes, to which órgano, when; checked, then the caller is told
+    visit = {"decision": "presencial", "dia": "2099-12-03", "hora": "10:30", "organo": "DGPP"}
+    missing = api(signed_in, f"/llamada/{CALLER}/autoridad", visit)
+    assert missing.status_code == 400 and js(missing)["error"].startswith("Indique el nombre")
+    visit |= {"nombre": "Rosa Mamani Quispe", "entidad": "Gobierno Regional de Puno"}
+    seen = len(fake_twilio.sent)
+    reply = api(signed_in, f"/llamada/{CALLER}/autoridad", visit)
+    assert reply.status_code == 200, reply.json
+    assert js(reply)["visita"]["cita"] == "2099-12-03T10:30:00-05:00"
+    [redirect] = new(fake_twilio, "call_update", seen)
+    assert redirect.one("Url").endswith(f"/voice/queue/presencial?call={CALLER}")
+    [sms] = new(fake_twilio, "message_create", seen)
+    assert "Autoridad: Rosa Mamani Quispe." in sms.one("Body")
+    assert "Fecha y hora acordadas: 03/12/2099 a las 10:30." in sms.one("Body")
+    root = xml(twilio.post(local(redirect.one("Url")), call_params(CALLER)))
+    assert said(root)[0] == prompt("presencial")
+    assert agents.presence(redis_client, ana.id).state == "wrap_up"
