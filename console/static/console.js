@@ -381,13 +381,14 @@
 
   function loadCallbacks() {
     request("GET", API + "/devoluciones").then(function (data) {
-      var rows = Array.isArray(data) ? data : (data && (data.devoluciones || data.callbacks)) || [];
+      var rows = Array.isArray(data) ? data : [];
       var body = $("devoluciones").querySelector("tbody");
       body.textContent = "";
       rows.forEach(function (d) {
         var tr = document.createElement("tr");
         tr.dataset.id = d.id;
-        [d.vence || d.due_date, d.telefono, d.origen || d.source, d.detalle, (d.estado || d.status) + ((d.vencida) ? " (vencida)" : "")].forEach(function (v) {
+        var kind = d.tipo === "mensaje" ? "Mensaje de voz" : "Devolución";
+        [d.vence, d.telefono, kind, d.detalle, d.estado + (d.vencida ? " (vencida)" : "")].forEach(function (v) {
           var td = document.createElement("td"); td.textContent = v || "—"; tr.appendChild(td);
         });
         var td = document.createElement("td");
@@ -411,19 +412,35 @@
     return b;
   }
 
+  // A callback or voice message: taken (only one agent works it), dialed from the softphone
+  // through the TwiML App (POST /voice/agent/outbound with To and Devolucion), the outcome
+  // recorded. An agent on an anexo dials the number from their phone and records the outcome.
   function dialCallback(d, cell) {
-    guarded(request("POST", API + "/devoluciones/" + d.id + "/tomar", {}), function (taken) {
-      if (D.agente.canal === "client" && S.device) {
-        Promise.resolve(S.device.connect({ params: { devolucion: String(d.id) } })).then(function (call) {
-          watchDeviceCall(call, true);
-        }, function (err) { say(deviceError(err)); });
-      } else if (taken && taken.mensaje) {
-        say(taken.mensaje, "info");
-      }
+    guarded(request("POST", API + "/devoluciones/" + encodeURIComponent(d.id) + "/tomar", {}), function (taken) {
+      var item = taken || d;
       cell.textContent = "";
+      var status = document.createElement("span");
+      status.className = "muted llamando";
+      cell.appendChild(status);
+      if (D.agente.canal === "client" && S.device) {
+        status.textContent = "Llamando…";
+        Promise.resolve(S.device.connect({ params: { To: item.telefono, Devolucion: String(item.id) } })).then(function (call) {
+          S.outbound = call;
+          var hang = button("Colgar", "btn small danger", function () { call.disconnect(); });
+          cell.insertBefore(hang, status.nextSibling);
+          call.on("accept", function () { status.textContent = "En llamada"; });
+          call.on("disconnect", function () { status.textContent = "Terminada"; hang.remove(); S.outbound = null; });
+          call.on("error", function (err) { say(deviceError(err)); });
+        }, function (err) { say(deviceError(err)); });
+      } else {
+        status.textContent = "Marque " + (item.telefono || "el número") + " desde su teléfono.";
+      }
       [["realizada", "Atendida"], ["no_contesta", "No contesta"], ["cancelada", "Cancelar"]].forEach(function (o) {
         cell.appendChild(button(o[1], "btn small sec", function () {
-          guarded(request("POST", API + "/devoluciones/" + d.id + "/resultado", { resultado: o[0] }), loadCallbacks);
+          guarded(request("POST", API + "/devoluciones/" + encodeURIComponent(d.id) + "/resultado", { resultado: o[0] }), function () {
+            say("Devolución registrada: " + o[1].toLowerCase() + ".", "info");
+            loadCallbacks();
+          });
         }));
       });
     });
@@ -491,7 +508,7 @@
         else reportSoftphone("error", String(code || "") + " " + ((err && err.message) || ""));
       });
       device.on("tokenWillExpire", refreshToken);
-      device.on("incoming", function (call) { watchDeviceCall(call, false); });
+      device.on("incoming", function (call) { watchDeviceCall(call); });
       softphoneStatus("registrando…");
       Promise.resolve(device.register()).catch(function (err) { say(deviceError(err)); });
     }, function (err) {
@@ -505,16 +522,10 @@
       function (err) { say("No se pudo renovar el permiso del teléfono: " + err.message); });
   }
 
-  function watchDeviceCall(call, outbound) {
+  function watchDeviceCall(call) {
     S.deviceCall = call;
     $("btn-contestar").disabled = false;
-    call.on("accept", function () {
-      if (outbound) {
-        startCall((call.parameters && call.parameters.CallSid) || "saliente");
-      } else if (S.offer) {
-        startCall(S.offer.call_sid);
-      }
-    });
+    call.on("accept", function () { if (S.offer) startCall(S.offer.call_sid); });
     call.on("disconnect", function () { S.deviceCall = null; if (S.call) endCall("colgó"); });
     call.on("cancel", function () { S.deviceCall = null; if (!S.call) { $("btn-contestar").disabled = true; } });
     call.on("reject", function () { S.deviceCall = null; });

@@ -27,10 +27,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from clock import lima_now
 from directory.models import Agent
 from extensions import redis_store
 from live.server import LiveSettings
 from live.thread import LiveThread
+from register import callbacks
 from register.models import RegisterCall
 from routing import agents, legs
 from routing import queue as line
@@ -47,6 +49,7 @@ pytestmark = BROWSER
 __all__ = ["live_server"]  # the fixture, shared with the staff pages' browser tests
 
 CALLER = sid(1)
+CALLBACK_NUMBER = "+51912345678"
 SECOND = sid(2)
 CONFERENCE = "CF" + "c" * 32
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -151,6 +154,15 @@ def test_an_agents_day_on_the_console(
     )
     rosa = add_agent(session, "Rosa Huamán Quispe", canal="client", destino="agente_rosa")
     add_user(session, "rosa", rosa)
+    callbacks.request_callback(
+        session,
+        call_sid=sid(7),
+        source="cola",
+        telefono=CALLBACK_NUMBER,
+        due=lima_now().date(),
+        detalle="Pidió que lo llamen por su trámite de viáticos",
+    )
+    session.commit()
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -163,7 +175,7 @@ def test_an_agents_day_on_the_console(
             )
             page.add_init_script(FAKE_DEVICE)
 
-            # Sign in: the console is the agent's start page.
+            # Sign in: the console is the agent's start page, today's callbacks listed.
             page.goto(f"{live_server}/")
             page.fill("#username", "rosa")
             page.fill("#password", PASSWORD)
@@ -172,6 +184,8 @@ def test_an_agents_day_on_the_console(
             expect(page.locator("#vivo-estado")).to_have_text("conectado")
             expect(page.locator("#softphone-estado")).to_have_text("listo")
             expect(page.locator("#estado-actual")).to_have_text("Desconectado")
+            expect(page.locator("#devoluciones tbody tr")).to_have_count(1)
+            expect(page.locator("#devoluciones tbody tr")).to_contain_text("viáticos")
 
             # Available, through the page.
             page.click("#btn-disponible")
@@ -213,6 +227,7 @@ def test_an_agents_day_on_the_console(
             expect(page.locator("#pop-ruta li")).to_contain_text(["Expediente 2024123"])
             page.evaluate("window.RedFake.incoming()")
             expect(page.locator("#btn-contestar")).to_be_enabled()
+            page.screenshot(path=str(_shot("agente-llamada-entrante.png")), full_page=True)
             page.click("#btn-contestar")
             assert page.evaluate("window.RedFake.log").count("accept") == 1
             # the softphone's acceptance: Twilio fetches the leg's TwiML, the agent joins
@@ -287,6 +302,7 @@ def test_an_agents_day_on_the_console(
             detalle = "Consultó el estado del expediente 2024123; DGPP lo atiende por su alterno."
             page.select_option("#cierre-tipo", "tecnica")
             page.fill("#cierre-detalle", detalle)
+            page.screenshot(path=str(_shot("agente-cierre.png")), full_page=True)
             page.click("#btn-guardar-cierre")
             expect(page.locator("#aviso")).to_have_text("Cierre guardado en el registro.")
             expect(page.locator("#cierre")).to_be_hidden()
@@ -335,7 +351,38 @@ def test_an_agents_day_on_the_console(
             assert "reject" in page.evaluate("window.RedFake.log")
             assert agents.presence(redis_client, rosa.id).misses == 1
 
-            # A Device that loses its registration: the agent is offline, and told why.
+            # A callback, dialed from the page: taken, the softphone calls through the TwiML
+            # App (Twilio asks our Voice URL what to dial), the outcome recorded.
+            page.click("#btn-desconectar")
+            expect(page.locator("#estado-actual")).to_have_text("Desconectado")
+            row = page.locator("#devoluciones tbody tr")
+            row.locator("button", has_text="Llamar").click()
+            expect(row.locator(".llamando")).to_have_text("Llamando…")
+            params = page.evaluate(
+                "window.RedFake.calls[window.RedFake.calls.length - 1].parameters"
+            )
+            assert params["To"] == CALLBACK_NUMBER and params["Devolucion"].startswith("c")
+            outbound = call_params(
+                "CA" + "e" * 32, From="client:agente_rosa", Direction="inbound", **params
+            )
+            root = xml(twilio.post("/voice/agent/outbound", outbound))
+            assert root.findtext("Dial/Number") == CALLBACK_NUMBER
+            page.evaluate("window.RedFake.calls[window.RedFake.calls.length - 1].emit('accept')")
+            expect(row.locator(".llamando")).to_have_text("En llamada")
+            page.screenshot(path=str(_shot("agente-devolucion.png")), full_page=True)
+            row.locator("button", has_text="Colgar").click()
+            expect(row.locator(".llamando")).to_have_text("Terminada")
+            row.locator("button", has_text="Atendida").click()
+            expect(page.locator("#aviso")).to_have_text("Devolución registrada: atendida.")
+            expect(page.locator("#sin-devoluciones")).to_be_visible()
+
+            # A pause with its reason; then a Device that loses its registration: the agent
+            # is offline, and told why.
+            page.select_option("#motivo-pausa", "capacitacion")
+            page.click("#btn-pausa")
+            expect(page.locator("#estado-actual")).to_have_text("En pausa")
+            expect(page.locator("#estado-motivo")).to_have_text("(Capacitación)")
+            assert agents.presence(redis_client, rosa.id).reason == "capacitacion"
             page.evaluate("window.RedFake.device.emit('unregistered')")
             expect(page.locator("#estado-actual")).to_have_text("Desconectado")
             expect(page.locator("#estado-motivo")).to_contain_text("perdió su registro")
