@@ -245,6 +245,12 @@ def conversation_ended(
     return done
 
 
+def hand_over(r: redis.Redis, call_sid: str, to_agent: int, *, now: int) -> bool:
+    """A cold transfer to another agent: the caller now talks with ``to_agent`` (who must be
+    available: they are on this call from now on, and end it in wrap-up like any call)."""
+    return bool(int(scripts(r).handover(args=[call_sid, to_agent, now])))
+
+
 def stuck_ringing(r: redis.Redis, *, now: int, older_than_ms: int) -> list[tuple[int, str]]:
     """Agents offered a caller long ago whose call never reached them: (agent, call)."""
     out = []

@@ -511,6 +511,8 @@ def dial_done(
     # whisper (no `1`) also ends as "completed".
     talked = caller is not None and caller.connected_agent is not None
     if talked or (caller is None and dial_status in ("completed", "answered")):
+        if caller is not None and caller.agent_id is not None:
+            agent_id = caller.agent_id  # a cold transfer handed the caller to another agent
         agents.conversation_ended(
             ctx.r, call_sid, agent_id, now=now, handle_seconds=duration, settings=ctx.settings
         )
@@ -519,6 +521,16 @@ def dial_done(
         return survey_or_goodbye(response, ctx, language)
     if call_status in FINAL_CALL_STATUSES:  # the caller hung up while the agent's phone rang
         line.caller_hung_up(ctx.r, ctx.journal, call_sid, now=now)
+        agent_leg = legs.conference(ctx.r, call_sid).agent_leg
+        if agent_leg:  # the agent's phone stops ringing
+            ctx.jobs.enqueue(
+                "routing.jobs.hang_up_leg",
+                agent_leg,
+                True,
+                job_timeout=30,
+                meta={"call_sid": call_sid},
+            )
+        transfers.tell_call(ctx, agent_id, call_sid, "terminada")
         try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
         return response
     requeued, state = agents.missed(ctx.r, call_sid, agent_id, now=now, settings=ctx.settings)

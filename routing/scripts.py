@@ -330,6 +330,25 @@ return 1
 """
 )
 
+# ARGV: sid, to_agent, now_ms. A cold transfer to another agent: the caller (whose agent
+# already ended their part, so done, or still bridged) now talks with to_agent, who must be
+# available. Returns 1 when handed over.
+HANDOVER = (
+    _HELPERS
+    + """
+local sid, b = ARGV[1], ARGV[2]
+local ck = P..'c:'..sid
+local st = redis.call('HGET', ck, 'st')
+if st ~= 'bridged' and st ~= 'done' then return 0 end
+local bk = P..'a:'..b
+if redis.call('HGET', bk, 'st') ~= 'available' then return 0 end
+leave_pools(b)
+redis.call('HSET', bk, 'st', 'on_call', 'since', ARGV[3], 'call', sid, 'misses', 0)
+redis.call('HSET', ck, 'st', 'bridged', 'agent', b)
+return 1
+"""
+)
+
 # ARGV: sid, now_ms, new_state (gone, callback, timeout). A caller leaves while waiting or
 # being offered. Returns {previous state, wait ms}.
 LEAVE = (
@@ -387,6 +406,7 @@ class Scripts:
         self.answered = client.register_script(ANSWERED)
         self.no_answer = client.register_script(NO_ANSWER)
         self.ended = client.register_script(ENDED)
+        self.handover = client.register_script(HANDOVER)
         self.leave = client.register_script(LEAVE)
         self.timeouts = client.register_script(TIMEOUTS)
 

@@ -271,6 +271,10 @@ def transfer_cold(
     legs.set_hold(ctx.r, call_sid, True)
     _job(ctx, "cold_transfer", call_sid, leg.leg_id)
     _leave(ctx, call_sid, agent_id, now=now)
+    if leg.target_agent is not None and not agents.hand_over(
+        ctx.r, call_sid, leg.target_agent, now=now
+    ):
+        log.warning("%s: agent %s was taken meanwhile", call_sid, leg.target_agent)
     return leg
 
 
@@ -373,6 +377,8 @@ def handled_by(ctx: Context, call_sid: str, agent_id: int) -> bool:
     """Whether this agent talked with (or returned) this call: who may wrap it up."""
     caller = line.caller(ctx.r, call_sid)
     if caller is not None and caller.agent_id == agent_id:
+        return True
+    if legs.conference(ctx.r, call_sid).agent_id == agent_id:  # before a cold transfer
         return True
     return legs.outbound_agent(ctx.r, call_sid) == agent_id
 
@@ -481,6 +487,15 @@ def leg_status(ctx: Context, leg_id: str, call_status: str, duration: int) -> No
         return
     current = legs.end_consult(ctx.r, leg.call_sid, leg.leg_id)
     if not leg.warm and state in legs.MISSED and current:
+        if leg.target_agent is not None:  # the agent called did not take it: free again
+            agents.conversation_ended(
+                ctx.r,
+                leg.call_sid,
+                leg.target_agent,
+                now=line.now_ms(),
+                handle_seconds=0,
+                settings=ctx.settings,
+            )
         send_back(ctx, leg.call_sid, "queue.transfer_done")
 
 

@@ -365,3 +365,19 @@ def test_a_leg_nobody_knows_is_hung_up(twilio: TwilioSigner) -> None:
     assert [c.tag for c in root] == ["Hangup"]
     reply = twilio.post("/voice/conference/leg-status?leg=LG0", call_params(CallStatus="busy"))
     assert reply.status_code == 204
+
+
+def test_a_caller_who_hangs_up_while_the_agent_rings_stops_the_ringing(
+    app: Flask, twilio: TwilioSigner, fake_twilio: FakeTwilio, redis_client: redis.Redis, ana: Agent
+) -> None:
+    with app.test_request_context():
+        send_to_plataforma(VoiceResponse(), caller_state(CALLER), "menu")
+    [update] = fake_twilio.of("member_update")
+    root = xml(twilio.post(local(update.one("Url")), call_params(CALLER)))
+    action = local(root.find("Dial").attrib["action"])  # type: ignore[union-attr]
+    gone = call_params(CALLER, CallStatus="completed", DialCallStatus="completed")
+    assert list(xml(twilio.post(action, gone))) == []
+    [hangup] = fake_twilio.of("call_update")
+    agent_leg = legs.conference(redis_client, CALLER).agent_leg
+    assert hangup.path.endswith(f"/Calls/{agent_leg}.json") and hangup.one("Status") == "canceled"
+    assert agents.presence(redis_client, ana.id).state == "available"

@@ -112,6 +112,19 @@ def test_a_cold_transfer_to_another_agent_who_answers(
     assert conference is not None and conference.attrib["endConferenceOnExit"] == "true"
     [unhold] = new(fake_twilio, "participant_update", seen)
     assert (unhold.path.rsplit("/", 1)[-1], unhold.one("Hold")) == (f"{CALLER}.json", "false")
+    # Beto has the caller now (no other caller is offered to him); when the call ends, he
+    # goes to wrap-up, and Ana, who wrapped up first, can still save her wrap-up
+    assert agents.presence(redis_client, beto.id).state == "on_call"
+    assert agents.presence(redis_client, ana.id).state == "wrap_up"
+    done = call_params(CALLER, DialCallStatus="completed", DialCallDuration="200")
+    twilio.post(f"/voice/queue/dial-done?call={CALLER}&agent={ana.id}", done)
+    assert agents.presence(redis_client, beto.id).state == "wrap_up"
+    wrap = {
+        "tipo_consulta": "administrativa",
+        "detalle": "Transferida a Beto.",
+        "resultado": "absuelta",
+    }
+    assert api(signed_in, f"/llamada/{CALLER}/cierre", wrap).status_code == 200
     row = session.scalars(select(RegisterCall).where(RegisterCall.call_sid == CALLER)).one()
     [transfer] = row.journey["transfers"]
     assert (transfer["kind"], transfer["nombre"], transfer["warm"]) == (
@@ -158,3 +171,29 @@ def test_an_authority_by_phone_hears_so_and_presencial_goes_to_the_visits_module
     root = xml(twilio.post(local(redirect.one("Url")), call_params(CALLER)))
     assert said(root)[0] == prompt("presencial")
     assert agents.presence(redis_client, ana.id).state == "wrap_up"
+
+
+def test_an_agent_called_in_a_cold_transfer_who_does_not_take_it_is_freed(
+    app: Flask,
+    twilio: TwilioSigner,
+    signed_in: FlaskClient,
+    fake_twilio: FakeTwilio,
+    redis_client: redis.Redis,
+    session: Session,
+    ana: Agent,
+) -> None:
+    queue_and_connect(app, twilio, fake_twilio, ana)
+    beto = add_agent(session, "Beto Ramos", canal="anexo", destino="2405")
+    agents.set_state_from_directory(
+        session, redis_client, beto.id, "available", now=line.now_ms(), settings=S
+    )
+    reply = api(signed_in, f"/llamada/{CALLER}/transferir-fria", {"agente": beto.id})
+    assert agents.presence(redis_client, beto.id).state == "on_call"  # reserved while it rings
+    call = fake_twilio.of("call_create")[-1]
+    beto_leg = leg_sid(redis_client, js(reply)["leg"])
+    twilio.post(local(call.one("StatusCallback")), call_params(beto_leg, CallStatus="no-answer"))
+    assert agents.presence(redis_client, beto.id).state == "wrap_up"
+    redirect = fake_twilio.of("call_update")[-1]
+    assert redirect.one("Url").endswith(f"/voice/queue/transfer-done?call={CALLER}")
+    xml(twilio.post(local(redirect.one("Url")), call_params(CALLER)))
+    assert line.position(redis_client, CALLER) == 1
