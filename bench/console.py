@@ -45,7 +45,7 @@ import requests
 from rq import Queue
 
 import livebus
-from bench.webhooks import HOST, ROOT, free_port, gunicorn, prepare_database
+from bench.webhooks import HOST, ROOT, free_port, gunicorn, prepare_database, stop
 from live.sse_client import events
 from routing import agents, dispatch
 from routing import queue as line
@@ -90,11 +90,7 @@ def live_process(redis_url: str, port: int):
             raise RuntimeError("the live process did not start")
         yield
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
 
 
 def fill_the_line(r: redis.Redis, callers: int) -> None:

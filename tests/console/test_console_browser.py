@@ -123,6 +123,18 @@ def walk_to_the_plataforma(
     assert root.find("Enqueue") is not None, ET.tostring(root)
 
 
+def sign_in(page: Any, base: str) -> None:
+    """Rosa signs in: her start page is the console, its live stream connects."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{base}/")
+    page.fill("#username", "rosa")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/agente")
+    expect(page.locator("#vivo-estado")).to_have_text("conectado")
+
+
 def wait_until(check: Any, timeout: float = 5.0) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -176,12 +188,7 @@ def test_an_agents_day_on_the_console(
             page.add_init_script(FAKE_DEVICE)
 
             # Sign in: the console is the agent's start page, today's callbacks listed.
-            page.goto(f"{live_server}/")
-            page.fill("#username", "rosa")
-            page.fill("#password", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url("**/agente")
-            expect(page.locator("#vivo-estado")).to_have_text("conectado")
+            sign_in(page, live_server)
             expect(page.locator("#softphone-estado")).to_have_text("listo")
             expect(page.locator("#estado-actual")).to_have_text("Desconectado")
             expect(page.locator("#devoluciones tbody tr")).to_have_count(1)
@@ -429,12 +436,7 @@ def test_closing_the_console_leaves_the_agent_unoffered(
             page = context.new_page()
             # no closing beacon: only the stream's end can tell
             page.add_init_script("navigator.sendBeacon = () => true;")
-            page.goto(f"{live_server}/admin/login")
-            page.fill("#username", "rosa")
-            page.fill("#password", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url("**/agente")
-            expect(page.locator("#vivo-estado")).to_have_text("conectado")
+            sign_in(page, live_server)
             page.click("#btn-disponible")
             expect(page.locator("#estado-actual")).to_have_text("Disponible")
             assert redis_client.exists(f"livehere:agent:{rosa.id}")
