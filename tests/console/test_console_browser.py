@@ -437,6 +437,8 @@ def test_closing_the_console_leaves_the_agent_unoffered(
             # no closing beacon: only the stream's end can tell
             page.add_init_script("navigator.sendBeacon = () => true;")
             sign_in(page, live_server)
+            page.set_viewport_size({"width": 390, "height": 800})  # usable on a phone
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390
             page.click("#btn-disponible")
             expect(page.locator("#estado-actual")).to_have_text("Disponible")
             assert redis_client.exists(f"livehere:agent:{rosa.id}")
