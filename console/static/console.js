@@ -336,12 +336,15 @@
   }
 
   function transferTo(organo, rol) {
-    guarded(callApi("/transferir", { organo: organo.sigla, rol: rol }), function () {
-      S.transfer = S.transfer && S.transfer.organo.sigla === organo.sigla ? S.transfer : { organo: organo, legs: {} };
-      S.transfer.rol = rol;
+    guarded(callApi("/transferir", { organo: organo.sigla, rol: rol }), function (answer) {
+      // the leg's first events may have come before this answer: keep them
+      var known = S.transfer && (S.transfer.organo.sigla === organo.sigla || !S.transfer.organo.sigla);
+      S.transfer = { organo: organo, legs: known ? S.transfer.legs : {}, rol: rol };
+      if (answer && answer.leg && !S.transfer.legs[answer.leg]) {
+        S.transfer.legs[answer.leg] = { rol: answer.rol || rol, estado: "initiated" };
+      }
       $("transferencia").hidden = false;
       $("tr-organo").textContent = organo.sigla + " · " + organo.nombre;
-      $("btn-alterno").hidden = true;
       renderLegs();
     });
   }
@@ -352,9 +355,6 @@
     if (!S.transfer) S.transfer = { organo: { sigla: "", nombre: "" }, legs: {} };
     S.transfer.legs[l.leg] = { rol: l.rol, estado: l.estado };
     $("transferencia").hidden = false;
-    var titularFailed = l.rol === "titular" && FAILED.indexOf(l.estado) >= 0;
-    if (titularFailed && S.transfer.organo.alterno !== null) $("btn-alterno").hidden = false;
-    if (l.rol === "alterno") $("btn-alterno").hidden = true;
     renderLegs();
   }
 
@@ -365,6 +365,13 @@
   };
 
   function renderLegs() {
+    // "Llamar al alterno": once the titular did not answer, was busy or did not accept, and
+    // until the alterno is called (whatever order the events and answers came in)
+    var legs = Object.keys(S.transfer.legs).map(function (k) { return S.transfer.legs[k]; });
+    var titularFailed = legs.some(function (l) { return l.rol === "titular" && FAILED.indexOf(l.estado) >= 0; });
+    var alternoCalled = legs.some(function (l) { return l.rol === "alterno"; });
+    var hasAlterno = !S.transfer.organo.sigla || S.transfer.organo.alterno !== null;
+    $("btn-alterno").hidden = !(titularFailed && !alternoCalled && hasAlterno);
     var ul = $("tramos");
     ul.textContent = "";
     Object.keys(S.transfer.legs).forEach(function (leg) {

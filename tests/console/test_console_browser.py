@@ -20,11 +20,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 import redis
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.test import TestResponse
 
 from clock import lima_now
@@ -42,7 +44,7 @@ from tests.admin.conftest import BROWSER, CHROMIUM, CHROMIUM_ARGS, PASSWORD, liv
 from tests.conftest import TwilioSigner, call_params
 from tests.console.conftest import add_user, local
 from tests.ivr.helpers import OPEN
-from tests.routing.conftest import add_agent, sid
+from tests.routing.conftest import add_agent, caller_state, send_to_plataforma, sid
 from tests.twilio_fake import FakeTwilio
 
 pytestmark = BROWSER
@@ -50,6 +52,7 @@ __all__ = ["live_server"]  # the fixture, shared with the staff pages' browser t
 
 CALLER = sid(1)
 CALLBACK_NUMBER = "+51912345678"
+SECRET_OF_THE_KEY = "a-secret-of-at-least-thirty-two-bytes"
 SECOND = sid(2)
 CONFERENCE = "CF" + "c" * 32
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -160,7 +163,7 @@ def test_an_agents_day_on_the_console(
     app.config.update(
         IVR_NOW=OPEN,
         TWILIO_API_KEY_SID="SK" + "a" * 32,
-        TWILIO_API_KEY_SECRET="a-secret-of-at-least-thirty-two-bytes",
+        TWILIO_API_KEY_SECRET=SECRET_OF_THE_KEY,
         TWILIO_TWIML_APP_SID="AP" + "b" * 32,
         ROUTING_WRAP_UP_SECONDS=2,
     )
@@ -349,7 +352,12 @@ def test_an_agents_day_on_the_console(
             # The token is refreshed before it expires.
             page.evaluate("window.RedFake.device.emit('tokenWillExpire')")
             wait_until(lambda: "updateToken" in page.evaluate("window.RedFake.log"))
-            assert len(set(page.evaluate("window.RedFake.tokens"))) >= 1
+            first, renewed = page.evaluate("window.RedFake.tokens")
+            claims = jwt.decode(renewed, SECRET_OF_THE_KEY, algorithms=["HS256"])
+            assert claims["grants"]["identity"] == "agente_rosa"
+            assert (
+                claims["exp"] >= jwt.decode(first, SECRET_OF_THE_KEY, algorithms=["HS256"])["exp"]
+            )
 
             # Rejecting the offer: the Device's call rejected and the engine told.
             page.evaluate("window.RedFake.incoming()")
@@ -448,7 +456,11 @@ def test_closing_the_console_leaves_the_agent_unoffered(
             browser.close()
     wait_until(lambda: not redis_client.exists(f"livehere:agent:{rosa.id}"), timeout=10)
     assert time.monotonic() - closed < 3
-    assert agents.presence(redis_client, rosa.id).state == "available"  # until the sweep
-    sweep(from_app(), now=line.now_ms())
+    assert agents.presence(redis_client, rosa.id).state == "available"  # the sweep is not by
+    # A caller comes: matched to Rosa, but connect_caller sees her console is gone.
+    with app.test_request_context():
+        send_to_plataforma(VoiceResponse(), caller_state(CALLER), "menu")
+    assert line.position(redis_client, CALLER) == 1  # still waiting, not offered
+    assert fake_twilio.of("member_update") == []
     found = agents.presence(redis_client, rosa.id)
     assert found.state == "offline" and found.reason == "consola_cerrada"
