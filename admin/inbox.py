@@ -14,12 +14,18 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from directory import audit
 from directory.models import AuditEntry
 from directory.rules import RuleError
+from register.messages import STATES, get_message, set_status
 from register.models import VoiceMessage
 
-STATES = ("pendiente", "escuchado", "atendido")
+__all__ = [
+    "STATES",
+    "RuleError",
+    "get_message",
+    "set_status",
+]  # kept here for /buzon and `flask buzon`
+
 STATE_NAMES = {"pendiente": "Pendiente", "escuchado": "Escuchado", "atendido": "Atendido"}
 
 
@@ -54,33 +60,3 @@ def list_messages(
         ):
             changed[entity_id] = at
     return [InboxItem(m, is_overdue(m, today), changed.get(str(m.id))) for m in messages]
-
-
-def get_message(session: Session, message_id: int) -> VoiceMessage:
-    message = session.get(VoiceMessage, message_id)
-    if message is None:
-        raise RuleError(f"no existe el mensaje de voz {message_id}.")
-    return message
-
-
-def set_status(session: Session, message_id: int, status: str, *, actor: str) -> VoiceMessage:
-    """Mark a message pendiente, escuchado or atendido; ``actor`` is who did it."""
-    if status not in STATES:
-        raise RuleError(f"el estado «{status}» debe ser uno de: {', '.join(STATES)}.")
-    message = get_message(session, message_id)
-    if message.status == status:
-        return message
-    before = audit.snapshot(message)
-    message.status = status
-    message.handled_by = actor
-    session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        entity="voice_message",
-        entity_id=message.id,
-        action="status",
-        before=before,
-        after=audit.snapshot(message),
-    )
-    return message

@@ -165,6 +165,7 @@ def new_leg(
             "agent": agent_id,
             "warm": "1" if warm else "",
             "estado": "initiated",
+            "seen:initiated": "1",  # told when placed: Twilio's "initiated" is no news
             "target_agent": target_agent,
         },
     )

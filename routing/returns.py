@@ -19,8 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clock import to_lima
-from directory import audit
-from register import callbacks
+from register import callbacks, messages
 from register.models import CallbackRequest, VoiceMessage
 from routing.scripts import PREFIX, text
 
@@ -180,21 +179,8 @@ def record_outcome(
         return _callback_item(request, today)
     if held(session, r, ref, agent, today=today) is None:
         raise ReturnRefused(409, f"Tome primero el mensaje de voz {number}.")
-    message = session.get(VoiceMessage, number)
-    assert message is not None
-    before = audit.snapshot(message)
-    message.status = "escuchado" if outcome == "no_contesta" else "atendido"
-    message.handled_by = agent
-    session.flush()
-    audit.record(
-        session,
-        actor=agent,
-        entity="voice_message",
-        entity_id=message.id,
-        action="status",
-        before=before,
-        after=audit.snapshot(message),
-    )
+    state = "escuchado" if outcome == "no_contesta" else "atendido"
+    message = messages.set_status(session, number, state, actor=agent)
     session.commit()
     r.delete(_claim_key(number))
     return _message_item(r, message, today)

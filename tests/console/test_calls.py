@@ -142,6 +142,7 @@ def test_warm_transfer_titular_misses_alterno_accepts_and_the_wrap_up_reaches_th
     # The titular does not answer (Twilio says so twice): the agent's console is told once.
     status = local(call.one("StatusCallback"))
     titular_sid = leg_sid(redis_client, titular)
+    twilio.post(status, call_params(titular_sid, CallStatus="initiated"))
     twilio.post(status, call_params(titular_sid, CallStatus="ringing"))
     for _ in range(2):
         reply = twilio.post(status, call_params(titular_sid, CallStatus="no-answer"))
