@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 REQ_HASH := $(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-16)
 STAMP := $(VENV)/.installed-$(REQ_HASH)
 
-.PHONY: run test lint bench browser faults nginx clean
+.PHONY: run test lint bench browser softphone faults nginx clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,12 +15,12 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-run: $(STAMP)
+run: $(STAMP) softphone
 	RED_ENV=development $(BIN)/flask --app app db upgrade
 	RED_ENV=development $(BIN)/flask --app app seed demo --if-empty
 	RED_ENV=development PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
-test: $(STAMP) browser nginx
+test: $(STAMP) browser softphone nginx
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -42,6 +42,16 @@ bench: $(STAMP)
 faults: $(STAMP)
 	$(BIN)/python -m faults
 
+# The agent console's softphone: the Twilio Voice JavaScript SDK from npm (package-lock.json),
+# copied into the app's static files (never a CDN at run time).
+SOFTPHONE := console/static/vendor/twilio.min.js
+softphone: $(SOFTPHONE)
+$(SOFTPHONE): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm is missing: install Debian's npm package for the console's softphone"; exit 1; }
+	npm ci --no-audit --no-fund --silent
+	@mkdir -p $(dir $@)
+	cp node_modules/@twilio/voice-sdk/dist/twilio.min.js $@
+
 # Web pages are tested in Debian's Chromium (never a downloaded browser).
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
@@ -61,4 +71,4 @@ nginx:
 	  else echo "nginx is missing: install Debian's nginx package for the reverse-proxy test"; fi; }
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache node_modules $(SOFTPHONE)

@@ -260,6 +260,10 @@ class DevelopmentConfig(Config):
         self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
         self.REPORT_AUTO_SEND = env_bool("REPORT_AUTO_SEND", False)
+        # The console opened as localhost or 127.0.0.1: both may listen to `make run`'s stream.
+        self.LIVE_ALLOWED_ORIGINS = self.LIVE_ALLOWED_ORIGINS or (
+            "http://localhost:5000,http://127.0.0.1:5000"
+        )
 
     def validate(self) -> None:
         return None

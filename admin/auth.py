@@ -20,15 +20,14 @@ AUDIT_ROLES = frozenset({"admin", "supervisor"})
 INBOX_ROLES = frozenset({"agente", "supervisor", "admin"})
 RED_ROLES = frozenset({"red"})  # the Red member's page (/red)
 BOARD_ROLES = frozenset({"supervisor", "admin"})  # /supervision (board/views.py)
+CONSOLE_ROLES = frozenset({"agente"})  # the agent's console, /agente (console/)
 STAFF_ROLES = frozenset({"admin", "supervisor", "agente", "red", "lector"})
 
-# Each role's start page (PRODUCT.md "Staff pages"). The agent console (/agente), the live
-# board (/supervision) and the Red member's page (/red) are not in this branch yet: until
-# they are, those roles start on the page of theirs that exists.
+# Each role's start page (PRODUCT.md "Staff pages").
 START_PAGES = {
     "admin": "admin.directorio_admin",
     "supervisor": "board.supervision",
-    "agente": "staff.buzon",
+    "agente": "console.agente",
     "red": "red.red",
     "lector": "admin.reportes",
 }
@@ -57,6 +56,7 @@ def nav_links(role: str | None) -> list[tuple[str, str]]:
     """The navigation bar's (endpoint, label) pairs that ``role`` may open, in order."""
     links = [
         ("admin.directorio_admin", "Directorio", ADMIN_ROLES),
+        ("console.agente", "Consola", CONSOLE_ROLES),
         ("directory.directorio", "Directorio", STAFF_ROLES - ADMIN_ROLES),
         ("red.red", "Mis llamadas", RED_ROLES),
         ("board.supervision", "Supervisión", BOARD_ROLES),

@@ -13,3 +13,9 @@ def bare() -> Response:
     response = VoiceResponse()
     response.say("Hola.", voice="Polly.Mia", language="es-MX")
     return Response(str(response), mimetype="text/xml")
+
+
+@app.get("/bare")
+def bare_page() -> Response:
+    """bench.console's baseline for a page: a bare GET."""
+    return Response("<!doctype html><title>bare</title><p>bare</p>", mimetype="text/html")

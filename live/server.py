@@ -39,6 +39,7 @@ log = logging.getLogger("live")
 RETAINED_TOPICS = ("board",)
 QUEUE_SIZE = 500  # a page this far behind is dropped; it reconnects and reloads its state
 CLOSED = b""  # put on a connection's queue to end its stream
+REDIS_CONNECTIONS = 20  # the subscription holds one; presence keys and /live/health share the rest
 
 
 @dataclass(frozen=True)
@@ -307,7 +308,12 @@ def make_app(settings: LiveSettings) -> web.Application:
     app.router.add_get("/live/health", health)
 
     async def start(app: web.Application) -> None:
-        r = aioredis.Redis.from_url(settings.redis_url)
+        # A bounded pool that waits for a free connection: hundreds of pages connecting at
+        # once (after a restart) share a few connections instead of opening one each.
+        pool: aioredis.BlockingConnectionPool = aioredis.BlockingConnectionPool.from_url(
+            settings.redis_url, max_connections=REDIS_CONNECTIONS, timeout=10
+        )
+        r = aioredis.Redis(connection_pool=pool)
         app[HUB] = Hub(r)
         app[PRESENCE] = Presence(r, settings)
         app[STOPPING] = asyncio.Event()

@@ -7,7 +7,8 @@ it is free, the lowest-scored such caller goes to the longest-idle speaker (befo
 the rest of the staff could serve); otherwise the Spanish or overflowed caller with the lowest
 score goes to the longest-idle agent (one who speaks no language, while language callers wait
 for a speaker). ``dispatch`` then hands each pair to an rq job on the "default" queue, which makes the
-REST call to Twilio (nothing slow runs in a webhook).
+REST call to Twilio (nothing slow runs in a webhook); the agent's new state (ringing) is
+published on the live channel.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 import redis
 from rq import Queue, Retry
 
+from routing import agents
 from routing.queue import announce
 from routing.scripts import scripts, text
 from routing.settings import RoutingSettings
@@ -50,6 +52,7 @@ def dispatch(r: redis.Redis, jobs: Queue, *, now: int, settings: RoutingSettings
     matches = match(r, now=now, settings=settings)
     for m in matches:
         log.info("caller %s offered to agent %s", m.call_sid, m.agent_id)
+        agents.publish_state(r, m.agent_id)  # ringing, on the console and the board
         jobs.enqueue(
             "routing.jobs.connect_caller",
             m.call_sid,

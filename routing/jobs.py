@@ -6,6 +6,7 @@ checks in Redis that what it is about to do is still current.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from directory.models import Agent, LanguageSpeaker
 from extensions import db
 from ivr import state as call_state
 from register import callbacks
-from routing import agents, authorities, legs, transfers
+from routing import agents, authorities, legs, screenpop, transfers
 from routing import queue as line
 from routing.context import Context, from_app
 from routing.dispatch import Match, dispatch
@@ -32,11 +33,18 @@ log = logging.getLogger(__name__)
 
 
 def connect_caller(call_sid: str, agent_id: int) -> str:
-    """Take the matched caller out of Twilio's queue to the bridge TwiML."""
+    """Take the matched caller out of Twilio's queue to the bridge TwiML; first the agent's
+    console is shown who is coming (``offer``, routing/screenpop.py). A softphone agent whose
+    console is closed is not offered anyone: offline, and the caller goes to the next agent."""
     ctx = from_app()
     caller = line.caller(ctx.r, call_sid)
     if caller is None or not caller.is_offered_to(agent_id):
         return "stale"
+    if agents.is_absent(ctx.r, agent_id):
+        return _console_gone(ctx, call_sid, agent_id)
+    screenpop.publish_offer(
+        db.session(), ctx.r, screenpop.PopSettings.from_config(current_app.config), call_sid
+    )
     url = ctx.links("queue.bridge", call=call_sid, agent=agent_id)
     if twilio_rest.dequeue_to_url(line.twilio_queue(ctx.r), call_sid, url):
         return "dequeued"
@@ -49,6 +57,24 @@ def connect_caller(call_sid: str, agent_id: int) -> str:
     line.caller_hung_up(ctx.r, ctx.journal, call_sid, now=line.now_ms())
     ctx.hand_over()
     return "gone"
+
+
+def _console_gone(ctx: Context, call_sid: str, agent_id: int) -> str:
+    now = line.now_ms()
+    line.requeue(ctx.r, call_sid, now=now)  # the agent is available again, the caller waits
+    found = agents.presence(ctx.r, agent_id)
+    with contextlib.suppress(agents.StateRefused):
+        agents.set_state(
+            ctx.r,
+            agent_id,
+            "offline",
+            languages=list(found.languages),
+            now=now,
+            settings=ctx.settings,
+            reason="consola_cerrada",
+        )
+    dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
+    return "absent"
 
 
 def redirect_caller(call_sid: str, url: str) -> bool:
@@ -67,6 +93,12 @@ def dial_conference_parties(call_sid: str, agent_id: int) -> list[str]:
     if not line.claim_conference_calls(ctx.r, call_sid):
         return []  # a retry: the legs were already placed
     sids = [place_agent_leg(ctx, call_sid, agent)]
+    # Again, now that the agent's phone rings: the caller's state is final by now (the first
+    # pop, from connect_caller, may have been read before the webhook that queued them saved
+    # the last menu choice).
+    screenpop.publish_offer(
+        db.session(), ctx.r, screenpop.PopSettings.from_config(current_app.config), call_sid
+    )
     if caller.interpreter:
         ctx.r.delete(_tried_key(call_sid))  # a new offer: every speaker may be tried again
         leg = dial_interpreter(ctx, call_sid, agent_id, caller.language)
@@ -352,6 +384,7 @@ def sweep(ctx: Context, *, now: int) -> SweepReport:
     report.timeouts = line.timed_out(ctx.r, now=now, settings=ctx.settings)
     for call_sid in report.timeouts:
         ctx.jobs.enqueue(timeout_caller, call_sid, job_timeout=30, meta={"call_sid": call_sid})
+    agents.drop_absent(ctx.r, now=now, settings=ctx.settings)
     older = (ctx.settings.ring_timeout_seconds + 60) * 1000
     for agent_id, call_sid in agents.stuck_ringing(ctx.r, now=now, older_than_ms=older):
         caller = line.caller(ctx.r, call_sid)

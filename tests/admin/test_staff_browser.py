@@ -136,7 +136,7 @@ def test_done_when_walk_of_an_admin_and_an_agent(
             page.fill("#password", "clave propia de rosa")
             page.fill("#confirm", "clave propia de rosa")
             page.click("#form-clave button[type=submit]")
-            page.wait_for_url("**/buzon")
+            page.wait_for_url("**/agente")  # the console is the start page
             assert page.inner_text("#usuario-rol") == "Agente de la Plataforma"
             response = page.goto(f"{live_server}/admin/directorio")
             assert response is not None and response.status == 403

@@ -74,7 +74,7 @@ def test_login_follows_a_local_next_but_not_an_outside_one(
 def test_agents_may_not_read_reports(client: FlaskClient, users: dict[str, User]) -> None:
     login(client, "agente")
     # after signing in an agent lands on a page they may open, not on a 403
-    assert client.get("/admin/").headers["Location"] == "/buzon"
+    assert client.get("/admin/").headers["Location"] == "/agente"
     forbidden = client.get("/admin/reportes")
     assert forbidden.status_code == 403
     assert "Su usuario no tiene permiso para ver esta página." in forbidden.get_data(as_text=True)

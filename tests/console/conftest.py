@@ -5,6 +5,7 @@ and the live channel of their console listened to."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -94,3 +95,56 @@ def live(redis_client: redis.Redis, ana: Agent) -> Iterator[Live]:
 
 def local(url: str) -> str:
     return url.removeprefix(BASE_URL)
+
+
+# --- The console page's own tests (console.views, the live channel) --------------------
+
+
+def add_user(session: Session, username: str, agent: Agent | None, role: str = "agente") -> User:
+    user = User(username=username, nombre=f"Usuaria {username}", role=role, activo=True)
+    user.set_password(PASSWORD)
+    user.agent_id = agent.id if agent else None
+    session.add(user)
+    session.commit()
+    return user
+
+
+@pytest.fixture
+def rosa(session: Session) -> Agent:
+    """Rosa, on the softphone, offline (she has not opened the console yet)."""
+    return add_agent(session, "Rosa Huamán", canal="client", destino="agente_rosa")
+
+
+@pytest.fixture
+def rosa_client(session: Session, client: FlaskClient, rosa: Agent) -> FlaskClient:
+    add_user(session, "rosa", rosa)
+    assert login(client, "rosa").status_code == 302
+    return client
+
+
+class Listener:
+    """Every live-channel message of any topic published while it listens (a real
+    PSUBSCRIBE): (topic, event, data)."""
+
+    def __init__(self, r: redis.Redis) -> None:
+        self.pubsub = r.pubsub()
+        self.pubsub.psubscribe("live:*")
+        self.pubsub.get_message(timeout=2)  # the confirmation
+
+    def messages(self, wait: float = 0.3) -> list[tuple[str, str, dict[str, Any]]]:
+        out = []
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            msg = self.pubsub.get_message(ignore_subscribe_messages=True, timeout=0.05)
+            if msg and msg["type"] == "pmessage":
+                body = json.loads(msg["data"])
+                topic = msg["channel"].decode().removeprefix("live:")
+                out.append((topic, body["event"], body["data"]))
+        return out
+
+
+@pytest.fixture
+def listener(redis_client: redis.Redis) -> Iterator[Listener]:
+    found = Listener(redis_client)
+    yield found
+    found.pubsub.close()
