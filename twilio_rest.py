@@ -104,6 +104,8 @@ class DryRunHttpClient(HttpClient):
         body = {k.lower(): v for k, v in (data or {}).items() if isinstance(v, str)}
         body["friendly_name"] = str((data or {}).get("FriendlyName", ""))
         body["sid"] = sid or f"{_PREFIXES.get(kind, 'XX')}{next(_dry_sids):032x}"
+        if kind == "Participants":  # a participant is known by its call's SID
+            body["call_sid"] = sid or body["sid"]
         body["status"] = "queued"
         return Response(201 if sid is None else 200, json.dumps(body))
 
@@ -257,6 +259,49 @@ def find_conference(friendly_name: str) -> str | None:
         if found.sid:
             return str(found.sid)
     return None
+
+
+@counted("create_participant")
+def create_participant(
+    conference: str,
+    from_: str,
+    to: str,
+    *,
+    label: str,
+    status_callback: str,
+    status_callback_event: Sequence[str] = ("initiated", "ringing", "answered", "completed"),
+    timeout: int | None = None,
+    start_conference_on_enter: bool = True,
+    end_conference_on_exit: bool = False,
+    early_media: bool = False,
+    conference_status_callback: str | None = None,
+    conference_status_callback_event: Sequence[str] = ("start", "end", "join", "leave"),
+) -> str:
+    """Call ``to`` straight into the conference ``conference`` (its ConferenceSid or its
+    friendly name: Twilio creates the conference when it is not going on yet) through the
+    Conference Participants API. No TwiML of ours runs on that leg (no whisper, no key, no
+    SendDigits): only a softphone agent, whose answer in the console is the acceptance, is
+    called this way. Returns the participant's CallSid."""
+    kwargs: dict[str, object] = {
+        "from_": from_,
+        "to": to,
+        "label": label,
+        "status_callback": status_callback,
+        "status_callback_method": "POST",
+        "status_callback_event": list(status_callback_event),
+        "start_conference_on_enter": start_conference_on_enter,
+        "end_conference_on_exit": end_conference_on_exit,
+        "early_media": early_media,
+        "beep": "false",
+    }
+    if timeout:
+        kwargs["timeout"] = timeout
+    if conference_status_callback:
+        kwargs["conference_status_callback"] = conference_status_callback
+        kwargs["conference_status_callback_method"] = "POST"
+        kwargs["conference_status_callback_event"] = list(conference_status_callback_event)
+    participant = client().conferences(conference).participants.create(**kwargs)
+    return str(participant.call_sid)
 
 
 @counted("update_participant")

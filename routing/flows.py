@@ -567,7 +567,9 @@ def conference_join(
 ) -> VoiceResponse:
     """The agent's or the interpreter's leg joining the caller's conference; the interpreter
     who joins is registered (the ``interpreter`` event ``joined``). An agent on an anexo or
-    SIP (``accept``) first hears the whisper and presses 1 (flows.whisper, whisper_accept)."""
+    SIP (``accept``) first hears the whisper and presses 1 (flows.whisper, whisper_accept). A
+    softphone agent's leg is a participant with no TwiML (agent_participant_status); the
+    branch without ``accept`` serves a softphone leg placed as a call before that."""
     response = VoiceResponse()
     if role == "agent" and accept:
         return whisper(ctx, call_sid, agent_id, now=now, accept=True)
@@ -608,6 +610,33 @@ def agent_leg_status(
     if requeued:
         transfers.send_back(ctx, call_sid, "queue.requeue")
         transfers.tell_call(ctx, agent_id, call_sid, "terminada")
+
+
+def agent_participant_status(
+    ctx: Context, call_sid: str, agent_id: int, status: str, *, now: int, leg: str
+) -> None:
+    """Status of a softphone agent's leg, a participant of the caller's conference (the
+    Conference Participants API: routing.jobs.place_agent_leg); ``leg`` is its CallSid. No
+    TwiML runs on that leg, so its answer does here what conference_join did: the leg is the
+    agent's (legs.set_agent_leg), the caller is bridged (agent_picked_up: the journey's
+    ``agent_answered`` and ``queue_left``); an answer to an offer that is no longer current
+    hangs the leg up. Every state is also agent_leg_status's (told to the console; a miss
+    sends the caller back to their place). Twilio delivering a callback twice changes
+    nothing."""
+    agent_leg_status(ctx, call_sid, agent_id, status, now=now, leg=leg)
+    if legs.STATUS_NAMES.get(status) != "answered" or not leg:
+        return
+    caller = line.caller(ctx.r, call_sid)
+    if caller is not None and caller.is_offered_to(agent_id):
+        conference = legs.conference(ctx.r, call_sid)
+        if (conference.agent_id, conference.agent_leg) != (agent_id, leg):
+            legs.set_agent_leg(ctx.r, call_sid, agent_id, leg)
+    agent_picked_up(ctx, call_sid, agent_id, now=now)
+    caller = line.caller(ctx.r, call_sid)
+    if caller is None or caller.connected_agent != agent_id:  # the offer is gone
+        ctx.jobs.enqueue(
+            "routing.jobs.hang_up_leg", leg, False, job_timeout=30, meta={"call_sid": call_sid}
+        )
 
 
 INTERPRETER_MISSED = AGENT_MISSED

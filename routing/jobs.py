@@ -110,21 +110,38 @@ def dial_conference_parties(call_sid: str, agent_id: int) -> list[str]:
 
 def place_agent_leg(ctx: Context, call_sid: str, agent: Agent) -> str:
     """THE one place where the offered agent's leg is called (into the caller's conference):
-    what the agent's console learns of an offer starts here. An agent on an anexo or SIP hears
-    the whisper and presses 1 (``accept``); the softphone's answer in the console is the
-    acceptance."""
+    what the agent's console learns of an offer starts here. A softphone agent (``client``) is
+    added as a participant through the Conference Participants API: the console's answer is
+    the acceptance and the screen pop replaces the whisper, so their leg runs no TwiML; its
+    status callback (``queue.agent_participant_status``) does what that TwiML did on answer.
+    An agent on an anexo or SIP keeps a Calls API call whose TwiML whispers and asks for 1
+    (``accept``), so a voicemail cannot take the caller; the Participants API has no
+    SendDigits for an anexo behind ANEXO_DIAL's switchboard number either."""
     target = agent_target(agent.canal, agent.destino, ctx.anexo_dial)
-    accept = {"accept": 1} if target.kind != "client" else {}
     values = {"call": call_sid, "agent": agent.id}
-    sid = twilio_rest.create_call(
-        target.rest_to(),
-        ctx.caller_id,
-        ctx.links("queue.conference_join", **values, role="agent", **accept),
-        send_digits=target.send_digits,
-        status_callback=ctx.links("queue.agent_leg_status", **values),
-        timeout=ctx.settings.ring_timeout_seconds,
-        events=transfers.LEG_EVENTS,
-    )
+    if target.kind == "client":
+        sid = twilio_rest.create_participant(
+            legs.conference_name(call_sid),
+            ctx.caller_id,
+            target.rest_to(),
+            label="agente",
+            status_callback=ctx.links("queue.agent_participant_status", **values),
+            status_callback_event=transfers.LEG_EVENTS,
+            timeout=ctx.settings.ring_timeout_seconds,
+            start_conference_on_enter=True,
+            end_conference_on_exit=True,
+            conference_status_callback=ctx.links("conference.events", call=call_sid),
+        )
+    else:
+        sid = twilio_rest.create_call(
+            target.rest_to(),
+            ctx.caller_id,
+            ctx.links("queue.conference_join", **values, role="agent", accept=1),
+            send_digits=target.send_digits,
+            status_callback=ctx.links("queue.agent_leg_status", **values),
+            timeout=ctx.settings.ring_timeout_seconds,
+            events=transfers.LEG_EVENTS,
+        )
     legs.set_agent_leg(ctx.r, call_sid, agent.id, sid)
     return sid
 
@@ -258,8 +275,12 @@ def hang_up_leg(leg_sid: str, ringing: bool = False) -> bool:
 
 
 def place_leg(leg_id: str) -> str | None:
-    """Call a transfer's leg (a Red member, an agent, a CONECTAMEF center); its answer runs
-    routing.transfers.leg_answered, its statuses leg_status."""
+    """Call a transfer's leg (a Red member, an agent, a CONECTAMEF center). A softphone agent
+    (a cold transfer) joins the conference as a participant (Conference Participants API): no
+    TwiML of its own, its statuses go to routing.transfers.participant_status. Every other leg
+    is a Calls API call whose TwiML (routing.transfers.leg_answered) whispers and asks a Red
+    member or a phone agent for 1 (so a voicemail cannot take the caller; the Participants API
+    has no SendDigits for ANEXO_DIAL), its statuses going to leg_status."""
     ctx = from_app()
     leg = legs.leg(ctx.r, leg_id)
     if leg is None or leg.estado == "removed" or not legs.claim_leg_call(ctx.r, leg_id):
@@ -268,15 +289,29 @@ def place_leg(leg_id: str) -> str | None:
     if target is None:
         log.warning("leg %s of %s has nowhere to call", leg_id, leg.call_sid)
         return None
-    sid = twilio_rest.create_call(
-        target.rest_to(),
-        ctx.caller_id,
-        ctx.links("conference.leg", leg=leg_id),
-        send_digits=target.send_digits,
-        status_callback=ctx.links("conference.leg_status", leg=leg_id),
-        timeout=ctx.settings.ring_timeout_seconds,
-        events=transfers.LEG_EVENTS,
-    )
+    if leg.kind == "agente" and target.kind == "client":
+        sid = twilio_rest.create_participant(
+            legs.conference_name(leg.call_sid),
+            ctx.caller_id,
+            target.rest_to(),
+            label=leg_id,
+            status_callback=ctx.links("conference.participant_status", leg=leg_id),
+            status_callback_event=transfers.LEG_EVENTS,
+            timeout=ctx.settings.ring_timeout_seconds,
+            start_conference_on_enter=True,
+            # warm: the one called leaving must not end the conference until completed
+            end_conference_on_exit=not leg.warm,
+        )
+    else:
+        sid = twilio_rest.create_call(
+            target.rest_to(),
+            ctx.caller_id,
+            ctx.links("conference.leg", leg=leg_id),
+            send_digits=target.send_digits,
+            status_callback=ctx.links("conference.leg_status", leg=leg_id),
+            timeout=ctx.settings.ring_timeout_seconds,
+            events=transfers.LEG_EVENTS,
+        )
     legs.set_leg_sid(ctx.r, leg_id, sid)
     return sid
 

@@ -413,7 +413,8 @@ def _current(ctx: Context, leg: Leg | None) -> bool:
 
 def leg_answered(session: Session, ctx: Context, leg_id: str) -> VoiceResponse:
     """The leg's call was answered: the whisper (who transfers, and the caller's facts), then
-    1 to accept; a CONECTAMEF center or a softphone agent joins at once."""
+    1 to accept; a CONECTAMEF center joins at once, and so does a softphone agent whose leg
+    was placed as a call (legs placed today join as participants: participant_status)."""
     response = VoiceResponse()
     leg = legs.leg(ctx.r, leg_id)
     if leg is None or not _current(ctx, leg):
@@ -462,10 +463,40 @@ def _accepted(ctx: Context, leg: Leg, response: VoiceResponse) -> VoiceResponse:
     _leg_event(ctx, leg, "accepted")
     if not leg.warm:  # a cold transfer: the caller comes off hold to talk with them
         ctx.speak(response, "whisper_cold_transfer")
-        legs.set_hold(ctx.r, leg.call_sid, False)
-        _job(ctx, "hold_caller", leg.call_sid, False)
+        _unhold(ctx, leg)
     # Warm: the Red member's leaving must not end the conference until the agent completes.
     return join(response, leg.call_sid, leg.leg_id, end_on_exit=not leg.warm)
+
+
+def _unhold(ctx: Context, leg: Leg) -> None:
+    legs.set_hold(ctx.r, leg.call_sid, False)
+    _job(ctx, "hold_caller", leg.call_sid, False)
+
+
+def participant_status(ctx: Context, leg_id: str, call_status: str, duration: int) -> None:
+    """The status callback of a leg that joined as a participant of the caller's conference
+    (the Conference Participants API: a softphone agent of a cold transfer, routing.jobs
+    place_leg). No TwiML runs on that leg, so its answer does here what leg_answered and
+    _accepted did: answered, then accepted, and (cold) the caller off hold; a leg no longer
+    wanted (canceled or replaced) is hung up. Every state is also leg_status's. Twilio
+    delivering a callback twice changes nothing (each state is claimed once)."""
+    leg = legs.leg(ctx.r, leg_id)
+    answered = legs.STATUS_NAMES.get(call_status) == "answered"
+    if leg is not None and answered and not _current(ctx, leg):
+        if leg.sid:
+            ctx.jobs.enqueue(
+                "routing.jobs.hang_up_leg",
+                leg.sid,
+                False,
+                job_timeout=30,
+                meta={"call_sid": leg.call_sid},
+            )
+        return
+    leg_status(ctx, leg_id, call_status, duration)
+    if leg is None or not answered:
+        return
+    if _leg_event(ctx, leg, "accepted") and not leg.warm:
+        _unhold(ctx, leg)
 
 
 def leg_status(ctx: Context, leg_id: str, call_status: str, duration: int) -> None:

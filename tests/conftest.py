@@ -27,7 +27,7 @@ from config import TestConfig
 from extensions import Base, db, ensure_embedded_redis, make_engine, redis_store
 from migrations_cli import upgrade_database
 from tests.smtp_server import SmtpServer, self_signed
-from tests.twilio_fake import FakeTwilio
+from tests.twilio_fake import FakeTwilio, twilio_openapi
 
 
 @pytest.fixture(scope="session")
@@ -116,6 +116,7 @@ def fake_twilio(app: Flask) -> Iterator[FakeTwilio]:
     fake = FakeTwilio(
         account_sid=app.config["TWILIO_ACCOUNT_SID"], auth_token=app.config["TWILIO_AUTH_TOKEN"]
     )
+    twilio_openapi()  # parsed once per session here, not inside a webhook's time budget
     twilio_rest.use_http_client(fake)
     yield fake
     twilio_rest.use_http_client(None)

@@ -56,6 +56,51 @@ def test_create_call_sends_digits_and_a_status_callback(fake_twilio: FakeTwilio)
     assert sent.one("StatusCallbackEvent") == "completed"
 
 
+def test_create_participant_calls_into_the_conference_by_its_name(
+    fake_twilio: FakeTwilio,
+) -> None:
+    """The Conference Participants API, by the conference's friendly name; the fake checks
+    the request and its own answer against Twilio's OpenAPI description."""
+    sid = twilio_rest.create_participant(
+        f"plataforma-{CALL}",
+        "+5113115930",
+        "client:ana",
+        label="agente",
+        status_callback="https://ivr.example.test/p",
+        status_callback_event=("initiated", "ringing", "answered", "completed"),
+        timeout=25,
+        start_conference_on_enter=True,
+        end_conference_on_exit=True,
+        conference_status_callback="https://ivr.example.test/c",
+    )
+    assert sid.startswith("CA") and sid != CALL
+    [sent] = fake_twilio.of("participant_create")
+    assert sent.path.endswith(f"/Conferences/plataforma-{CALL}/Participants.json")
+    assert sent.form["StatusCallbackEvent"] == ["initiated", "ringing", "answered", "completed"]
+    assert {k: sent.one(k) for k in ("From", "To", "Label", "Timeout", "Beep")} == {
+        "From": "+5113115930",
+        "To": "client:ana",
+        "Label": "agente",
+        "Timeout": "25",
+        "Beep": "false",
+    }
+    assert (sent.one("StartConferenceOnEnter"), sent.one("EndConferenceOnExit")) == (
+        "true",
+        "true",
+    )
+    assert sent.one("EarlyMedia") == "false"
+    assert sent.form["ConferenceStatusCallbackEvent"] == ["start", "end", "join", "leave"]
+    fake_twilio.fail_next("participant_create", 404)
+    with pytest.raises(TwilioRestException):
+        twilio_rest.create_participant(
+            "CF" + "0" * 32,
+            "+5113115930",
+            "client:ana",
+            label="agente",
+            status_callback="https://ivr.example.test/p",
+        )
+
+
 def test_send_sms_and_delete_recording(fake_twilio: FakeTwilio) -> None:
     assert twilio_rest.send_sms("+51999888777", "Hola").startswith("SM")
     assert fake_twilio.sent[0].one("From") == "+5113115930"  # ROUTING_CALLER_ID
@@ -110,6 +155,14 @@ def _every_call() -> list[object]:
         ),
         twilio_rest.send_sms("+51999888777", "Aviso", "+5113115930"),
         twilio_rest.delete_recording("RE" + "d" * 32),
+        twilio_rest.create_participant(
+            f"plataforma-{CALL}",
+            "+5113115930",
+            "client:ana",
+            label="agente",
+            status_callback="https://ivr.example.test/p",
+            timeout=20,
+        ),
     ]
 
 
@@ -126,11 +179,12 @@ def test_the_dry_run_answers_as_twilio_would_and_sends_what_the_spec_allows(
         results = _every_call()
     assert results[0] is True and results[1] is True and results[4] is True
     assert str(results[2]).startswith("CA") and str(results[3]).startswith("SM")
+    assert str(results[5]).startswith("CA")  # the participant's CallSid
     assert caplog.text.count("Twilio (simulacro, no se envía)") == len(dry.sent)
     assert fake_twilio.sent == []  # nothing went out
     for method, url, params, data in dry.sent:
         fake_twilio.request(method, url, params=params, data=data, auth=(sid, token))
-    assert len(fake_twilio.sent) == len(dry.sent) == 7  # queue list + create, then the five
+    assert len(fake_twilio.sent) == len(dry.sent) == 8  # queue list + create, then the six
 
 
 class _TwilioCompatible(BaseHTTPRequestHandler):

@@ -84,6 +84,11 @@ OPERATIONS: list[tuple[str, str, str]] = [
         _ACCOUNT + r"/Conferences/(?P<conf>[^/]+)/Participants/(?P<call>[^/]+)\.json",
         "participant_delete",
     ),
+    (
+        "POST",
+        _ACCOUNT + r"/Conferences/(?P<conf>[^/]+)/Participants\.json",
+        "participant_create",
+    ),
     ("POST", _ACCOUNT + r"/Conferences/(?P<conf>[^/]+)\.json", "conference_update"),
     ("GET", _ACCOUNT + r"/Conferences\.json", "conference_list"),
     ("POST", _ACCOUNT + r"/Calls\.json", "call_create"),
@@ -102,6 +107,8 @@ TEMPLATES = {
     "Participants/{CallSid}.json",
     "participant_delete": "/2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/"
     "Participants/{CallSid}.json",
+    "participant_create": "/2010-04-01/Accounts/{AccountSid}/Conferences/{ConferenceSid}/"
+    "Participants.json",
     "conference_update": "/2010-04-01/Accounts/{AccountSid}/Conferences/{Sid}.json",
     "conference_list": "/2010-04-01/Accounts/{AccountSid}/Conferences.json",
     "message_create": "/2010-04-01/Accounts/{AccountSid}/Messages.json",
@@ -137,6 +144,8 @@ class FakeTwilio(TwilioHttpClient):
     # conferences in progress, friendly name -> ConferenceSid (what conference_list finds)
     conferences: dict[str, str] = field(default_factory=dict)
     _query_name: str | None = None  # the FriendlyName filter of the request being answered
+    # conferences a participant's creation named that were not in progress: name -> new SID
+    _created: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         super().__init__(pool_connections=True)
@@ -232,6 +241,19 @@ class FakeTwilio(TwilioHttpClient):
             return 200, _call_body(account, groups["call"], form) | {"status": "in-progress"}
         if operation == "participant_update":
             return 200, self._participant(account, groups["conf"], groups["call"], form)
+        if operation == "participant_create":
+            # ConferenceSid may be the conference's friendly name (Twilio creates it if needed)
+            conference = self.conferences.get(groups["conf"], groups["conf"])
+            if not conference.startswith("CF"):
+                conference = self._created.setdefault(conference, new_sid("CF"))
+            participant = self._participant(account, conference, new_sid("CA"), form)
+            participant["status"] = "queued"
+            participant["start_conference_on_enter"] = (
+                form.get("StartConferenceOnEnter", ["true"])[0] == "true"
+            )
+            if "Label" in form:
+                participant["label"] = form["Label"][0]
+            return 201, participant
         if operation in ("participant_delete",):
             return 204, None
         if operation == "conference_update":

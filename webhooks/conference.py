@@ -1,5 +1,6 @@
 """The webhooks of the caller's conference and of its later legs (routing.transfers): the
-conference's status callback, a transfer leg's answer and key, and its status callback.
+conference's status callback, a transfer leg's answer and key, and its status callback (or,
+for a leg that joined as a participant, its participant status callback).
 
 Thin views, signed like every /voice/* request. A status callback answers 204 and hands its
 events to the register; a leg's TwiML is a ``twilio_step`` whose safe route hangs the leg up
@@ -57,6 +58,17 @@ def leg_accept(step: Step) -> VoiceResponse:
 def leg_status() -> Response:
     ctx = from_app()
     transfers.leg_status(ctx, _leg(), form("CallStatus"), form_int("CallDuration"))
+    ctx.hand_over()
+    return Response(status=204)
+
+
+@bp.post("/participant-status")
+@twilio_signed
+def participant_status() -> Response:
+    """A transfer's leg that joined as a participant (a softphone agent): no TwiML of its
+    own, its answer and every other status come here."""
+    ctx = from_app()
+    transfers.participant_status(ctx, _leg(), form("CallStatus"), form_int("CallDuration"))
     ctx.hand_over()
     return Response(status=204)
 

@@ -232,6 +232,21 @@ def agent_leg_status() -> Response:
     return Response(status=204)
 
 
+@bp.post("/agent-participant-status")
+@twilio_signed
+def agent_participant_status() -> Response:
+    """A softphone agent's leg, a participant of the caller's conference (statusCallback of
+    the Participants API request routing.jobs.place_agent_leg makes)."""
+    if not request.args.get("agent", "").isdigit() or not _call() or not form("CallSid"):
+        abort(400)
+    ctx = from_app()
+    flows.agent_participant_status(
+        ctx, _call(), _agent(), form("CallStatus"), now=now_ms(), leg=form("CallSid")
+    )
+    ctx.hand_over()
+    return Response(status=204)
+
+
 @bp.post("/interpreter-leg-status")
 @twilio_signed
 def interpreter_leg_status() -> Response:

@@ -89,14 +89,18 @@ def queue_and_connect(
     events = local(root.find("Dial/Conference").attrib["statusCallback"])  # type: ignore[union-attr]
     joined = call_params(CALLER, ConferenceSid=CONFERENCE, StatusCallbackEvent="participant-join")
     assert twilio.post(events, joined).status_code == 204
-    [leg] = fake_twilio.of("call_create")
+    # the softphone: a participant of the caller's conference (no TwiML of its own)
+    assert fake_twilio.of("call_create") == []
+    [leg] = fake_twilio.of("participant_create")
+    assert leg.path.endswith(f"/Conferences/plataforma-{CALLER}/Participants.json")
     assert leg.one("To") == f"client:{agent.destino}"
     agent_leg = legs.conference(redis_store.client, CALLER).agent_leg
     assert agent_leg is not None
     status = local(leg.one("StatusCallback"))
-    assert twilio.post(status, call_params(agent_leg, CallStatus="ringing")).status_code == 204
-    root = xml(twilio.post(local(leg.one("Url")), call_params(agent_leg)))
-    assert root.findtext("Dial/Conference") == f"plataforma-{CALLER}"
+    for state in ("ringing", "in-progress"):  # the console answers: the acceptance
+        reply = twilio.post(status, call_params(agent_leg, CallStatus=state))
+        assert reply.status_code == 204
+    assert line.caller(redis_store.client, CALLER).connected_agent == agent.id  # type: ignore[union-attr]
     return agent_leg
 
 
@@ -297,7 +301,7 @@ def test_rejecting_an_offer_is_a_miss_and_the_caller_keeps_their_place(
         send_to_plataforma(VoiceResponse(), caller_state(CALLER), "menu")
     [update] = fake_twilio.of("member_update")
     twilio.post(local(update.one("Url")), call_params(CALLER))
-    [leg] = fake_twilio.of("call_create")
+    [leg] = fake_twilio.of("participant_create")
     reply = api(signed_in, f"/llamada/{CALLER}/rechazar")
     assert reply.status_code == 200, reply.json
     hangup, redirect = fake_twilio.of("call_update")
@@ -349,6 +353,8 @@ def test_only_a_signed_in_agent_reaches_the_api(
         "/voice/conference/leg?leg=LG1",
         "/voice/conference/leg-accept?leg=LG1",
         "/voice/conference/leg-status?leg=LG1",
+        "/voice/conference/participant-status?leg=LG1",
+        f"/voice/queue/agent-participant-status?call={CALLER}&agent=1",
         f"/voice/conference/announce?call={CALLER}&prompt=authority_by_phone",
         "/voice/agent/outbound",
         "/voice/agent/outbound-done?devolucion=c1&agent=1",

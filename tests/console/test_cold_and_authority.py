@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
@@ -173,6 +174,10 @@ def test_an_authority_by_phone_hears_so_and_presencial_goes_to_the_visits_module
     assert agents.presence(redis_client, ana.id).state == "wrap_up"
 
 
+@pytest.mark.parametrize(
+    ("canal", "destino", "placed_as"),
+    [("anexo", "2405", "call_create"), ("client", "beto", "participant_create")],
+)
 def test_an_agent_called_in_a_cold_transfer_who_does_not_take_it_is_freed(
     app: Flask,
     twilio: TwilioSigner,
@@ -181,19 +186,75 @@ def test_an_agent_called_in_a_cold_transfer_who_does_not_take_it_is_freed(
     redis_client: redis.Redis,
     session: Session,
     ana: Agent,
+    canal: str,
+    destino: str,
+    placed_as: str,
 ) -> None:
+    """A phone's leg is a call, a softphone's a participant of the conference; either way a
+    no-answer (twice, as Twilio may send it) frees the agent and puts the caller back."""
     queue_and_connect(app, twilio, fake_twilio, ana)
-    beto = add_agent(session, "Beto Ramos", canal="anexo", destino="2405")
+    beto = add_agent(session, "Beto Ramos", canal=canal, destino=destino)
     agents.set_state_from_directory(
         session, redis_client, beto.id, "available", now=line.now_ms(), settings=S
     )
     reply = api(signed_in, f"/llamada/{CALLER}/transferir-fria", {"agente": beto.id})
     assert agents.presence(redis_client, beto.id).state == "on_call"  # reserved while it rings
-    call = fake_twilio.of("call_create")[-1]
+    call = fake_twilio.of(placed_as)[-1]
     beto_leg = leg_sid(redis_client, js(reply)["leg"])
-    twilio.post(local(call.one("StatusCallback")), call_params(beto_leg, CallStatus="no-answer"))
+    seen = len(fake_twilio.sent)
+    for _ in range(2):
+        missed = call_params(beto_leg, CallStatus="no-answer")
+        assert twilio.post(local(call.one("StatusCallback")), missed).status_code == 204
     assert agents.presence(redis_client, beto.id).state == "wrap_up"
-    redirect = fake_twilio.of("call_update")[-1]
+    [redirect] = new(fake_twilio, "call_update", seen)
+    assert redirect.path.endswith(f"/Calls/{CALLER}.json")
     assert redirect.one("Url").endswith(f"/voice/queue/transfer-done?call={CALLER}")
     xml(twilio.post(local(redirect.one("Url")), call_params(CALLER)))
     assert line.position(redis_client, CALLER) == 1
+
+
+def test_a_cold_transfer_to_a_softphone_agent_joins_them_as_a_participant(
+    app: Flask,
+    twilio: TwilioSigner,
+    signed_in: FlaskClient,
+    fake_twilio: FakeTwilio,
+    redis_client: redis.Redis,
+    session: Session,
+    ana: Agent,
+    journey: list,
+) -> None:
+    """No TwiML runs on a softphone's leg: its participant status callback's answer is the
+    acceptance (the caller off hold), once however often Twilio sends it."""
+    queue_and_connect(app, twilio, fake_twilio, ana)
+    beto = add_agent(session, "Beto Ramos", canal="client", destino="beto")
+    agents.set_state_from_directory(
+        session, redis_client, beto.id, "available", now=line.now_ms(), settings=S
+    )
+    seen = len(fake_twilio.sent)
+    reply = api(signed_in, f"/llamada/{CALLER}/transferir-fria", {"agente": beto.id})
+    assert reply.status_code == 200, reply.json
+    leg_id = js(reply)["leg"]
+    assert new(fake_twilio, "call_create", seen) == []
+    [joined] = new(fake_twilio, "participant_create", seen)
+    assert joined.path.endswith(f"/Conferences/plataforma-{CALLER}/Participants.json")
+    assert (joined.one("To"), joined.one("Label")) == ("client:beto", leg_id)
+    assert joined.one("EndConferenceOnExit") == "true"  # cold: Beto's leaving ends the call
+    assert joined.form["StatusCallbackEvent"] == ["initiated", "ringing", "answered", "completed"]
+    status = local(joined.one("StatusCallback"))
+    assert status == f"/voice/conference/participant-status?leg={leg_id}"
+    beto_leg = leg_sid(redis_client, leg_id)
+    assert beto_leg.startswith("CA")
+    seen = len(fake_twilio.sent)
+    for _ in range(2):
+        twilio.post(status, call_params(beto_leg, CallStatus="ringing"))
+        answered = call_params(beto_leg, CallStatus="in-progress")
+        assert twilio.post(status, answered).status_code == 204
+    [unhold] = new(fake_twilio, "participant_update", seen)
+    assert (unhold.path.rsplit("/", 1)[-1], unhold.one("Hold")) == (f"{CALLER}.json", "false")
+    choices = [e["choice"] for e in journey if e["step"] == "leg" and e["data"]["leg"] == leg_id]
+    assert choices == ["dialed", "ringing", "answered", "accepted"]
+    assert agents.presence(redis_client, beto.id).state == "on_call"
+    # the end of the conversation is no miss: the caller is not sent back to the line
+    twilio.post(status, call_params(beto_leg, CallStatus="completed", CallDuration="80"))
+    assert new(fake_twilio, "call_update", seen) == []
+    assert line.position(redis_client, CALLER) is None

@@ -226,7 +226,10 @@ def test_an_agents_day_on_the_console(
                 CALLER, ConferenceSid=CONFERENCE, StatusCallbackEvent="participant-join"
             )
             assert twilio.post(events, joined).status_code == 204
-            [leg] = fake_twilio.of("call_create")
+            # (her softphone joins as a participant: the Conference Participants API)
+            assert fake_twilio.of("call_create") == []
+            [leg] = fake_twilio.of("participant_create")
+            assert leg.path.endswith(f"/Conferences/plataforma-{CALLER}/Participants.json")
             assert leg.one("To") == "client:agente_rosa"
             agent_leg = legs.conference(redis_store.client, CALLER).agent_leg
             assert agent_leg is not None
@@ -240,9 +243,9 @@ def test_an_agents_day_on_the_console(
             page.screenshot(path=str(_shot("agente-llamada-entrante.png")), full_page=True)
             page.click("#btn-contestar")
             assert page.evaluate("window.RedFake.log").count("accept") == 1
-            # the softphone's acceptance: Twilio fetches the leg's TwiML, the agent joins
-            root = xml(twilio.post(local(leg.one("Url")), call_params(agent_leg)))
-            assert root.findtext("Dial/Conference") == f"plataforma-{CALLER}"
+            # the softphone's acceptance: the participant is answered, Twilio says so
+            answered = call_params(agent_leg, CallStatus="in-progress", ConferenceSid=CONFERENCE)
+            assert twilio.post(status, answered).status_code == 204
             expect(page.locator("#llamada")).to_be_visible()
             expect(page.locator("#estado-actual")).to_have_text("En llamada")
             expect(page.locator("#llamada-estado")).to_have_text("conectada")

@@ -17,7 +17,7 @@ from werkzeug.test import TestResponse
 
 from ivr.prompts import DEFAULT_PROMPTS, set_audio, set_text
 from register.models import CallbackRequest
-from routing import agents
+from routing import agents, legs
 from routing import queue as line
 from routing.dispatch import match
 from routing.queue import CallerStatus
@@ -254,7 +254,7 @@ def test_an_unknown_queue_result_is_logged_and_the_caller_goes_back_in_line(
     assert not caller.bridge_served
 
 
-def test_a_free_agent_gets_the_caller_out_of_twilios_queue_and_hears_the_whisper(
+def test_a_free_agent_gets_the_caller_out_of_twilios_queue_and_joins_as_a_participant(
     app: Flask,
     twilio: TwilioSigner,
     session: Session,
@@ -280,27 +280,41 @@ def test_a_free_agent_gets_the_caller_out_of_twilios_queue_and_hears_the_whisper
     assert conference.attrib["endConferenceOnExit"] == "true"
     assert conference.attrib["waitUrl"] == app.config["HOLD_MUSIC_URL"]
     assert conference.attrib["statusCallback"].endswith(f"/voice/conference/events?call={sid(1)}")
-    # ...and the agent's softphone is called into it, its leg watched from ringing to the end.
-    [leg] = fake_twilio.of("call_create")
-    assert leg.one("To") == "client:ana"
+    # ...and the agent's softphone is added to it through the Conference Participants API (no
+    # TwiML of its own: the screen pop replaces the whisper), watched from ringing to the end.
+    assert fake_twilio.of("call_create") == []
+    [leg] = fake_twilio.of("participant_create")
+    assert leg.path.endswith(f"/Conferences/plataforma-{sid(1)}/Participants.json")
+    assert (leg.one("To"), leg.one("From")) == ("client:ana", app.config["ROUTING_CALLER_ID"])
+    assert leg.one("Label") == "agente"
     assert leg.form["StatusCallbackEvent"] == ["initiated", "ringing", "answered", "completed"]
     assert leg.one("Timeout") == str(S.ring_timeout_seconds)
-    join_url = leg.one("Url")
-    assert (
-        local(join_url) == f"/voice/queue/conference-join?call={sid(1)}&agent={ana.id}&role=agent"
-    )
-    agent_leg = call_params("CA" + "9" * 32, To="client:ana")
-    root = xml(twilio.post(local(join_url), agent_leg))
-    assert said(root) == [
-        prompt("whisper_plataforma"),
-        prompt("whisper_preferential", motivo="gestante"),
-        prompt("whisper_query", consulta="estado de un trámite"),
-        prompt("whisper_expediente", digits="2 0 2 4 1 2 3"),
-    ]
-    assert root.findtext("Dial/Conference") == f"plataforma-{sid(1)}"
+    assert (leg.one("StartConferenceOnEnter"), leg.one("EndConferenceOnExit")) == ("true", "true")
+    assert leg.one("Beep") == "false"
+    assert local(leg.one("ConferenceStatusCallback")) == f"/voice/conference/events?call={sid(1)}"
+    status = local(leg.one("StatusCallback"))
+    assert status == f"/voice/queue/agent-participant-status?call={sid(1)}&agent={ana.id}"
+    agent_leg = legs.conference(redis_client, sid(1)).agent_leg
+    assert agent_leg is not None and agent_leg.startswith("CA")
+    ringing = call_params(agent_leg, CallStatus="ringing", ConferenceSid="CF" + "c" * 32)
+    assert twilio.post(status, ringing).status_code == 204
+    assert agents.presence(redis_client, ana.id).state == "ringing"
+    assert ("agent_answered", None) not in steps(journey, sid(1))
+    # The softphone answers: the participant's "answered" is the acceptance, twice as Twilio
+    # may send it: bridged once.
+    answered = call_params(agent_leg, CallStatus="in-progress", ConferenceSid="CF" + "c" * 32)
+    for _ in range(2):
+        assert twilio.post(status, answered).status_code == 204
     assert agents.presence(redis_client, ana.id).state == "on_call"
-    assert ("agent_answered", None) in steps(journey, sid(1))
-    assert ("queue_left", "bridged") in steps(journey, sid(1))
+    assert steps(journey, sid(1)).count(("agent_answered", None)) == 1
+    assert steps(journey, sid(1)).count(("queue_left", "bridged")) == 1
+    assert legs.conference(redis_client, sid(1)).agent_leg == agent_leg
+    assert fake_twilio.of("call_update") == []  # nobody redirected or hung up
+    # the leg's completion at the end of the conversation is no miss
+    completed = call_params(agent_leg, CallStatus="completed", ConferenceSid="CF" + "c" * 32)
+    assert twilio.post(status, completed).status_code == 204
+    assert fake_twilio.of("call_update") == []
+    assert agents.presence(redis_client, ana.id).misses == 0
     # the conversation ends (the conference ends: the caller's <Dial> action): wrap-up, then
     # the survey (or a goodbye)
     done = dial.attrib["action"].removeprefix("https://ivr.example.test")
@@ -472,9 +486,16 @@ def test_an_agent_who_does_not_answer_puts_the_caller_back_in_place_for_the_next
     beto = add_agent(session, "Beto")
     agents.set_state_from_directory(session, redis_client, beto.id, "available", now=2, settings=S)
     twilio.post(f"/voice/queue/bridge?call={sid(1)}&agent={ana.id}", call_params(sid(1)))
-    _join, status = agent_leg(fake_twilio)
-    leg = call_params("CA" + "9" * 32, CallStatus="no-answer")
-    assert twilio.post(status, leg).status_code == 204
+    # Ana's softphone: a participant of the caller's conference whose status says no answer,
+    # twice (Twilio may repeat it): one miss, one redirect back to the line.
+    [participant] = fake_twilio.of("participant_create")
+    status = local(participant.one("StatusCallback"))
+    assert status.startswith("/voice/queue/agent-participant-status?")
+    agent_leg = legs.conference(redis_client, sid(1)).agent_leg
+    assert agent_leg is not None
+    leg = call_params(agent_leg, CallStatus="no-answer", ConferenceSid="CF" + "c" * 32)
+    for _ in range(2):
+        assert twilio.post(status, leg).status_code == 204
     [redirect] = fake_twilio.of("call_update")
     root = xml(twilio.post(local(redirect.one("Url")), call_params(sid(1))))
     assert [c.tag for c in root] == ["Say", "Enqueue"]
@@ -720,9 +741,12 @@ def test_an_interpreter_mode_agent_who_does_not_answer_sends_the_caller_back_in_
     agents.set_state_from_directory(session, redis_client, ana.id, "available", now=1, settings=S)
     enter(app, sid(1), language="ay")
     twilio.post(f"/voice/queue/bridge?call={sid(1)}&agent={ana.id}", call_params(sid(1)))
-    [leg] = fake_twilio.of("call_create")  # no aymara speaker registered: the agent only
+    assert fake_twilio.of("call_create") == []  # no aymara speaker registered: the agent only
+    [leg] = fake_twilio.of("participant_create")
     status_url = leg.one("StatusCallback").removeprefix("https://ivr.example.test")
-    reply = twilio.post(status_url, call_params("CA" + "8" * 32, CallStatus="no-answer"))
+    agent_leg = legs.conference(redis_client, sid(1)).agent_leg
+    assert agent_leg is not None
+    reply = twilio.post(status_url, call_params(agent_leg, CallStatus="no-answer"))
     assert reply.status_code == 204
     [redirect] = fake_twilio.of("call_update")
     assert redirect.path.endswith(f"/Calls/{sid(1)}.json")
@@ -743,6 +767,37 @@ def test_a_caller_who_hangs_up_while_the_agent_rings_is_abandoned_not_a_miss(
     twilio.post(f"/voice/queue/dial-done?call={sid(1)}&agent={ana.id}", params)
     assert line.waiting_count(redis_client) == 0
     assert ("queue_left", "hangup") in steps(journey, sid(1))
+    presence = agents.presence(redis_client, ana.id)
+    assert (presence.state, presence.misses) == ("available", 0)
+
+
+def test_a_softphone_that_answers_an_offer_that_is_gone_is_hung_up_not_bridged(
+    app: Flask,
+    twilio: TwilioSigner,
+    session: Session,
+    redis_client: redis.Redis,
+    fake_twilio: FakeTwilio,
+    journey: list,
+) -> None:
+    ana = add_agent(session, "Ana")
+    agents.set_state_from_directory(session, redis_client, ana.id, "available", now=1, settings=S)
+    enter(app, sid(1))
+    dial = offer_to(twilio, fake_twilio, sid(1))
+    [participant] = fake_twilio.of("participant_create")
+    agent_leg = legs.conference(redis_client, sid(1)).agent_leg
+    assert agent_leg is not None
+    # the caller hangs up while Ana's softphone rings (its ringing is stopped)...
+    gone = call_params(sid(1), DialCallStatus="canceled", CallStatus="completed")
+    twilio.post(local(dial.attrib["action"]), gone)
+    [stop] = fake_twilio.of("call_update")
+    assert stop.path.endswith(f"/Calls/{agent_leg}.json") and stop.one("Status") == "canceled"
+    # ...but her answer crossed it: her leg is hung up, no one is bridged, no miss counted
+    status = local(participant.one("StatusCallback"))
+    answered = call_params(agent_leg, CallStatus="in-progress")
+    assert twilio.post(status, answered).status_code == 204
+    [_, hangup] = fake_twilio.of("call_update")
+    assert hangup.path.endswith(f"/Calls/{agent_leg}.json") and hangup.one("Status") == "completed"
+    assert ("agent_answered", None) not in steps(journey, sid(1))
     presence = agents.presence(redis_client, ana.id)
     assert (presence.state, presence.misses) == ("available", 0)
 

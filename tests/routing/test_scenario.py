@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
 from register.models import CallbackRequest
-from routing import agents
+from routing import agents, legs
 from routing.context import from_app
 from routing.jobs import sweep
 from routing.settings import RoutingSettings
@@ -115,9 +115,6 @@ class World:
         assert self.score[call] == best, f"{call} offered out of order"
 
 
-LEG = "CA" + "e" * 32  # the CallSid Twilio gives the agents' legs here
-
-
 def test_three_agents_twenty_callers(
     app: Flask,
     client: FlaskClient,
@@ -178,17 +175,21 @@ def test_three_agents_twenty_callers(
                 world.waiting.discard(call)
                 world.offers.append((call, agent_id, clock.ms))
                 post(url, call_params(call))  # the bridge TwiML: the caller's conference
-            elif sent.operation == "call_create" and "role=agent" in sent.one("Url"):
-                # the agent's leg into the caller's conference
-                url = sent.one("Url")
+            elif sent.operation == "participant_create":
+                # the agent's softphone, a participant of the caller's conference
+                url = sent.one("StatusCallback")
+                assert "/voice/queue/agent-participant-status?" in url
                 call = url.split("call=", 1)[1].split("&", 1)[0]
                 agent_id = int(url.split("agent=", 1)[1].split("&", 1)[0])
+                assert sent.path.endswith(f"/Conferences/plataforma-{call}/Participants.json")
+                leg = legs.conference(redis_client, call).agent_leg
+                assert leg is not None
                 if misses_left.get(agent_id, 0) > 0:
                     misses_left[agent_id] -= 1
-                    post(sent.one("StatusCallback"), call_params(LEG, CallStatus="no-answer"))
+                    post(url, call_params(leg, CallStatus="no-answer"))
                     world.waiting.add(call)  # back in place (the redirect below)
                     continue
-                post(url, call_params(LEG))
+                post(url, call_params(leg, CallStatus="in-progress"))  # answered
                 world.talking[call] = (agent_id, clock.ms + HANDLE_SECONDS * 1000)
             elif sent.operation == "call_update" and "/voice/queue/requeue" in sent.one("Url"):
                 call = sent.path.rsplit("/", 1)[-1].removesuffix(".json")
@@ -271,8 +272,8 @@ def test_three_agents_twenty_callers(
         lang = world.lang[call]
         if lang != "es" and lang not in world.speaks[agent_id]:
             assert at - world.arrival[call] >= settings.language_wait_seconds * 1000
-            legs = [s.one("Url") for s in fake_twilio.of("call_create")]
-            assert any(f"call={call}&agent={agent_id}&role=agent" in url for url in legs)
+            offered = [s.one("StatusCallback") for s in fake_twilio.of("participant_create")]
+            assert any(f"call={call}&agent={agent_id}" in url for url in offered)
     assert any(world.lang[c] == "qu" and a == beto.id for c, a, _ in world.offers)
     interpreter_calls = [s for s in fake_twilio.of("call_create") if s.one("To") == "+51951000222"]
     assert len(interpreter_calls) == 1 and f"call={sid(10)}" in interpreter_calls[0].one("Url")
