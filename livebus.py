@@ -75,9 +75,10 @@ def stream_base(configured: str | None, host_url: str, port: int) -> str:
 
 
 def origin_of(url: str) -> str:
-    """``scheme://host[:port]`` of a URL (what a Content-Security-Policy names)."""
+    """``scheme://host[:port]`` of a URL (what a Content-Security-Policy names); empty for a
+    URL without both."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
 
 
 def _serializer(secret: str) -> URLSafeTimedSerializer:

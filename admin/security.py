@@ -20,21 +20,34 @@ import livebus
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, key_prefix="red:limiter", strategy="fixed-window")
 
-CSP = "; ".join(
-    (
-        "default-src 'self'",
-        "script-src 'self'",
-        # The pages' own <style> blocks and the charts' SVG attributes; never a script.
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data:",
-        "media-src 'self' https:",  # recordings set by URL are previewed from their host
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
+
+def content_security_policy(connect: tuple[str, ...] = (), media: tuple[str, ...] = ()) -> str:
+    """The staff pages' Content-Security-Policy; ``connect`` and ``media`` add the sources a
+    page also needs (the live stream's origin; the softphone's Twilio endpoints)."""
+    return "; ".join(
+        (
+            "default-src 'self'",
+            "script-src 'self'",
+            # The pages' own <style> blocks and the charts' SVG attributes; never a script.
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data:",
+            # recordings set by URL are previewed from their host
+            " ".join(("media-src 'self'", *media, "https:")),
+            " ".join(("connect-src 'self'", *(c for c in connect if c))),
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        )
     )
-)
+
+
+def live_stream_base() -> str:
+    """The live channel's stream base URL as this request's page sees it (livebus.py)."""
+    config = current_app.config
+    return livebus.stream_base(config.get("LIVE_URL"), request.host_url, config["LIVE_PORT"])
+
+
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -102,14 +115,9 @@ def _headers(response: Response) -> Response:
     headers = response.headers
     # The staff pages' live updates come from the live channel's stream (livebus.py), which
     # may be on another origin (its own port in development).
-    live = livebus.stream_base(
-        current_app.config.get("LIVE_URL"),
-        request.host_url,
-        current_app.config.get("LIVE_PORT", 5001),
-    )
     headers.setdefault(
         "Content-Security-Policy",
-        CSP.replace("connect-src 'self'", f"connect-src 'self' {livebus.origin_of(live)}"),
+        content_security_policy(connect=(livebus.origin_of(live_stream_base()),)),
     )
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "same-origin")

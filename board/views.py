@@ -3,17 +3,18 @@ actions (JSON POSTs with the CSRF header, each audit-logged) and the summary's p
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import Blueprint, abort, current_app, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy.orm import Session
 
 import livebus
 import recording_media
+from admin.auth import BOARD_ROLES, roles_required
+from admin.security import live_stream_base
 from board import actions, alerts, publisher
 from board.charts import board_charts
 from board.data import snapshot
@@ -23,7 +24,6 @@ from extensions import db, redis_store
 from routing.context import Context, from_app
 from routing.queue import now_ms
 
-BOARD_ROLES = frozenset({"supervisor", "admin"})
 TOPICS = ["board", "line"]
 STALE_MS = 5000  # an older published snapshot is recomputed for the page
 
@@ -34,31 +34,10 @@ bp = Blueprint(
     static_folder="static",
     static_url_path="/supervision/static",
 )
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _board_roles(view: F) -> F:
-    """Signed in (else the login page) as a supervisor or an admin (else 403)."""
-
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if getattr(current_user, "role", None) not in BOARD_ROLES:
-            abort(403)
-        return view(*args, **kwargs)
-
-    return login_required(wrapper)
 
 
 def _settings() -> BoardSettings:
     return BoardSettings.from_config(current_app.config)
-
-
-def live_url() -> str:
-    """The live channel's stream base (LIVE_URL; by default this host, port LIVE_PORT)."""
-    config = current_app.config
-    return livebus.stream_base(
-        config.get("LIVE_URL"), request.host_url, config.get("LIVE_PORT", 5001)
-    )
 
 
 def current_snapshot() -> dict[str, Any]:
@@ -75,20 +54,20 @@ def current_snapshot() -> dict[str, Any]:
 
 
 @bp.get("/supervision")
-@_board_roles
+@roles_required(*BOARD_ROLES)
 def supervision() -> ResponseReturnValue:
     board = current_snapshot()
     ticket = livebus.ticket(current_app.config["SECRET_KEY"], int(current_user.id), TOPICS)
     return render_template(
         "board/supervision.html",
         board=board,
-        live_url=live_url(),
+        live_url=live_stream_base(),
         ticket=ticket,
     )
 
 
 @bp.get("/supervision/datos")
-@_board_roles
+@roles_required(*BOARD_ROLES)
 def datos() -> ResponseReturnValue:
     return jsonify(current_snapshot())
 
@@ -112,7 +91,7 @@ def _act(action: Action) -> ResponseReturnValue:
 
 
 @bp.post("/supervision/agentes/<int:agent_id>/estado")
-@_board_roles
+@roles_required(*BOARD_ROLES)
 def agente_estado(agent_id: int) -> ResponseReturnValue:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
@@ -126,7 +105,7 @@ def agente_estado(agent_id: int) -> ResponseReturnValue:
 
 
 @bp.post("/supervision/llamadas/<call_sid>/devolucion")
-@_board_roles
+@roles_required(*BOARD_ROLES)
 def devolucion(call_sid: str) -> ResponseReturnValue:
     return _act(
         lambda session, ctx, actor: actions.take_to_callback(
@@ -136,13 +115,13 @@ def devolucion(call_sid: str) -> ResponseReturnValue:
 
 
 @bp.post("/supervision/llamadas/<call_sid>/adelantar")
-@_board_roles
+@roles_required(*BOARD_ROLES)
 def adelantar(call_sid: str) -> ResponseReturnValue:
     return _act(lambda session, ctx, actor: actions.move_up(session, ctx, call_sid, actor=actor))
 
 
 @bp.post("/supervision/llamadas/<call_sid>/escuchar")
-@_board_roles
+@roles_required(*BOARD_ROLES)
 def escuchar(call_sid: str) -> ResponseReturnValue:
     """The supervisor starts the summary's player: logged, then the audio URL to play."""
     session = db.session()
@@ -154,7 +133,7 @@ def escuchar(call_sid: str) -> ResponseReturnValue:
 
 
 @bp.get("/supervision/llamadas/<call_sid>/resumen")
-@_board_roles
+@roles_required(*BOARD_ROLES)
 def resumen(call_sid: str) -> ResponseReturnValue:
     """The summary's audio, fetched from Twilio with the account's credentials."""
     url = actions.summary_url(db.session(), from_app(), call_sid)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
@@ -24,6 +23,7 @@ from twilio.jwt.access_token.grants import VoiceGrant
 import livebus
 import recording_media
 from admin.auth import CONSOLE_ROLES, roles_required
+from admin.security import content_security_policy, live_stream_base
 from directory.dialing import agent_target
 from directory.models import Agent
 from extensions import db
@@ -98,40 +98,6 @@ def client_identity(agent: Agent) -> str | None:
     return target.address if target.kind == "client" else None
 
 
-def live_url() -> str:
-    """The live stream's base URL as the page sees it (LIVE_URL, else this host on
-    LIVE_PORT): the page adds /stream."""
-    configured = current_app.config.get("LIVE_URL")
-    if configured:
-        return str(configured).rstrip("/")
-    host = urlsplit(request.host_url).hostname or "localhost"
-    return f"{request.scheme}://{host}:{current_app.config['LIVE_PORT']}/live"
-
-
-def _csp(live: str) -> str:
-    """The page's Content-Security-Policy: the staff pages' own, plus the live stream and the
-    Twilio Voice SDK's signalling and media endpoints."""
-    parts = urlsplit(live)
-    stream_origin = f"{parts.scheme}://{parts.netloc}" if parts.netloc else ""
-    connect = " ".join(
-        x for x in ("'self'", stream_origin, "wss://*.twilio.com", "https://*.twilio.com") if x
-    )
-    return "; ".join(
-        (
-            "default-src 'self'",
-            "script-src 'self'",
-            "style-src 'self' 'unsafe-inline'",
-            "img-src 'self' data:",
-            "media-src 'self' blob: https:",
-            f"connect-src {connect}",
-            "object-src 'none'",
-            "base-uri 'none'",
-            "form-action 'self'",
-            "frame-ancestors 'none'",
-        )
-    )
-
-
 @bp.get("/agente")
 @roles_required(*CONSOLE_ROLES)
 def agente() -> ResponseReturnValue:
@@ -140,7 +106,7 @@ def agente() -> ResponseReturnValue:
     if agent is None:  # an agent's start page: said, not a bare 403
         return render_template("console/sin_agente.html")
     settings = from_app().settings
-    base = live_url()
+    base = live_stream_base()
     ticket = livebus.ticket(
         current_app.config["SECRET_KEY"], current_user.id, [f"agent:{agent.id}"]
     )
@@ -159,7 +125,11 @@ def agente() -> ResponseReturnValue:
         token_ttl=int(current_app.config["SOFTPHONE_TOKEN_TTL_SECONDS"]),
     )
     response = Response(html, mimetype="text/html")
-    response.headers["Content-Security-Policy"] = _csp(base)
+    # the softphone's signalling and media endpoints besides the live stream
+    response.headers["Content-Security-Policy"] = content_security_policy(
+        connect=(livebus.origin_of(base), "wss://*.twilio.com", "https://*.twilio.com"),
+        media=("blob:",),
+    )
     # The page uses the microphone (the softphone); the staff pages' default keeps camera and
     # location off.
     response.headers["Permissions-Policy"] = "camera=(), geolocation=(), microphone=(self)"

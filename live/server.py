@@ -25,7 +25,6 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 import redis.asyncio as aioredis
@@ -63,17 +62,12 @@ class LiveSettings:
         )
 
 
-def origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
-
-
 def allowed_origins(setting: str | None, public_base_url: str | None) -> tuple[str, ...]:
     """The origins whose pages may open a stream: the setting's comma-separated list, else
     the web app's own origin."""
     if setting:
         return tuple(o.strip().rstrip("/") for o in setting.split(",") if o.strip())
-    own = origin_of(public_base_url or "")
+    own = livebus.origin_of(public_base_url or "")
     return (own,) if own else ()
 
 

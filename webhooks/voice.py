@@ -9,9 +9,9 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, current_app, request, url_for
-from rq import Retry
 from twilio.twiml.voice_response import VoiceResponse
 
+import mailer
 from clock import utcnow
 from extensions import db, redis_store
 from ivr import closed, conectamef, entry, menus, survey, technical
@@ -264,7 +264,7 @@ def _mail_red_members(step: Step) -> None:
                 event["choice"],
                 data,
                 job_timeout=60,
-                retry=Retry(max=5, interval=[10, 60, 300, 900, 3600]),
+                retry=mailer.MAIL_RETRY,
                 meta={"call_sid": event["call_sid"]},
             )
 

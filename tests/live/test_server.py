@@ -12,9 +12,10 @@ import pytest
 import redis
 
 import livebus
-from live.server import LiveSettings, allowed_origins, origin_of
+from live.server import LiveSettings, allowed_origins
 from live.sse_client import Event, events
 from live.thread import LiveThread
+from livebus import origin_of
 
 SECRET = "test-secret-key"
 ORIGIN = "http://web.example.test"
