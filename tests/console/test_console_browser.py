@@ -138,7 +138,10 @@ def sign_in(page: Any, base: str) -> None:
     expect(page.locator("#vivo-estado")).to_have_text("conectado")
 
 
-def wait_until(check: Any, timeout: float = 5.0) -> Any:
+def wait_until(check: Any, timeout: float = 15.0) -> Any:
+    """``check()``'s first truthy answer. Generous: on a loaded machine a POST that places a
+    leg (its job runs inline here, its REST request checked against the OpenAPI description)
+    has taken over 5 s to answer."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = check()
