@@ -55,14 +55,16 @@ def _inject() -> dict[str, Any]:
 
 @bp.before_app_request
 def _password_change_first() -> ResponseReturnValue | None:
-    """A user with a temporary password sees only the page that changes it (and Salir)."""
+    """A user with a temporary password sees only the page that changes it (and Salir).
+    Twilio's webhooks, the API and the probes are never about a user: they are let through
+    before the session's user is loaded."""
+    if request.path.startswith(("/voice/", "/api/", "/audio/", "/health")):
+        return None
     if not getattr(current_user, "is_authenticated", False):
         return None
     if not current_user.must_change_password:
         return None
     if request.endpoint in ("admin.clave", "admin.logout", "admin.static", "static"):
-        return None
-    if request.path.startswith(("/voice/", "/api/", "/audio/", "/health")):
         return None
     return redirect(url_for("admin.clave"))
 
