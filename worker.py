@@ -3,6 +3,16 @@
 Builds the app once; each job runs inside its own app context (its own database session) and
 its log lines carry the job id and, when the job has one, the CallSid. SIGTERM is a warm
 shutdown: the current job finishes, nothing new is taken.
+
+Jobs run in the worker's own process (rq's ``SimpleWorker``), not in a work horse forked for
+each one: the register's drain jobs and routing's dispatch jobs are short and come several a
+second under load, and a fork of the app (about 200 MB) with a new database connection (a new
+PostgreSQL backend) for each took more CPU than the jobs themselves (bench.line: the worker
+0.5 cores at 500 calls) and held dispatch back by hundreds of milliseconds. A job's timeout
+is still enforced (rq's SIGALRM death penalty, the worker's main thread); a job that kills
+the process takes the worker with it, and the process supervisor starts it again: rq then
+moves the job to its failed registry, and a drain's unacknowledged stream entries are claimed
+by the next drain (register.jobs.read_batches).
 """
 
 from __future__ import annotations
@@ -10,19 +20,18 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
-import os
 import time
 from collections.abc import Callable
 from typing import Any
 
 import redis
 from flask import Flask
-from rq import Worker
+from rq import SimpleWorker
 from rq.job import Job
 from rq.queue import Queue
 
 from app import create_app
-from extensions import call_context, check_redis_persistence, db, redis_store
+from extensions import call_context, check_redis_persistence, redis_store
 from register.maintenance import run_maintenance_once, start_maintenance_thread
 
 log = logging.getLogger("worker")
@@ -32,26 +41,13 @@ QUEUES = ("register", "default")
 job_log_filter = call_context  # the running job's id and CallSid on every log line
 
 
-_connections_pid: int | None = None
-
-
-def forget_inherited_connections() -> None:
-    """In a forked work horse: never reuse the parent's database connections (a socket shared
-    by two processes corrupts both); drop them without closing, the horse opens its own."""
-    global _connections_pid
-    if db.engine is not None and _connections_pid != os.getpid():
-        db.session.registry.clear()
-        db.engine.dispose(close=False)
-        _connections_pid = os.getpid()
-
-
-class AppWorker(Worker):
-    """An rq worker that runs every job inside an app context of one Flask app."""
+class AppWorker(SimpleWorker):
+    """An rq worker that runs every job, in its own process, inside an app context of one
+    Flask app (the database pool and the Redis client are the app's, kept between jobs)."""
 
     flask_app: Flask
 
     def perform_job(self, job: Job, queue: Queue) -> bool:
-        forget_inherited_connections()
         job_log_filter.job_id = job.id
         call_sid: Any = job.meta.get("call_sid") or "-"
         job_log_filter.call_sid = str(call_sid)
@@ -79,9 +75,8 @@ def build_worker(app: Flask, queues: tuple[str, ...] = QUEUES) -> AppWorker:
 
 
 def freeze_app_objects() -> None:
-    """The app's objects (modules, SQLAlchemy's metadata…) leave the cyclic collector's reach,
-    as Python's docs advise before forking: each work horse rq forks shares them untouched,
-    and its collections scan only what its job allocates (the register's batches)."""
+    """The app's objects (modules, SQLAlchemy's metadata…) leave the cyclic collector's reach:
+    the collections during a job scan only what the job allocates (the register's batches)."""
     gc.collect()
     gc.freeze()
 

@@ -3,6 +3,7 @@ maintenance often enough that a killed worker's scheduler is taken over within m
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -48,6 +49,19 @@ def test_a_worker_for_the_routing_jobs_alone_leaves_the_register_to_the_other(
     assert [q.name for q in queues] == ["default"]
     with pytest.raises(SystemExit):
         worker.main(["--queues", "default,nada"])
+
+
+def test_jobs_run_in_the_workers_own_process_with_the_apps_pool(app: Flask) -> None:
+    """No work horse forked per job (bench.line: a fork and a new PostgreSQL backend per
+    drain or dispatch job cost more than the jobs): the job runs in the worker's process,
+    inside the app's context."""
+    from extensions import redis_store
+
+    job = redis_store.queue("default").enqueue("os.getpid")
+    in_context = redis_store.queue("default").enqueue("flask.has_app_context")
+    worker.build_worker(app, ("default",)).work(burst=True)
+    assert job.return_value() == os.getpid()
+    assert in_context.return_value() is True
 
 
 def test_rq_maintenance_runs_every_few_seconds(app: Flask) -> None:
