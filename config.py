@@ -153,6 +153,11 @@ class Config:
         self.REPORT_AUTO_SEND = env_bool("REPORT_AUTO_SEND", True)
         self.INSTANCE_DIR = str(INSTANCE_DIR)
         self.RQ_REGISTER_QUEUE = "register"
+        # The register's drain job (register/jobs.py) stays on the events stream this long
+        # after it empties, starting a batch at most every PACE seconds: under load one job
+        # writes bigger batches instead of several jobs a second writing a call or two each.
+        self.REGISTER_DRAIN_LINGER_SECONDS = env_float("REGISTER_DRAIN_LINGER_SECONDS", 5.0)
+        self.REGISTER_DRAIN_PACE_SECONDS = env_float("REGISTER_DRAIN_PACE_SECONDS", 0.25)
         # The register keeps recordings and full phone numbers this many months (Ley 29733);
         # then `flask register purge` (also run daily by the worker) drops them.
         self.REGISTER_RETENTION_MONTHS = env_int("REGISTER_RETENTION_MONTHS", 24)
@@ -288,6 +293,9 @@ class TestConfig(Config):
         self.REMEMBER_COOKIE_SECURE = False
         self.PASSWORD_MIN_LENGTH = 12
         self.REPORT_AUTO_SEND = False
+        # The tests run the queued jobs until none is left: a drain ends when the stream is empty.
+        self.REGISTER_DRAIN_LINGER_SECONDS = 0.0
+        self.REGISTER_DRAIN_PACE_SECONDS = 0.0
 
     def validate(self) -> None:
         return None

@@ -74,17 +74,25 @@ def merge_rows(
 KEPT_COLUMNS = frozenset({"id", "call_sid", "purged_at", "nota_red", "nota_red_por", "nota_red_at"})
 
 
+_UPSERTS: dict[str, Any] = {}  # by dialect name
+
+
 def _upsert(session: Session) -> Any:
-    stmt = dialect_insert(session, CALLS)
-    # purged_at stays: a late event does not undo the retention purge; nor does it erase the
-    # Red member's note (nota_red*, written by /red, never derived from the events).
-    columns = [c.name for c in CALLS.columns if c.name not in KEPT_COLUMNS]
-    return stmt.on_conflict_do_update(
-        index_elements=["call_sid"],
-        set_={name: stmt.excluded[name] for name in columns},
-        # Never replace a row derived from more events (a slower worker's older derivation).
-        where=CALLS.c.event_count <= stmt.excluded.event_count,
-    )
+    """The upsert statement, built once per dialect: its ``excluded`` columns are an alias of
+    the table, built anew for every new statement (a third of a small batch's time)."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in _UPSERTS:
+        stmt = dialect_insert(session, CALLS)
+        # purged_at stays: a late event does not undo the retention purge; nor does it erase
+        # the Red member's note (nota_red*, written by /red, never derived from the events).
+        columns = [c.name for c in CALLS.columns if c.name not in KEPT_COLUMNS]
+        _UPSERTS[dialect] = stmt.on_conflict_do_update(
+            index_elements=["call_sid"],
+            set_={name: stmt.excluded[name] for name in columns},
+            # Never replace a row derived from more events (a slower worker's older one).
+            where=CALLS.c.event_count <= stmt.excluded.event_count,
+        )
+    return _UPSERTS[dialect]
 
 
 def upsert_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:

@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 BATCH_ENTRIES = 2000  # stream entries per batch (a webhook request's events are one entry)
 DRAIN_SECONDS = 60.0  # then the drain hands over to a new job
 CLAIM_IDLE_MS = 60_000  # entries of a drain that died are claimed after this long
+LINGER_POLL_SECONDS = 0.1  # how often a lingering drain looks at an empty stream
 
 
 @dataclass
@@ -172,33 +173,55 @@ def drain_stream(
     count: int = BATCH_ENTRIES,
     seconds: float = DRAIN_SECONDS,
     claim_idle_ms: int = CLAIM_IDLE_MS,
+    linger: float = 0.0,
+    pace: float = 0.0,
 ) -> int:
-    """Write the register from the stream until it is empty (or ``seconds`` are up: then a
-    new drain job goes on). Returns the rows written."""
+    """Write the register from the stream until it has been empty for ``linger`` seconds (0:
+    until it is empty), or ``seconds`` are up (then a new drain job goes on). A batch smaller
+    than ``count`` is followed by a pause that makes batches start at most every ``pace``
+    seconds, so that under load each batch holds more calls (one upsert and one commit for
+    them all) and one job serves a busy line instead of several a second. Returns the rows
+    written."""
     r = sink.r
     ensure_group(r)
     deadline = time.monotonic() + seconds
     written = 0
+    last_entry = time.monotonic()
     while True:
         for entries in read_batches(r, consumer, count=count, claim_idle_ms=claim_idle_ms):
-            batch = Batch.of(entries)
-            written += write_batch(session, sink.queue, batch)
-            with r.pipeline() as pipe:
-                pipe.xack(STREAM, GROUP, *batch.ids)
-                pipe.xdel(STREAM, *batch.ids)
-                pipe.execute()
-            if time.monotonic() > deadline:  # a new job goes on (a fresh work horse)
+            began = time.monotonic()
+            written += write_entries(session, sink, entries)
+            last_entry = time.monotonic()
+            if last_entry > deadline:  # a new job goes on (a fresh start for rq's records)
                 r.set(WAKE_KEY, 1, ex=WAKE_TTL)
                 wake(sink)
-                break
-        else:
-            # Empty: clear the flag, then look once more (events added before the flag was
-            # cleared found it set and queued no drain; those added after queue their own).
-            r.delete(WAKE_KEY)
-            if undelivered(r):
-                r.set(WAKE_KEY, 1, ex=WAKE_TTL)
-                continue
-        break
+                return _leave(r, consumer, written)
+            if len(entries) < count:
+                time.sleep(max(0.0, began + pace - last_entry))
+        now = time.monotonic()
+        if now - last_entry < linger and now < deadline:  # empty for now: events come soon
+            time.sleep(max(pace, LINGER_POLL_SECONDS))
+            continue
+        # Empty: clear the flag, then look once more (events added before the flag was
+        # cleared found it set and queued no drain; those added after queue their own).
+        r.delete(WAKE_KEY)
+        if not undelivered(r):
+            return _leave(r, consumer, written)
+        r.set(WAKE_KEY, 1, ex=WAKE_TTL)
+
+
+def write_entries(session: Session, sink: Sink, entries: list[tuple[bytes, Any]]) -> int:
+    """One batch of stream entries into the register, then acknowledged and deleted."""
+    batch = Batch.of(entries)
+    written = write_batch(session, sink.queue, batch)
+    with sink.r.pipeline() as pipe:
+        pipe.xack(STREAM, GROUP, *batch.ids)
+        pipe.xdel(STREAM, *batch.ids)
+        pipe.execute()
+    return written
+
+
+def _leave(r: Redis, consumer: str, written: int) -> int:
     r.xgroup_delconsumer(STREAM, GROUP, consumer)  # its entries are all acknowledged
     return written
 
@@ -220,7 +243,14 @@ def drain() -> int:
     """The drain job (queued by register.events.wake)."""
     job = get_current_job()
     consumer = job.id if job is not None else "drain-inline"
-    return drain_stream(db.session(), _sink(), consumer)
+    config = current_app.config
+    return drain_stream(
+        db.session(),
+        _sink(),
+        consumer,
+        linger=float(config["REGISTER_DRAIN_LINGER_SECONDS"]),
+        pace=float(config["REGISTER_DRAIN_PACE_SECONDS"]),
+    )
 
 
 def write_call(call_sid: str, events: list[Event]) -> int:

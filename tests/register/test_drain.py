@@ -3,6 +3,8 @@ one upsert per batch, entries acknowledged only once their rows are committed.""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -151,3 +153,41 @@ def test_a_drain_past_its_time_hands_over_to_a_new_job(
     assert sink.r.xinfo_consumers(STREAM, GROUP) == []  # it leaves no consumer behind
     work()
     assert len(rows(session)) == 3
+
+
+def test_a_lingering_drain_writes_what_comes_while_it_waits_and_no_other_job_is_queued(
+    sink: Sink, deliver: Deliver, session: Session
+) -> None:
+    """Production's drain stays on the empty stream for a while (REGISTER_DRAIN_LINGER_SECONDS):
+    under load one job serves the line instead of several a second."""
+    deliver(plataforma_answered(sid(1)))  # queues the drain
+    assert sink.queue.count == 1
+    late = threading.Timer(0.3, lambda: deliver(plataforma_answered(sid(2))))
+    late.start()
+    started = time.monotonic()
+    written = drain_stream(session, sink, "lingering", linger=1.0, pace=0.05)
+    late.join()
+    assert written == 2
+    assert time.monotonic() - started >= 1.3  # a second after the late call's entries
+    assert sink.queue.count == 1  # the late call found the flag set: no drain of its own
+    assert [r.call_sid for r in rows(session)] == [sid(1), sid(2)]
+    assert not sink.r.exists(WAKE_KEY)  # and the next event queues a new one
+
+
+def test_a_paced_drain_writes_what_came_during_its_pause_in_one_batch(
+    sink: Sink, deliver: Deliver, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches: list[list[str]] = []
+    write_batch = jobs.write_batch
+
+    def spy(session: Session, queue: Any, batch: jobs.Batch) -> int:
+        batches.append(sorted(batch.by_call))
+        if len(batches) == 1:  # one call hangs up now, one a moment later
+            deliver(plataforma_answered(sid(2)))
+            threading.Timer(0.05, lambda: deliver(plataforma_answered(sid(3)))).start()
+        return write_batch(session, queue, batch)
+
+    monkeypatch.setattr(jobs, "write_batch", spy)
+    deliver(plataforma_answered(sid(1)))
+    assert drain_stream(session, sink, "paced", pace=0.6) == 3
+    assert batches == [[sid(1)], [sid(2), sid(3)]]
