@@ -13,6 +13,8 @@ backoff and then listed by ``flask register failed``.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -212,13 +214,30 @@ def drain_stream(
 
 def write_entries(session: Session, sink: Sink, entries: list[tuple[bytes, Any]]) -> int:
     """One batch of stream entries into the register, then acknowledged and deleted."""
-    batch = Batch.of(entries)
-    written = write_batch(session, sink.queue, batch)
+    with collector_paused():
+        batch = Batch.of(entries)
+        written = write_batch(session, sink.queue, batch)
     with sink.r.pipeline() as pipe:
         pipe.xack(STREAM, GROUP, *batch.ids)
         pipe.xdel(STREAM, *batch.ids)
         pipe.execute()
     return written
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for the block. A batch allocates hundreds of
+    thousands of small dicts and lists (its journeys and rows) that hold no cycles: reference
+    counting frees them, while the collector, left on, scans them again and again as long as
+    they are alive (40 % of the time deriving a batch's rows, measured). Whatever cycles the
+    block made are collected once the collector is back on."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _leave(r: Redis, consumer: str, written: int) -> int:

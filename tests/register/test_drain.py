@@ -3,6 +3,7 @@ one upsert per batch, entries acknowledged only once their rows are committed.""
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Callable
@@ -191,3 +192,25 @@ def test_a_paced_drain_writes_what_came_during_its_pause_in_one_batch(
     deliver(plataforma_answered(sid(1)))
     assert drain_stream(session, sink, "paced", pace=0.6) == 3
     assert batches == [[sid(1)], [sid(2), sid(3)]]
+
+
+def test_the_cyclic_collector_is_paused_for_a_batch_and_back_on_after_it(
+    sink: Sink, deliver: Deliver, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[bool] = []
+    write_batch = jobs.write_batch
+
+    def spy(session: Session, queue: Any, batch: jobs.Batch) -> int:
+        seen.append(gc.isenabled())
+        if len(seen) == 2:
+            raise OperationalError("INSERT", {}, Exception("the database went away"))
+        return write_batch(session, queue, batch)
+
+    monkeypatch.setattr(jobs, "write_batch", spy)
+    deliver(plataforma_answered(sid(1)))
+    assert drain_stream(session, sink, "gc") == 1
+    assert seen == [False] and gc.isenabled()
+    deliver(plataforma_answered(sid(2)))
+    with pytest.raises(OperationalError):
+        drain_stream(session, sink, "gc")
+    assert seen == [False, False] and gc.isenabled()  # back on when a batch fails too
