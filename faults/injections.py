@@ -1,7 +1,7 @@
 """The faults, each injected while callers are on the line and taken away a few seconds later:
 Redis killed (SIGKILL, started again on its append-only file), Redis frozen (SIGSTOP, then
-SIGCONT), the worker killed in the middle of a register batch (SIGKILL to it and its work horse,
-started again), PostgreSQL refusing connections, PostgreSQL accepting them and never answering
+SIGCONT), the worker killed in the middle of a register batch (SIGKILL to its process group, started
+again), PostgreSQL refusing connections, PostgreSQL accepting them and never answering
 (the loopback proxy), and callbacks that come twice and out of order (no server fault)."""
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The service's own processes, started as the Procfile starts them (its `web`, `worker` and
 `sweep` lines, each under bash with the suite's environment), each in a process group of its
-own so that a kill takes the rq work horse with its worker, as a crash of the machine would."""
+own so that a kill takes whatever a process started with it (rq's scheduler beside the
+worker), as a crash of the machine would."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ class Process:
         return self.proc is not None and self.proc.poll() is None
 
     def kill(self) -> None:
-        """SIGKILL to the whole group (the worker and its work horse), no warning."""
+        """SIGKILL to the whole process group, no warning."""
         assert self.proc is not None
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)

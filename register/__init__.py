@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import Flask
 
 from extensions import db, redis_store
-from register import cli, jobs  # noqa: F401  (jobs: imported before rq forks its work horses)
+from register import cli, jobs  # noqa: F401  (jobs: loaded with the app, before the worker runs them)
 from register.events import SPOOL_NAME, Sink
 
 

@@ -7,7 +7,7 @@
 - every ``REPORTS_SECONDS``, when REPORT_AUTO_SEND: the monthly and quarterly reports due
   (the first business day after their period, register/sendings.py), queued once each.
 
-It uses an engine of its own (never the one forked work horses inherit) and never raises.
+It uses an engine of its own (never the pool of the jobs running beside it) and never raises.
 """
 
 from __future__ import annotations
