@@ -149,26 +149,24 @@ def wait(ctx: Context, call_sid: str, queue_sid: str | None, *, now: int) -> Voi
                 response.leave()
                 return response
         try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
-        place = line.position(ctx.r, call_sid)
-        if place is None:
+        estimate = line.wait_estimate(ctx.r, caller, ctx.settings) if caller else None
+        if estimate is None:
             response.pause(length=3)
             return response
-        staffed = line.staffed_agents(ctx.r)
-        minutes = line.expected_wait_minutes(ctx.r, place, ctx.settings)
     except redis.RedisError:
         log.exception("wait URL without Redis for %s: out of Twilio's queue", call_sid)
         return line_unreadable_wait()
     gather = Gather(num_digits=1, action=ctx.links("queue.wait_key"), method="POST", timeout=1)
-    if not staffed:  # no agent online: no wait to promise, the callback first
+    if not estimate.staffed:  # no agent online: no wait to promise, the callback first
         ctx.speak(gather, "queue_no_agents", language)
         gather.play(ctx.hold_music_url)
         response.append(gather)
         return response
-    ctx.speak(gather, "queue_position", language, puesto=place)
-    if minutes == 1:
+    ctx.speak(gather, "queue_position", language, puesto=estimate.place)
+    if estimate.minutes == 1:
         ctx.speak(gather, "queue_wait_minute", language)
     else:
-        ctx.speak(gather, "queue_wait_minutes", language, minutos=minutes)
+        ctx.speak(gather, "queue_wait_minutes", language, minutos=estimate.minutes)
     ctx.speak(gather, "queue_callback_offer", language)
     gather.play(ctx.hold_music_url)
     response.append(gather)

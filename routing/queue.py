@@ -199,32 +199,47 @@ def position(r: redis.Redis, call_sid: str) -> int | None:
     if found is None or found.status is not CallerStatus.WAITING:
         return None
     pipe = r.pipeline(transaction=False)
+    _count_ahead(pipe, found)
+    return 1 + sum(int(n) for n in pipe.execute())
+
+
+def _count_ahead(pipe: redis.client.Pipeline, found: WaitingCaller) -> None:
+    """One ZCOUNT a waiting set: the callers served before ``found``."""
     for name in WAITING_SETS:
         pipe.zcount(f"{PREFIX}q:{name}", "-inf", f"({found.score!r}")
-    return 1 + sum(int(n) for n in pipe.execute())
 
 
 def waiting_count(r: redis.Redis) -> int:
     return int(r.zcard(f"{PREFIX}w"))
 
 
-def average_handle_seconds(r: redis.Redis, default: int) -> float:
-    values = [float(v) for v in r.lrange(f"{PREFIX}ht", 0, -1)]
-    return sum(values) / len(values) if values else float(default)
+@dataclass(frozen=True)
+class WaitEstimate:
+    """What the wait URL tells a waiting caller."""
+
+    place: int  # 1-based, in OUR order among every waiting caller
+    staffed: int  # agents staffing the line: not offline, not paused
+    minutes: int  # expected wait, from recent handle times and the staffed agents
 
 
-def staffed_agents(r: redis.Redis) -> int:
-    """Agents staffing the line: available, ringing, on a call or in wrap-up (not offline,
-    not paused)."""
-    return int(r.scard(f"{PREFIX}on"))
-
-
-def expected_wait_minutes(r: redis.Redis, place: int, settings: RoutingSettings) -> int:
-    """Expected wait from recent handle times and the agents staffing the line."""
-    staffed = max(1, staffed_agents(r))
-    handle = average_handle_seconds(r, settings.default_handle_seconds)
-    rounds = math.ceil(place / staffed)
-    return max(1, math.ceil(rounds * handle / 60))
+def wait_estimate(
+    r: redis.Redis, found: WaitingCaller, settings: RoutingSettings
+) -> WaitEstimate | None:
+    """The place and expected wait of a caller read from the line a moment ago, in one round
+    trip (None when they no longer wait: a dispatch in between offered them to an agent)."""
+    pipe = r.pipeline(transaction=False)
+    pipe.hget(_key(found.call_sid), "st")
+    _count_ahead(pipe, found)
+    pipe.scard(f"{PREFIX}on")
+    pipe.lrange(f"{PREFIX}ht", 0, -1)
+    status, *ahead, staffed, handle_times = pipe.execute()
+    if text(status or "") != CallerStatus.WAITING:
+        return None
+    place = 1 + sum(int(n) for n in ahead)
+    recent = [float(v) for v in handle_times]
+    handle = sum(recent) / len(recent) if recent else float(settings.default_handle_seconds)
+    rounds = math.ceil(place / max(1, int(staffed)))
+    return WaitEstimate(place, int(staffed), max(1, math.ceil(rounds * handle / 60)))
 
 
 def leave(

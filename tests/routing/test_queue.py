@@ -99,15 +99,34 @@ def test_position_counts_every_caller_ahead_in_our_order(redis_client: redis.Red
     assert line.position(redis_client, "CAunknown") is None
 
 
-def test_expected_wait_comes_from_recent_handle_times_and_staffed_agents(
+def test_the_wait_estimate_comes_from_the_place_recent_handle_times_and_staffed_agents(
     redis_client: redis.Redis,
 ) -> None:
-    assert line.expected_wait_minutes(redis_client, 3, S) == 9  # default 180 s, one agent
+    for n in (1, 2, 3):
+        line.enqueue(
+            redis_client, sid(n), language="es", priority="normal", now=BASE + n, settings=S
+        )
+    first, third = line.caller(redis_client, sid(1)), line.caller(redis_client, sid(3))
+    assert first and third
+    # No agent staffing the line: the place still counts, the wait assumes one agent.
+    assert line.wait_estimate(redis_client, third, S) == line.WaitEstimate(3, 0, 9)  # 180 s
     redis_client.lpush("rt:ht", 120, 120)
     for a in (1, 2):
         agents.set_state(redis_client, a, "available", languages=[], now=BASE, settings=S)
-    assert line.expected_wait_minutes(redis_client, 3, S) == 4  # 2 rounds of 2 minutes
-    assert line.expected_wait_minutes(redis_client, 1, S) == 2
+    assert line.wait_estimate(redis_client, third, S) == line.WaitEstimate(3, 2, 4)  # 2 rounds
+    assert line.wait_estimate(redis_client, first, S) == line.WaitEstimate(1, 2, 2)
+
+
+def test_a_caller_offered_since_they_were_read_gets_no_estimate(
+    redis_client: redis.Redis,
+) -> None:
+    line.enqueue(redis_client, sid(1), language="es", priority="normal", now=BASE, settings=S)
+    read = line.caller(redis_client, sid(1))
+    assert read and read.status is CallerStatus.WAITING
+    agents.set_state(redis_client, 7, "available", languages=[], now=BASE, settings=S)
+    [m] = match(redis_client, now=BASE + 10, settings=S)
+    assert m.call_sid == sid(1)
+    assert line.wait_estimate(redis_client, read, S) is None
 
 
 def test_a_caller_who_hangs_up_leaves_at_once_and_is_registered_abandoned(
