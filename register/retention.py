@@ -1,5 +1,6 @@
 """Retention (Ley 29733): after REGISTER_RETENTION_MONTHS months, recordings are deleted at
-Twilio and their URLs dropped, and stored phone numbers are replaced by their masked form.
+Twilio and their URLs dropped, and stored phone numbers are replaced by their masked form, the
+numbers a Red member wrote in their note on the call included.
 
 Applies to the register rows and the journey events they keep, and to the voice messages and callback
 requests of that age. A recording that Twilio could not delete keeps its call unpurged, so
@@ -12,6 +13,7 @@ import logging
 from datetime import UTC, date, datetime, time
 from typing import Any
 
+import phonenumbers
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
@@ -57,6 +59,18 @@ def _scrub_data(data: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
+def mask_numbers_in(note: str | None) -> str | None:
+    """The note with every Peruvian or international phone number in it masked."""
+    if not note:
+        return note
+    masked, end = [], 0
+    for match in phonenumbers.PhoneNumberMatcher(note, "PE"):
+        e164 = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
+        masked += [note[end : match.start], mask_phone(e164) or ""]
+        end = match.end
+    return "".join(masked) + note[end:]
+
+
 def _purge_call(session: Session, call: RegisterCall) -> bool:
     journey = dict(call.journey or {})
     recordings = [dict(r) for r in journey.get("recordings") or []]
@@ -79,6 +93,7 @@ def _purge_call(session: Session, call: RegisterCall) -> bool:
     ]
     flag_modified(call, "events")
     call.telefono = mask_phone(call.telefono)
+    call.nota_red = mask_numbers_in(call.nota_red)
     call.journey = journey
     flag_modified(call, "journey")
     call.purged_at = utcnow()

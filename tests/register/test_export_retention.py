@@ -170,6 +170,22 @@ def test_purge_deletes_old_recordings_and_masks_old_numbers(
     assert purge(session, months=1, today=date(2026, 11, 20))["llamadas"] == 0
 
 
+def test_purge_masks_the_phone_numbers_in_a_red_members_note(
+    october: None, session: Session, fake_twilio: FakeTwilio
+) -> None:
+    note = "Devolver al 987 654 321 o al (01) 311-5930; expediente 2026-000123."
+    for call in session.scalars(select(RegisterCall)):
+        call.nota_red = note
+    session.commit()
+    purge(session, months=1, today=date(2026, 11, 20))
+    session.expire_all()
+    notes = {c.call_sid[-1]: c.nota_red for c in session.scalars(select(RegisterCall))}
+    assert notes["b"] == (
+        "Devolver al +51 9** *** 321 o al +51 1** ** 930; expediente 2026-000123."
+    )
+    assert notes["d"] == note  # November's call is not due yet
+
+
 def test_a_recording_twilio_cannot_delete_keeps_its_call_for_the_next_run(
     october: None, session: Session, fake_twilio: FakeTwilio, runner: FlaskCliRunner
 ) -> None:
