@@ -145,6 +145,7 @@ def rows(day: date, count: int, offset: int) -> list[dict[str, Any]]:
                 "espera_seg": n % 60,
                 "atencion_seg": 120 + n % 200,
                 "atendido_por": f"Agente {n % AGENTS:03d}" if n % 7 else None,
+                "agent_id": n % AGENTS + 1 if n % 7 else None,  # the agents' ids in a new database
                 "derivacion": ("titular", "alterno", "plataforma")[n % 3]
                 if technical
                 else "plataforma",

@@ -64,7 +64,7 @@ def live_state(
     r: redis.Redis,
     settings: BoardSettings,
     agent_rows: list[Any],
-    today_by_name: dict[str, tuple[int, int | None]],
+    today_by_agent: dict[int, tuple[int, int | None]],
     *,
     day: date,
     now_ms: int,
@@ -126,13 +126,13 @@ def live_state(
         "llamantes": callers,
     }
     staffed = {text(k): int(text(v)) for k, v in staffed_raw.items()}
-    return line, _agents(agent_rows, agent_fields, today_by_name, now_ms), staffed, need
+    return line, _agents(agent_rows, agent_fields, today_by_agent, now_ms), staffed, need
 
 
 def _agents(
     rows: list[Any],
     fields: list[Any],
-    today_by_name: dict[str, tuple[int, int | None]],
+    today_by_agent: dict[int, tuple[int, int | None]],
     now_ms: int,
 ) -> list[dict[str, Any]]:
     """Every active agent (and any inactive one still signed in) with state and time in it,
@@ -143,7 +143,7 @@ def _agents(
         if not activo and state == "offline":
             continue
         since_ms = int(float(since)) if since else 0
-        taken, aht = today_by_name.get(nombre, (0, None))
+        taken, aht = today_by_agent.get(agent_id, (0, None))
         out.append(
             {
                 "id": agent_id,
@@ -196,8 +196,8 @@ def _slot_expression() -> Any:
 
 def today_figures(
     session: Session, day: date, settings: BoardSettings, *, now: datetime
-) -> tuple[dict[str, Any], dict[str, tuple[int, int | None]], list[dict[str, Any]]]:
-    """(today's totals, calls and AHT by the name of who answered, the half hours), each
+) -> tuple[dict[str, Any], dict[int, tuple[int, int | None]], list[dict[str, Any]]]:
+    """(today's totals, calls and AHT by the agent who answered, the half hours), each
     aggregated by the database over today's rows (the ``fecha`` index: no other day is read)."""
     within = and_(ANSWERED, func.coalesce(RC.espera_seg, 0) <= settings.service_level_seconds)
     recent = RC.queued_at >= now - timedelta(minutes=30)
@@ -242,15 +242,15 @@ def today_figures(
         "asa_seg": round(waited / answered) if answered else None,
     }
     agents = {
-        name: (int(n), _round(aht))
-        for name, n, aht in session.execute(
+        agent_id: (int(n), _round(aht))
+        for agent_id, n, aht in session.execute(
             select(
-                RC.atendido_por,
+                RC.agent_id,
                 func.count(),
                 func.avg(RC.atencion_seg).filter(RC.final_status.in_(FINAL_CALL_STATUSES)),
             )
-            .where(*_of_day(day), ANSWERED, RC.atendido_por.is_not(None))
-            .group_by(RC.atendido_por)
+            .where(*_of_day(day), ANSWERED, RC.agent_id.is_not(None))
+            .group_by(RC.agent_id)
         )
     }
     return totals, agents, halves
@@ -412,12 +412,12 @@ def snapshot(
     from). Times are Lima's; waits and times in state in seconds at ``now_ms``."""
     now = datetime.fromtimestamp(now_ms / 1000, UTC)
     day = now.astimezone(LIMA).date()
-    totals, by_name, halves = today_figures(session, day, settings, now=now)
+    totals, by_agent, halves = today_figures(session, day, settings, now=now)
     agent_rows = list(
         session.execute(select(Agent.id, Agent.nombre, Agent.activo).order_by(Agent.nombre))
     )
     line, agents, staffed, need = live_state(
-        r, settings, agent_rows, by_name, day=day, now_ms=now_ms
+        r, settings, agent_rows, by_agent, day=day, now_ms=now_ms
     )
     return {
         "ts": now_ms,

@@ -179,6 +179,7 @@ class Facts:
     queued_at: datetime | None = None
     answered_at: datetime | None = None
     atendido_por: str | None = None
+    agent_id: int | None = None  # the Plataforma agent who answered
     espera: int | None = None
     encuesta: int | None = None
     final_status: str | None = None
@@ -308,6 +309,8 @@ def _agent_answered(f: Facts, e: Event) -> None:
     f.atendido_por = (
         f.atendido_por or e.data.get("nombre") or (f"agente {agent}" if agent else None)
     )
+    if f.agent_id is None and isinstance(agent, int):
+        f.agent_id = agent
     if f.red_rol is None:  # else the wait is the Red member's
         wait = _seconds(e.data.get("wait_seconds"))
         if wait is None and f.queued_at is not None:
@@ -366,6 +369,8 @@ def _callback_attempt(f: Facts, e: Event) -> None:
     if e.choice == "answered":
         f.answered_at = f.answered_at or e.at
     f.atendido_por = f.atendido_por or e.data.get("nombre")
+    if f.agent_id is None and isinstance(agent := e.data.get("agent_id"), int):
+        f.agent_id = agent
 
 
 def _interpreter(f: Facts, e: Event) -> None:
@@ -503,6 +508,7 @@ def _row(call_sid: str, f: Facts, events: list[dict[str, Any]]) -> dict[str, Any
         "queued_at": f.queued_at,
         "answered_at": f.answered_at,
         "atencion_seg": max(0, atencion) if atencion is not None else None,
+        "agent_id": f.agent_id,
         "final_status": f.final_status,
         "resultado_atencion": wrap.get("resultado"),
         "devolucion_de": f.returns.get("returned_call") if f.returns else None,

@@ -67,6 +67,9 @@ class RegisterCall(Base):
     queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     atencion_seg: Mapped[int | None] = mapped_column(Integer)  # talk time after the answer
+    # The Plataforma agent who answered (atendido_por is their name, and after a warm transfer
+    # the Red member's too): the board counts each agent's calls by it.
+    agent_id: Mapped[int | None] = mapped_column(Integer)
     final_status: Mapped[str | None] = mapped_column(String(20))
     # path, dials, transfers, survey, recordings, callback: see register.anexo1.build_row
     journey: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -103,7 +103,12 @@ def test_the_board_live_in_chromium(
     today = datetime.now(LIMA).date()
     session.add_all(
         [
-            register_row(today, at=dtime(8 + n // 8, (n * 7) % 60), atendido_por="Ana Quispe")
+            register_row(
+                today,
+                at=dtime(8 + n // 8, (n * 7) % 60),
+                atendido_por="Ana Quispe",
+                agent_id=ana.id,
+            )
             for n in range(40)
         ]
         + [

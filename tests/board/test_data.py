@@ -109,9 +109,19 @@ def test_every_agent_with_state_time_in_it_and_todays_calls(
     today = _today()
     session.add_all(
         [
-            register_row(today, atendido_por="Ana", atencion_seg=100),
-            register_row(today, atendido_por="Ana", atencion_seg=200),
-            register_row(today - timedelta(days=1), atendido_por="Ana", atencion_seg=900),
+            register_row(today, atendido_por="Ana", agent_id=ana.id, atencion_seg=100),
+            # a call Ana handed to a Red member is hers too (its atendido_por names both)
+            register_row(
+                today,
+                atendido_por="Ana → Tita Titular (titular)",
+                agent_id=ana.id,
+                atencion_seg=200,
+            ),
+            register_row(
+                today - timedelta(days=1), atendido_por="Ana", agent_id=ana.id, atencion_seg=900
+            ),
+            # another agent of the same name is not Ana
+            register_row(today, atendido_por="Ana", agent_id=ana.id + 100, atencion_seg=50),
         ]
     )
     session.commit()

@@ -68,6 +68,7 @@ def test_answered_plataforma_call_fills_every_anexo1_column() -> None:
     assert row["expediente"] == "2026-0012345"
     assert row["derivacion"] == "plataforma"
     assert row["atendido_por"] == "Rosa Quispe"
+    assert row["agent_id"] == 3  # the board counts her calls by it
     assert row["resultado"] == "atendida"
     assert row["espera_seg"] == 15
     assert row["duracion_seg"] == 240
@@ -82,6 +83,7 @@ def test_technical_call_answered_by_the_alterno() -> None:
     assert row["organo"] == "DGPP"
     assert row["derivacion"] == "alterno"
     assert row["atendido_por"] == "Luis Mamani"
+    assert row["agent_id"] is None  # a Red member, not a Plataforma agent
     assert row["idioma"] == "qu"
     assert row["espera_seg"] == 29  # from the first dial to the alterno's answer
     assert row["encuesta"] is None  # skipped
