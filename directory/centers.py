@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from directory import audit
-from directory.csvio import FileRejected, RowError, column_error, read_rows, write_rows
+from directory.csvio import FileRejected, RowError, column_error, read_rows
 from directory.models import CenterDepartment, ConectamefCenter
 from directory.rules import (
     RuleError,
@@ -211,13 +211,13 @@ def active_centers(session: Session) -> list[ConectamefCenter]:
     )
 
 
-def export_centers(session: Session) -> str:
-    """The active centers as Anexo 3 CSV text (telefono in E.164)."""
-    rows: list[list[object]] = []
-    for center in active_centers(session):
-        for dept in sorted((d.departamento for d in center.departments), key=fold):
-            rows.append([center.centro, dept, center.telefono])
-    return write_rows(HEADER, rows)
+def export_rows(session: Session) -> list[list[object]]:
+    """The active centers as Anexo 3 rows, a department a row (telefono in E.164)."""
+    return [
+        [center.centro, dept, center.telefono]
+        for center in active_centers(session)
+        for dept in sorted((d.departamento for d in center.departments), key=fold)
+    ]
 
 
 def center_for_department(session: Session, departamento: str) -> ConectamefCenter | None:

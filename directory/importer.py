@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from clock import utcnow
 from directory import audit
-from directory.csvio import CsvRow, FileRejected, RowError, column_error, read_rows, write_rows
+from directory.csvio import CsvRow, FileRejected, RowError, column_error, read_rows
 from directory.models import ROLES, Organo, Representative
 from directory.rules import (
     RuleError,
@@ -417,8 +417,3 @@ def export_rows(session: Session) -> list[list[object]]:
                     ]
                 )
     return rows
-
-
-def export_directory(session: Session) -> str:
-    """The directory as Anexo 2 CSV text; importing it back changes nothing."""
-    return write_rows(HEADER, export_rows(session))

@@ -17,10 +17,10 @@ from typing import Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from directory.centers import CentersReport, export_centers, import_centers
+from directory import centers, importer
+from directory.centers import CentersReport, import_centers
 from directory.csvio import write_rows, write_xlsx
-from directory.importer import HEADER as ANEXO2_HEADER
-from directory.importer import ImportReport, export_rows, import_directory
+from directory.importer import ImportReport, import_directory
 from directory.models import CenterDepartment, ConectamefCenter, Organo, Representative
 from directory.rules import RuleError
 
@@ -157,23 +157,15 @@ def apply(session: Session, kind: Kind, data: bytes | str, *, expected: str, act
 
 
 def export_csv(session: Session, kind: Kind) -> str:
-    if kind == "anexo2":
-        return write_rows(ANEXO2_HEADER, export_rows(session))
-    return export_centers(session)
+    """The directory (anexo2) or the centers (anexo3) as CSV text; importing it back changes
+    nothing."""
+    return write_rows(*export_table(session, kind))
 
 
 def export_table(session: Session, kind: Kind) -> tuple[tuple[str, ...], list[list[object]]]:
     if kind == "anexo2":
-        return ANEXO2_HEADER, export_rows(session)
-    from directory.centers import HEADER as ANEXO3_HEADER
-    from directory.centers import active_centers
-    from directory.rules import fold
-
-    rows: list[list[object]] = []
-    for center in active_centers(session):
-        for dept in sorted((d.departamento for d in center.departments), key=fold):
-            rows.append([center.centro, dept, center.telefono])
-    return ANEXO3_HEADER, rows
+        return importer.HEADER, importer.export_rows(session)
+    return centers.HEADER, centers.export_rows(session)
 
 
 def export_xlsx(session: Session, kind: Kind) -> bytes:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from admin.demo import seed_demo_users
 from admin.models import User
 from directory.demo import seed_demo
-from directory.importer import export_directory
+from directory.plans import export_csv
 from register.models import VoiceMessage
 from tests.admin.conftest import BROWSER, CHROMIUM, CHROMIUM_ARGS, PASSWORD
 from tests.admin.media import fake_twilio_media, tone_wav
@@ -39,7 +39,7 @@ def test_done_when_walk_of_an_admin_and_an_agent(
     seed_demo(session, actor="seed")
     seed_demo_users(session, "seed")  # the demo users share a password they must change
     session.commit()
-    changed = export_directory(session).replace(",2301\n", ",2399\n")
+    changed = export_csv(session, "anexo2").replace(",2301\n", ",2399\n")
     anexo2 = tmp_path / "anexo2.csv"
     anexo2.write_text(changed.replace(",", ";"), encoding="utf-8-sig")  # Excel's Spanish CSV
 

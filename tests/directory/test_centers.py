@@ -9,12 +9,12 @@ from sqlalchemy.orm import Session
 from directory.centers import (
     center_for_department,
     departments,
-    export_centers,
     import_centers,
 )
 from directory.csvio import FileRejected
 from directory.demo import ANEXO3_CSV
 from directory.models import ConectamefCenter
+from directory.plans import export_csv
 from tests.directory.helpers import directory_state
 
 ACTOR = "test:centers"
@@ -48,7 +48,7 @@ def test_import_stores_e164_phones_and_canonical_departments(session: Session) -
 
 def test_export_then_import_round_trips_without_changes(session: Session) -> None:
     load(session, CENTERS_CSV)
-    exported = export_centers(session)
+    exported = export_csv(session, "anexo3")
     assert exported.splitlines() == [
         "centro,departamento,telefono",
         "Abancay,Apurímac,+5183321045",

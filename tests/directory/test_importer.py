@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 from directory.audit import entries
 from directory.csvio import FileRejected
 from directory.designations import designate
-from directory.importer import export_directory, import_directory
+from directory.importer import import_directory
 from directory.models import Organo, Representative
+from directory.plans import export_csv
 from tests.directory.helpers import BASE_CSV, BASE_ROWS, csv_text, directory_state, serving
 
 ACTOR = "test:importer"
@@ -281,7 +282,7 @@ def test_a_file_without_rows_is_rejected(session: Session) -> None:
 
 def test_export_then_import_changes_nothing(session: Session) -> None:
     load(session, BASE_CSV)
-    exported = export_directory(session)
+    exported = export_csv(session, "anexo2")
     assert exported.splitlines()[0] == (
         "organo_sigla,organo_nombre,orden,rol,nombre_completo,cargo,correo,anexo"
     )
