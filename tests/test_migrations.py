@@ -56,3 +56,47 @@ def test_0010_renames_the_roles_and_gives_every_user_a_session_token(tmp_path: o
     tokens = [r[2] for r in rows]
     assert all(tokens) and len(set(tokens)) == 3
     assert not any(r[3] for r in rows)
+
+
+def test_0014_gives_each_answered_row_the_id_of_the_agent_of_its_name(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from alembic import command
+    from sqlalchemy import text
+
+    url = f"sqlite:///{Path(str(tmp_path)) / 'm.db'}"
+    command.upgrade(alembic_config(url), "0013")
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            for agent_id, nombre in ((4, "Rosa Quispe"), (9, "Rosa Quispe"), (5, "Luis Mamani")):
+                conn.execute(
+                    text(
+                        "INSERT INTO agents (id, nombre, canal, destino, activo, created_at) "
+                        "VALUES (:id, :n, 'client', :n, 1, '2026-01-01')"
+                    ),
+                    {"id": agent_id, "n": nombre},
+                )
+            rows = (
+                ("CA1", "Rosa Quispe", "2026-11-30 15:00:10"),  # two agents of that name
+                ("CA2", "Luis Mamani", "2026-11-30 15:00:10"),
+                ("CA3", "Luis Mamani", None),  # not answered
+                ("CA4", "Tita Titular", "2026-11-30 15:00:10"),  # a Red member
+            )
+            for sid, by, answered in rows:
+                conn.execute(
+                    text(
+                        "INSERT INTO register_calls (call_sid, fecha, hora_inicio, canal, idioma, "
+                        "tipo_usuario, resultado, started_at, journey, events, event_count, "
+                        "updated_at, atendido_por, answered_at) VALUES (:sid, '2026-11-30', "
+                        "'10:00:00', 'telefonico', 'es', 'ciudadano', 'atendida', "
+                        "'2026-11-30 15:00:00', '{}', '[]', 0, '2026-11-30 15:05:00', :by, :at)"
+                    ),
+                    {"sid": sid, "by": by, "at": answered},
+                )
+        command.upgrade(alembic_config(url), "heads")
+        with engine.connect() as conn:
+            found = dict(conn.execute(text("SELECT call_sid, agent_id FROM register_calls")).all())
+    finally:
+        engine.dispose()
+    assert found == {"CA1": 4, "CA2": 5, "CA3": None, "CA4": None}
