@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
+import phonenumbers
+
 from clock import to_lima
 from register.events import FINAL_CALL_STATUSES
 
@@ -83,8 +85,6 @@ def mask_phone(number: str | None) -> str | None:
     country = ""
     national = digits
     if number.strip().startswith("+"):
-        import phonenumbers
-
         try:
             parsed = phonenumbers.parse(number, None)
             country = str(parsed.country_code)
@@ -97,6 +97,19 @@ def mask_phone(number: str | None) -> str | None:
     groups = [head[i : i + 3] for i in range(0, len(head), 3)]
     masked = " ".join([*groups, national[-3:]])
     return f"+{country} {masked}" if country else masked
+
+
+def mask_phones_in(text: str | None) -> str | None:
+    """Free text (a Red member's note) with every Peruvian or international phone number in it
+    masked like ``mask_phone``; other numbers (an expediente) stay."""
+    if not text:
+        return text
+    parts, end = [], 0
+    for match in phonenumbers.PhoneNumberMatcher(text, "PE"):
+        e164 = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
+        parts += [text[end : match.start], mask_phone(e164) or ""]
+        end = match.end
+    return "".join(parts) + text[end:]
 
 
 def recording_sid_of(url: str | None) -> str | None:

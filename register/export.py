@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from directory.csvio import as_text_cells, safe_text
-from register.anexo1 import COLUMNS, mask_phone
+from register.anexo1 import COLUMNS, mask_phone, mask_phones_in
 from register.models import RegisterCall
 
 COLUMN_WIDTHS = {
@@ -121,7 +121,8 @@ def export_rows(
     def rows() -> Iterator[dict[str, Any]]:
         for call in month_calls(session, start, end, sigla, include_simulated=include_simulated):
             row = {column: getattr(call, column) for column in COLUMNS}
-            row["detalle"] = detalle_with_note(call.detalle, call.nota_red)
+            nota = call.nota_red if show else mask_phones_in(call.nota_red)
+            row["detalle"] = detalle_with_note(call.detalle, nota)
             if not show:
                 row["telefono"] = mask_phone(row["telefono"])
             yield row

@@ -13,13 +13,12 @@ import logging
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-import phonenumbers
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
 from clock import LIMA, lima_now, utcnow
-from register.anexo1 import mask_phone, recording_sid_of
+from register.anexo1 import mask_phone, mask_phones_in, recording_sid_of
 from register.models import CallbackRequest, RegisterCall, VoiceMessage
 from twilio_rest import delete_recording
 
@@ -59,18 +58,6 @@ def _scrub_data(data: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
-def mask_numbers_in(note: str | None) -> str | None:
-    """The note with every Peruvian or international phone number in it masked."""
-    if not note:
-        return note
-    masked, end = [], 0
-    for match in phonenumbers.PhoneNumberMatcher(note, "PE"):
-        e164 = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
-        masked += [note[end : match.start], mask_phone(e164) or ""]
-        end = match.end
-    return "".join(masked) + note[end:]
-
-
 def _purge_call(session: Session, call: RegisterCall) -> bool:
     journey = dict(call.journey or {})
     recordings = [dict(r) for r in journey.get("recordings") or []]
@@ -93,7 +80,7 @@ def _purge_call(session: Session, call: RegisterCall) -> bool:
     ]
     flag_modified(call, "events")
     call.telefono = mask_phone(call.telefono)
-    call.nota_red = mask_numbers_in(call.nota_red)
+    call.nota_red = mask_phones_in(call.nota_red)
     call.journey = journey
     flag_modified(call, "journey")
     call.purged_at = utcnow()

@@ -87,6 +87,28 @@ def test_supervisor_sees_full_numbers_and_organo_filter_keeps_its_calls(
     assert rows[0]["organo"] == "DGPP" and rows[0]["telefono"] == "+51912345678"
 
 
+def test_the_phone_numbers_in_a_red_members_note_are_masked_like_the_telefono_column(
+    october: None, session: Session, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    call = session.scalars(select(RegisterCall).where(RegisterCall.call_sid.endswith("b"))).one()
+    call.nota_red = "Devolver al 987 654 321; expediente 2026-000123."
+    session.commit()
+    details = {}
+    for role in ("lector", "supervisor"):
+        out = tmp_path / f"{role}.csv"
+        args = ["register", "export", "--month", "2026-10", "--output", str(out), "--role", role]
+        result = runner.invoke(args=args)
+        assert result.exit_code == 0, result.output
+        rows = csv.DictReader(out.read_text(encoding="utf-8-sig").splitlines())
+        details[role] = next(r["detalle"] for r in rows if r["call_sid"] == call.call_sid)
+    assert details["lector"].endswith(
+        "nota de la Red: Devolver al +51 9** *** 321; expediente 2026-000123."
+    )
+    assert details["supervisor"].endswith(
+        "nota de la Red: Devolver al 987 654 321; expediente 2026-000123."
+    )
+
+
 def test_xlsx_export_has_header_frozen_panes_widths_and_real_dates(
     october: None, runner: FlaskCliRunner, tmp_path: Path
 ) -> None:
