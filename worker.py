@@ -119,13 +119,15 @@ def work_until_stopped(
     sleep: Callable[[float], None] = time.sleep,
     *,
     queues: tuple[str, ...] = QUEUES,
+    burst: bool = False,
 ) -> None:
-    """Run the worker; when Redis goes away, wait (backing off) and start a new one, instead
-    of exiting and leaving the queues unworked. Returns on a clean stop (SIGTERM)."""
+    """Run the worker; when Redis goes away (or a Sentinel failover demotes the master under
+    it), wait (backing off) and start a new one, instead of exiting and leaving the queues
+    unworked. Returns on a clean stop (SIGTERM), or with `burst` when the queues are empty."""
     failures = 0
     while True:
         try:
-            build_worker(app, queues).work(with_scheduler=True)
+            build_worker(app, queues).work(burst=burst, with_scheduler=True)
             return
         except (redis.ConnectionError, redis.TimeoutError):
             pause = RECONNECT_BACKOFF[min(failures, len(RECONNECT_BACKOFF) - 1)]
