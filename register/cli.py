@@ -219,7 +219,8 @@ def init_app(app: Flask) -> None:
         click.echo(
             f"Retención de {keep} meses: {counts['llamadas']} llamadas depuradas, "
             f"{counts['pendientes']} pendientes (grabación no borrada), "
-            f"{counts['mensajes_de_voz']} mensajes de voz, {counts['devoluciones']} devoluciones."
+            f"{counts['mensajes_de_voz']} mensajes de voz, {counts['devoluciones']} devoluciones, "
+            f"{counts['auditoria']} registros de auditoría."
         )
 
     @register_group.command("demo")

@@ -2,9 +2,11 @@
 Twilio and their URLs dropped, and stored phone numbers are replaced by their masked form, the
 numbers a Red member wrote in their note on the call included.
 
-Applies to the register rows and the journey events they keep, and to the voice messages and callback
-requests of that age. A recording that Twilio could not delete keeps its call unpurged, so
-the next run (the worker runs it daily) tries again.
+Applies to the register rows and the journey events they keep, to the voice messages and callback
+requests of that age, and to the audit log's entries of that age about calls and voice messages
+(who changed what and when stays; the numbers and recordings in the values do not). A
+recording that Twilio could not delete keeps its call unpurged, so the next run (the worker
+runs it daily) tries again.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
 from clock import LIMA, lima_now, utcnow
+from directory.models import AuditEntry
 from register.anexo1 import mask_phone, mask_phones_in, recording_sid_of
 from register.models import CallbackRequest, RegisterCall, VoiceMessage
 from twilio_rest import delete_recording
@@ -25,6 +28,9 @@ from twilio_rest import delete_recording
 log = logging.getLogger(__name__)
 
 _PHONE_KEYS = ("from", "telefono", "to")
+# The audit log's entities whose recorded values hold a caller's data (a Red member's note on a
+# call; a voice message's snapshot, its number and recording).
+_AUDITED_CALLER_DATA = ("register_call", "voice_message")
 _BATCH = 200
 
 
@@ -53,9 +59,27 @@ def _scrub_data(data: dict[str, Any]) -> dict[str, Any]:
     for key in _PHONE_KEYS:
         if isinstance(clean.get(key), str) and clean[key].startswith("+"):
             clean[key] = mask_phone(clean[key])
+    if isinstance(clean.get("nota_red"), str):
+        clean["nota_red"] = mask_phones_in(clean["nota_red"])
     if clean.get("recording_url"):
         clean["recording_url"] = None
     return clean
+
+
+def _purge_audit(session: Session, cutoff_at: datetime) -> int:
+    """The audit entries older than the cutoff about calls and voice messages, with their
+    numbers masked and recording URLs dropped. Returns the entries changed."""
+    changed = 0
+    for entry in session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.at < cutoff_at, AuditEntry.entity.in_(_AUDITED_CALLER_DATA)
+        )
+    ):
+        before, after = (_scrub_data(v) if v else v for v in (entry.before, entry.after))
+        if (before, after) != (entry.before, entry.after):
+            entry.before, entry.after = before, after
+            changed += 1
+    return changed
 
 
 def _purge_call(session: Session, call: RegisterCall) -> bool:
@@ -91,7 +115,13 @@ def purge(session: Session, months: int, today: date | None = None) -> dict[str,
     """Purge everything older than ``months`` months. Returns counts per kind."""
     cutoff = months_before(today or lima_now().date(), months)
     cutoff_at = datetime.combine(cutoff, time(0), LIMA).astimezone(UTC)
-    counts = {"llamadas": 0, "pendientes": 0, "mensajes_de_voz": 0, "devoluciones": 0}
+    counts = {
+        "llamadas": 0,
+        "pendientes": 0,
+        "mensajes_de_voz": 0,
+        "devoluciones": 0,
+        "auditoria": 0,
+    }
     last_id = 0
     while True:
         calls = list(
@@ -134,5 +164,6 @@ def purge(session: Session, months: int, today: date | None = None) -> dict[str,
         if request.telefono and "*" not in request.telefono:
             request.telefono = mask_phone(request.telefono) or ""
             counts["devoluciones"] += 1
+    counts["auditoria"] = _purge_audit(session, cutoff_at)
     session.commit()
     return counts

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from twilio.http.response import Response
 
 import twilio_rest
+from directory import audit
 from register.anexo1 import COLUMNS
 from register.ingest import ingest_events
 from register.models import RegisterCall
@@ -208,6 +209,44 @@ def test_purge_masks_the_phone_numbers_in_a_red_members_note(
     assert notes["d"] == note  # November's call is not due yet
 
 
+def test_purge_masks_the_numbers_in_old_audit_entries_about_calls_and_voice_messages(
+    session: Session, fake_twilio: FakeTwilio
+) -> None:
+    """The audit log keeps who changed what and when; after the retention period, the numbers
+    it recorded about a caller (a note's text, a voice message's snapshot) are masked too."""
+    note = "Llamar al 987 654 321; expediente 2026-000123."
+    message = {"telefono": "+51987654321", "recording_url": "https://api.twilio.com/x/RE1"}
+    old = datetime(2026, 9, 30, 12, 0, tzinfo=T0.tzinfo)
+    entries = {
+        "note": ("register_call", {"nota_red": None}, {"nota_red": note}, old),
+        "message": ("voice_message", message, {**message, "status": "atendido"}, old),
+        "recent": ("register_call", {"nota_red": note}, {"nota_red": None}, None),
+        "directory": ("representative", {"celular": "+51987654321"}, {"celular": None}, old),
+    }
+    for action, (entity, before, after, at) in entries.items():
+        entry = audit.record(
+            session, actor="x", entity=entity, entity_id=1, action=action, before=before,
+            after=after,
+        )  # fmt: skip
+        if at is not None:
+            session.flush()
+            entry.at = at
+    session.commit()
+    counts = purge(session, months=1, today=date(2026, 11, 20))
+    assert counts["auditoria"] == 2
+    session.expire_all()
+    found = {e.action: (e.before, e.after) for e in audit.entries(session)}
+    assert found["note"] == (
+        {"nota_red": None},
+        {"nota_red": "Llamar al +51 9** *** 321; expediente 2026-000123."},
+    )
+    masked = {"telefono": "+51 9** *** 321", "recording_url": None}
+    assert found["message"] == (masked, {**masked, "status": "atendido"})
+    assert found["recent"] == ({"nota_red": note}, {"nota_red": None})  # not due yet
+    assert found["directory"] == ({"celular": "+51987654321"}, {"celular": None})  # not a caller's
+    assert purge(session, months=1, today=date(2026, 11, 20))["auditoria"] == 0
+
+
 def test_a_recording_twilio_cannot_delete_keeps_its_call_for_the_next_run(
     october: None, session: Session, fake_twilio: FakeTwilio, runner: FlaskCliRunner
 ) -> None:
@@ -217,7 +256,7 @@ def test_a_recording_twilio_cannot_delete_keeps_its_call_for_the_next_run(
     fake_twilio.status = 204
     result = runner.invoke(args=["register", "purge", "--months", "0"])
     assert result.exit_code == 0, result.output
-    assert "llamadas depuradas" in result.output
+    assert "llamadas depuradas" in result.output and "registros de auditoría" in result.output
 
 
 def test_a_cell_that_starts_like_a_formula_is_neutralised_in_csv_and_xlsx(
