@@ -217,7 +217,7 @@ def test_purge_masks_the_numbers_in_old_audit_entries_about_calls_and_voice_mess
     note = "Llamar al 987 654 321; expediente 2026-000123."
     message = {"telefono": "+51987654321", "recording_url": "https://api.twilio.com/x/RE1"}
     old = datetime(2026, 9, 30, 12, 0, tzinfo=T0.tzinfo)
-    entries = {
+    entries: dict[str, tuple[str, dict[str, Any], dict[str, Any], datetime | None]] = {
         "note": ("register_call", {"nota_red": None}, {"nota_red": note}, old),
         "message": ("voice_message", message, {**message, "status": "atendido"}, old),
         "recent": ("register_call", {"nota_red": note}, {"nota_red": None}, None),
