@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     freeze_app_objects()
     if args.burst:
         run_maintenance_once(app)
-        build_worker(app, queues).work(burst=True, with_scheduler=True)
+        work_until_stopped(app, queues=queues, burst=True)
         return 0
     if "register" not in queues:  # e.g. the Procfile's `routing` worker: jobs only
         work_until_stopped(app, queues=queues)

@@ -23,9 +23,11 @@ def test_the_worker_waits_for_redis_and_starts_again(
         None,  # a clean stop (SIGTERM)
     ]
     built: list[Any] = []
+    bursts: list[bool] = []
 
     class Stub:
-        def work(self, **_kwargs: Any) -> None:
+        def work(self, **kwargs: Any) -> None:
+            bursts.append(kwargs["burst"])
             outcome = outcomes.pop(0)
             if outcome is not None:
                 raise outcome
@@ -36,8 +38,11 @@ def test_the_worker_waits_for_redis_and_starts_again(
 
     monkeypatch.setattr(worker, "build_worker", build)
     pauses: list[float] = []
-    worker.work_until_stopped(app, sleep=pauses.append)
+    # `python worker.py --burst` goes the same way (and a Sentinel failover's demoted master
+    # raises redis-py's ConnectionError too).
+    worker.work_until_stopped(app, sleep=pauses.append, burst=True)
     assert pauses == [1, 2, 4] and len(built) == 4 and outcomes == []
+    assert bursts == [True] * 4
 
 
 def test_a_worker_for_the_routing_jobs_alone_leaves_the_register_to_the_other(
