@@ -4,9 +4,12 @@ uploads, users, the audit log, the voice-message inbox, reports, hours and promp
 
 from __future__ import annotations
 
+import hmac
+
 from flask import Flask
 from flask_login import LoginManager
 
+from admin.models import User
 from extensions import db
 
 login_manager = LoginManager()
@@ -19,10 +22,6 @@ login_manager.login_message_category = "info"
 def _load_user(user_id: str) -> object | None:
     """The cookie carries ``<id>.<session token>``: a token the server has replaced (sign-out,
     disabling, a new password or role) no longer opens anything."""
-    import hmac
-
-    from admin.models import User
-
     head, _, token = user_id.partition(".")
     if not head.isdigit() or not token:
         return None

@@ -39,7 +39,16 @@ from directory.centers import active_centers
 from directory.csvio import FileRejected
 from directory.designations import representative_is_late
 from directory.models import ConectamefCenter
-from directory.rules import RuleError, business_days_to_communicate, communication_deadline, fold
+from directory.rules import (
+    RuleError,
+    business_days_to_communicate,
+    check_anexo,
+    check_email,
+    check_text,
+    communication_deadline,
+    fold,
+    parse_phone,
+)
 from extensions import db, redis_store
 
 PENDING_TTL_SECONDS = 30 * 60
@@ -360,8 +369,6 @@ def speaker_add() -> ResponseReturnValue:
     }
     try:
         # Each field on its own first, so an error lands beside the field it is about.
-        from directory.rules import check_anexo, check_email, check_text, parse_phone
-
         for name, check in (
             ("nombre_completo", lambda v: check_text(v, "el nombre completo")),
             ("anexo", check_anexo),

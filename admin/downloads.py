@@ -8,6 +8,7 @@ import io
 from flask import Response, abort, send_file
 
 from extensions import db
+from register.export import export_rows, write_csv, write_xlsx
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -16,8 +17,6 @@ def anexo1_download(
     fmt: str, month: str, *, organo: str | None, role: str | None, name: str
 ) -> Response:
     """``name``.csv or ``name``.xlsx; 404 for another format, 400 for a wrong month or órgano."""
-    from register.export import export_rows, write_csv, write_xlsx
-
     if fmt not in ("csv", "xlsx"):
         abort(404)
     try:

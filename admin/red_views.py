@@ -21,6 +21,7 @@ from flask_login import current_user
 
 import recording_media
 from admin.auth import RED_ROLES, roles_required
+from admin.downloads import anexo1_download
 from admin.forms import RedNoteForm
 from clock import lima_now
 from directory.models import Representative
@@ -140,8 +141,6 @@ def nota(call_sid: str) -> ResponseReturnValue:
 def anexo1(fmt: str) -> ResponseReturnValue:
     """Their órgano's Anexo 1 for a month (``?mes=AAAA-MM``, this month by default), numbers
     masked as for their role."""
-    from admin.downloads import anexo1_download
-
     rep = _representative()
     month = request.args.get("mes", "").strip() or lima_now().strftime("%Y-%m")
     sigla = rep.organo.sigla

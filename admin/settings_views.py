@@ -21,8 +21,10 @@ from admin.forms import (
     PromptForm,
     RecordingForm,
 )
+from admin.recordings import store_recording
 from admin.views import bp
 from clock import holiday_name, lima_now
+from directory.rules import RuleError
 from extensions import db
 from ivr import hours as hours_domain
 from ivr import prompts as prompts_domain
@@ -250,9 +252,6 @@ def mensaje_set(prompt_id: str, language: str) -> ResponseReturnValue:
 def mensaje_grabacion() -> ResponseReturnValue:
     """Upload a WAV or MP3 for a prompt in a language: kept by the app, served at a public
     /audio/ URL for Twilio's <Play>, set as the prompt's recording."""
-    from admin.recordings import store_recording
-    from directory.rules import RuleError
-
     form = RecordingForm()
     form.prompt_id.choices = {pid: pid for pid in prompts_domain.DEFAULT_PROMPTS}
     if not form.validate_on_submit():

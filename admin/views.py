@@ -29,11 +29,23 @@ from sqlalchemy import select
 
 from admin.accounts import sign_out
 from admin.auth import REPORT_ROLES, nav_links, roles_required, start_endpoint
+from admin.downloads import anexo1_download
 from admin.forms import LoginForm, LogoutForm
 from admin.models import User
 from admin.security import limiter, login_failed, login_username_key, safe_next
 from clock import lima_now
 from extensions import db
+from register.charts import PALETTE, bar_chart, hbar_chart
+from register.models import RegisterCall
+from register.reports import (
+    IDIOMA_ES,
+    PREFERENCIAL_ES,
+    RESULTADO_ES,
+    build_report,
+    period_of_month,
+    period_of_quarter,
+    write_report_xlsx,
+)
 
 bp = Blueprint(
     "admin",
@@ -128,8 +140,6 @@ def index() -> ResponseReturnValue:
 
 def _default_month() -> str:
     """This month, or the last one while this month has no calls yet (its first days)."""
-    from register.models import RegisterCall
-
     today = lima_now().date()
     first = today.replace(day=1)
     if db.session.scalar(select(RegisterCall.id).where(RegisterCall.fecha >= first).limit(1)):
@@ -138,8 +148,6 @@ def _default_month() -> str:
 
 
 def _period() -> Any:
-    from register.reports import period_of_month, period_of_quarter
-
     quarter = request.args.get("trimestre", "").strip()
     month = request.args.get("mes", "").strip() or _default_month()
     try:
@@ -149,8 +157,6 @@ def _period() -> Any:
 
 
 def _charts(report: dict[str, Any]) -> dict[str, Markup]:
-    from register.charts import PALETTE, bar_chart, hbar_chart
-
     days = list(report["por_dia"].items())
     labels = [d[8:10] for d, _ in days]
     answered = [v["atendidas"] for _, v in days]
@@ -231,8 +237,6 @@ def _charts(report: dict[str, Any]) -> dict[str, Markup]:
 @bp.get("/reportes")
 @roles_required(*REPORT_ROLES)
 def reportes() -> ResponseReturnValue:
-    from register.reports import IDIOMA_ES, PREFERENCIAL_ES, RESULTADO_ES, build_report
-
     period = _period()
     report = build_report(db.session(), period)
     return render_template(
@@ -250,8 +254,6 @@ def reportes() -> ResponseReturnValue:
 @bp.get("/reportes.xlsx")
 @roles_required(*REPORT_ROLES)
 def reportes_xlsx() -> ResponseReturnValue:
-    from register.reports import build_report, write_report_xlsx
-
     period = _period()
     report = build_report(db.session(), period)
     with tempfile.TemporaryDirectory() as tmp:
@@ -270,8 +272,6 @@ def reportes_xlsx() -> ResponseReturnValue:
 @roles_required(*REPORT_ROLES)
 def registro(fmt: str) -> ResponseReturnValue:
     """The month's Anexo 1 register; phones masked unless the user's role may see them."""
-    from admin.downloads import anexo1_download
-
     month = request.args.get("mes", "").strip() or lima_now().strftime("%Y-%m")
     organo = request.args.get("organo", "").strip() or None
     name = f"registro-{month}" + (f"-{organo.upper()}" if organo else "")

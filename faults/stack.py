@@ -12,11 +12,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import redis
-from rq import Queue
+from rq import Queue, Worker
 from sqlalchemy.engine import make_url
 
+from app import create_app
+from config import DevelopmentConfig
+from directory.demo import seed_demo
+from extensions import db
 from faults.processes import Process
 from faults.servers import HOST, PostgresProxy, RedisServer, free_port, own_database, wait_for_port
+from migrations_cli import upgrade_database
 
 TOKEN = "faults-auth-token"
 WEB_WORKERS = 3  # the Procfile's default WEB_CONCURRENCY
@@ -64,12 +69,6 @@ class Stack:
 
     def prepare(self) -> None:
         """The schema and the demo directory, through the app's own code."""
-        from app import create_app
-        from config import DevelopmentConfig
-        from directory.demo import seed_demo
-        from extensions import db
-        from migrations_cli import upgrade_database
-
         upgrade_database(self.database_url)
         config = DevelopmentConfig()
         config.DATABASE_URL = self.database_url
@@ -102,8 +101,6 @@ class Stack:
                 urllib.request.urlopen(f"http://{HOST}:{self.port}/health", timeout=30).close()
 
     def wait_for_worker(self, seconds: float) -> None:
-        from rq import Worker
-
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             with contextlib.suppress(redis.RedisError):

@@ -7,6 +7,7 @@ back to the Spanish text and is logged. Fields in braces are filled in at call t
 from __future__ import annotations
 
 import logging
+import string
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -493,8 +494,6 @@ def missing_recordings(session: Session) -> dict[str, list[str]]:
 
 
 def _fields(text: str) -> list[str]:
-    import string
-
     return [name for _, name, _, _ in string.Formatter().parse(text) if name]
 
 

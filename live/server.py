@@ -32,6 +32,8 @@ from aiohttp import web
 from aiohttp_sse import sse_response
 
 import livebus
+from config import load_config
+from extensions import ensure_embedded_redis
 
 log = logging.getLogger("live")
 
@@ -330,9 +332,6 @@ def make_app(settings: LiveSettings) -> web.Application:
 
 
 def main() -> None:
-    from config import load_config
-    from extensions import ensure_embedded_redis
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s live %(levelname)s %(message)s")
     config = load_config()
     config.validate()

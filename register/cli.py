@@ -10,10 +10,25 @@ import click
 from flask import Flask, current_app
 from rq.job import Job
 from rq.registry import FailedJobRegistry
+from sqlalchemy import select
 
 from cli_support import FILE_OUT, Group, check_output, plural
+from clock import to_lima
+from directory.audit import default_actor
 from extensions import db, redis_store
+from register.demo import seed_demo_calls
 from register.events import flush_outbox
+from register.export import export_month
+from register.models import ReportSending
+from register.reports import (
+    build_report,
+    period_of_month,
+    period_of_quarter,
+    render_text,
+    write_report_xlsx,
+)
+from register.retention import purge
+from register.sendings import STATUS_ES, send_monthly, send_quarterly
 
 
 def _failed_registries() -> list[FailedJobRegistry]:
@@ -62,8 +77,6 @@ def _report(
 ) -> None:
     """Build the report of the period ``text`` names; print it, or write it as XLSX (an
     output not named .xlsx is refused before any work: never an XLSX under a .csv name)."""
-    from register.reports import build_report, render_text, write_report_xlsx
-
     if output is not None:
         check_output(output, (".xlsx",))
     try:
@@ -80,9 +93,6 @@ def _report(
 
 def _print_plan(plan: Any) -> None:
     """What a send-* run did, recipient by recipient, in Spanish."""
-    from clock import to_lima
-    from register.sendings import STATUS_ES
-
     kind = "mensual" if plan.kind == "mensual" else "trimestral"
     click.echo(f"Reporte {kind} de {plan.period.title}:")
     for outcome in plan.outcomes:
@@ -149,8 +159,6 @@ def init_app(app: Flask) -> None:
         month: str, organo: str | None, output: Path, role: str, include_simulated: bool
     ) -> None:
         """Exporta el registro de un mes a CSV o XLSX."""
-        from register.export import export_month
-
         check_output(output, (".csv", ".xlsx"))
         try:
             count = export_month(
@@ -210,8 +218,6 @@ def init_app(app: Flask) -> None:
     )
     def purge_cmd(months: int | None) -> None:
         """Borra grabaciones y enmascara números con más meses que la retención."""
-        from register.retention import purge
-
         keep = (
             months if months is not None else int(current_app.config["REGISTER_RETENTION_MONTHS"])
         )
@@ -236,8 +242,6 @@ def init_app(app: Flask) -> None:
     )
     def demo(months: int, per_day: int) -> None:
         """Genera llamadas de demostración (deterministas; repetirlo no duplica nada)."""
-        from register.demo import seed_demo_calls
-
         count = seed_demo_calls(db.session(), months=months, per_day=per_day)
         click.echo(f"{count} llamadas de demostración en el registro.")
 
@@ -255,8 +259,6 @@ def init_app(app: Flask) -> None:
     @SIMULATED
     def monthly(month: str, output: Path | None, include_simulated: bool) -> None:
         """Reporte mensual (§4.2.4 c): texto, o XLSX con --output."""
-        from register.reports import period_of_month
-
         _report(period_of_month, month, "--month", output, include_simulated)
 
     @report_group.command("send-monthly")
@@ -264,9 +266,6 @@ def init_app(app: Flask) -> None:
     @REQUESTED_BY
     def send_monthly_cmd(month: str, actor: str | None) -> None:
         """Envía a cada titular y alterno de los órganos activos su Anexo 1 del mes (§4.2.4 c)."""
-        from directory.audit import default_actor
-        from register.sendings import send_monthly
-
         try:
             plan = send_monthly(db.session(), _mail_queue(), month, actor=actor or default_actor())
         except ValueError as exc:
@@ -278,9 +277,6 @@ def init_app(app: Flask) -> None:
     @REQUESTED_BY
     def send_quarterly_cmd(quarter: str, actor: str | None) -> None:
         """Envía el reporte trimestral (Responsabilidad 5.2) a REPORT_QUARTERLY_TO."""
-        from directory.audit import default_actor
-        from register.sendings import send_quarterly
-
         addresses = current_app.config.get("REPORT_QUARTERLY_TO") or ()
         if not addresses:
             raise click.ClickException(
@@ -298,12 +294,6 @@ def init_app(app: Flask) -> None:
     @click.option("--periodo", default=None, metavar="AAAA-MM|AAAA-Qn", help="Solo ese periodo.")
     def sendings_cmd(periodo: str | None) -> None:
         """Lista los envíos de reportes registrados: a quién, cuándo y en qué estado."""
-        from sqlalchemy import select
-
-        from clock import to_lima
-        from register.models import ReportSending
-        from register.sendings import STATUS_ES
-
         stmt = select(ReportSending).order_by(ReportSending.id)
         if periodo:
             stmt = stmt.where(ReportSending.period == periodo.upper())
@@ -320,10 +310,6 @@ def init_app(app: Flask) -> None:
     @report_group.command("mail-failed")
     def mail_failed_cmd() -> None:
         """Lista los correos que fallaron: envíos de reportes y trabajos de correo fallidos."""
-        from sqlalchemy import select
-
-        from register.models import ReportSending
-
         total = 0
         listed = set()  # failed sendings; their jobs, once rq gives up, are not listed twice
         for s in db.session().scalars(
@@ -355,6 +341,4 @@ def init_app(app: Flask) -> None:
     @SIMULATED
     def quarterly(quarter: str, output: Path | None, include_simulated: bool) -> None:
         """Reporte trimestral (5.2): texto, o XLSX con --output."""
-        from register.reports import period_of_quarter
-
         _report(period_of_quarter, quarter, "--quarter", output, include_simulated)

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clock import LIMA, is_business_day, lima_now, next_business_day
+from directory.models import Agent, Organo
 from register.ingest import ingest_events
 from register.models import CallbackRequest
 
@@ -74,8 +75,6 @@ def _directory(session: Session) -> tuple[dict[str, tuple[str, str]], list[tuple
     organos: dict[str, tuple[str, str]] = {}
     agents: list[tuple[int, str]] = []
     try:
-        from directory.models import Agent, Organo
-
         for organo in session.scalars(select(Organo).where(Organo.activo.is_(True))):
             titular, alterno = organo.current("titular"), organo.current("alterno")
             if titular is not None:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from directory.csvio import as_text_cells, safe_text
+from directory.models import Organo
 from register.anexo1 import COLUMNS, mask_phone, mask_phones_in
 from register.models import RegisterCall
 
@@ -81,8 +82,6 @@ def check_organo(session: Session, sigla: str) -> str:
     """The sigla, upper case, of an órgano of the directory (active or not) or of the register
     (rows keep the siglas of their day); else a ValueError that names the known ones: an
     unknown sigla is a typo, not an empty month."""
-    from directory.models import Organo
-
     in_register = session.scalars(select(RegisterCall.organo).distinct())
     known = sorted({*session.scalars(select(Organo.sigla)), *(s for s in in_register if s)})
     if sigla.strip().upper() not in known:

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 import mailer
 from extensions import db, redis_store
-from register import notices
+from register import notices, sendings
 from register.events import (
     FAILURE_TTL,
     GROUP,
@@ -43,6 +43,7 @@ from register.events import (
     wake,
 )
 from register.ingest import group_by_call, merge_rows, upsert_rows
+from register.models import ReportSending
 
 log = logging.getLogger(__name__)
 
@@ -318,9 +319,6 @@ def send_report(sending_id: int) -> str:
     """E-mail one recorded report sending (register/sendings.py), retried by rq with
     mailer.MAIL_RETRY. Idempotent: a sending marked sent is not sent again. Returns sent,
     already or gone (the record no longer exists)."""
-    from register import sendings
-    from register.models import ReportSending
-
     session = db.session()
     sending = session.get(ReportSending, sending_id)
     if sending is None:

@@ -19,10 +19,12 @@ import time
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from extensions import make_engine
+from clock import lima_now
+from extensions import make_engine, redis_store
 from register import sink_of
 from register.events import flush_outbox, wake_if_waiting
 from register.retention import purge as run_purge
+from register.sendings import schedule_due
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +59,6 @@ def run_once(app: Flask, session: Session, *, purge: bool, reports: bool = False
 
 def send_due_reports(app: Flask, session: Session) -> None:
     """Queue the reports due today (Lima) that were never queued (never raises)."""
-    from clock import lima_now
-    from extensions import redis_store
-    from register.sendings import schedule_due
-
     try:
         schedule_due(
             session,

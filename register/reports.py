@@ -25,8 +25,10 @@ from sqlalchemy.orm import Session
 
 from clock import LIMA, is_business_day, to_lima
 from directory.csvio import as_text_cells
+from directory.models import Organo
 from register.erlang import agents_needed, average_speed_of_answer, service_level
 from register.models import CallbackRequest, RegisterCall
+from register.xlsx_charts import add_chart
 
 SERVICE_LEVEL_SECONDS = 20
 SERVICE_LEVEL_TARGET = 0.8
@@ -117,8 +119,6 @@ def _share(part: int, whole: int) -> float | None:
 
 def _organo_names(session: Session) -> dict[str, str]:
     try:
-        from directory.models import Organo
-
         return {o.sigla: o.nombre for o in session.scalars(select(Organo))}
     except Exception:  # noqa: BLE001 - the directory may be empty or not migrated
         return {}
@@ -425,8 +425,6 @@ def write_report_xlsx(report: dict[str, Any], path: Path | BinaryIO) -> None:
     charts (register/xlsx_charts.py) beside the tables of Por órgano, Por día and Erlang C."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
-
-    from register.xlsx_charts import add_chart
 
     wb = Workbook()
     bold = Font(bold=True)

@@ -11,6 +11,7 @@ runs it daily) tries again.
 
 from __future__ import annotations
 
+import calendar
 import logging
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -36,8 +37,6 @@ _BATCH = 200
 
 def months_before(day: date, months: int) -> date:
     """The same day ``months`` months earlier (the last day of a shorter month)."""
-    import calendar
-
     total = day.year * 12 + day.month - 1 - months
     year, month = divmod(total, 12)
     month += 1

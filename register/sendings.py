@@ -39,6 +39,7 @@ from register.reports import (
     render_text,
     write_report_xlsx,
 )
+from register.xlsx_charts import add_chart
 
 log = logging.getLogger(__name__)
 
@@ -296,8 +297,6 @@ def organo_workbook(rows: Any, figures: dict[str, Any], by_day: dict[str, dict[s
     Por día (its calls per day, a chart beside)."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
-
-    from register.xlsx_charts import add_chart
 
     wb = Workbook()
     anexo = wb.active

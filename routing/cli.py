@@ -193,8 +193,6 @@ def queue_command() -> None:
 @click.option("--today-only", is_flag=True, help="Solo las que vencen hoy o antes.")
 def callbacks_list(today_only: bool) -> None:
     """Devoluciones abiertas, primero las más antiguas (VENCIDA: pasó su día)."""
-    from clock import lima_now
-
     rows = callbacks.open_requests(db.session(), today=lima_now().date() if today_only else None)
     if not rows:
         click.echo("No hay devoluciones pendientes.")
