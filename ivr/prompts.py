@@ -205,6 +205,10 @@ DEFAULT_PROMPTS: dict[str, str] = {
     "authority_by_phone": (
         "Le comunicaremos por teléfono con el especialista del órgano. Por favor, espere."
     ),
+    # Heard by an agent whose console call to return a callback or a message cannot be placed.
+    "agent_call_refused": (
+        "No se pudo realizar la llamada. Tome de nuevo la devolución en la consola."
+    ),
     # Heard by the interpreter joining the caller's conference, always in Spanish.
     "interpreter_intro": (
         "Apoyo de interpretación para la Plataforma de Atención al Usuario del MEF. "
@@ -293,6 +297,7 @@ PROMPT_LABELS: dict[str, str] = {
     "whisper_transfer_accept": "Transferencia del asesor: aceptar con 1",
     "whisper_cold_transfer": "Transferencia directa: paso a la persona que llama",
     "authority_by_phone": "Autoridad: atención por teléfono con el especialista",
+    "agent_call_refused": "Consola del asesor: la devolución no se pudo llamar",
 }
 
 

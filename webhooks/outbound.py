@@ -18,7 +18,7 @@ from clock import lima_now, utcnow
 from directory.models import Agent
 from extensions import db
 from routing import legs, returns
-from routing.context import from_app
+from routing.context import Context, from_app
 from webhooks.steps import Step, form, form_int, twilio_step
 
 bp = Blueprint("agent_voice", __name__, url_prefix="/voice/agent")
@@ -27,11 +27,13 @@ ANSWERED = ("completed", "answered")
 
 
 def _refuse(step: Step) -> VoiceResponse:
+    """Something behind the view failed: the catalogue's default text, read from nothing."""
+    return _refused(from_app(journal=step.journal, catalogue=False))
+
+
+def _refused(ctx: Context) -> VoiceResponse:
     response = VoiceResponse()
-    response.say(
-        "No se pudo realizar la llamada. Tome de nuevo la devolución en la consola.",
-        language="es-MX",
-    )
+    ctx.speak(response, "agent_call_refused")
     response.hangup()
     return response
 
@@ -59,7 +61,7 @@ def outbound(step: Step) -> VoiceResponse:
     )
     if agent is None or item is None:
         log.warning("outbound call %s refused: %s, %s", form("CallSid"), form("From"), ref)
-        return _refuse(step)
+        return _refused(ctx)
     if form("To") and form("To") != item.telefono:
         log.info("outbound %s: dialing the item's number, not the page's", form("CallSid"))
     call_sid = form("CallSid")

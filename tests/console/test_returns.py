@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from clock import lima_now, utcnow
 from directory.models import Agent
+from ivr.prompts import DEFAULT_PROMPTS, set_text
 from register import callbacks
 from register.models import CallbackRequest, RegisterCall, VoiceMessage
 from tests.conftest import TwilioSigner, call_params
@@ -94,9 +95,15 @@ def test_the_outbound_call_dials_the_items_number_and_is_its_own_row(
 ) -> None:
     request, _message = returns_due(session)
     params = call_params(OUT, From="client:ana", To="+51987000111", Devolucion=f"c{request.id}")
-    # not taken yet: refused, nothing dialed
+    # not taken yet: refused, nothing dialed, in the catalogue's words (an admin may change them)
     root = xml(twilio.post("/voice/agent/outbound", params))
-    assert [c.tag for c in root] == ["Say", "Hangup"]
+    assert [(c.tag, c.text) for c in root] == [
+        ("Say", DEFAULT_PROMPTS["agent_call_refused"]),
+        ("Hangup", None),
+    ]
+    set_text(session, "agent_call_refused", "es", "Llamada no realizada: tómela en la consola.")
+    root = xml(twilio.post("/voice/agent/outbound", params))
+    assert root.findtext("Say") == "Llamada no realizada: tómela en la consola."
     assert twilio.post_badly_signed("/voice/agent/outbound", params).status_code == 403
     assert api(signed_in, f"/devoluciones/c{request.id}/tomar").status_code == 200
     # the page's To is not what is dialed: the item's number is
