@@ -2,8 +2,8 @@
 
 ``snapshot(session, r, settings, now_ms=...)`` reads:
 
-- the waiting line and the agents' presence from Redis (routing/queue.py, routing/agents.py:
-  the waiting sets with their scores, the callers' hashes, the agents' hashes);
+- the waiting line and the agents' presence from Redis, through routing/queue.py's
+  ``line_view`` and routing/agents.py's ``presences`` (the only modules that know its keys);
 - today's figures from the register rows of TODAY only (``register_calls.fecha`` is indexed,
   so the query never reads the month's other days: bench/board.py measures it with 0 and
   50,000 rows for the month), the open callbacks and the voice messages not yet heard;
@@ -31,8 +31,9 @@ from ivr.state import state_key
 from register.erlang import agents_needed
 from register.events import FINAL_CALL_STATUSES
 from register.models import CallbackRequest, RegisterCall, VoiceMessage
-from routing.queue import WAITING_SETS, line_counts_in, parse_line_counts
-from routing.scripts import PREFIX, text
+from routing.agents import AgentPresence, presences
+from routing.queue import line_view
+from routing.scripts import text
 
 CLASSES = {"preferential": "preferencial", "authority": "autoridad", "normal": "general"}
 STATE_NAMES = {
@@ -70,79 +71,62 @@ def live_state(
     now_ms: int,
 ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, int], bytes | None]:
     """(the waiting line, the agents, the agents staffing each half hour, the day's cached
-    need), in two round trips to Redis: every waiting caller counted by class and language
-    (one read-only script), the longest wait and how many are past the limit (the arrivals'
-    set), the heads of the waiting sets, the agents' hashes; then the first ``callers_shown``
-    callers, in the order they will be served, one by one with their wait."""
-    shown_n = settings.callers_shown
+    need): the line as routing/queue.py reads it (every waiting caller counted by class and
+    language, the longest wait, how many are past the limit, the first ``callers_shown`` in
+    the order they will be served), the agents' presence (routing/agents.py), and the board's
+    own keys with the shown callers' states."""
     limit = settings.wait_alert_seconds
+    view = line_view(r, settings.callers_shown, arrived_before_ms=now_ms - limit * 1000)
+    presence_of = presences(r, [agent_id for agent_id, _nombre, _activo in agent_rows])
     pipe = r.pipeline(transaction=False)
-    line_counts_in(r, pipe)
-    for name in WAITING_SETS:
-        pipe.zrange(f"{PREFIX}q:{name}", 0, shown_n - 1, withscores=True)
-    pipe.zrange(f"{PREFIX}w", 0, 0, withscores=True)
-    pipe.zcount(f"{PREFIX}w", "-inf", now_ms - limit * 1000)
     pipe.hgetall(STAFFED_KEY.format(day=day.isoformat()))
     pipe.get(NEED_KEY.format(day=day.isoformat()))
-    for agent_id, _nombre, _activo in agent_rows:
-        pipe.hmget(f"{PREFIX}a:{agent_id}", "st", "since", "call")
-    replies = pipe.execute()
-    counts = parse_line_counts(replies[0])
-    heads = replies[1 : 1 + len(WAITING_SETS)]
-    oldest, over, staffed_raw, need = replies[1 + len(WAITING_SETS) : 5 + len(WAITING_SETS)]
-    agent_fields = replies[5 + len(WAITING_SETS) :]
-
-    order = sorted((float(score), text(sid)) for found in heads for sid, score in found)
-    shown = [sid for _score, sid in order[:shown_n]]
-    pipe = r.pipeline(transaction=False)
-    for sid in shown:
-        pipe.hmget(f"{PREFIX}c:{sid}", "cls", "lang", "arr")
-        pipe.get(state_key(sid))
-    fields = pipe.execute() if shown else []
+    for caller in view.head:
+        pipe.get(state_key(caller.call_sid))
+    staffed_raw, need, *states = pipe.execute()
     callers = []
-    for place, sid in enumerate(shown):
-        (cls, lang, arr), raw = fields[2 * place], fields[2 * place + 1]
-        arrival = int(float(arr)) if arr else now_ms
-        wait = max(0, (now_ms - arrival) // 1000)
+    for place, (caller, raw) in enumerate(zip(view.head, states, strict=True)):
+        wait = max(0, (now_ms - caller.arrival_ms) // 1000)
         callers.append(
             {
-                "call_sid": sid,
+                "call_sid": caller.call_sid,
                 "puesto": place + 1,
-                "clase": CLASSES.get(text(cls) if cls else "normal", "general"),
-                "idioma": text(lang) if lang else "es",
-                "llegada_ms": arrival,
+                "clase": CLASSES.get(caller.priority, "general"),
+                "idioma": caller.language,
+                "llegada_ms": caller.arrival_ms,
                 "espera_seg": wait,
                 "sobre_limite": wait >= limit,
                 "resumen": bool(raw) and bool(orjson.loads(raw).get("summary_url")),
             }
         )
-    line = {
-        "total": counts.total,
-        "por_clase": {CLASSES[k]: n for k, n in counts.by_priority.items()},
-        "por_idioma": counts.by_language,
-        "espera_max_seg": max(0, (now_ms - int(oldest[0][1])) // 1000) if oldest else 0,
-        "sobre_limite": int(over),
+    oldest = view.oldest_arrival_ms
+    waiting = {
+        "total": view.counts.total,
+        "por_clase": {CLASSES[k]: n for k, n in view.counts.by_priority.items()},
+        "por_idioma": view.counts.by_language,
+        "espera_max_seg": max(0, (now_ms - oldest) // 1000) if oldest is not None else 0,
+        "sobre_limite": view.waiting_since_before,
         "limite_seg": limit,
         "llamantes": callers,
     }
     staffed = {text(k): int(text(v)) for k, v in staffed_raw.items()}
-    return line, _agents(agent_rows, agent_fields, today_by_agent, now_ms), staffed, need
+    return waiting, _agents(agent_rows, presence_of, today_by_agent, now_ms), staffed, need
 
 
 def _agents(
     rows: list[Any],
-    fields: list[Any],
+    presence_of: list[AgentPresence],
     today_by_agent: dict[int, tuple[int, int | None]],
     now_ms: int,
 ) -> list[dict[str, Any]]:
     """Every active agent (and any inactive one still signed in) with state and time in it,
     calls taken today and their average handle time."""
     out = []
-    for (agent_id, nombre, activo), (st, since, call) in zip(rows, fields, strict=True):
-        state = text(st) if st else "offline"
+    for (agent_id, nombre, activo), presence in zip(rows, presence_of, strict=True):
+        state = presence.state
         if not activo and state == "offline":
             continue
-        since_ms = int(float(since)) if since else 0
+        since_ms = presence.since_ms
         taken, aht = today_by_agent.get(agent_id, (0, None))
         out.append(
             {
@@ -152,7 +136,7 @@ def _agents(
                 "estado_nombre": STATE_NAMES.get(state, state),
                 "desde_ms": since_ms,
                 "en_estado_seg": max(0, (now_ms - since_ms) // 1000) if since_ms else None,
-                "llamada": (text(call) or None) if call else None,
+                "llamada": presence.call_sid,
                 "llamadas_hoy": taken,
                 "aht_seg": aht,
             }

@@ -13,6 +13,7 @@ live process keeps ``livebus.here_key("agent:<id>")`` alive while its stream is,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 from sqlalchemy.orm import Session
@@ -178,10 +179,23 @@ def set_state_from_directory(
 
 
 def presence(r: redis.Redis, agent_id: int) -> AgentPresence:
+    return presences(r, [agent_id])[0]
+
+
+def presences(r: redis.Redis, agent_ids: list[int]) -> list[AgentPresence]:
+    """The presence of each of these agents, in one round trip."""
     with r.pipeline(transaction=False) as pipe:
-        pipe.hgetall(f"{PREFIX}a:{agent_id}")
-        pipe.zscore(f"{PREFIX}wrap", agent_id)
-        fields, wrap_until = pipe.execute()
+        for agent_id in agent_ids:
+            pipe.hgetall(f"{PREFIX}a:{agent_id}")
+            pipe.zscore(f"{PREFIX}wrap", agent_id)
+        replies = pipe.execute() if agent_ids else []
+    return [
+        _presence(agent_id, replies[2 * n], replies[2 * n + 1])
+        for n, agent_id in enumerate(agent_ids)
+    ]
+
+
+def _presence(agent_id: int, fields: dict[Any, Any], wrap_until: Any) -> AgentPresence:
     raw = {text(k): text(v) for k, v in fields.items()}
     state = raw.get("st", "offline")
     return AgentPresence(

@@ -326,11 +326,6 @@ def line_counts(r: redis.Redis) -> LineCounts:
     return parse_line_counts(scripts(r).line_counts())
 
 
-def line_counts_in(r: redis.Redis, pipe: redis.client.Pipeline) -> None:
-    """The same script, inside a pipeline of ``r`` (its reply: parse_line_counts)."""
-    scripts(r).line_counts(client=pipe)
-
-
 def parse_line_counts(reply: Any) -> LineCounts:
     total, pref, auth, normal, es, qu, ay = (int(v) for v in reply)
     return LineCounts(
@@ -340,28 +335,65 @@ def parse_line_counts(reply: Any) -> LineCounts:
     )
 
 
+def head_of_line(r: redis.Redis, limit: int) -> list[WaitingCaller]:
+    """The first ``limit`` waiting callers, in the order they will be served (two round trips:
+    the heads of the waiting sets, then their records)."""
+    pipe = r.pipeline(transaction=False)
+    for name in WAITING_SETS:
+        pipe.zrange(f"{PREFIX}q:{name}", 0, limit - 1, withscores=True)
+    ordered = sorted((float(score), text(sid)) for found in pipe.execute() for sid, score in found)
+    return _records(r, ordered[:limit])
+
+
+def _records(r: redis.Redis, ordered: list[tuple[float, str]]) -> list[WaitingCaller]:
+    """The records of these callers, in this order (those whose record expired: left out)."""
+    pipe = r.pipeline(transaction=False)
+    for _score, sid in ordered:
+        pipe.hgetall(_key(sid))
+    replies = pipe.execute() if ordered else []
+    found = (_parse(sid, raw) for (_score, sid), raw in zip(ordered, replies, strict=True))
+    return [record for record in found if record is not None]
+
+
+@dataclass(frozen=True)
+class LineView:
+    """The supervisor's view of the line (board/data.py)."""
+
+    counts: LineCounts
+    head: list[WaitingCaller]  # the first callers, in the order they will be served
+    oldest_arrival_ms: int | None  # the caller waiting longest (None: nobody waits)
+    waiting_since_before: int  # callers who arrived before the moment asked about
+
+
+def line_view(r: redis.Redis, shown: int, *, arrived_before_ms: int) -> LineView:
+    """Every waiting caller counted, the first ``shown`` of them, the longest wait and how
+    many arrived before ``arrived_before_ms`` (past the alert's limit), in two round trips."""
+    pipe = r.pipeline(transaction=False)
+    scripts(r).line_counts(client=pipe)
+    for name in WAITING_SETS:
+        pipe.zrange(f"{PREFIX}q:{name}", 0, shown - 1, withscores=True)
+    pipe.zrange(f"{PREFIX}w", 0, 0, withscores=True)
+    pipe.zcount(f"{PREFIX}w", "-inf", arrived_before_ms)
+    counts, *heads, oldest, over = pipe.execute()
+    ordered = sorted((float(score), text(sid)) for found in heads for sid, score in found)
+    return LineView(
+        counts=parse_line_counts(counts),
+        head=_records(r, ordered[:shown]),
+        oldest_arrival_ms=int(oldest[0][1]) if oldest else None,
+        waiting_since_before=int(over),
+    )
+
+
 def waiting_snapshot(r: redis.Redis, limit: int = 200) -> list[dict[str, str]]:
     """The waiting callers in OUR order (for the console and the CLI)."""
-    rows: list[tuple[float, str, str]] = []
-    for name in WAITING_SETS:
-        for sid, score in r.zrange(f"{PREFIX}q:{name}", 0, limit - 1, withscores=True):
-            rows.append((float(score), text(sid), name))
-    rows.sort()
-    rows = rows[:limit]
-    pipe = r.pipeline(transaction=False)
-    for _, sid, _ in rows:
-        pipe.hgetall(_key(sid))
-    out = []
-    for (score, sid, name), raw in zip(rows, pipe.execute(), strict=True):
-        found = _parse(sid, raw)
-        out.append(
-            {
-                "call_sid": sid,
-                "priority": found.priority if found else "",
-                "language": found.language if found else "",
-                "line": name,
-                "score": str(int(score)),
-                "arrival_ms": str(found.arrival_ms) if found else "",
-            }
-        )
-    return out
+    return [
+        {
+            "call_sid": found.call_sid,
+            "priority": found.priority,
+            "language": found.language,
+            "line": found.line,
+            "score": str(int(found.score)),
+            "arrival_ms": str(found.arrival_ms),
+        }
+        for found in head_of_line(r, limit)
+    ]
