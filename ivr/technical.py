@@ -20,14 +20,13 @@ from ivr.cache import cached
 from ivr.flow import Turn, to_plataforma
 from ivr.paging import PagedMenu, ask_page, navigate_page
 from ivr.state import CallState
-from register.events import FINAL_CALL_STATUSES
+from register.events import FINAL_CALL_STATUSES, NOT_CONNECTED
 
 ORGANO_MENU = PagedMenu("voice.organos", "organo_intro", "organo_option")
 LEGS = ("titular", "alterno")
 SUMMARY_MAX_SECONDS = 30
 WHISPER_TIMEOUT_SECONDS = 8
 ANSWERED = ("completed", "answered")
-FAILED_OUTCOMES = ("no-answer", "busy", "failed", "canceled")
 E164 = re.compile(r"^\+\d{6,15}$")
 
 
@@ -216,7 +215,7 @@ def dial_outcome(r: Redis, call_sid: str, leg: str, dial_status: str) -> str:
     if dial_status in ANSWERED:
         accepted = r.get(_accepted_key(call_sid, leg))
         return "accepted" if accepted else "not-accepted"
-    return dial_status if dial_status in FAILED_OUTCOMES else "failed"
+    return dial_status if dial_status in NOT_CONNECTED else "failed"
 
 
 def dial_result(

@@ -98,8 +98,10 @@ FAILURE_TTL = 90 * 24 * 3600  # failed jobs stay visible (flask register failed)
 SPOOL_NAME = "register-spool.jsonl"
 
 Event = dict[str, Any]
+# Twilio's outcomes of a call or a <Dial> that never connected (CallStatus, DialCallStatus).
+NOT_CONNECTED = frozenset({"busy", "failed", "no-answer", "canceled"})
 # Twilio's final CallStatus values: the call is over, whatever step it was at.
-FINAL_CALL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+FINAL_CALL_STATUSES = NOT_CONNECTED | {"completed"}
 
 
 def event_id(call_sid: str, step: str, once: object) -> str:

@@ -24,7 +24,7 @@ from ivr import state as call_state
 from ivr.hours import callback_due_date, load_hours
 from ivr.state import CallState
 from register import callbacks
-from register.events import FINAL_CALL_STATUSES
+from register.events import FINAL_CALL_STATUSES, NOT_CONNECTED
 from routing import agents, legs, transfers
 from routing import queue as line
 from routing.context import Context
@@ -587,9 +587,6 @@ def conference_join(
     return transfers.join(response, call_sid, "interprete", end_on_exit=False)
 
 
-AGENT_MISSED = ("no-answer", "busy", "failed", "canceled")
-
-
 def agent_leg_status(
     ctx: Context, call_sid: str, agent_id: int, status: str, *, now: int, leg: str = ""
 ) -> None:
@@ -602,7 +599,7 @@ def agent_leg_status(
         return
     if leg and legs.claim_agent_state(ctx.r, call_sid, leg, state):
         transfers.tell_leg(ctx, agent_id, call_sid, leg, "agente", state)
-    if status not in (*AGENT_MISSED, "completed"):
+    if status not in FINAL_CALL_STATUSES:
         return
     requeued, _ = agents.missed(ctx.r, call_sid, agent_id, now=now, settings=ctx.settings)
     if requeued:
@@ -637,9 +634,6 @@ def agent_participant_status(
         )
 
 
-INTERPRETER_MISSED = AGENT_MISSED
-
-
 def interpreter_leg_status(
     ctx: Context,
     session: Session | None,
@@ -650,7 +644,7 @@ def interpreter_leg_status(
 ) -> None:
     """Status of the REST call to an interpreter: one who did not answer is registered, and
     the next speaker of the language is dialed (routing.jobs.dial_next_interpreter)."""
-    if status not in INTERPRETER_MISSED or speaker_id is None:
+    if status not in NOT_CONNECTED or speaker_id is None:
         return
     _record_interpreter(ctx, session, call_sid, speaker_id, status)
     ctx.jobs.enqueue(

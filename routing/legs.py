@@ -18,11 +18,12 @@ from typing import Any
 
 import redis
 
+from register.events import NOT_CONNECTED
 from routing.scripts import CALLER_TTL_SECONDS, PREFIX, text
 
 # A leg's kinds and the roles the register knows them by.
 KINDS = ("red", "agente", "conectamef")
-MISSED = ("no-answer", "busy", "failed", "canceled", "not-accepted")
+MISSED = NOT_CONNECTED | {"not-accepted"}  # the whisper ended without the 1
 # Twilio's CallStatus of a leg -> the state the console and the journey name.
 STATUS_NAMES = {
     "initiated": "initiated",
@@ -213,7 +214,7 @@ def claim_state(r: redis.Redis, leg_id: str, state: str) -> bool:
     if state == "accepted":
         r.hset(_leg(leg_id), "accepted", "1")
     current = text(r.hget(_leg(leg_id), "estado") or "")
-    if current not in (*MISSED, "completed", "removed"):
+    if current not in MISSED | {"completed", "removed"}:
         r.hset(_leg(leg_id), "estado", state)
     return True
 

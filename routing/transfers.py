@@ -300,7 +300,7 @@ def complete(ctx: Context, call_sid: str, agent_id: int, *, by: str, now: int) -
     """The agent hands the caller to the Red member who accepted: the agent leaves, the caller
     comes off hold; the survey follows when they finish."""
     leg = _consulted(ctx, call_sid, agent_id)
-    if not leg.accepted or leg.estado in (*legs.MISSED, "completed", "removed"):
+    if not leg.accepted or leg.estado in legs.MISSED | {"completed", "removed"}:
         raise CallRefused(409, "El especialista aún no aceptó la llamada: espere o cancele.")
     if not line.claim_handoff(ctx.r, call_sid, "red"):
         raise CallRefused(409, "Esta llamada ya fue transferida.")
@@ -510,11 +510,11 @@ def leg_status(ctx: Context, leg_id: str, call_status: str, duration: int) -> No
         return
     if state == "completed" and not leg.accepted:
         state = "not-accepted"
-    if leg.estado == "removed" and state in (*legs.MISSED, "completed"):
+    if leg.estado == "removed" and state in legs.MISSED | {"completed"}:
         return  # canceled by the agent: its end is no news
     if not _leg_event(ctx, leg, state, duration=duration if state == "completed" else None):
         return
-    if state not in (*legs.MISSED, "completed"):
+    if state not in legs.MISSED | {"completed"}:
         return
     current = legs.end_consult(ctx.r, leg.call_sid, leg.leg_id)
     if not leg.warm and state in legs.MISSED and current:
