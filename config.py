@@ -161,7 +161,8 @@ class Config:
         # The register keeps recordings and full phone numbers this many months (Ley 29733);
         # then `flask register purge` (also run daily by the worker) drops them.
         self.REGISTER_RETENTION_MONTHS = env_int("REGISTER_RETENTION_MONTHS", 24)
-        self.RQ_DEFAULT_QUEUE = "default"
+        self.RQ_DEFAULT_QUEUE = "default"  # the routing's jobs (the Procfile's `routing` worker)
+        self.RQ_MAIL_QUEUE = "mail"  # every e-mail: a slow SMTP server never holds up routing
         # Staff sign-in (admin/): cookies, the rate limit of the sign-in form, passwords.
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"

@@ -46,7 +46,7 @@ def _scheduler() -> str:
     """A scheduler holds the lock of each of the worker's queues (rq's ``Queue.scheduler_pid``;
     a killed worker's lock lives 61 s, then a live worker takes it over within 10 s)."""
     config = current_app.config
-    names = (config["RQ_REGISTER_QUEUE"], config["RQ_DEFAULT_QUEUE"])
+    names = (config["RQ_REGISTER_QUEUE"], config["RQ_DEFAULT_QUEUE"], config["RQ_MAIL_QUEUE"])
     missing = [name for name in names if redis_store.queue(name).scheduler_pid is None]
     if not missing:
         return "ok"

@@ -62,6 +62,7 @@ class LineCollector:
         for name in (
             current_app.config["RQ_REGISTER_QUEUE"],
             current_app.config["RQ_DEFAULT_QUEUE"],
+            current_app.config["RQ_MAIL_QUEUE"],
         ):
             failed.add_metric([name], FailedJobRegistry(name, connection=r).count)
         yield failed

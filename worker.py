@@ -35,7 +35,9 @@ from extensions import call_context, check_redis_persistence, redis_store
 from register.maintenance import run_maintenance_once, start_maintenance_thread
 
 log = logging.getLogger("worker")
-QUEUES = ("register", "default")
+# Priority order: an e-mail waits at most one drain job (which hands over every 60 s on a busy
+# line), the register's drain, then the routing's jobs (which the `routing` worker runs too).
+QUEUES = ("mail", "register", "default")
 
 
 job_log_filter = call_context  # the running job's id and CallSid on every log line

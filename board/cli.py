@@ -25,7 +25,7 @@ def publish_command(once: bool) -> None:
     BOARD_REFRESH_MS), hasta recibir SIGTERM o SIGINT."""
     settings = BoardSettings.from_config(current_app.config)
     r = redis_store.client
-    jobs = redis_store.queue(current_app.config.get("RQ_DEFAULT_QUEUE", "default"))
+    jobs = redis_store.queue(current_app.config.get("RQ_MAIL_QUEUE", "mail"))
 
     def step() -> object:
         try:

@@ -1,4 +1,4 @@
-"""rq jobs of the board (queue "default"): an alert's e-mail."""
+"""rq jobs of the board (queue "mail"): an alert's e-mail."""
 
 from __future__ import annotations
 

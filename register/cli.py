@@ -37,6 +37,7 @@ def _failed_registries() -> list[FailedJobRegistry]:
         for name in (
             current_app.config["RQ_REGISTER_QUEUE"],
             current_app.config.get("RQ_DEFAULT_QUEUE", "default"),
+            current_app.config.get("RQ_MAIL_QUEUE", "mail"),
         )
     ]
 
@@ -50,15 +51,6 @@ def _failed_jobs() -> Iterator[tuple[str, Job, str]]:
                 last = (job.exc_info or "").strip().splitlines()
                 yield registry.name, job, last[-1] if last else ""
 
-
-# The jobs that send e-mail (mailer.py), listed by `flask report mail-failed`.
-MAIL_JOBS = frozenset(
-    {
-        "register.jobs.send_report",
-        "register.jobs.mail_red_missed",
-        "routing.jobs.notify_visits_module",
-    }
-)
 
 SIMULATED = click.option(
     "--incluir-simuladas",
@@ -131,7 +123,7 @@ REQUESTED_BY = click.option(
 
 
 def _mail_queue() -> Any:
-    return redis_store.queue(current_app.config.get("RQ_DEFAULT_QUEUE", "default"))
+    return redis_store.queue(current_app.config.get("RQ_MAIL_QUEUE", "mail"))
 
 
 def init_app(app: Flask) -> None:
@@ -323,8 +315,9 @@ def init_app(app: Flask) -> None:
                 f"envío {s.id}\t{s.kind} {s.period}\t{s.organo or '-'}\t{s.recipient}\t"
                 f"{s.attempts} intentos\t{s.last_error or ''}"
             )
-        for _queue, job, error in _failed_jobs():
-            if job.func_name in MAIL_JOBS and job.meta.get("sending_id") not in listed:
+        mail = _mail_queue().name  # every job that sends e-mail is on it
+        for queue_name, job, error in _failed_jobs():
+            if queue_name == mail and job.meta.get("sending_id") not in listed:
                 total += 1
                 click.echo(
                     f"trabajo {job.id}\t{job.func_name}\t{job.meta.get('call_sid', '-')}\t"

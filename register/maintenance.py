@@ -62,7 +62,7 @@ def send_due_reports(app: Flask, session: Session) -> None:
     try:
         schedule_due(
             session,
-            redis_store.queue(app.config.get("RQ_DEFAULT_QUEUE", "default")),
+            redis_store.queue(app.config.get("RQ_MAIL_QUEUE", "mail")),
             lima_now().date(),
             app.config.get("REPORT_QUARTERLY_TO") or (),
         )

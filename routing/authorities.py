@@ -231,7 +231,7 @@ def presencial(
         job_timeout=30,
         meta={"call_sid": call_sid},
     )
-    ctx.jobs.enqueue(
+    ctx.mail.enqueue(
         "routing.jobs.notify_visits_module",
         call_sid,
         by,

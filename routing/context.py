@@ -33,7 +33,8 @@ class Context:
     r: redis.Redis
     settings: RoutingSettings
     links: Links  # links(endpoint, **values) -> absolute URL Twilio can call
-    jobs: Queue
+    jobs: Queue  # the routing's jobs
+    mail: Queue  # jobs that send e-mail
     sink: Sink
     speak: Speak  # speak(target, prompt_id, language="es", **fields): a catalogue prompt
     journal: Journal = field(default_factory=Journal)
@@ -79,6 +80,7 @@ def from_app(journal: Journal | None = None, *, catalogue: bool = True) -> Conte
         settings=RoutingSettings.from_config(config),
         links=external_links(config["PUBLIC_BASE_URL"] or "", current_app.url_map),
         jobs=redis_store.queue(config.get("RQ_DEFAULT_QUEUE", "default")),
+        mail=redis_store.queue(config.get("RQ_MAIL_QUEUE", "mail")),
         sink=sink_of(current_app),
         speak=speaker(db.session() if catalogue else None, voice),
         journal=journal if journal is not None else Journal(),

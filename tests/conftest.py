@@ -124,11 +124,11 @@ def fake_twilio(app: Flask) -> Iterator[FakeTwilio]:
 
 @pytest.fixture
 def work(app: Flask) -> Callable[..., None]:
-    """Run the register and default queues in-process until empty (rq SimpleWorker, burst)."""
+    """Run the worker's queues in-process until empty (rq SimpleWorker, burst)."""
 
     def run(max_jobs: int | None = None) -> None:
         worker = SimpleWorker(
-            [redis_store.queue("register"), redis_store.queue("default")],
+            [redis_store.queue(name) for name in ("mail", "register", "default")],
             connection=redis_store.client,
         )
         worker.work(burst=True, max_jobs=max_jobs)

@@ -62,9 +62,9 @@ def test_health_is_503_without_rqs_scheduler_for_the_workers_queues(
     response = client.get("/health")
     assert response.status_code == 503
     assert report(response)["scheduler"] == (
-        "error: no rq scheduler runs for the queue(s) register, default"
+        "error: no rq scheduler runs for the queue(s) register, default, mail"
     )
-    scheduler = RQScheduler(["register", "default"], connection=redis_store.client)
+    scheduler = RQScheduler(["register", "default", "mail"], connection=redis_store.client)
     scheduler.acquire_locks()
     scheduler.register_birth()
     try:

@@ -258,7 +258,7 @@ def _mail_red_members(step: Step) -> None:
     for event in step.journal.events:
         if event["step"] == "red_missed" and event["choice"] and not event.get("simulated"):
             data = {**event["data"], "at": event["at"]}
-            from_app(journal=step.journal).jobs.enqueue(
+            from_app(journal=step.journal).mail.enqueue(
                 "register.jobs.mail_red_missed",
                 event["call_sid"],
                 event["choice"],

@@ -62,7 +62,7 @@ def publishing(app: Flask, live: LiveThread) -> Iterator[None]:
     def step() -> object:
         with app.app_context():
             try:
-                jobs = redis_store.queue("default")
+                jobs = redis_store.queue("mail")
                 return publisher.publish_once(
                     db.session(), redis_store.client, settings, jobs, now_ms=line.now_ms()
                 )

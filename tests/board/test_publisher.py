@@ -49,7 +49,7 @@ def test_a_queued_caller_is_published_on_the_board_topic_and_kept_for_the_page(
     pubsub = _board_messages(redis_client)
     caller_state(sid(1))
     queue_caller(twilio, sid(1))
-    jobs = redis_store.queue("default")
+    jobs = redis_store.queue("mail")
 
     board = publisher.publish_once(
         session, redis_client, BoardSettings(), jobs, now_ms=line.now_ms()
@@ -115,7 +115,7 @@ def test_an_alert_is_mailed_once_a_day_however_often_the_board_is_published(
     settings = BoardSettings(alert_to=("supervision@mef.gob.pe",))
     now = line.now_ms()
     line.enqueue(redis_client, sid(1), language="es", priority="normal", now=now, settings=R)
-    jobs = redis_store.queue("default")
+    jobs = redis_store.queue("mail")
     for _ in range(3):
         publisher.publish_once(session, redis_client, settings, jobs, now_ms=now)
     work()
@@ -135,7 +135,7 @@ def test_no_mail_without_an_alert_address(
     line.enqueue(
         redis_client, sid(1), language="es", priority="normal", now=line.now_ms(), settings=R
     )
-    jobs = redis_store.queue("default")
+    jobs = redis_store.queue("mail")
     board = publisher.publish_once(
         session, redis_client, BoardSettings(), jobs, now_ms=line.now_ms()
     )

@@ -223,12 +223,27 @@ def test_a_sending_that_fails_is_retried_by_rq_and_listed(
     # rq's retry, once the password is right, sends it (the scheduled retry's time is
     # brought forward: rq's scheduler would move it to the queue in 10 s).
     app.config.update(mail.config())
-    assert job.get_status() == "scheduled"
-    redis_store.queue("default").enqueue_job(job)
+    assert job.get_status() == "scheduled" and job.origin == "mail"
+    redis_store.queue("mail").enqueue_job(job)
     work()
     assert [r.envelope_to for r in mail.received] == [["ogsu@mef.gob.pe"]]
     session.refresh(sending)
     assert sending.status == "enviado" and sending.attempts == 2
+
+
+def test_mail_failed_lists_every_failed_job_of_the_mail_queue_and_nothing_else(
+    app: Flask, runner: FlaskCliRunner, mail: SmtpServer, work: Callable[..., None]
+) -> None:
+    app.config["SMTP_PASSWORD"] = "no-es-la-clave"
+    alert = redis_store.queue("mail").enqueue(
+        "board.jobs.mail_alert", "2026-12-03", "espera", "Espera mayor a 5 min", ["sup@mef.gob.pe"]
+    )
+    other = redis_store.queue("default").enqueue("routing.jobs.no_such_job")
+    work()
+    assert alert.get_status(refresh=True) == "failed" and other.get_status(refresh=True) == "failed"
+    listed = runner.invoke(args=["report", "mail-failed"]).output
+    assert f"trabajo {alert.id}\tboard.jobs.mail_alert" in listed
+    assert other.id not in listed and "1 correo fallido" in listed
 
 
 @pytest.mark.parametrize(

@@ -661,6 +661,13 @@ def test_a_technical_call_both_red_members_miss_is_mailed_to_them_by_the_worker(
     assert smtp_server.received == []  # never from the webhook
     [missed] = journey.of("red_missed")
     assert missed["choice"] == "DGPP" and missed["data"]["summary_url"] == recording
+    # on the mail queue: a slow SMTP server never holds up the routing worker's queue
+    assert [job.func_name for job in redis_store.queue("mail").jobs] == [
+        "register.jobs.mail_red_missed"
+    ]
+    assert "register.jobs.mail_red_missed" not in {
+        job.func_name for job in redis_store.queue("default").jobs
+    }
     work()
     [mail] = smtp_server.received
     assert mail.envelope_to == ["titular.dgpp@mef.gob.pe", "alterno.dgpp@mef.gob.pe"]
