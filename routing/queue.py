@@ -339,10 +339,19 @@ def head_of_line(r: redis.Redis, limit: int) -> list[WaitingCaller]:
     """The first ``limit`` waiting callers, in the order they will be served (two round trips:
     the heads of the waiting sets, then their records)."""
     pipe = r.pipeline(transaction=False)
+    _ask_heads(pipe, limit)
+    return _records(r, _in_order(pipe.execute())[:limit])
+
+
+def _ask_heads(pipe: redis.client.Pipeline, limit: int) -> None:
+    """The first ``limit`` callers of each waiting set, with their scores (see _in_order)."""
     for name in WAITING_SETS:
         pipe.zrange(f"{PREFIX}q:{name}", 0, limit - 1, withscores=True)
-    ordered = sorted((float(score), text(sid)) for found in pipe.execute() for sid, score in found)
-    return _records(r, ordered[:limit])
+
+
+def _in_order(heads: list[Any]) -> list[tuple[float, str]]:
+    """The waiting sets' heads merged: (score, CallSid), first served first."""
+    return sorted((float(score), text(sid)) for found in heads for sid, score in found)
 
 
 def _records(r: redis.Redis, ordered: list[tuple[float, str]]) -> list[WaitingCaller]:
@@ -370,15 +379,13 @@ def line_view(r: redis.Redis, shown: int, *, arrived_before_ms: int) -> LineView
     many arrived before ``arrived_before_ms`` (past the alert's limit), in two round trips."""
     pipe = r.pipeline(transaction=False)
     scripts(r).line_counts(client=pipe)
-    for name in WAITING_SETS:
-        pipe.zrange(f"{PREFIX}q:{name}", 0, shown - 1, withscores=True)
+    _ask_heads(pipe, shown)
     pipe.zrange(f"{PREFIX}w", 0, 0, withscores=True)
     pipe.zcount(f"{PREFIX}w", "-inf", arrived_before_ms)
     counts, *heads, oldest, over = pipe.execute()
-    ordered = sorted((float(score), text(sid)) for found in heads for sid, score in found)
     return LineView(
         counts=parse_line_counts(counts),
-        head=_records(r, ordered[:shown]),
+        head=_records(r, _in_order(heads)[:shown]),
         oldest_arrival_ms=int(oldest[0][1]) if oldest else None,
         waiting_since_before=int(over),
     )
