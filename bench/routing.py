@@ -29,7 +29,7 @@ from collections.abc import Iterator
 
 import redis
 
-from extensions import ensure_embedded_redis
+from bench.common import embedded_redis
 from routing import agents, dispatch
 from routing import queue as line
 from routing.scripts import ANSWERED, ENDED, ENQUEUE, MATCH, PREFIX, scripts
@@ -53,13 +53,8 @@ def bench_redis() -> Iterator[redis.Redis]:
         finally:
             clean(r)
         return
-    with tempfile.TemporaryDirectory(prefix="bench-routing-") as tmp:
-        r = redis.Redis.from_url(ensure_embedded_redis(tmp))
-        try:
-            yield r
-        finally:
-            with contextlib.suppress(redis.RedisError):
-                r.shutdown(nosave=True)
+    with tempfile.TemporaryDirectory(prefix="bench-routing-") as tmp, embedded_redis(tmp) as url:
+        yield redis.Redis.from_url(url)
 
 
 def clean(r: redis.Redis) -> None:
@@ -119,11 +114,8 @@ def run_ops(
     calls (pipelined) and their wrap-up ends; with ``raw``, a block of as many raw ops runs
     after each of ours (interleaved, so both see the same load). Returns (timed seconds,
     per-dispatch seconds, matches)."""
-    sha = {
-        name: str(r.script_load(source))
-        for name, source in (("enqueue", ENQUEUE), ("answered", ANSWERED), ("ended", ENDED))
-    }
-    sha["match"] = str(r.script_load(MATCH))
+    sources = {"enqueue": ENQUEUE, "answered": ANSWERED, "ended": ENDED, "match": MATCH}
+    sha = {name: str(r.script_load(source)) for name, source in sources.items()}
     lw = SETTINGS.language_wait_seconds * 1000
     per_dispatch: list[float] = []
     matched = 0
