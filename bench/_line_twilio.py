@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import time
 import xml.etree.ElementTree as ET
 from collections import defaultdict
@@ -35,10 +36,12 @@ from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import aiohttp
+import requests
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
 from bench.common import ACCOUNT, call_fields
+from tests.twilio_fake import FakeTwilio, SpecViolation, twilio_openapi
 
 QUEUE_SID = "QU" + "b" * 32
 STATUS_PATH = "/voice/status"  # the number's status callback
@@ -54,8 +57,6 @@ _fake: Any = None
 def _start_fake(account_sid: str, auth_token: str) -> None:
     """In the validating process: the tests' fake, with Twilio's description parsed once."""
     global _fake
-    from tests.twilio_fake import FakeTwilio, twilio_openapi
-
     twilio_openapi()
     _fake = FakeTwilio(account_sid=account_sid, auth_token=auth_token)
 
@@ -65,12 +66,6 @@ def _answer(
 ) -> tuple[int, bytes, str, dict[str, str]]:
     """Validate one request with the fake and answer it (``fail``: the operation answers 404,
     the call is not there). Returns (status, body, operation, the answer's own sid or "")."""
-    import json
-
-    import requests
-
-    from tests.twilio_fake import SpecViolation
-
     if fail:
         _fake.fail_next(fail, 404)
     prepared = requests.Request(

@@ -51,6 +51,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -63,10 +64,16 @@ import psutil
 import psycopg
 import redis
 from aiosmtpd.controller import Controller
+from honcho.environ import parse_procfile
 
+from app import create_app
 from bench._line_twilio import Interrupted, Leg, Party, RestEdge, Traffic, Voice, Webhooks
 from bench.common import ACCOUNT, HOST, ROOT, free_port, percentile
+from directory.registry import add_agent
+from extensions import db
 from faults.servers import RedisServer, own_database, wait_for_port
+from ivr.hours import close_day
+from routing.api import agent_token
 
 TOKEN = "bench-line-auth-token"
 SECRET = "bench-line-secret-key"
@@ -752,8 +759,6 @@ class Service:
             "ROUTING_WAIT_LIMIT_SECONDS": str(max(60, round(900 * time_factor))),
             "ROUTING_LANGUAGE_WAIT_SECONDS": str(max(10, round(120 * time_factor))),
         }
-        from honcho.environ import parse_procfile
-
         procfile = parse_procfile((ROOT / "Procfile").read_text())
         for name, command in procfile.processes.items():
             command = command.replace("0.0.0.0", HOST)  # loopback only
@@ -784,12 +789,6 @@ class Service:
         saved = dict(os.environ)
         os.environ.update(env)
         try:
-            from app import create_app
-            from directory.registry import add_agent
-            from extensions import db
-            from ivr.hours import close_day
-            from routing.api import agent_token
-
             app = create_app()
             with app.app_context():
                 session = db.session()
@@ -817,8 +816,6 @@ class Service:
             os.environ.update(saved)
 
     def _wait_ready(self) -> None:
-        import urllib.request
-
         deadline = time.monotonic() + 90
         last = ""
         while time.monotonic() < deadline:
