@@ -252,9 +252,7 @@ def prepare_agents(database_url: str, redis_url: str, instance: str, count: int)
 def signed_in(port: int, username: str) -> requests.Session:
     http = requests.Session()
     page = http.get(f"http://{HOST}:{port}/admin/login", timeout=10).text
-    found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
-        r'name="csrf_token" value="([^"]+)"', page
-    )
+    found = re.search(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"', page)
     data = {"username": username, "password": "clave de la prueba"}
     if found:
         data["csrf_token"] = found.group(1)

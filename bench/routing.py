@@ -94,11 +94,10 @@ def staff(r: redis.Redis, now: int) -> deque[tuple[str, int]]:
     for a in range(1, AGENTS + 1):
         langs = ["qu"] if a % 10 == 0 else ["ay"] if a % 10 == 1 else []
         agents.set_state(r, a, "available", languages=langs, now=now + a, settings=SETTINGS)
-    ringing = deque(
+    return deque(
         (m.call_sid, m.agent_id)
         for m in dispatch.match(r, now=now + AGENTS + 1, settings=SETTINGS, max_pairs=AGENTS)
     )
-    return ringing
 
 
 def run_ops(

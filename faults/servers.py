@@ -1,6 +1,7 @@
 """The servers the fault suite owns: its own redis-server (killed, frozen, started again), its
 own PostgreSQL database on the machine's server (created, then dropped), and a loopback proxy
-in front of PostgreSQL that can refuse connections or accept them and never answer."""
+in front of PostgreSQL that can refuse connections or accept them and never answer. bench.line
+runs its Redis and its database with the same two."""
 
 from __future__ import annotations
 
