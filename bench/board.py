@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.common import embedded_redis  # noqa: E402
+from bench.common import caller_kind, embedded_redis  # noqa: E402
 from board.data import NEED_KEY, snapshot  # noqa: E402
 from board.settings import BoardSettings  # noqa: E402
 from clock import LIMA  # noqa: E402
@@ -117,8 +117,7 @@ def fill_line(r: redis.Redis, session: Session, now: int) -> None:
         agents.set_state(r, agent_id, target, languages=langs, now=now - n * 1000, settings=R)
     for n in range(WAITING):
         sid = f"CA{n:032x}"
-        priority = "preferential" if n % 10 == 0 else "authority" if n % 10 == 1 else "normal"
-        language = "qu" if n % 20 == 3 else "ay" if n % 33 == 5 else "es"
+        priority, language = caller_kind(n)
         line.enqueue(
             r, sid, language=language, priority=priority, now=now - (WAITING - n) * 100, settings=R
         )

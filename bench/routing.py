@@ -29,7 +29,7 @@ from collections.abc import Iterator
 
 import redis
 
-from bench.common import embedded_redis
+from bench.common import caller_kind, embedded_redis
 from routing import agents, dispatch
 from routing import queue as line
 from routing.scripts import ANSWERED, ENDED, ENQUEUE, MATCH, PREFIX, scripts
@@ -68,18 +68,11 @@ def caller(n: int) -> str:
     return f"CA{n:032x}"
 
 
-def kind(n: int) -> tuple[str, str]:
-    """A realistic mix: 10 % preferential, 10 % authorities; 5 % quechua, 3 % aymara."""
-    priority = "preferential" if n % 10 == 0 else "authority" if n % 10 == 1 else "normal"
-    language = "qu" if n % 20 == 3 else "ay" if n % 33 == 5 else "es"
-    return priority, language
-
-
 def fill(r: redis.Redis, first: int, count: int, now: int) -> None:
     s = scripts(r)
     pipe = r.pipeline(transaction=False)
     for n in range(first, first + count):
-        priority, language = kind(n)
+        priority, language = caller_kind(n)
         s.enqueue(
             args=[caller(n), language, priority, now + n, SETTINGS.class_offset_ms(priority), 3600],
             client=pipe,
@@ -134,7 +127,7 @@ def run_ops(
         start = time.perf_counter()
         for i in range(done, done + block):
             t += 1
-            priority, language = kind(next_caller + i)
+            priority, language = caller_kind(next_caller + i)
             offset = SETTINGS.class_offset_ms(priority)
             r.evalsha(
                 sha["enqueue"], 0, caller(next_caller + i), language, priority, t, offset, 3600
