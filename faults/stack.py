@@ -49,10 +49,9 @@ class Stack:
             "PROMETHEUS_MULTIPROC_DIR": str(tmp / "metrics"),
             "HEALTH_WORKER_REQUIRED": "true",
         }
-        logs = tmp / "logs"
-        self.web = Process("web", self.env, logs)
-        self.worker = Process("worker", self.env, logs)
-        self.sweep = Process("sweep", self.env, logs)
+        self.web = Process("web", self.env, self.logs)
+        self.worker = Process("worker", self.env, self.logs)
+        self.sweep = Process("sweep", self.env, self.logs)
 
     @property
     def logs(self) -> Path:
