@@ -25,20 +25,24 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import time
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import aiohttp
+import requests
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
-ACCOUNT = "AC" + "0" * 32
+from bench.common import ACCOUNT, call_fields
+from tests.twilio_fake import FakeTwilio, SpecViolation, twilio_openapi
+
 QUEUE_SID = "QU" + "b" * 32
 STATUS_PATH = "/voice/status"  # the number's status callback
 SPEECH_CHARS_PER_SECOND = 15.0
@@ -53,8 +57,6 @@ _fake: Any = None
 def _start_fake(account_sid: str, auth_token: str) -> None:
     """In the validating process: the tests' fake, with Twilio's description parsed once."""
     global _fake
-    from tests.twilio_fake import FakeTwilio, twilio_openapi
-
     twilio_openapi()
     _fake = FakeTwilio(account_sid=account_sid, auth_token=auth_token)
 
@@ -64,12 +66,6 @@ def _answer(
 ) -> tuple[int, bytes, str, dict[str, str]]:
     """Validate one request with the fake and answer it (``fail``: the operation answers 404,
     the call is not there). Returns (status, body, operation, the answer's own sid or "")."""
-    import json
-
-    import requests
-
-    from tests.twilio_fake import SpecViolation
-
     if fail:
         _fake.fail_next(fail, 404)
     prepared = requests.Request(
@@ -204,33 +200,33 @@ class Webhooks:
 # --- Who is on a leg ---------------------------------------------------------------------------
 
 
-class Party(Protocol):
-    """Whoever is on a call leg: what they key, how long they talk, when they hang up."""
+class Party:
+    """Whoever is on a call leg: what they key, how long they talk, when they hang up. By
+    default a party skips a <Record>, answers at once, says nothing once bridged and does
+    nothing when queued or when the leg ends."""
 
     def key(self, leg: Leg, gather: ET.Element) -> tuple[str | None, float]:
         """The key(s) pressed at this <Gather> (None: nothing) and the seconds before."""
-        ...
+        raise NotImplementedError
 
     def record(self, leg: Leg) -> float | None:
         """Seconds spoken into a <Record> (None: skipped with #)."""
-        ...
+        return None
 
     def answers(self, leg: Leg) -> tuple[str, float]:
         """Being dialed: ``answer``, ``no-answer``, ``busy`` or ``failed``, after ring seconds."""
-        ...
+        return "answer", 0.0
 
     async def talk(self, voice: Voice, caller: Leg, callee: Leg) -> float:
         """The conversation, once bridged (``callee`` is this party's leg); returns its seconds.
         Runs on the caller's leg: ``voice.pause(caller, ...)``."""
-        ...
+        return 0.0
 
     def queued(self, voice: Voice, leg: Leg) -> None:
         """The leg entered Twilio's queue (a caller: patience starts)."""
-        ...
 
     def ended(self, voice: Voice, leg: Leg) -> None:
         """The leg is over."""
-        ...
 
 
 class Interrupted(Exception):
@@ -262,20 +258,12 @@ class Leg:
     hangup_at: float = 0.0  # wall time of the status callback
 
     def params(self, **extra: str) -> dict[str, str]:
-        fields = {
-            "CallSid": self.sid,
-            "AccountSid": ACCOUNT,
-            "From": self.from_number,
-            "To": self.to_number,
-            "CallStatus": "in-progress",
-            "Direction": self.direction,
-            "ApiVersion": "2010-04-01",
-            **self.extra,
-        }
+        fields = call_fields(
+            self.sid, self.from_number, To=self.to_number, Direction=self.direction, **self.extra
+        )
         if self.parent:
             fields["ParentCallSid"] = self.parent
-        fields.update(extra)
-        return fields
+        return fields | extra
 
     def interrupt(self, kind: str, url: str = "") -> bool:
         if self.closing or not self.up:
@@ -293,7 +281,6 @@ class Room:
     name: str
     legs: set[str] = field(default_factory=set)
     over: asyncio.Event = field(default_factory=asyncio.Event)
-    started: bool = False
 
 
 Step = tuple[str, dict[str, str]] | None
@@ -673,8 +660,6 @@ class Voice:
         room.legs.add(leg.sid)
         leg.room = room
         ends_it = noun.get("endConferenceOnExit") == "true"
-        if noun.get("startConferenceOnEnter", "true") == "true":
-            room.started = True
         started = time.monotonic()
         talk = leg.party.talk if leg.direction == "outbound-api" else None
         if talk is not None and not room.over.is_set():

@@ -37,11 +37,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.common import caller_kind, embedded_redis  # noqa: E402
 from board.data import NEED_KEY, snapshot  # noqa: E402
 from board.settings import BoardSettings  # noqa: E402
 from clock import LIMA  # noqa: E402
 from directory.models import Agent  # noqa: E402
-from extensions import Base, ensure_embedded_redis, make_engine  # noqa: E402
+from extensions import Base, make_engine  # noqa: E402
 from ivr import state as call_state  # noqa: E402
 from register.models import RegisterCall  # noqa: E402
 from routing import agents  # noqa: E402
@@ -91,14 +92,13 @@ def database(tmp: str, name: str) -> Iterator[Engine]:
 @contextlib.contextmanager
 def servers() -> Iterator[tuple[redis.Redis, Engine, Engine]]:
     """A fresh Redis; two databases (without and with the month's other rows)."""
-    with tempfile.TemporaryDirectory(prefix="bench-board-") as tmp:
-        r = redis.Redis.from_url(ensure_embedded_redis(tmp))
-        try:
-            with database(tmp, "empty") as empty, database(tmp, "month") as month:
-                yield r, empty, month
-        finally:
-            with contextlib.suppress(redis.RedisError):
-                r.shutdown(nosave=True)
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-board-") as tmp,
+        embedded_redis(tmp) as url,
+        database(tmp, "empty") as empty,
+        database(tmp, "month") as month,
+    ):
+        yield redis.Redis.from_url(url), empty, month
 
 
 def fill_line(r: redis.Redis, session: Session, now: int) -> None:
@@ -117,8 +117,7 @@ def fill_line(r: redis.Redis, session: Session, now: int) -> None:
         agents.set_state(r, agent_id, target, languages=langs, now=now - n * 1000, settings=R)
     for n in range(WAITING):
         sid = f"CA{n:032x}"
-        priority = "preferential" if n % 10 == 0 else "authority" if n % 10 == 1 else "normal"
-        language = "qu" if n % 20 == 3 else "ay" if n % 33 == 5 else "es"
+        priority, language = caller_kind(n)
         line.enqueue(
             r, sid, language=language, priority=priority, now=now - (WAITING - n) * 100, settings=R
         )

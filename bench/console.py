@@ -45,7 +45,20 @@ import requests
 from rq import Queue
 
 import livebus
-from bench.webhooks import HOST, ROOT, free_port, gunicorn, prepare_database, stop
+from admin.models import User
+from bench.common import (
+    HOST,
+    ROOT,
+    dev_app,
+    embedded_redis,
+    free_port,
+    gunicorn,
+    percentile,
+    prepare_database,
+    stop,
+)
+from directory.models import Agent
+from extensions import db
 from live.sse_client import events
 from routing import agents, dispatch
 from routing import queue as line
@@ -56,11 +69,6 @@ TARGET_EVENT_P99_MS = 1000.0
 TARGET_PAGE_P99_MS = 50.0
 PAUSE_S = 0.004  # between two engine steps: ~1,000 state events a second, 200 agents
 SETTINGS = RoutingSettings(wrap_up_seconds=5)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 # --- 1. Live events -------------------------------------------------------------------------
@@ -225,19 +233,8 @@ async def _raw(redis_url: str, r: redis.Redis, agent_ids: list[int], rounds: int
 
 def prepare_agents(database_url: str, redis_url: str, instance: str, count: int) -> list[str]:
     """Agents on the softphone, each with a signed-in-able user; returns the user names."""
-    from admin.models import User
-    from app import create_app
-    from config import DevelopmentConfig
-    from directory.models import Agent
-    from extensions import db
-
-    config = DevelopmentConfig()
-    config.DATABASE_URL = database_url
-    config.REDIS_URL = redis_url
-    config.INSTANCE_DIR = instance
-    app = create_app(config)
     names = []
-    with app.app_context():
+    with dev_app(database_url, redis_url, instance).app_context():
         session = db.session()
         for n in range(count):
             agent = Agent(nombre=f"Agente {n}", canal="client", destino=f"bench_{n}", activo=True)
@@ -255,9 +252,7 @@ def prepare_agents(database_url: str, redis_url: str, instance: str, count: int)
 def signed_in(port: int, username: str) -> requests.Session:
     http = requests.Session()
     page = http.get(f"http://{HOST}:{port}/admin/login", timeout=10).text
-    found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
-        r'name="csrf_token" value="([^"]+)"', page
-    )
+    found = re.search(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"', page)
     data = {"username": username, "password": "clave de la prueba"}
     if found:
         data["csrf_token"] = found.group(1)
@@ -307,74 +302,70 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=3)
     args = parser.parse_args(argv)
 
-    from extensions import ensure_embedded_redis
-
     agent_ids = list(range(1, args.agents + 1))
     ours: list[float] = []
     raw: list[float] = []
-    with tempfile.TemporaryDirectory(prefix="bench-console-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-console-") as tmp,
+        embedded_redis(str(Path(tmp) / "instance")) as redis_url,
+    ):
         instance = str(Path(tmp) / "instance")
-        redis_url = ensure_embedded_redis(instance)
         r = redis.Redis.from_url(redis_url)
-        try:
-            fill_the_line(r, args.callers)
-            print(
-                f"{args.agents} consoles on the live process, {line.waiting_count(r)} callers "
-                f"waiting; {args.rounds} alternating rounds raw Redis / ours"
-            )
-            live_port = free_port()
-            with live_process(redis_url, live_port):
-                base = f"http://{HOST}:{live_port}/live"
-                for n in range(args.rounds):
-                    b = asyncio.run(_raw(redis_url, r, agent_ids, 1))
-                    o = asyncio.run(_ours(base, r, agent_ids, 1))
-                    raw += b
-                    ours += o
-                    print(
-                        f"round {n + 1}: raw {len(b)} events p99 {percentile(b, 0.99):.1f} ms, "
-                        f"ours {len(o)} events p99 {percentile(o, 0.99):.1f} ms "
-                        f"(waiting still {line.waiting_count(r)})"
-                    )
+        fill_the_line(r, args.callers)
+        print(
+            f"{args.agents} consoles on the live process, {line.waiting_count(r)} callers "
+            f"waiting; {args.rounds} alternating rounds raw Redis / ours"
+        )
+        live_port = free_port()
+        with live_process(redis_url, live_port):
+            base = f"http://{HOST}:{live_port}/live"
+            for n in range(args.rounds):
+                b = asyncio.run(_raw(redis_url, r, agent_ids, 1))
+                o = asyncio.run(_ours(base, r, agent_ids, 1))
+                raw += b
+                ours += o
+                print(
+                    f"round {n + 1}: raw {len(b)} events p99 {percentile(b, 0.99):.1f} ms, "
+                    f"ours {len(o)} events p99 {percentile(o, 0.99):.1f} ms "
+                    f"(waiting still {line.waiting_count(r)})"
+                )
 
-            database_url = f"sqlite:///{tmp}/bench.db"
-            prepare_database(database_url, redis_url, instance)
-            names = prepare_agents(database_url, redis_url, instance, args.concurrency)
-            port, bare_port = free_port(), free_port()
-            env = os.environ | {
-                "RED_ENV": "development",
-                "DATABASE_URL": database_url,
-                "REDIS_URL": redis_url,
-                "SECRET_KEY": SECRET,
-                "PUBLIC_BASE_URL": f"http://{HOST}:{port}",
-                "RATELIMIT_ENABLED": "false",
-                "TWILIO_API_KEY_SID": "SK" + "0" * 32,
-                "TWILIO_API_KEY_SECRET": "bench-api-key-secret-of-32-bytes!",
-                "TWILIO_TWIML_APP_SID": "AP" + "0" * 32,
-                "INSTANCE_DIR": instance,
-            }
-            server = ("sync", args.workers, 1)
-            with (
-                gunicorn("bench.bare_app:app", bare_port, env, *server),
-                gunicorn("app:create_app()", port, env, *server),
-            ):
-                sessions = [signed_in(port, name) for name in names]
-                bare_sessions = [requests.Session() for _ in names]
-                bare_url = f"http://{HOST}:{bare_port}/bare"
-                timed_gets(bare_sessions, bare_url, 50)  # warm-up
-                timed_gets(sessions, f"http://{HOST}:{port}/agente", 50)
-                pages: dict[str, list[float]] = {"bare": [], "/agente": [], "/agente/token": []}
-                failed = 0
-                for _ in range(args.rounds):
-                    got, _e = timed_gets(bare_sessions, bare_url, args.requests // args.rounds)
-                    pages["bare"] += got
-                    for path in ("/agente", "/agente/token"):
-                        url = f"http://{HOST}:{port}{path}"
-                        got, errors = timed_gets(sessions, url, args.requests // args.rounds)
-                        pages[path] += got
-                        failed += errors
-        finally:
-            with contextlib.suppress(redis.RedisError):
-                r.shutdown(nosave=True)
+        database_url = f"sqlite:///{tmp}/bench.db"
+        prepare_database(database_url, redis_url, instance, actor="bench")
+        names = prepare_agents(database_url, redis_url, instance, args.concurrency)
+        port, bare_port = free_port(), free_port()
+        env = os.environ | {
+            "RED_ENV": "development",
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "SECRET_KEY": SECRET,
+            "PUBLIC_BASE_URL": f"http://{HOST}:{port}",
+            "RATELIMIT_ENABLED": "false",
+            "TWILIO_API_KEY_SID": "SK" + "0" * 32,
+            "TWILIO_API_KEY_SECRET": "bench-api-key-secret-of-32-bytes!",
+            "TWILIO_TWIML_APP_SID": "AP" + "0" * 32,
+            "INSTANCE_DIR": instance,
+        }
+        server = ("sync", args.workers, 1)
+        with (
+            gunicorn("bench.bare_app:app", bare_port, env, *server),
+            gunicorn("app:create_app()", port, env, *server),
+        ):
+            sessions = [signed_in(port, name) for name in names]
+            bare_sessions = [requests.Session() for _ in names]
+            bare_url = f"http://{HOST}:{bare_port}/bare"
+            timed_gets(bare_sessions, bare_url, 50)  # warm-up
+            timed_gets(sessions, f"http://{HOST}:{port}/agente", 50)
+            pages: dict[str, list[float]] = {"bare": [], "/agente": [], "/agente/token": []}
+            failed = 0
+            for _ in range(args.rounds):
+                got, _e = timed_gets(bare_sessions, bare_url, args.requests // args.rounds)
+                pages["bare"] += got
+                for path in ("/agente", "/agente/token"):
+                    url = f"http://{HOST}:{port}{path}"
+                    got, errors = timed_gets(sessions, url, args.requests // args.rounds)
+                    pages[path] += got
+                    failed += errors
 
     event_p99 = percentile(ours, 0.99)
     raw_p99 = percentile(raw, 0.99)

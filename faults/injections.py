@@ -29,14 +29,6 @@ def _kill_worker_mid_batch(stack: Stack) -> None:
     stack.worker.kill()
 
 
-def _kill_redis(stack: Stack) -> None:
-    stack.redis.kill()
-
-
-def _start_redis(stack: Stack) -> None:
-    stack.redis.start()
-
-
 @dataclass(frozen=True)
 class Fault:
     name: str
@@ -52,7 +44,7 @@ class Fault:
 
 FAULTS = (
     Fault("none (control)", _nothing, _nothing),
-    Fault("Redis killed", _kill_redis, _start_redis),
+    Fault("Redis killed", lambda s: s.redis.kill(), lambda s: s.redis.start()),
     Fault("Redis frozen (SIGSTOP)", lambda s: s.redis.freeze(), lambda s: s.redis.thaw()),
     Fault("worker killed mid-batch", _kill_worker_mid_batch, lambda s: s.worker.start()),
     # Longer than the web's caches live (15 s for the hours), so that callers meet it too.

@@ -12,17 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from honcho.environ import parse_procfile
 
-
-def procfile(path: Path = ROOT / "Procfile") -> dict[str, str]:
-    """The Procfile's lines: process type → command."""
-    lines = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        name, sep, command = line.partition(":")
-        if sep and name.strip() and not name.startswith("#"):
-            lines[name.strip()] = command.strip()
-    return lines
+from bench.common import ROOT
 
 
 class Process:
@@ -30,7 +22,7 @@ class Process:
 
     def __init__(self, kind: str, env: dict[str, str], logs: Path) -> None:
         self.kind = kind
-        self.command = procfile()[kind]
+        self.command = parse_procfile((ROOT / "Procfile").read_text()).processes[kind]
         self.env = env | {"PATH": f"{Path(sys.executable).parent}:{env.get('PATH', '')}"}
         self.log_path = logs / f"{kind}.log"
         self.proc: subprocess.Popen[bytes] | None = None

@@ -1,18 +1,17 @@
 """The servers the fault suite owns: its own redis-server (killed, frozen, started again), its
 own PostgreSQL database on the machine's server (created, then dropped), and a loopback proxy
-in front of PostgreSQL that can refuse connections or accept them and never answer."""
+in front of PostgreSQL that can refuse connections or accept them and never answer. bench.line
+runs its Redis and its database with the same two."""
 
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import signal
 import socket
 import subprocess
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,13 +19,7 @@ import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
+from bench.common import HOST, free_port
 
 
 def wait_for_port(port: int, seconds: float = 20.0) -> None:
@@ -49,12 +42,13 @@ def redis_binary() -> str:
 
 
 class RedisServer:
-    """A redis-server on a loopback port with an append-only file synced at every write (what
-    production must run, see REDIS_ALLOW_NO_AOF): what was acknowledged before a SIGKILL is
-    there when it starts again."""
+    """A redis-server on a loopback port with an append-only file (what production must run,
+    see REDIS_ALLOW_NO_AOF), synced at every write unless ``appendfsync`` says otherwise: what
+    was acknowledged before a SIGKILL is there when it starts again."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, appendfsync: str = "always") -> None:
         self.dir = directory
+        self.appendfsync = appendfsync
         self.port = free_port()
         self.url = f"redis://{HOST}:{self.port}/0"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -75,7 +69,7 @@ class RedisServer:
                 "--appendonly",
                 "yes",
                 "--appendfsync",
-                "always",
+                self.appendfsync,
                 "--logfile",
                 str(self.dir / "redis.log"),
             ]
@@ -114,10 +108,9 @@ class RedisServer:
 
 
 @contextlib.contextmanager
-def own_database(server_url: str) -> Iterator[str]:
-    """A database of its own on the machine's PostgreSQL (``server_url`` names any database
-    of that server, e.g. ``postgres``), dropped at the end. Yields its URL."""
-    name = f"faults_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+def own_database(server_url: str, name: str) -> Iterator[str]:
+    """A database ``name`` of its own on the machine's PostgreSQL (``server_url`` names any
+    database of that server, e.g. ``postgres``), dropped at the end. Yields its URL."""
     admin_url = make_url(server_url.replace("postgresql://", "postgresql+psycopg://", 1))
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -152,9 +145,6 @@ class PostgresProxy:
         self._stop = threading.Event()
 
     def start(self) -> None:
-        self._listen()
-
-    def _listen(self) -> None:
         listener = socket.create_server((HOST, self.port), reuse_port=False)
         listener.settimeout(0.1)
         self._listener = listener
@@ -223,7 +213,7 @@ class PostgresProxy:
         self._cut_all()
         self.mode = "pass"
         if self._listener is None:
-            self._listen()
+            self.start()
 
     def stop(self) -> None:
         self._stop.set()

@@ -8,6 +8,7 @@ import contextlib
 import os
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,13 +16,9 @@ import redis
 from rq import Queue, Worker
 from sqlalchemy.engine import make_url
 
-from app import create_app
-from config import DevelopmentConfig
-from directory.demo import seed_demo
-from extensions import db
+from bench.common import HOST, free_port, prepare_database
 from faults.processes import Process
-from faults.servers import HOST, PostgresProxy, RedisServer, free_port, own_database, wait_for_port
-from migrations_cli import upgrade_database
+from faults.servers import PostgresProxy, RedisServer, own_database, wait_for_port
 
 TOKEN = "faults-auth-token"
 WEB_WORKERS = 3  # the Procfile's default WEB_CONCURRENCY
@@ -52,10 +49,9 @@ class Stack:
             "PROMETHEUS_MULTIPROC_DIR": str(tmp / "metrics"),
             "HEALTH_WORKER_REQUIRED": "true",
         }
-        logs = tmp / "logs"
-        self.web = Process("web", self.env, logs)
-        self.worker = Process("worker", self.env, logs)
-        self.sweep = Process("sweep", self.env, logs)
+        self.web = Process("web", self.env, self.logs)
+        self.worker = Process("worker", self.env, self.logs)
+        self.sweep = Process("sweep", self.env, self.logs)
 
     @property
     def logs(self) -> Path:
@@ -67,26 +63,13 @@ class Stack:
     def register_queue(self) -> Queue:
         return Queue("register", connection=self.client())
 
-    def prepare(self) -> None:
-        """The schema and the demo directory, through the app's own code."""
-        upgrade_database(self.database_url)
-        config = DevelopmentConfig()
-        config.DATABASE_URL = self.database_url
-        config.REDIS_URL = self.redis.url
-        config.INSTANCE_DIR = str(self.tmp / "instance")
-        app = create_app(config)
-        with app.app_context():
-            seed_demo(db.session(), actor="faults")
-            db.session.commit()
-            db.session.remove()
-        if db.engine is not None:
-            db.engine.dispose()
-
     def start(self) -> None:
         (self.tmp / "metrics").mkdir(parents=True, exist_ok=True)
         self.redis.start()
         self.proxy.start()
-        self.prepare()
+        prepare_database(
+            self.database_url, self.redis.url, str(self.tmp / "instance"), actor="faults"
+        )
         for process in (self.web, self.worker, self.sweep):
             process.start()
         wait_for_port(self.port, 60)
@@ -118,7 +101,7 @@ class Stack:
 
 @contextlib.contextmanager
 def running(tmp: Path, server_url: str) -> Iterator[Stack]:
-    with own_database(server_url) as database_url:
+    with own_database(server_url, f"faults_{os.getpid()}_{uuid.uuid4().hex[:6]}") as database_url:
         stack = Stack(tmp, database_url)
         try:
             stack.start()
