@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date, time
 from pathlib import Path
 from typing import Any
@@ -151,7 +151,7 @@ def write_csv(rows: Iterator[dict[str, Any]], out: io.TextIOBase | Any) -> int:
     return count
 
 
-def fill_anexo1_sheet(ws: Any, rows: Iterator[dict[str, Any]]) -> int:
+def fill_anexo1_sheet(ws: Any, rows: Iterable[dict[str, Any]]) -> int:
     """The Anexo 1 header and rows on the sheet ``ws`` (bold header, real date and time
     cells, widths, frozen header, a filter); returns the row count."""
     from openpyxl.styles import Font
