@@ -197,15 +197,12 @@ def export_month(
     role: str | None = None,
     include_simulated: bool = False,
 ) -> int:
-    """Write the month's register to ``output`` (.csv or .xlsx); returns the row count.
-    Nothing is written when the month, the órgano or the file's extension is wrong."""
-    suffix = output.suffix.lower()
-    if suffix not in (".csv", ".xlsx"):
-        raise ValueError("El archivo de salida debe terminar en .csv o .xlsx.")
+    """Write the month's register to ``output`` (.csv, else .xlsx: the command checked the
+    name); returns the row count. Nothing is written when the month or the órgano is wrong."""
     rows = export_rows(
         session, month, organo=organo, role=role, include_simulated=include_simulated
     )
-    if suffix == ".csv":
+    if output.suffix.lower() == ".csv":
         with open(output, "w", encoding="utf-8", newline="") as fh:
             return write_csv(rows, fh)
     return write_xlsx(rows, output)

@@ -16,7 +16,7 @@ def add_chart(
     series_cols: tuple[int, int],
     anchor: str,
     last_row: int | None = None,
-    y_title: str | None = "Llamadas",
+    y_title: str = "Llamadas",
 ) -> None:
     """A column chart (``stacked`` piles the series), or a line chart over dates, of the
     columns ``series_cols`` (first and last, 1-based; their header in row 1 names each series)
@@ -42,6 +42,5 @@ def add_chart(
     chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=last_row))
     chart.title = title
     chart.height, chart.width = 8.5, 17.0
-    if y_title:
-        chart.y_axis.title = y_title
+    chart.y_axis.title = y_title
     ws.add_chart(chart, anchor)
