@@ -161,20 +161,17 @@ def fill_anexo1_sheet(ws: Any, rows: Iterable[dict[str, Any]]) -> int:
     ws.append(list(COLUMNS))
     for cell in ws[1]:
         cell.font = Font(bold=True)
-    count = 0
     for row in rows:
         ws.append([row[c] for c in COLUMNS])
         as_text_cells(ws, ws.max_row)
-        count += 1
-        r = ws.max_row
-        ws.cell(r, 1).number_format = "yyyy-mm-dd"
-        ws.cell(r, 2).number_format = "hh:mm:ss"
-        ws.cell(r, 3).number_format = "hh:mm:ss"
+        fecha, hora_inicio, hora_fin = ws[ws.max_row][:3]
+        fecha.number_format = "yyyy-mm-dd"
+        hora_inicio.number_format = hora_fin.number_format = "hh:mm:ss"
     for i, column in enumerate(COLUMNS, start=1):
         ws.column_dimensions[get_column_letter(i)].width = COLUMN_WIDTHS[column]
     ws.freeze_panes = "A2"
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{max(ws.max_row, 1)}"
-    return count
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{ws.max_row}"
+    return ws.max_row - 1  # the header is row 1
 
 
 def write_xlsx(rows: Iterator[dict[str, Any]], path: Path | io.BytesIO) -> int:

@@ -120,21 +120,18 @@ def purge(session: Session, months: int, today: date | None = None) -> dict[str,
         "auditoria": 0,
     }
     last_id = 0
-    while True:
-        calls = list(
-            session.scalars(
-                select(RegisterCall)
-                .where(
-                    RegisterCall.fecha < cutoff,
-                    RegisterCall.purged_at.is_(None),
-                    RegisterCall.id > last_id,
-                )
-                .order_by(RegisterCall.id)
-                .limit(_BATCH)
+    while calls := list(
+        session.scalars(
+            select(RegisterCall)
+            .where(
+                RegisterCall.fecha < cutoff,
+                RegisterCall.purged_at.is_(None),
+                RegisterCall.id > last_id,
             )
+            .order_by(RegisterCall.id)
+            .limit(_BATCH)
         )
-        if not calls:
-            break
+    ):
         for call in calls:
             last_id = call.id
             if _purge_call(session, call):

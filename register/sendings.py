@@ -98,15 +98,12 @@ def monthly_recipients(session: Session) -> tuple[list[Recipient], list[str]]:
         select(Organo).where(Organo.activo.is_(True)).order_by(Organo.orden, Organo.sigla)
     )
     for organo in organos:
-        found = False
-        for rol in ROLES:
-            rep = organo.current(rol)
-            if rep is not None and rep.correo:
-                found = True
-                recipients.append(
-                    Recipient(rep.correo, organo.sigla, organo.nombre, rol, rep.nombre_completo)
-                )
-        if not found:
+        serving = [(rol, rep) for rol in ROLES if (rep := organo.current(rol)) and rep.correo]
+        recipients += [
+            Recipient(rep.correo, organo.sigla, organo.nombre, rol, rep.nombre_completo)
+            for rol, rep in serving
+        ]
+        if not serving:
             nobody.append(organo.sigla)
     return recipients, nobody
 
