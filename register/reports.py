@@ -15,11 +15,15 @@ page draws them (register/charts.py). Definitions:
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -432,27 +436,31 @@ def render_text(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def add_table(
+    wb: Workbook, title: str, header: list[str], rows: Iterable[Sequence[Any]], widths: list[int]
+) -> Any:
+    """A new sheet of ``wb``: a bold header frozen above the rows (their text kept as text,
+    their dates shown yyyy-mm-dd), and the widths of the first columns."""
+    ws = wb.create_sheet(title)
+    ws.append(header)
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        ws.append(row)
+        as_text_cells(ws, ws.max_row)
+        for cell in ws[ws.max_row]:
+            if isinstance(cell.value, date):
+                cell.number_format = "yyyy-mm-dd"
+    for i, width in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = width
+    ws.freeze_panes = "A2"
+    return ws
+
+
 def write_report_xlsx(report: dict[str, Any], path: Path | BinaryIO) -> None:
     """The workbook: Resumen, Por órgano, Por día, Distribución, Erlang C; native Excel
     charts (register/xlsx_charts.py) beside the tables of Por órgano, Por día and Erlang C."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
     wb = Workbook()
-    bold = Font(bold=True)
-
-    def sheet(title: str, header: list[str], rows: list[list[Any]], widths: list[int]) -> Any:
-        ws = wb.create_sheet(title)
-        ws.append(header)
-        for cell in ws[1]:
-            cell.font = bold
-        for row in rows:
-            ws.append(row)
-            as_text_cells(ws, ws.max_row)
-        for i, width in enumerate(widths):
-            ws.column_dimensions[chr(ord("A") + i)].width = width
-        ws.freeze_panes = "A2"
-        return ws
 
     p = report["periodo"]
     cb = report["devoluciones"]
@@ -477,12 +485,13 @@ def write_report_xlsx(report: dict[str, Any], path: Path | BinaryIO) -> None:
         ["Encuesta: promedio (1 a 5)", report["encuesta"]["promedio"]],
         ["Encuesta: respuestas", report["encuesta"]["respuestas"]],
     ]
-    resumen = sheet("Resumen", ["Indicador", "Valor"], summary, [38, 40])
+    resumen = add_table(wb, "Resumen", ["Indicador", "Valor"], summary, [38, 40])
     wb.remove(wb.worksheets[0])
     for label_cell, value_cell in resumen.iter_rows(min_row=2, max_col=2):
         if str(label_cell.value).startswith("Nivel de servicio"):
             value_cell.number_format = "0.0%"
-    by_organo = sheet(
+    by_organo = add_table(
+        wb,
         "Por órgano",
         [
             "Órgano",
@@ -511,7 +520,8 @@ def write_report_xlsx(report: dict[str, Any], path: Path | BinaryIO) -> None:
         ],
         [10, 40, 10, 10, 10, 12, 12, 30, 30],
     )
-    by_day = sheet(
+    by_day = add_table(
+        wb,
         "Por día",
         ["Fecha", "Ofrecidas", "Atendidas", "Abandonadas"],
         [
@@ -520,8 +530,6 @@ def write_report_xlsx(report: dict[str, Any], path: Path | BinaryIO) -> None:
         ],
         [12, 12, 12, 12],
     )
-    for row in by_day.iter_rows(min_row=2, max_col=1):
-        row[0].number_format = "yyyy-mm-dd"
     add_chart(
         by_organo,
         "stacked",
@@ -540,8 +548,9 @@ def write_report_xlsx(report: dict[str, Any], path: Path | BinaryIO) -> None:
     dist += [["Región", k, v] for k, v in report["por_region"].items()]
     dist += [["Tipo de usuario", k, v] for k, v in report["por_tipo_usuario"].items()]
     dist += [["Encuesta", f"{k} de 5", v] for k, v in report["encuesta"]["distribucion"].items()]
-    sheet("Distribución", ["Dimensión", "Valor", "Llamadas"], dist, [18, 28, 10])
-    erlang = sheet(
+    add_table(wb, "Distribución", ["Dimensión", "Valor", "Llamadas"], dist, [18, 28, 10])
+    erlang = add_table(
+        wb,
         "Erlang C",
         [
             "Hora",

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from openpyxl import Workbook
 from rq import Queue
 from rq.job import Job
 from sqlalchemy import select
@@ -33,6 +34,7 @@ from register.export import export_rows, fill_anexo1_sheet
 from register.models import ReportSending
 from register.reports import (
     Period,
+    add_table,
     build_report,
     days_between,
     missed_text,
@@ -281,20 +283,14 @@ def organo_workbook(
 ) -> bytes:
     """The XLSX file: Anexo 1 (PRODUCT.md's columns), Resumen (the órgano's figures, a chart
     beside) and Por día (its calls per day, a chart beside)."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
     wb = Workbook()
     anexo = wb.active
     assert anexo is not None
     fill_anexo1_sheet(anexo, rows)
-    summary = wb.create_sheet("Resumen")
-    summary.append(["Indicador", "Valor"])
-    for label, value in _figure_rows(figures):
-        summary.append([label, value])
-        if label == "Atendidas por la Red":
-            summary.cell(summary.max_row, 2).number_format = "0.0%"
-    summary.column_dimensions["A"].width, summary.column_dimensions["B"].width = 30, 40
+    summary = add_table(wb, "Resumen", ["Indicador", "Valor"], _figure_rows(figures), [30, 40])
+    for label, value in summary.iter_rows(min_row=2, max_col=2):
+        if label.value == "Atendidas por la Red":
+            value.number_format = "0.0%"
     add_chart(
         summary,
         "bar",
@@ -303,16 +299,13 @@ def organo_workbook(
         last_row=5,  # the four rows of who took the calls
         anchor="D2",
     )
-    days = wb.create_sheet("Por día")
-    days.append(["Fecha", "Atendidas por la Red", "No atendidas por la Red"])
-    for day, values in by_day.items():
-        days.append([date.fromisoformat(day), values["red"], values["no_red"]])
-        days.cell(days.max_row, 1).number_format = "yyyy-mm-dd"
-    for sheet in (summary, days):
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-        sheet.freeze_panes = "A2"
-    days.column_dimensions["A"].width = 12
+    days = add_table(
+        wb,
+        "Por día",
+        ["Fecha", "Atendidas por la Red", "No atendidas por la Red"],
+        [[date.fromisoformat(day), v["red"], v["no_red"]] for day, v in by_day.items()],
+        [12],
+    )
     add_chart(days, "stacked", title="Consultas técnicas por día", series_cols=(2, 3), anchor="E2")
     buffer = io.BytesIO()
     wb.save(buffer)
