@@ -16,6 +16,7 @@ from directory.csvio import as_text_cells, safe_text
 from directory.models import Organo
 from register.anexo1 import COLUMNS, mask_phone, mask_phones_in
 from register.models import RegisterCall
+from register.reports import period_of_month
 
 COLUMN_WIDTHS = {
     "fecha": 12,
@@ -52,12 +53,10 @@ def may_see_phones(role: str | None) -> bool:
 def month_bounds(month: str) -> tuple[date, date]:
     """``YYYY-MM`` → (first day, first day of the next month)."""
     try:
-        year, mon = (int(part) for part in month.split("-"))
-        first = date(year, mon, 1)
+        period = period_of_month(month)
     except ValueError as exc:
         raise ValueError(f"Mes no válido «{month}»: use el formato AAAA-MM.") from exc
-    nxt = date(year + 1, 1, 1) if mon == 12 else date(year, mon + 1, 1)
-    return first, nxt
+    return period.start, period.end
 
 
 def month_calls(
