@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from clock import LIMA, is_business_day, to_lima
 from directory.csvio import as_text_cells
-from directory.models import Organo
+from directory.models import ROLES, Organo
 from register.erlang import agents_needed, average_speed_of_answer, service_level
 from register.models import CallbackRequest, RegisterCall
 from register.xlsx_charts import add_chart
@@ -230,7 +230,7 @@ def organo_counts(sigla: str, nombre: str = "") -> dict[str, Any]:
         "alterno": 0,
         "plataforma": 0,
         "sin_atender": 0,
-        "no_contesta": {"titular": Counter(), "alterno": Counter()},
+        "no_contesta": {rol: Counter() for rol in ROLES},
     }
 
 
@@ -304,7 +304,7 @@ def build_report(
                 names_by_rol[dial.get("rol")] = dial.get("nombre") or dial.get("rol")
             elif dial.get("outcome") and dial["outcome"] != "accepted":
                 rol = dial.get("rol")
-                if rol in ("titular", "alterno"):
+                if rol in ROLES:
                     o["no_contesta"][rol][names_by_rol.get(rol) or rol] += 1
     por_organo = [organo_line(organos[sigla]) for sigla in sorted(organos)]
 
@@ -408,7 +408,7 @@ def render_text(report: dict[str, Any]) -> str:
             f"  {o['organo']:<8} {o['ofrecidas']:>5} llamadas: {o['titular']} / {o['alterno']} / "
             f"{o['plataforma']} / {o['sin_atender']}"
         )
-        for rol in ("titular", "alterno"):
+        for rol in ROLES:
             if missed := missed_text(o["no_contesta"][rol], ", "):
                 lines.append(f"           no contestó ({rol}): {missed}")
     lines += ["", "Atención preferencial:"]
