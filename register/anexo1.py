@@ -75,15 +75,12 @@ def mask_phone(number: str | None) -> str | None:
 
     Masking a masked number gives it back unchanged; text without digits is kept as is.
     """
-    if not number:
-        return number
-    if "*" in number:
+    if not number or "*" in number:
         return number
     digits = re.sub(r"\D", "", number)
     if len(digits) < 5:
         return "*" * len(digits) if digits else number
-    country = ""
-    national = digits
+    country, national = "", digits
     if number.strip().startswith("+"):
         try:
             parsed = phonenumbers.parse(number, None)
@@ -348,13 +345,9 @@ def _transfer(f: Facts, e: Event) -> None:
         if visita := e.data.get("visita"):
             entry["visita"] = visita
     f.transfers.append(entry)
-    _warm_transfer(f, e)
-
-
-def _warm_transfer(f: Facts, e: Event) -> None:
-    """A transfer the agent completed to a Red member (titular or alterno)."""
     rol = e.data.get("rol")
     if e.data.get("kind") == "red" and rol in ("titular", "alterno"):
+        # a transfer the agent completed to a Red member
         f.transferred = {"rol": rol, **_pick(e.data, "nombre", "organo")}
 
 

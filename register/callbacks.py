@@ -39,11 +39,10 @@ def request_callback(
     """Record a callback request (idempotent per call and source). Returns (request, created)."""
     if source not in CALLBACK_SOURCES:
         raise ValueError(f"unknown callback source {source!r}")
-    existing = session.scalars(
-        select(CallbackRequest).where(
-            CallbackRequest.call_sid == call_sid, CallbackRequest.source == source
-        )
-    ).first()
+    same = select(CallbackRequest).where(
+        CallbackRequest.call_sid == call_sid, CallbackRequest.source == source
+    )
+    existing = session.scalars(same).first()
     if existing is not None:
         return existing, False
     moment = now or utcnow()
@@ -63,12 +62,7 @@ def request_callback(
         session.commit()
     except IntegrityError:  # a concurrent retry won the race
         session.rollback()
-        found = session.scalars(
-            select(CallbackRequest).where(
-                CallbackRequest.call_sid == call_sid, CallbackRequest.source == source
-            )
-        ).one()
-        return found, False
+        return session.scalars(same).one(), False
     return request, True
 
 

@@ -29,6 +29,16 @@ def _nice_max(value: float) -> float:
     return float(value)
 
 
+def _open(title: str, width: int, height: int, chart_id: str) -> list[str]:
+    """The chart's <svg> element opened, with its title."""
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'width="100%" role="img" aria-label="{escape(title)}" class="chart" '
+        f'id="{escape(chart_id)}">',
+        f"<title>{escape(title)}</title>",
+    ]
+
+
 def _legend(series: Sequence[Series], x: float, y: float) -> list[str]:
     parts = []
     for label, _values, colour in series:
@@ -61,10 +71,7 @@ def bar_chart(
     slot = plot_w / n
     bar_w = max(2.0, slot * 0.7)
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'width="100%" role="img" aria-label="{escape(title)}" class="chart" '
-        f'id="{escape(chart_id)}">',
-        f"<title>{escape(title)}</title>",
+        *_open(title, width, height, chart_id),
         *_legend([*series, *([overlay] if overlay else [])], left, 18),
     ]
     for k in range(5):
@@ -128,13 +135,7 @@ def hbar_chart(
     plot_w = width - left - right
     totals = [sum(s[1][i] for s in series) for i in range(len(labels))]
     top_value = max(totals, default=0) or 1
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'width="100%" role="img" aria-label="{escape(title)}" class="chart" '
-        f'id="{escape(chart_id)}">',
-        f"<title>{escape(title)}</title>",
-        *_legend(series, left, 18),
-    ]
+    out = [*_open(title, width, height, chart_id), *_legend(series, left, 18)]
     for i, label in enumerate(labels):
         y = top + row_height * i + 4
         x = float(left)

@@ -85,8 +85,7 @@ def _report(
 
 def _print_plan(plan: Any) -> None:
     """What a send-* run did, recipient by recipient, in Spanish."""
-    kind = "mensual" if plan.kind == "mensual" else "trimestral"
-    click.echo(f"Reporte {kind} de {plan.period.title}:")
+    click.echo(f"Reporte {plan.kind} de {plan.period.title}:")
     for outcome in plan.outcomes:
         who, sending = outcome.recipient.label(), outcome.sending
         if outcome.queued:

@@ -98,7 +98,7 @@ def _directory(session: Session) -> tuple[dict[str, tuple[str, str]], list[tuple
 class _Journey:
     def __init__(self, call_sid: str, start: datetime) -> None:
         self.call_sid = call_sid
-        self.t = start
+        self.start = self.t = start
         self.events: list[dict[str, Any]] = []
 
     def add(self, step: str, choice: str | None = None, after: float = 0, **data: Any) -> None:
@@ -114,6 +114,11 @@ class _Journey:
                 "data": data,
             }
         )
+
+    def end(self, after: float) -> list[dict[str, Any]]:
+        """The final status callback (CallDuration: the call so far), then all the events."""
+        self.add("status", "completed", after, duration=int((self.t - self.start).total_seconds()))
+        return self.events
 
 
 def _call(
@@ -155,8 +160,7 @@ def _call(
                 duration=length,
                 recording_url=f"https://api.twilio.com/2010-04-01/Recordings/{sid}",
             )
-        j.add("status", "completed", 2, duration=int((j.t - start).total_seconds()))
-        return j.events
+        return j.end(2)
 
     idioma = rng.choices(["es", "qu", "ay"], [92, 5, 3])[0]
     j.add("language", idioma, rng.uniform(5, 9))
@@ -179,10 +183,7 @@ def _call(
     if detalle == "conectamef":
         j.add("conectamef", region, rng.uniform(3, 6), telefono="+5184000000")
         j.add("transfer", None, 2, to="+5184000000", kind="presencial", by="ivr")
-        j.add(
-            "status", "completed", rng.uniform(30, 120), duration=int((j.t - start).total_seconds())
-        )
-        return j.events
+        return j.end(rng.uniform(30, 120))
 
     reason = {"preferential": "preferential", "authority": "authority"}.get(priority, "menu")
     if detalle == "consulta_tecnica" and idioma == "es":
@@ -200,8 +201,7 @@ def _call(
                 ring = rng.uniform(4, 15)
                 talk = int(rng.lognormvariate(math.log(300), 0.4))
                 j.add("dial_result", rol, ring + talk, outcome="accepted", duration=talk)
-                _survey_and_status(rng, j, start)
-                return j.events
+                return _survey_and_end(rng, j)
             outcome = rng.choices(["no-answer", "busy", "not-accepted"], [70, 20, 10])[0]
             j.add("dial_result", rol, rng.uniform(15, 20), outcome=outcome, duration=0)
         reason = "route_failed"
@@ -215,12 +215,10 @@ def _call(
         j.add("queue_left", "callback", min(wait, 40), wait_seconds=int(min(wait, 40)))
         j.add("callback_requested", None, 5, source="cola", telefono=phone)
         callbacks.append({"call_sid": call_sid, "source": "cola", "telefono": phone, "at": j.t})
-        j.add("status", "completed", 3, duration=int((j.t - start).total_seconds()))
-        return j.events
+        return j.end(3)
     if patience < wait:
         j.add("queue_left", "hangup", patience, wait_seconds=int(patience))
-        j.add("status", "completed", 0.5, duration=int((j.t - start).total_seconds()))
-        return j.events
+        return j.end(0.5)
     agent_id, agent = rng.choice(agents)
     j.add("agent_answered", None, wait, agent_id=agent_id, nombre=agent, wait_seconds=int(wait))
     j.add("queue_left", "bridged", 0, wait_seconds=int(wait))
@@ -229,11 +227,10 @@ def _call(
         j.add("transfer", None, conversation / 2, to="red", kind="red", by=agent)
         conversation /= 2
     j.t += timedelta(seconds=conversation)
-    _survey_and_status(rng, j, start)
-    return j.events
+    return _survey_and_end(rng, j)
 
 
-def _survey_and_status(rng: random.Random, j: _Journey, start: datetime) -> None:
+def _survey_and_end(rng: random.Random, j: _Journey) -> list[dict[str, Any]]:
     if rng.random() < 0.65:
         j.add(
             "survey",
@@ -242,7 +239,7 @@ def _survey_and_status(rng: random.Random, j: _Journey, start: datetime) -> None
         )
     else:
         j.add("survey", None, 8)
-    j.add("status", "completed", 1, duration=int((j.t - start).total_seconds()))
+    return j.end(1)
 
 
 def _save_callbacks(

@@ -90,9 +90,8 @@ WAKE_KEY = "register:drain"  # set while a drain job is queued or running
 WAKE_TTL = 300  # a drain that died leaves it set at most this long (the worker also wakes it)
 DRAIN_JOB = "register.jobs.drain"
 DRAIN_TIMEOUT = 300
-REPLICA_WAIT_MS = (
-    50  # how long a write waits for its replicas (Sink.replicas; a LAN acks in < 1 ms)
-)
+# How long a write waits for its replicas (Sink.replicas; a LAN acks in < 1 ms).
+REPLICA_WAIT_MS = 50
 RETRY = Retry(max=6, interval=[5, 30, 120, 600, 1800, 3600])
 FAILURE_TTL = 90 * 24 * 3600  # failed jobs stay visible (flask register failed) for 90 days
 SPOOL_NAME = "register-spool.jsonl"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date, time
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from directory.csvio import as_text_cells, safe_text
 from directory.models import Organo
 from register.anexo1 import COLUMNS, mask_phone, mask_phones_in
 from register.models import RegisterCall
+from register.reports import period_of_month
 
 COLUMN_WIDTHS = {
     "fecha": 12,
@@ -52,12 +53,10 @@ def may_see_phones(role: str | None) -> bool:
 def month_bounds(month: str) -> tuple[date, date]:
     """``YYYY-MM`` → (first day, first day of the next month)."""
     try:
-        year, mon = (int(part) for part in month.split("-"))
-        first = date(year, mon, 1)
+        period = period_of_month(month)
     except ValueError as exc:
         raise ValueError(f"Mes no válido «{month}»: use el formato AAAA-MM.") from exc
-    nxt = date(year + 1, 1, 1) if mon == 12 else date(year, mon + 1, 1)
-    return first, nxt
+    return period.start, period.end
 
 
 def month_calls(
@@ -151,7 +150,7 @@ def write_csv(rows: Iterator[dict[str, Any]], out: io.TextIOBase | Any) -> int:
     return count
 
 
-def fill_anexo1_sheet(ws: Any, rows: Iterator[dict[str, Any]]) -> int:
+def fill_anexo1_sheet(ws: Any, rows: Iterable[dict[str, Any]]) -> int:
     """The Anexo 1 header and rows on the sheet ``ws`` (bold header, real date and time
     cells, widths, frozen header, a filter); returns the row count."""
     from openpyxl.styles import Font
@@ -161,20 +160,17 @@ def fill_anexo1_sheet(ws: Any, rows: Iterator[dict[str, Any]]) -> int:
     ws.append(list(COLUMNS))
     for cell in ws[1]:
         cell.font = Font(bold=True)
-    count = 0
     for row in rows:
         ws.append([row[c] for c in COLUMNS])
         as_text_cells(ws, ws.max_row)
-        count += 1
-        r = ws.max_row
-        ws.cell(r, 1).number_format = "yyyy-mm-dd"
-        ws.cell(r, 2).number_format = "hh:mm:ss"
-        ws.cell(r, 3).number_format = "hh:mm:ss"
+        fecha, hora_inicio, hora_fin = ws[ws.max_row][:3]
+        fecha.number_format = "yyyy-mm-dd"
+        hora_inicio.number_format = hora_fin.number_format = "hh:mm:ss"
     for i, column in enumerate(COLUMNS, start=1):
         ws.column_dimensions[get_column_letter(i)].width = COLUMN_WIDTHS[column]
     ws.freeze_panes = "A2"
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{max(ws.max_row, 1)}"
-    return count
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{ws.max_row}"
+    return ws.max_row - 1  # the header is row 1
 
 
 def write_xlsx(rows: Iterator[dict[str, Any]], path: Path | io.BytesIO) -> int:
@@ -197,15 +193,12 @@ def export_month(
     role: str | None = None,
     include_simulated: bool = False,
 ) -> int:
-    """Write the month's register to ``output`` (.csv or .xlsx); returns the row count.
-    Nothing is written when the month, the órgano or the file's extension is wrong."""
-    suffix = output.suffix.lower()
-    if suffix not in (".csv", ".xlsx"):
-        raise ValueError("El archivo de salida debe terminar en .csv o .xlsx.")
+    """Write the month's register to ``output`` (.csv, else .xlsx: the command checked the
+    name); returns the row count. Nothing is written when the month or the órgano is wrong."""
     rows = export_rows(
         session, month, organo=organo, role=role, include_simulated=include_simulated
     )
-    if suffix == ".csv":
+    if output.suffix.lower() == ".csv":
         with open(output, "w", encoding="utf-8", newline="") as fh:
             return write_csv(rows, fh)
     return write_xlsx(rows, output)

@@ -37,7 +37,8 @@ def group_by_call(events: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping
 def stored_events(session: Session, call_sids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
     """The journeys already stored in the rows of these calls (calls without a row: absent)."""
     sids = list(dict.fromkeys(call_sids))
-    found: dict[str, list[dict[str, Any]]] = {}
+    if not sids:
+        return {}
     query = select(CALLS.c.call_sid, CALLS.c.events)
     if session.get_bind().dialect.name == "postgresql":  # one array parameter for them all
         chunks = [
@@ -48,10 +49,11 @@ def stored_events(session: Session, call_sids: Iterable[str]) -> dict[str, list[
             query.where(CALLS.c.call_sid.in_(sids[i : i + _CHUNK]))
             for i in range(0, len(sids), _CHUNK)
         ]
-    for chunk in chunks if sids else ():
-        for call_sid, events in session.execute(chunk):
-            found[call_sid] = list(events or [])
-    return found
+    return {
+        call_sid: list(events or [])
+        for chunk in chunks
+        for call_sid, events in session.execute(chunk)
+    }
 
 
 def merge_rows(

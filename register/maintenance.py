@@ -54,21 +54,16 @@ def run_once(app: Flask, session: Session, *, purge: bool, reports: bool = False
             session.rollback()
             log.warning("retention purge failed; will retry", exc_info=True)
     if reports and app.config.get("REPORT_AUTO_SEND"):
-        send_due_reports(app, session)
-
-
-def send_due_reports(app: Flask, session: Session) -> None:
-    """Queue the reports due today (Lima) that were never queued (never raises)."""
-    try:
-        schedule_due(
-            session,
-            redis_store.queue(app.config.get("RQ_MAIL_QUEUE", "mail")),
-            lima_now().date(),
-            app.config.get("REPORT_QUARTERLY_TO") or (),
-        )
-    except Exception:
-        session.rollback()
-        log.warning("could not queue the reports due; will retry", exc_info=True)
+        try:  # the reports due today (Lima) that were never queued
+            schedule_due(
+                session,
+                redis_store.queue(app.config.get("RQ_MAIL_QUEUE", "mail")),
+                lima_now().date(),
+                app.config.get("REPORT_QUARTERLY_TO") or (),
+            )
+        except Exception:
+            session.rollback()
+            log.warning("could not queue the reports due; will retry", exc_info=True)
 
 
 def maintenance_loop(app: Flask, stop: threading.Event) -> None:

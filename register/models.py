@@ -108,7 +108,6 @@ class RegisterOutbox(Base):
 
 
 CALLBACK_SOURCES = ("fuera_de_horario", "cola", "ruta_fallida", "limite_espera")
-CALLBACK_STATUSES = ("pendiente", "en_curso", "realizada", "no_contesta", "cancelada")
 
 
 class CallbackRequest(Base):
@@ -124,6 +123,7 @@ class CallbackRequest(Base):
     detalle: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     due_date: Mapped[date] = mapped_column(Date, index=True)
+    # pendiente, en_curso, realizada, no_contesta, cancelada (register/callbacks.py)
     status: Mapped[str] = mapped_column(String(20), default="pendiente", index=True)
     taken_by: Mapped[str | None] = mapped_column(String(100))
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -163,10 +163,6 @@ class VoiceMessage(Base):
     handled_by: Mapped[str | None] = mapped_column(String(100))
 
 
-SENDING_KINDS = ("mensual", "trimestral")
-SENDING_STATUSES = ("en_cola", "enviado", "fallido")
-
-
 class ReportSending(Base):
     """One report e-mailed to one address (register/sendings.py): the monthly Anexo 1 of an
     órgano to its titular or alterno, or the quarterly report to REPORT_QUARTERLY_TO. Unique
@@ -176,13 +172,13 @@ class ReportSending(Base):
     __table_args__ = (UniqueConstraint("kind", "period", "organo", "recipient"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(20))  # mensual, trimestral
     period: Mapped[str] = mapped_column(String(10))  # 2026-11 or 2026-Q4
     organo: Mapped[str] = mapped_column(String(20), default="")  # "" for the quarterly report
     recipient: Mapped[str] = mapped_column(String(254))
     rol: Mapped[str | None] = mapped_column(String(10))  # titular, alterno (monthly)
     nombre: Mapped[str | None] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(20), default="en_cola")
+    status: Mapped[str] = mapped_column(String(20), default="en_cola")  # enviado, fallido
     requested_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     job_id: Mapped[str | None] = mapped_column(String(64))

@@ -17,11 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clock import to_lima
-from directory.models import Organo
+from directory.models import ROLES, Organo
 from directory.queries import serving_representative
 from register.anexo1 import mask_phone, parse_at
 
-LEGS = ("titular", "alterno")
 TIPO_USUARIO = {"autoridad": "autoridad de un gobierno regional o local", "ciudadano": "ciudadano"}
 
 
@@ -39,8 +38,8 @@ def red_missed(session: Session, call_sid: str, sigla: str, data: Mapping[str, A
     organo = session.scalars(select(Organo).where(Organo.sigla == sigla.upper())).first()
     nombre = organo.nombre if organo is not None else sigla
     to: list[str] = []
-    for leg in LEGS:
-        rep = serving_representative(session, sigla, leg)
+    for rol in ROLES:
+        rep = serving_representative(session, sigla, rol)
         if rep is not None and rep.correo and rep.correo.lower() not in (t.lower() for t in to):
             to.append(rep.correo)
     moment = to_lima(parse_at(data["at"])) if data.get("at") else None

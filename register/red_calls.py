@@ -78,6 +78,13 @@ def summary_url_of(journey: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _routed(row: RegisterCall, rep: Representative) -> RedCall | None:
+    """The call as ``rep``'s page shows it, or None when it was not routed to them."""
+    journey = row.journey or {}
+    outcome = outcome_for(journey, rep.rol, rep.nombre_completo)
+    return None if outcome is None else RedCall(row, outcome, summary_url_of(journey))
+
+
 def red_calls(session: Session, rep: Representative, start: date, end: date) -> list[RedCall]:
     """The calls of [start, end) (Lima dates) routed to ``rep``, newest first (simulated
     calls left out, as in the register's exports)."""
@@ -91,13 +98,7 @@ def red_calls(session: Session, rep: Representative, start: date, end: date) -> 
         )
         .order_by(RegisterCall.fecha.desc(), RegisterCall.hora_inicio.desc())
     )
-    found = []
-    for row in rows:
-        journey = row.journey or {}
-        outcome = outcome_for(journey, rep.rol, rep.nombre_completo)
-        if outcome is not None:
-            found.append(RedCall(row, outcome, summary_url_of(journey)))
-    return found
+    return [call for row in rows if (call := _routed(row, rep)) is not None]
 
 
 def month_start(day: date) -> date:
@@ -112,13 +113,10 @@ def red_call(session: Session, rep: Representative, call_sid: str) -> RedCall:
     """One call routed to ``rep`` (any date), or RuleError: a representative reads and notes
     only their own calls."""
     row = session.scalars(select(RegisterCall).where(RegisterCall.call_sid == call_sid)).first()
-    if row is None or row.organo != rep.organo.sigla:
+    found = _routed(row, rep) if row is not None and row.organo == rep.organo.sigla else None
+    if found is None:
         raise RuleError("esa llamada no le fue derivada.")
-    journey = row.journey or {}
-    outcome = outcome_for(journey, rep.rol, rep.nombre_completo)
-    if outcome is None:
-        raise RuleError("esa llamada no le fue derivada.")
-    return RedCall(row, outcome, summary_url_of(journey))
+    return found
 
 
 def save_note(

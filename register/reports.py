@@ -15,17 +15,21 @@ page draws them (register/charts.py). Definitions:
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clock import LIMA, is_business_day, to_lima
 from directory.csvio import as_text_cells
-from directory.models import Organo
+from directory.models import ROLES, Organo
 from register.erlang import agents_needed, average_speed_of_answer, service_level
 from register.models import CallbackRequest, RegisterCall
 from register.xlsx_charts import add_chart
@@ -109,6 +113,11 @@ def period_of_quarter(quarter: str) -> Period:
     )
 
 
+def days_between(start: date, end: date) -> list[date]:
+    """The days of [start, end)."""
+    return [start + timedelta(days=n) for n in range((end - start).days)]
+
+
 def _mean(values: list[int]) -> float | None:
     return round(sum(values) / len(values), 1) if values else None
 
@@ -158,8 +167,7 @@ def erlang_view(rows: list[Any], month_start: date, month_end: date) -> list[dic
     Arrivals: calls that reached the Plataforma queue in that hour of the day, averaged over
     the business days of the month; handle time: their mean talk time (or the month's).
     """
-    days = [month_start + timedelta(d) for d in range((month_end - month_start).days)]
-    business_days = sum(1 for d in days if is_business_day(d)) or 1
+    business_days = sum(1 for d in days_between(month_start, month_end) if is_business_day(d)) or 1
     arrivals: Counter[int] = Counter()
     talk: dict[int, list[int]] = defaultdict(list)
     all_talk: list[int] = []
@@ -212,6 +220,32 @@ def _interpreters(rows: list[Any]) -> list[dict[str, Any]]:
     ]
 
 
+def organo_counts(sigla: str, nombre: str = "") -> dict[str, Any]:
+    """An órgano's technical calls, before the first is counted (who missed: Counters)."""
+    return {
+        "organo": sigla,
+        "nombre": nombre,
+        "ofrecidas": 0,
+        "titular": 0,
+        "alterno": 0,
+        "plataforma": 0,
+        "sin_atender": 0,
+        "no_contesta": {rol: Counter() for rol in ROLES},
+    }
+
+
+def organo_line(counts: dict[str, Any]) -> dict[str, Any]:
+    """The report's line of an órgano from its counts: who missed as lists, most first, and
+    the Red's share."""
+    return counts | {
+        "no_contesta": {
+            rol: [{"nombre": n, "llamadas": c} for n, c in counter.most_common()]
+            for rol, counter in counts["no_contesta"].items()
+        },
+        "tasa_red": _share(counts["titular"] + counts["alterno"], counts["ofrecidas"]),
+    }
+
+
 def build_report(
     session: Session, period: Period, *, include_simulated: bool = False
 ) -> dict[str, Any]:
@@ -256,19 +290,7 @@ def build_report(
     for r in rows:
         if r.tipo_consulta != "tecnica" or not r.organo:
             continue
-        o = organos.setdefault(
-            r.organo,
-            {
-                "organo": r.organo,
-                "nombre": names.get(r.organo, ""),
-                "ofrecidas": 0,
-                "titular": 0,
-                "alterno": 0,
-                "plataforma": 0,
-                "sin_atender": 0,
-                "no_contesta": {"titular": Counter(), "alterno": Counter()},
-            },
-        )
+        o = organos.setdefault(r.organo, organo_counts(r.organo, names.get(r.organo, "")))
         o["ofrecidas"] += 1
         if r.resultado == "atendida" and r.derivacion in ("titular", "alterno", "plataforma"):
             o[r.derivacion] += 1
@@ -282,23 +304,14 @@ def build_report(
                 names_by_rol[dial.get("rol")] = dial.get("nombre") or dial.get("rol")
             elif dial.get("outcome") and dial["outcome"] != "accepted":
                 rol = dial.get("rol")
-                if rol in ("titular", "alterno"):
+                if rol in ROLES:
                     o["no_contesta"][rol][names_by_rol.get(rol) or rol] += 1
-    por_organo = []
-    for sigla in sorted(organos):
-        o = organos[sigla]
-        o["no_contesta"] = {
-            rol: [{"nombre": n, "llamadas": c} for n, c in counter.most_common()]
-            for rol, counter in o["no_contesta"].items()
-        }
-        o["tasa_red"] = _share(o["titular"] + o["alterno"], o["ofrecidas"])
-        por_organo.append(o)
+    por_organo = [organo_line(organos[sigla]) for sigla in sorted(organos)]
 
-    by_day: dict[str, dict[str, int]] = {}
-    day = period.start
-    while day < period.end:
-        by_day[day.isoformat()] = {"ofrecidas": 0, "atendidas": 0, "abandonadas": 0}
-        day += timedelta(days=1)
+    by_day = {
+        day.isoformat(): {"ofrecidas": 0, "atendidas": 0, "abandonadas": 0}
+        for day in days_between(period.start, period.end)
+    }
     for r in rows:
         d = by_day[r.fecha.isoformat()]
         d["ofrecidas"] += 1
@@ -306,8 +319,7 @@ def build_report(
         d["abandonadas"] += r.resultado == "abandonada"
 
     scores = [r.encuesta for r in rows if r.encuesta]
-    last_month_start = date(period.end.year, period.end.month, 1) - timedelta(days=1)
-    last_month_start = last_month_start.replace(day=1)
+    last_month_start = (period.end - timedelta(days=1)).replace(day=1)
     return {
         "periodo": {
             "tipo": period.kind,
@@ -349,8 +361,13 @@ def build_report(
     }
 
 
-def _pct(value: float | None) -> str:
+def pct(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f} %"
+
+
+def missed_text(members: list[dict[str, Any]], sep: str = "; ") -> str:
+    """Who did not answer and how often (a ``no_contesta`` list): ``Ana Quispe (3); …``."""
+    return sep.join(f"{m['nombre']} ({m['llamadas']})" for m in members)
 
 
 def _num(value: float | None, unit: str = "") -> str:
@@ -376,7 +393,7 @@ def render_text(report: dict[str, Any]) -> str:
         f"Atendidas por el alterno:    {by['alterno']}",
         f"Atendidas en la Plataforma:  {by['plataforma']}",
         f"Velocidad media de respuesta: {_num(report['asa_seg'], ' s')}",
-        f"Nivel de servicio (≤ {SERVICE_LEVEL_SECONDS} s):  {_pct(report['nivel_servicio'])}",
+        f"Nivel de servicio (≤ {SERVICE_LEVEL_SECONDS} s):  {pct(report['nivel_servicio'])}",
         f"Tiempo medio de atención:    {_num(report['aht_seg'], ' s')}",
         f"Devoluciones solicitadas:    {cb['solicitadas']} (realizadas {cb['realizadas']}, "
         f"a tiempo {cb['a_tiempo']}, pendientes {cb['pendientes']})",
@@ -391,9 +408,8 @@ def render_text(report: dict[str, Any]) -> str:
             f"  {o['organo']:<8} {o['ofrecidas']:>5} llamadas: {o['titular']} / {o['alterno']} / "
             f"{o['plataforma']} / {o['sin_atender']}"
         )
-        for rol in ("titular", "alterno"):
-            missed = ", ".join(f"{m['nombre']} ({m['llamadas']})" for m in o["no_contesta"][rol])
-            if missed:
+        for rol in ROLES:
+            if missed := missed_text(o["no_contesta"][rol], ", "):
                 lines.append(f"           no contestó ({rol}): {missed}")
     lines += ["", "Atención preferencial:"]
     for key, label in PREFERENCIAL_ES.items():
@@ -420,26 +436,31 @@ def render_text(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def add_table(
+    wb: Workbook, title: str, header: list[str], rows: Iterable[Sequence[Any]], widths: list[int]
+) -> Any:
+    """A new sheet of ``wb``: a bold header frozen above the rows (their text kept as text,
+    their dates shown yyyy-mm-dd), and the widths of the first columns."""
+    ws = wb.create_sheet(title)
+    ws.append(header)
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        ws.append(row)
+        as_text_cells(ws, ws.max_row)
+        for cell in ws[ws.max_row]:
+            if isinstance(cell.value, date):
+                cell.number_format = "yyyy-mm-dd"
+    for i, width in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = width
+    ws.freeze_panes = "A2"
+    return ws
+
+
 def write_report_xlsx(report: dict[str, Any], path: Path | BinaryIO) -> None:
     """The workbook: Resumen, Por órgano, Por día, Distribución, Erlang C; native Excel
     charts (register/xlsx_charts.py) beside the tables of Por órgano, Por día and Erlang C."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
     wb = Workbook()
-    bold = Font(bold=True)
-
-    def sheet(title: str, header: list[str], rows: list[list[Any]], widths: list[int]) -> None:
-        ws = wb.create_sheet(title)
-        ws.append(header)
-        for cell in ws[1]:
-            cell.font = bold
-        for row in rows:
-            ws.append(row)
-            as_text_cells(ws, ws.max_row)
-        for i, width in enumerate(widths):
-            ws.column_dimensions[chr(ord("A") + i)].width = width
-        ws.freeze_panes = "A2"
 
     p = report["periodo"]
     cb = report["devoluciones"]
@@ -464,12 +485,13 @@ def write_report_xlsx(report: dict[str, Any], path: Path | BinaryIO) -> None:
         ["Encuesta: promedio (1 a 5)", report["encuesta"]["promedio"]],
         ["Encuesta: respuestas", report["encuesta"]["respuestas"]],
     ]
-    sheet("Resumen", ["Indicador", "Valor"], summary, [38, 40])
+    resumen = add_table(wb, "Resumen", ["Indicador", "Valor"], summary, [38, 40])
     wb.remove(wb.worksheets[0])
-    for label_cell, value_cell in wb["Resumen"].iter_rows(min_row=2, max_col=2):
+    for label_cell, value_cell in resumen.iter_rows(min_row=2, max_col=2):
         if str(label_cell.value).startswith("Nivel de servicio"):
             value_cell.number_format = "0.0%"
-    sheet(
+    by_organo = add_table(
+        wb,
         "Por órgano",
         [
             "Órgano",
@@ -491,14 +513,15 @@ def write_report_xlsx(report: dict[str, Any], path: Path | BinaryIO) -> None:
                 o["alterno"],
                 o["plataforma"],
                 o["sin_atender"],
-                "; ".join(f"{m['nombre']} ({m['llamadas']})" for m in o["no_contesta"]["titular"]),
-                "; ".join(f"{m['nombre']} ({m['llamadas']})" for m in o["no_contesta"]["alterno"]),
+                missed_text(o["no_contesta"]["titular"]),
+                missed_text(o["no_contesta"]["alterno"]),
             ]
             for o in report["por_organo"]
         ],
         [10, 40, 10, 10, 10, 12, 12, 30, 30],
     )
-    sheet(
+    by_day = add_table(
+        wb,
         "Por día",
         ["Fecha", "Ofrecidas", "Atendidas", "Abandonadas"],
         [
@@ -507,27 +530,14 @@ def write_report_xlsx(report: dict[str, Any], path: Path | BinaryIO) -> None:
         ],
         [12, 12, 12, 12],
     )
-    for row in wb["Por día"].iter_rows(min_row=2, max_col=1):
-        row[0].number_format = "yyyy-mm-dd"
-    by_organo, by_day = wb["Por órgano"], wb["Por día"]
     add_chart(
         by_organo,
         "stacked",
         title="Consultas técnicas por órgano: quién las atendió",
         series_cols=(4, 7),
-        category_col=1,
-        last_row=by_organo.max_row,
         anchor="K2",
     )
-    add_chart(
-        by_day,
-        "line",
-        title="Llamadas por día",
-        series_cols=(2, 4),
-        category_col=1,
-        last_row=by_day.max_row,
-        anchor="F2",
-    )
+    add_chart(by_day, "line", title="Llamadas por día", series_cols=(2, 4), anchor="F2")
     dist: list[list[Any]] = []
     dist += [["Preferencial", PREFERENCIAL_ES[k], v] for k, v in report["por_preferencial"].items()]
     dist += [["Idioma", IDIOMA_ES.get(k, k), v] for k, v in report["por_idioma"].items()]
@@ -538,8 +548,9 @@ def write_report_xlsx(report: dict[str, Any], path: Path | BinaryIO) -> None:
     dist += [["Región", k, v] for k, v in report["por_region"].items()]
     dist += [["Tipo de usuario", k, v] for k, v in report["por_tipo_usuario"].items()]
     dist += [["Encuesta", f"{k} de 5", v] for k, v in report["encuesta"]["distribucion"].items()]
-    sheet("Distribución", ["Dimensión", "Valor", "Llamadas"], dist, [18, 28, 10])
-    sheet(
+    add_table(wb, "Distribución", ["Dimensión", "Valor", "Llamadas"], dist, [18, 28, 10])
+    erlang = add_table(
+        wb,
         "Erlang C",
         [
             "Hora",
@@ -564,14 +575,11 @@ def write_report_xlsx(report: dict[str, Any], path: Path | BinaryIO) -> None:
         ],
         [8, 18, 10, 10, 22, 16, 16],
     )
-    erlang = wb["Erlang C"]
     add_chart(
         erlang,
         "bar",
         title=f"Agentes necesarios por hora (80 % en {SERVICE_LEVEL_SECONDS} s)",
         series_cols=(5, 5),
-        category_col=1,
-        last_row=erlang.max_row,
         anchor="I2",
         y_title="Agentes",
     )

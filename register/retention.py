@@ -94,9 +94,9 @@ def _purge_call(session: Session, call: RegisterCall) -> bool:
         else:
             ok = False
     journey["recordings"] = recordings
-    if not ok:
-        call.journey = journey
-        flag_modified(call, "journey")
+    call.journey = journey
+    flag_modified(call, "journey")
+    if not ok:  # the call stays unpurged: the next run tries its recordings again
         return False
     call.events = [
         {**event, "data": _scrub_data(event.get("data") or {})} for event in call.events or []
@@ -104,8 +104,6 @@ def _purge_call(session: Session, call: RegisterCall) -> bool:
     flag_modified(call, "events")
     call.telefono = mask_phone(call.telefono)
     call.nota_red = mask_phones_in(call.nota_red)
-    call.journey = journey
-    flag_modified(call, "journey")
     call.purged_at = utcnow()
     return True
 
@@ -122,21 +120,18 @@ def purge(session: Session, months: int, today: date | None = None) -> dict[str,
         "auditoria": 0,
     }
     last_id = 0
-    while True:
-        calls = list(
-            session.scalars(
-                select(RegisterCall)
-                .where(
-                    RegisterCall.fecha < cutoff,
-                    RegisterCall.purged_at.is_(None),
-                    RegisterCall.id > last_id,
-                )
-                .order_by(RegisterCall.id)
-                .limit(_BATCH)
+    while calls := list(
+        session.scalars(
+            select(RegisterCall)
+            .where(
+                RegisterCall.fecha < cutoff,
+                RegisterCall.purged_at.is_(None),
+                RegisterCall.id > last_id,
             )
+            .order_by(RegisterCall.id)
+            .limit(_BATCH)
         )
-        if not calls:
-            break
+    ):
         for call in calls:
             last_id = call.id
             if _purge_call(session, call):

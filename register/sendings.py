@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from openpyxl import Workbook
 from rq import Queue
 from rq.job import Job
 from sqlalchemy import select
@@ -33,7 +34,13 @@ from register.export import export_rows, fill_anexo1_sheet
 from register.models import ReportSending
 from register.reports import (
     Period,
+    add_table,
     build_report,
+    days_between,
+    missed_text,
+    organo_counts,
+    organo_line,
+    pct,
     period_of_month,
     period_of_quarter,
     render_text,
@@ -93,15 +100,12 @@ def monthly_recipients(session: Session) -> tuple[list[Recipient], list[str]]:
         select(Organo).where(Organo.activo.is_(True)).order_by(Organo.orden, Organo.sigla)
     )
     for organo in organos:
-        found = False
-        for rol in ROLES:
-            rep = organo.current(rol)
-            if rep is not None and rep.correo:
-                found = True
-                recipients.append(
-                    Recipient(rep.correo, organo.sigla, organo.nombre, rol, rep.nombre_completo)
-                )
-        if not found:
+        serving = [(rol, rep) for rol in ROLES if (rep := organo.current(rol)) and rep.correo]
+        recipients += [
+            Recipient(rep.correo, organo.sigla, organo.nombre, rol, rep.nombre_completo)
+            for rol, rep in serving
+        ]
+        if not serving:
             nobody.append(organo.sigla)
     return recipients, nobody
 
@@ -176,7 +180,6 @@ def _enqueue(session: Session, queue: Queue, sending: ReportSending) -> ReportSe
         meta={"mail": sending.kind, "sending_id": sending_id},
         description=f"envío {sending.kind} {sending.period} {who}",
     )
-    sending = session.get(ReportSending, sending_id) or sending
     sending.job_id = job.id
     session.commit()
     return sending
@@ -186,9 +189,8 @@ def send_monthly(session: Session, queue: Queue, month: str, *, actor: str) -> P
     """Queue the month's Anexo 1 for every active órgano's titular and alterno."""
     period = period_of_month(month)
     recipients, nobody = monthly_recipients(session)
-    plan = Plan(MONTHLY, period, without_address=nobody)
-    plan.outcomes = request_sendings(session, queue, MONTHLY, period, recipients, actor=actor)
-    return plan
+    outcomes = request_sendings(session, queue, MONTHLY, period, recipients, actor=actor)
+    return Plan(MONTHLY, period, outcomes, without_address=nobody)
 
 
 def send_quarterly(
@@ -197,9 +199,8 @@ def send_quarterly(
     """Queue the quarterly report for each address (REPORT_QUARTERLY_TO)."""
     period = period_of_quarter(quarter)
     recipients = [Recipient(a) for a in addresses]
-    plan = Plan(QUARTERLY, period)
-    plan.outcomes = request_sendings(session, queue, QUARTERLY, period, recipients, actor=actor)
-    return plan
+    outcomes = request_sendings(session, queue, QUARTERLY, period, recipients, actor=actor)
+    return Plan(QUARTERLY, period, outcomes)
 
 
 # --- When the worker sends them ------------------------------------------------------------
@@ -255,26 +256,12 @@ class Message:
     rows: int | None = None
 
 
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value * 100:.1f} %"
-
-
 def organo_figures(report: dict[str, Any], sigla: str) -> dict[str, Any]:
     """The órgano's line of the month's report (zeros when it had no technical call)."""
     for o in report["por_organo"]:
         if o["organo"] == sigla:
             return dict(o)
-    empty: dict[str, Any] = {"titular": [], "alterno": []}
-    return {
-        "organo": sigla,
-        "ofrecidas": 0,
-        "titular": 0,
-        "alterno": 0,
-        "plataforma": 0,
-        "sin_atender": 0,
-        "tasa_red": None,
-        "no_contesta": empty,
-    }
+    return organo_line(organo_counts(sigla))
 
 
 def _figure_rows(f: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -287,57 +274,42 @@ def _figure_rows(f: dict[str, Any]) -> list[tuple[str, Any]]:
         ("Atendidas por la Red", f["tasa_red"]),
     ]
     for rol in ROLES:
-        missed = "; ".join(f"{m['nombre']} ({m['llamadas']})" for m in f["no_contesta"][rol])
-        rows.append((f"No contestó ({rol})", missed or "-"))
+        rows.append((f"No contestó ({rol})", missed_text(f["no_contesta"][rol]) or "-"))
     return rows
 
 
-def organo_workbook(rows: Any, figures: dict[str, Any], by_day: dict[str, dict[str, int]]) -> Any:
-    """Anexo 1 (PRODUCT.md's columns), Resumen (the órgano's figures, a chart beside) and
-    Por día (its calls per day, a chart beside)."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
+def organo_workbook(
+    rows: list[dict[str, Any]], figures: dict[str, Any], by_day: dict[str, dict[str, int]]
+) -> bytes:
+    """The XLSX file: Anexo 1 (PRODUCT.md's columns), Resumen (the órgano's figures, a chart
+    beside) and Por día (its calls per day, a chart beside)."""
     wb = Workbook()
     anexo = wb.active
     assert anexo is not None
-    count = fill_anexo1_sheet(anexo, rows)
-    summary = wb.create_sheet("Resumen")
-    summary.append(["Indicador", "Valor"])
-    for label, value in _figure_rows(figures):
-        summary.append([label, value])
-        if label == "Atendidas por la Red":
-            summary.cell(summary.max_row, 2).number_format = "0.0%"
-    summary.column_dimensions["A"].width, summary.column_dimensions["B"].width = 30, 40
+    fill_anexo1_sheet(anexo, rows)
+    summary = add_table(wb, "Resumen", ["Indicador", "Valor"], _figure_rows(figures), [30, 40])
+    for label, value in summary.iter_rows(min_row=2, max_col=2):
+        if label.value == "Atendidas por la Red":
+            value.number_format = "0.0%"
     add_chart(
         summary,
         "bar",
         title="Consultas técnicas: quién las atendió",
         series_cols=(2, 2),
-        category_col=1,
         last_row=5,  # the four rows of who took the calls
         anchor="D2",
     )
-    days = wb.create_sheet("Por día")
-    days.append(["Fecha", "Atendidas por la Red", "No atendidas por la Red"])
-    for day, values in by_day.items():
-        days.append([date.fromisoformat(day), values["red"], values["no_red"]])
-        days.cell(days.max_row, 1).number_format = "yyyy-mm-dd"
-    for sheet in (summary, days):
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-        sheet.freeze_panes = "A2"
-    days.column_dimensions["A"].width = 12
-    add_chart(
-        days,
-        "stacked",
-        title="Consultas técnicas por día",
-        series_cols=(2, 3),
-        category_col=1,
-        last_row=days.max_row,
-        anchor="E2",
+    days = add_table(
+        wb,
+        "Por día",
+        ["Fecha", "Atendidas por la Red", "No atendidas por la Red"],
+        [[date.fromisoformat(day), v["red"], v["no_red"]] for day, v in by_day.items()],
+        [12],
     )
-    return wb, count
+    add_chart(days, "stacked", title="Consultas técnicas por día", series_cols=(2, 3), anchor="E2")
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
 
 
 def monthly_message(session: Session, sending: ReportSending) -> Message:
@@ -347,30 +319,25 @@ def monthly_message(session: Session, sending: ReportSending) -> Message:
     nombre = organo.nombre if organo is not None else sigla
     figures = organo_figures(build_report(session, period), sigla)
     rows = list(export_rows(session, sending.period, organo=sigla, role="red"))
-    by_day: dict[str, dict[str, int]] = {}
-    day = period.start
-    while day < period.end:
-        by_day[day.isoformat()] = {"red": 0, "no_red": 0}
-        day += timedelta(days=1)
+    by_day = {
+        day.isoformat(): {"red": 0, "no_red": 0} for day in days_between(period.start, period.end)
+    }
     for row in rows:
         if row["tipo_consulta"] == "tecnica":
             took = row["resultado"] == "atendida" and row["derivacion"] in ROLES
             by_day[row["fecha"].isoformat()]["red" if took else "no_red"] += 1
-    wb, count = organo_workbook(iter(rows), figures, by_day)
-    buffer = io.BytesIO()
-    wb.save(buffer)
     lines = [
         f"Estimado(a) {sending.nombre or 'integrante de la Red'}:",
         "",
         f"Le enviamos el registro de atenciones telefónicas (Anexo 1) de {nombre} ({sigla}) de "
         f"{period.title}, como dispone el numeral 4.2.4 c de la Directiva N° 001-2020-EF/45.01.",
-        f"El archivo adjunto trae una fila por llamada ({count} en el mes) y las hojas Resumen "
+        f"El archivo adjunto trae una fila por llamada ({len(rows)} en el mes) y las hojas Resumen "
         "y Por día, con sus gráficos.",
         "",
         f"Consultas técnicas de {sigla} en {period.title}:",
     ]
     lines += [
-        f"  {label}: {_pct(value) if label == 'Atendidas por la Red' else value}"
+        f"  {label}: {pct(value) if label == 'Atendidas por la Red' else value}"
         for label, value in _figure_rows(figures)
     ]
     lines += [
@@ -382,8 +349,10 @@ def monthly_message(session: Session, sending: ReportSending) -> Message:
     return Message(
         subject=f"Registro de atenciones de {sigla}, {period.title} - Red de Atención MEF",
         body="\n".join(lines) + "\n",
-        attachment=mailer.Attachment(f"anexo1-{sigla}-{sending.period}.xlsx", buffer.getvalue()),
-        rows=count,
+        attachment=mailer.Attachment(
+            f"anexo1-{sigla}-{sending.period}.xlsx", organo_workbook(rows, figures, by_day)
+        ),
+        rows=len(rows),
     )
 
 

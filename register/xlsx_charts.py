@@ -14,17 +14,17 @@ def add_chart(
     *,
     title: str,
     series_cols: tuple[int, int],
-    category_col: int,
-    last_row: int,
     anchor: str,
-    y_title: str | None = "Llamadas",
-) -> BarChart | LineChart | None:
+    last_row: int | None = None,
+    y_title: str = "Llamadas",
+) -> None:
     """A column chart (``stacked`` piles the series), or a line chart over dates, of the
     columns ``series_cols`` (first and last, 1-based; their header in row 1 names each series)
-    over the categories of ``category_col``, rows 2 to ``last_row``, placed at ``anchor``.
-    None when there is no row to draw."""
+    over the categories of column A, rows 2 to ``last_row`` (default: the sheet's last),
+    placed at ``anchor``. Nothing when there is no row to draw."""
+    last_row = ws.max_row if last_row is None else last_row
     if last_row < 2:
-        return None
+        return
     chart: BarChart | LineChart
     if kind == "line":
         chart = LineChart()
@@ -39,10 +39,8 @@ def add_chart(
         ws, min_col=series_cols[0], max_col=series_cols[1], min_row=1, max_row=last_row
     )
     chart.add_data(data, titles_from_data=True)
-    chart.set_categories(Reference(ws, min_col=category_col, min_row=2, max_row=last_row))
+    chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=last_row))
     chart.title = title
     chart.height, chart.width = 8.5, 17.0
-    if y_title:
-        chart.y_axis.title = y_title
+    chart.y_axis.title = y_title
     ws.add_chart(chart, anchor)
-    return chart
