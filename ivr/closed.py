@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.flow import MAX_TRIES, Turn, gather, spoken_digits
-from ivr.hours import Hours, callback_due_date, describe_hours, load_hours
+from ivr.hours import Hours, callback_due_date, describe_hours
 from ivr.state import CallState
 from register.callbacks import request_callback
 from register.models import VoiceMessage
@@ -161,13 +161,12 @@ def callback_confirm(turn: Turn, digits: str, tries: int) -> VoiceResponse:
             digits,
             lambda n: ask_confirm(turn, response, number, n),
         )
-    hours = load_hours(turn.session, turn.settings.service_hours, turn.settings.close_on_holidays)
     request_callback(
         turn.session,
         call_sid=call.call_sid,
         source=SOURCE,
         telefono=number,
-        due=callback_due_date(turn.now, hours),
+        due=callback_due_date(turn.now, turn.hours()),
         now=turn.now,
         language=call.language,
     )
@@ -239,13 +238,10 @@ def voicemail_done(turn: Turn, recording_url: str, duration: int) -> VoiceRespon
     response = VoiceResponse()
     if recording_url:
         call = turn.load()
-        hours = load_hours(
-            turn.session, turn.settings.service_hours, turn.settings.close_on_holidays
-        )
         save_voicemail(
             turn.session,
             call,
-            callback_due_date(turn.now, hours),
+            callback_due_date(turn.now, turn.hours()),
             recording_url=recording_url,
             duration=duration,
         )
@@ -264,11 +260,10 @@ def voicemail_recording(
         log.warning("recording %s of %s ended %s", recording_sid, turn.call_sid, status)
         return
     call = turn.load()
-    hours = load_hours(turn.session, turn.settings.service_hours, turn.settings.close_on_holidays)
     save_voicemail(
         turn.session,
         call,
-        callback_due_date(turn.now, hours),
+        callback_due_date(turn.now, turn.hours()),
         recording_url=recording_url,
         recording_sid=recording_sid,
         duration=duration,

@@ -20,7 +20,6 @@ DAY_CODES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_NAMES = ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo")
 HOURS_KEY = "SERVICE_HOURS"
 HOLIDAYS_KEY = "SERVICE_CLOSE_ON_HOLIDAYS"
-CLOSED_REASONS = ("fuera_de_horario", "feriado", "cierre")
 # What staff read for each reason (the admin page and `flask hours show`).
 CLOSED_REASON_LABELS = {
     "fuera_de_horario": "cerrada (fuera del horario)",
