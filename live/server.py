@@ -29,7 +29,7 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 from aiohttp import web
-from aiohttp_sse import sse_response
+from aiohttp_sse import EventSourceResponse, sse_response
 
 import livebus
 from config import load_config
@@ -107,14 +107,12 @@ class Hub:
                 queue.put_nowait(raw)
             except asyncio.QueueFull:
                 log.warning("a page on %s is too far behind: its stream is ended", topic)
-                drain(queue)
-                queue.put_nowait(CLOSED)
+                end_stream(queue)
 
     def close_all(self) -> None:
         for queues in self.listeners.values():
             for queue in queues:
-                drain(queue)
-                queue.put_nowait(CLOSED)
+                end_stream(queue)
 
     async def run(self) -> None:
         """Read ``live:*`` for ever, reconnecting after a Redis failure."""
@@ -143,19 +141,21 @@ class Hub:
                     await pubsub.aclose()  # type: ignore[attr-defined]  # redis-py 5+; old stubs
 
 
-def drain(queue: asyncio.Queue[bytes]) -> None:
+def end_stream(queue: asyncio.Queue[bytes]) -> None:
+    """Drop what the connection has not sent yet and end its stream."""
     while not queue.empty():
         queue.get_nowait()
+    queue.put_nowait(CLOSED)
 
 
-def sse_fields(raw: bytes) -> tuple[str, str, str | None]:
-    """(event, data JSON, id) of one livebus message."""
+async def send_message(resp: EventSourceResponse, raw: bytes) -> None:
+    """One livebus message as a server-sent event (its event, its data as JSON, its ts)."""
     msg = orjson.loads(raw)
     ts = msg.get("ts")
-    return (
-        str(msg.get("event") or "message"),
+    await resp.send(
         orjson.dumps(msg.get("data", {})).decode(),
-        str(ts) if ts is not None else None,
+        id=str(ts) if ts is not None else None,
+        event=str(msg.get("event") or "message"),
     )
 
 
@@ -247,8 +247,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
             )
             for topic in RETAINED_TOPICS:
                 if topic in topics and topic in hub.retained:
-                    event, data, ident = sse_fields(hub.retained[topic])
-                    await resp.send(data, id=ident, event=event)
+                    await send_message(resp, hub.retained[topic])
             loop = asyncio.get_running_loop()
             next_refresh = loop.time() + settings.presence_refresh_seconds
             while resp.is_connected() and not closing(request):
@@ -259,8 +258,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
                 if raw == CLOSED:
                     break
                 if raw is not None:
-                    event, data, ident = sse_fields(raw)
-                    await resp.send(data, id=ident, event=event)
+                    await send_message(resp, raw)
                 if loop.time() >= next_refresh:
                     await presence.refresh(topics)
                     next_refresh = loop.time() + settings.presence_refresh_seconds
