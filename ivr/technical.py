@@ -34,9 +34,7 @@ class AnexoDialError(ValueError):
 
 
 def check_anexo_dial(template: str) -> None:
-    if template.startswith("sip:") and "{anexo}" in template:
-        return
-    if E164.match(template):
+    if (template.startswith("sip:") and "{anexo}" in template) or E164.match(template):
         return
     raise AnexoDialError(
         f"ANEXO_DIAL={template!r} is not valid: use a SIP URI template such as "
