@@ -23,7 +23,6 @@ from ivr.state import CallState
 from register.events import FINAL_CALL_STATUSES, NOT_CONNECTED
 
 ORGANO_MENU = PagedMenu("voice.organos", "organo_intro", "organo_option")
-LEGS = ("titular", "alterno")
 SUMMARY_MAX_SECONDS = 30
 WHISPER_TIMEOUT_SECONDS = 8
 E164 = re.compile(r"^\+\d{6,15}$")
