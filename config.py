@@ -11,8 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-BASE_DIR = Path(__file__).resolve().parent
-INSTANCE_DIR = BASE_DIR / "instance"
+INSTANCE_DIR = Path(__file__).resolve().parent / "instance"
 
 REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "TWILIO_AUTH_TOKEN", "PUBLIC_BASE_URL")
 
@@ -80,10 +79,6 @@ def parse_sentinels(text: str) -> list[tuple[str, int]]:
     return pairs
 
 
-def default_database_url() -> str:
-    return f"sqlite:///{INSTANCE_DIR / 'red_atencion.db'}"
-
-
 class Config:
     """Production settings: strict, every secret must come from the environment."""
 
@@ -92,7 +87,7 @@ class Config:
 
     def __init__(self) -> None:
         self.SECRET_KEY = env_str("SECRET_KEY")
-        self.DATABASE_URL = env_str("DATABASE_URL", default_database_url())
+        self.DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'red_atencion.db'}")
         # PostgreSQL: no statement of the web's or the worker's runs longer (webhooks must
         # answer Twilio within 15 s, and do within 5).
         self.DATABASE_STATEMENT_TIMEOUT_MS = env_int("DATABASE_STATEMENT_TIMEOUT_MS", 3000)
