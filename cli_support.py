@@ -162,10 +162,8 @@ def gettext(message: str) -> str:
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
-    es = PLURALS.get((singular, plural))
-    if es is None:
-        return singular if n == 1 else plural
-    return es[0] if n == 1 else es[1]
+    one, many = PLURALS.get((singular, plural), (singular, plural))
+    return one if n == 1 else many
 
 
 def install_spanish_messages() -> None:
@@ -183,23 +181,22 @@ install_spanish_messages()
 METAVARS = {"text": "TEXTO", "integer": "N", "float": "N", "archivo": "ARCHIVO"}
 
 
-def _os_reason(exc: OSError) -> str:
-    reasons = {
-        errno.ENOENT: "no existe",
-        errno.EACCES: "permiso denegado",
-        errno.EPERM: "permiso denegado",
-        errno.EISDIR: "es una carpeta",
-        errno.ENOTDIR: "una parte de la ruta no es una carpeta",
-        errno.ENOSPC: "no queda espacio en el disco",
-        errno.EROFS: "el disco es de solo lectura",
-    }
-    return reasons.get(exc.errno or 0, exc.strerror or "error del sistema")
+OS_REASONS = {
+    errno.ENOENT: "no existe",
+    errno.EACCES: "permiso denegado",
+    errno.EPERM: "permiso denegado",
+    errno.EISDIR: "es una carpeta",
+    errno.ENOTDIR: "una parte de la ruta no es una carpeta",
+    errno.ENOSPC: "no queda espacio en el disco",
+    errno.EROFS: "el disco es de solo lectura",
+}
 
 
 def os_error(exc: OSError) -> click.ClickException:
     """A file the command could not read or write, said in Spanish."""
     where = f" «{exc.filename}»" if exc.filename else ""
-    return click.ClickException(f"No se pudo usar el archivo{where}: {_os_reason(exc)}.")
+    reason = OS_REASONS.get(exc.errno or 0, exc.strerror or "error del sistema")
+    return click.ClickException(f"No se pudo usar el archivo{where}: {reason}.")
 
 
 class Command(click.Command):

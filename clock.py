@@ -46,13 +46,8 @@ def is_business_day(day: date) -> bool:
 
 def business_days_between(start: date, end: date) -> int:
     """Business days after ``start`` up to and including ``end`` (0 when end <= start)."""
-    count = 0
-    day = start
-    while day < end:
-        day += timedelta(days=1)
-        if is_business_day(day):
-            count += 1
-    return count
+    days = (end - start).days
+    return sum(is_business_day(start + timedelta(days=n)) for n in range(1, days + 1))
 
 
 def add_business_days(start: date, days: int) -> date:

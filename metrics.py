@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hmac
 import os
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,13 +19,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from rq.registry import FailedJobRegistry
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 import twilio_rest
 from directory.models import Agent
 from extensions import db, redis_store
-from register.events import STREAM
-from register.models import RegisterOutbox
+from health import outbox_events, queue_names, register_lag_seconds
 from routing import agents
 from routing import queue as line
 from webhooks.steps import WEBHOOK_SECONDS
@@ -51,19 +49,14 @@ class LineCollector:
         for state, count in counts.items():
             states.add_metric([state], count)
         yield states
-        oldest = r.xrange(STREAM, count=1)
-        lag = time.time() - int(oldest[0][0].decode().split("-")[0]) / 1000 if oldest else 0.0
+        lag = register_lag_seconds(r)
         yield GaugeMetricFamily(
             "red_register_lag_seconds", "Age of the oldest event not yet written", value=lag
         )
-        kept = db.session.scalar(select(func.count()).select_from(RegisterOutbox)) or 0
+        kept = outbox_events()
         yield GaugeMetricFamily("red_outbox_events", "Events kept while Redis was down", value=kept)
         failed = GaugeMetricFamily("red_failed_jobs", "Failed rq jobs", labels=["cola"])
-        for name in (
-            current_app.config["RQ_REGISTER_QUEUE"],
-            current_app.config["RQ_DEFAULT_QUEUE"],
-            current_app.config["RQ_MAIL_QUEUE"],
-        ):
+        for name in queue_names(current_app.config):
             failed.add_metric([name], FailedJobRegistry(name, connection=r).count)
         yield failed
 

@@ -158,6 +158,18 @@ def counted(operation: str) -> Callable[[F], F]:
     return decorate
 
 
+def _unless_gone(request: Callable[[], object], *, gone: bool = False) -> bool:
+    """Send a request about a call, participant or recording: True when done, ``gone`` when
+    Twilio answers 404 (the resource is not there any more)."""
+    try:
+        request()
+    except TwilioRestException as exc:
+        if exc.status == 404:
+            return gone
+        raise
+    return True
+
+
 def client() -> Client:
     global _client
     if _client is None:
@@ -186,25 +198,15 @@ def dequeue_to_url(queue: str, call_sid: str, url: str) -> bool:
 
     Returns False when the call is not in that queue (404): it left, or has not arrived yet.
     """
-    try:
-        client().queues(queue_sid(queue)).members(call_sid).update(url=url, method="POST")
-    except TwilioRestException as exc:
-        if exc.status == 404:
-            return False
-        raise
-    return True
+    return _unless_gone(
+        lambda: client().queues(queue_sid(queue)).members(call_sid).update(url=url, method="POST")
+    )
 
 
 @counted("redirect_call")
 def redirect_call(call_sid: str, url: str) -> bool:
     """Send a live call to the TwiML at ``url``. False when the call is gone (404)."""
-    try:
-        client().calls(call_sid).update(url=url, method="POST")
-    except TwilioRestException as exc:
-        if exc.status == 404:
-            return False
-        raise
-    return True
+    return _unless_gone(lambda: client().calls(call_sid).update(url=url, method="POST"))
 
 
 @counted("create_call")
@@ -238,13 +240,9 @@ def create_call(
 def hangup_call(call_sid: str, *, ringing: bool = False) -> bool:
     """End a call: ``canceled`` while it is queued or ringing, else ``completed``. False when
     it is already over (404)."""
-    try:
-        client().calls(call_sid).update(status="canceled" if ringing else "completed")
-    except TwilioRestException as exc:
-        if exc.status == 404:
-            return False
-        raise
-    return True
+    return _unless_gone(
+        lambda: client().calls(call_sid).update(status="canceled" if ringing else "completed")
+    )
 
 
 # --- Conferences (the Plataforma's calls are conferences: routing/legs.py) -----------------
@@ -328,38 +326,24 @@ def update_participant(
     if announce_url:
         kwargs["announce_url"] = announce_url
         kwargs["announce_method"] = "POST"
-    try:
-        client().conferences(conference_sid).participants(call_sid).update(**kwargs)
-    except TwilioRestException as exc:
-        if exc.status == 404:
-            return False
-        raise
-    return True
+    return _unless_gone(
+        lambda: client().conferences(conference_sid).participants(call_sid).update(**kwargs)
+    )
 
 
 @counted("remove_participant")
 def remove_participant(conference_sid: str, call_sid: str) -> bool:
     """Take a participant out of the conference (their call goes on to its next TwiML). True
     when removed or already gone."""
-    try:
-        client().conferences(conference_sid).participants(call_sid).delete()
-    except TwilioRestException as exc:
-        if exc.status == 404:
-            return True
-        raise
-    return True
+    return _unless_gone(
+        lambda: client().conferences(conference_sid).participants(call_sid).delete(), gone=True
+    )
 
 
 @counted("end_conference")
 def end_conference(conference_sid: str) -> bool:
     """End the conference: every participant's <Dial> ends (its action URL is called)."""
-    try:
-        client().conferences(conference_sid).update(status="completed")
-    except TwilioRestException as exc:
-        if exc.status == 404:
-            return False
-        raise
-    return True
+    return _unless_gone(lambda: client().conferences(conference_sid).update(status="completed"))
 
 
 @counted("send_sms")
@@ -372,10 +356,4 @@ def send_sms(to: str, body: str, from_: str | None = None) -> str:
 @counted("delete_recording")
 def delete_recording(recording_sid: str) -> bool:
     """Delete a recording (retention purge). True when deleted or already gone."""
-    try:
-        client().recordings(recording_sid).delete()
-    except TwilioRestException as exc:
-        if exc.status == 404:
-            return True
-        raise
-    return True
+    return _unless_gone(lambda: client().recordings(recording_sid).delete(), gone=True)

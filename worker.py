@@ -22,7 +22,6 @@ import gc
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
 import redis
 from flask import Flask
@@ -40,9 +39,6 @@ log = logging.getLogger("worker")
 QUEUES = ("mail", "register", "default")
 
 
-job_log_filter = call_context  # the running job's id and CallSid on every log line
-
-
 class AppWorker(SimpleWorker):
     """An rq worker that runs every job, in its own process, inside an app context of one
     Flask app (the database pool and the Redis client are the app's, kept between jobs)."""
@@ -50,14 +46,14 @@ class AppWorker(SimpleWorker):
     flask_app: Flask
 
     def perform_job(self, job: Job, queue: Queue) -> bool:
-        job_log_filter.job_id = job.id
-        call_sid: Any = job.meta.get("call_sid") or "-"
-        job_log_filter.call_sid = str(call_sid)
+        # the running job's id and CallSid on every log line
+        call_context.job_id = job.id
+        call_context.call_sid = str(job.meta.get("call_sid") or "-")
         try:
             with self.flask_app.app_context():
                 return super().perform_job(job, queue)
         finally:
-            job_log_filter.job_id = job_log_filter.call_sid = "-"
+            call_context.job_id = call_context.call_sid = "-"
 
 
 # rq's maintenance (registries cleaned; the scheduler started if no worker runs it, e.g. after

@@ -268,23 +268,20 @@ def organs_today(session: Session, day: date) -> list[dict[str, Any]]:
             if outcome is not None and outcome != "accepted":
                 rol = str(d.get("rol"))
                 missed[organo][(rol, names.get(rol) or rol)] += 1
-    out = []
-    for sigla in sorted(figures):
-        c = figures[sigla]
-        out.append(
-            {
-                "sigla": sigla,
-                "tecnicas": c["tecnicas"],
-                "titular": c["titular"],
-                "alterno": c["alterno"],
-                "plataforma": c["plataforma"],
-                "perdidas": [
-                    {"rol": rol, "nombre": nombre, "llamadas": n}
-                    for (rol, nombre), n in sorted(missed.get(sigla, Counter()).items())
-                ],
-            }
-        )
-    return out
+    return [
+        {
+            "sigla": sigla,
+            "tecnicas": c["tecnicas"],
+            "titular": c["titular"],
+            "alterno": c["alterno"],
+            "plataforma": c["plataforma"],
+            "perdidas": [
+                {"rol": rol, "nombre": nombre, "llamadas": n}
+                for (rol, nombre), n in sorted(missed.get(sigla, Counter()).items())
+            ],
+        }
+        for sigla, c in sorted(figures.items())
+    ]
 
 
 def pending_work(session: Session, day: date) -> dict[str, int]:
@@ -365,8 +362,7 @@ def half_hours(
     labels = sorted(set(seen) | set(need) | set(staffed))
     if not labels:
         return []
-    first = int(labels[0][:2]) * 2 + int(labels[0][3:]) // 30
-    last = int(labels[-1][:2]) * 2 + int(labels[-1][3:]) // 30
+    first, last = (slot_of(time.fromisoformat(label)) for label in (labels[0], labels[-1]))
     out = []
     for slot in range(first, last + 1):
         label = slot_label(slot)

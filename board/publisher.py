@@ -36,15 +36,23 @@ LAST_KEY = "board:last"
 LAST_TTL_SECONDS = 60
 
 
+def compute(
+    session: Session, r: redis.Redis, settings: BoardSettings, *, now_ms: int
+) -> tuple[dict[str, Any], list[alerts.Alert]]:
+    """The board as the page draws it (the snapshot, its alerts and charts), and its alerts."""
+    board = snapshot(session, r, settings, now_ms=now_ms)
+    found = alerts.evaluate(board, settings)
+    board["alertas"] = alerts.as_data(found)
+    board["graficos"] = board_charts(board)
+    return board, found
+
+
 def publish_once(
     session: Session, r: redis.Redis, settings: BoardSettings, jobs: Queue, *, now_ms: int
 ) -> dict[str, Any]:
     """Compute, raise the alerts (e-mailing the new ones), publish; returns the snapshot."""
-    board = snapshot(session, r, settings, now_ms=now_ms)
+    board, found = compute(session, r, settings, now_ms=now_ms)
     session.rollback()  # a read-only pass: end its transaction, the next one sees new rows
-    found = alerts.evaluate(board, settings)
-    board["alertas"] = alerts.as_data(found)
-    board["graficos"] = board_charts(board)
     alerts.mail_new(r, jobs, found, settings, day=board["fecha"])
     moment = datetime.fromtimestamp(now_ms / 1000, UTC).astimezone(LIMA)
     staffed_key = STAFFED_KEY.format(day=board["fecha"])

@@ -15,9 +15,7 @@ import livebus
 import recording_media
 from admin.auth import BOARD_ROLES, roles_required
 from admin.security import live_stream_base
-from board import actions, alerts, publisher
-from board.charts import board_charts
-from board.data import snapshot
+from board import actions, publisher
 from board.settings import BoardSettings
 from clock import utcnow
 from extensions import db, redis_store
@@ -36,20 +34,14 @@ bp = Blueprint(
 )
 
 
-def _settings() -> BoardSettings:
-    return BoardSettings.from_config(current_app.config)
-
-
 def current_snapshot() -> dict[str, Any]:
     """The last snapshot published, or one computed now when the publisher is behind."""
     r = redis_store.client
     found = publisher.last(r)
     if found is not None and now_ms() - int(found.get("ts", 0)) < STALE_MS:
         return found
-    settings = _settings()
-    board = snapshot(db.session(), r, settings, now_ms=now_ms())
-    board["alertas"] = alerts.as_data(alerts.evaluate(board, settings))
-    board["graficos"] = board_charts(board)
+    settings = BoardSettings.from_config(current_app.config)
+    board, _alerts = publisher.compute(db.session(), r, settings, now_ms=now_ms())
     return board
 
 

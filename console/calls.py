@@ -20,6 +20,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
 from clock import lima_now
+from console.views import json_error
 from directory.models import Agent
 from extensions import db
 from routing import authorities, returns, transfers
@@ -35,31 +36,21 @@ RESULTADOS = ("absuelta", "derivada_red", "presencial", "devolucion_pendiente")
 DETALLE_MAX = 2000
 
 
-def _error(status: int, message: str) -> Response:
-    response = jsonify({"error": message})
-    response.status_code = status
-    return response
-
-
 @bp.errorhandler(CallRefused)
-def refused(exc: CallRefused) -> Response:
-    return _error(exc.status, exc.message)
-
-
 @bp.errorhandler(returns.ReturnRefused)
-def return_refused(exc: returns.ReturnRefused) -> Response:
-    return _error(exc.status, exc.message)
+def refused(exc: CallRefused | returns.ReturnRefused) -> Response:
+    return json_error(exc.status, exc.message)
 
 
 @bp.errorhandler(CSRFError)
 def page_expired(exc: CSRFError) -> Response:
-    return _error(400, "La página venció (falta el token de seguridad): vuelva a cargarla.")
+    return json_error(400, "La página venció (falta el token de seguridad): vuelva a cargarla.")
 
 
 @bp.errorhandler(redis.RedisError)
 def line_unavailable(exc: redis.RedisError) -> Response:
     log.error("console %s without Redis: %s", request.path, exc)
-    return _error(
+    return json_error(
         503,
         "La línea no está disponible en este momento (falla de Redis). "
         "Intente de nuevo en unos segundos.",
@@ -69,11 +60,11 @@ def line_unavailable(exc: redis.RedisError) -> Response:
 @bp.before_request
 def signed_in_agent() -> Response | None:
     if not getattr(current_user, "is_authenticated", False):
-        return _error(401, "Su sesión terminó: vuelva a iniciar sesión.")
+        return json_error(401, "Su sesión terminó: vuelva a iniciar sesión.")
     if current_user.role != "agente" or not current_user.agent_id:
-        return _error(403, "Solo un agente de la Plataforma vinculado al directorio puede.")
+        return json_error(403, "Solo un agente de la Plataforma vinculado al directorio puede.")
     if request.method == "POST" and request.content_length and not request.is_json:
-        return _error(400, "Envíe los datos como JSON.")
+        return json_error(400, "Envíe los datos como JSON.")
     return None
 
 
@@ -110,7 +101,7 @@ def reject(call_sid: str) -> Response:
 def hold(call_sid: str) -> Response:
     value = _json().get("en_espera")
     if not isinstance(value, bool):
-        return _error(400, "Indique en_espera: true para poner en espera, false para retomar.")
+        return json_error(400, "Indique en_espera: true para poner en espera, false para retomar.")
     ctx = from_app()
     transfers.hold(ctx, call_sid, _agent_id(), value)
     return _done(ctx, {"call_sid": call_sid, "en_espera": value})
@@ -133,7 +124,7 @@ def transfer(call_sid: str) -> Response:
     data = _json()
     sigla, rol = str(data.get("organo") or ""), str(data.get("rol") or "titular")
     if not sigla.strip():
-        return _error(400, "Elija el órgano al que transferir (su sigla).")
+        return json_error(400, "Elija el órgano al que transferir (su sigla).")
     ctx = from_app()
     leg = transfers.transfer_to_red(
         db.session(), ctx, call_sid, _agent_id(), sigla=sigla, rol=rol, by=_agent_name()
@@ -175,7 +166,7 @@ def cold_transfer(call_sid: str) -> Response:
     data = _json()
     agente, centro = _id(data.get("agente")), _id(data.get("centro"))
     if (agente is None) == (centro is None):
-        return _error(400, "Indique a quién transferir: un agente o un centro CONECTAMEF.")
+        return json_error(400, "Indique a quién transferir: un agente o un centro CONECTAMEF.")
     ctx = from_app()
     leg = transfers.transfer_cold(
         db.session(),
@@ -203,19 +194,19 @@ def authority(call_sid: str) -> Response:
         transfers.authority_by_phone(ctx, call_sid, agent_id, by=_agent_name())
         return _done(ctx, {"call_sid": call_sid, "decision": "telefono"})
     if decision != "presencial":
-        return _error(400, "Indique la decisión: telefono o presencial.")
+        return json_error(400, "Indique la decisión: telefono o presencial.")
     given = {k: data.get(k) for k in ("nombre", "entidad", "organo", "hora")}
     given["fecha"] = data.get("dia")
     try:
         visit = authorities.visit_for_call(db.session(), ctx, call_sid, given, now=lima_now())
     except authorities.VisitInvalid as exc:
-        return _error(400, str(exc))
+        return json_error(400, str(exc))
     try:
         authorities.presencial(
             ctx, call_sid, agent_id=agent_id, by=_agent_name(), visit=visit, now=line.now_ms()
         )
     except authorities.NotOnThisCall:
-        return _error(409, "Esta llamada ya fue derivada.")
+        return json_error(409, "Esta llamada ya fue derivada.")
     transfers.tell_call(ctx, agent_id, call_sid, "transferida")
     return _done(ctx, {"call_sid": call_sid, "decision": "presencial", "visita": visit.as_data()})
 
@@ -239,11 +230,11 @@ def wrap_up(call_sid: str) -> Response:
             "Elija el resultado: absuelta, derivada a la Red, presencial o devolución pendiente."
         )
     if errors:
-        return _error(400, " ".join(errors))
+        return json_error(400, " ".join(errors))
     ctx = from_app()
     agent_id = _agent_id()
     if not transfers.handled_by(ctx, call_sid, agent_id):
-        return _error(404, "No encontramos una llamada suya con ese identificador.")
+        return json_error(404, "No encontramos una llamada suya con ese identificador.")
     body = {"tipo_consulta": tipo, "detalle": detalle, "resultado": resultado}
     digest = hashlib.blake2b(repr(sorted(body.items())).encode(), digest_size=8).hexdigest()
     ctx.journal.record(

@@ -68,16 +68,21 @@ SOFTPHONE_MISSING = (
 )
 
 
-def _error(status: int, message: str) -> Response:
+def json_error(status: int, message: str) -> Response:
+    """``{"error": message}`` with that status (the console's API answers errors so)."""
     response = jsonify({"error": message})
     response.status_code = status
     return response
 
 
+def _linked_agent() -> Agent | None:
+    agent_id = getattr(current_user, "agent_id", None)
+    return db.session.get(Agent, agent_id) if agent_id else None
+
+
 def _agent() -> Agent:
     """The signed-in user's agent (403 for a user linked to none)."""
-    agent_id = getattr(current_user, "agent_id", None)
-    agent = db.session.get(Agent, agent_id) if agent_id else None
+    agent = _linked_agent()
     if agent is None:
         abort(403, "Su usuario no está vinculado a un agente de la Plataforma.")
     return agent
@@ -101,8 +106,7 @@ def client_identity(agent: Agent) -> str | None:
 @bp.get("/agente")
 @roles_required(*CONSOLE_ROLES)
 def agente() -> ResponseReturnValue:
-    agent_id = getattr(current_user, "agent_id", None)
-    agent = db.session.get(Agent, agent_id) if agent_id else None
+    agent = _linked_agent()
     if agent is None:  # an agent's start page: said, not a bare 403
         return render_template("console/sin_agente.html")
     settings = from_app().settings
@@ -142,10 +146,10 @@ def token() -> ResponseReturnValue:
     """A short-lived Access Token with a VoiceGrant for the agent's Client identity."""
     agent = _agent()
     if not softphone_configured():
-        return _error(503, SOFTPHONE_MISSING)
+        return json_error(503, SOFTPHONE_MISSING)
     identity = client_identity(agent)
     if identity is None:
-        return _error(
+        return json_error(
             409,
             f"Su canal es {agent.canal}: las llamadas le llegan a su teléfono "
             f"({agent.destino}), no al navegador.",
@@ -203,13 +207,15 @@ def cambiar_estado() -> ResponseReturnValue:
     agent = _agent()
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        return _error(415, "Envíe JSON (Content-Type: application/json).")
+        return json_error(415, "Envíe JSON (Content-Type: application/json).")
     target = str(data.get("estado", ""))
     reason = data.get("motivo") or None
     if target not in ("available", "paused", "offline"):
-        return _error(400, "Estado no válido: Disponible, En pausa o Desconectado.")
+        return json_error(400, "Estado no válido: Disponible, En pausa o Desconectado.")
     if target == "paused" and reason not in PAUSE_LABELS:
-        return _error(400, "Elija el motivo de la pausa: " + ", ".join(PAUSE_LABELS.values()) + ".")
+        return json_error(
+            400, "Elija el motivo de la pausa: " + ", ".join(PAUSE_LABELS.values()) + "."
+        )
     if target != "paused":
         reason = None
     ctx = from_app()
@@ -221,8 +227,8 @@ def cambiar_estado() -> ResponseReturnValue:
         )
     except agents.StateRefused as exc:
         if exc.current == "inactive":
-            return _error(409, "Su registro de agente está inactivo; consulte a su supervisor.")
-        return _error(
+            return json_error(409, "Su registro de agente está inactivo; consulte a su supervisor.")
+        return json_error(
             409, f"Ahora no se puede: usted está {STATE_LABELS.get(exc.current, exc.current)}."
         )
     if target == "available":
@@ -265,10 +271,10 @@ def softphone_event() -> ResponseReturnValue:
     agent = _agent()
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        return _error(415, "Envíe JSON (Content-Type: application/json).")
+        return json_error(415, "Envíe JSON (Content-Type: application/json).")
     event = str(data.get("evento", ""))
     if event not in ("registered", "unregistered", "error"):
-        return _error(400, "Evento no válido.")
+        return json_error(400, "Evento no válido.")
     if event != "registered":
         log.warning(
             "softphone of agent %s: %s %s", agent.id, event, str(data.get("detalle", ""))[:200]

@@ -89,10 +89,8 @@ def hours_close_day(day: date, reason: str | None) -> None:
 @click.argument("day", type=DATE)
 def hours_open_day(day: date) -> None:
     """Quita ese día de los días de cierre."""
-    if hours_domain.open_day(db.session(), day, actor=default_actor()):
-        click.echo(f"El {day} ya no es día de cierre.")
-    else:
-        click.echo(f"El {day} no era día de cierre.")
+    opened = hours_domain.open_day(db.session(), day, actor=default_actor())
+    click.echo(f"El {day} ya no es día de cierre." if opened else f"El {day} no era día de cierre.")
 
 
 @prompts_group.command("list")

@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import date
 
 import phonenumbers
 from phonenumbers import NumberParseException
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.flow import MAX_TRIES, Turn, gather, spoken_digits
-from ivr.hours import Hours, callback_due_date, describe_hours, load_hours
+from ivr.hours import Hours, callback_due_date, describe_hours
 from ivr.state import CallState
 from register.callbacks import request_callback
 from register.models import VoiceMessage
@@ -100,9 +98,7 @@ def closed_menu(turn: Turn, digits: str, tries: int) -> VoiceResponse:
         if number is None:
             ask_number(turn, response, 1)
         else:
-            call.extra["callback_number"] = number
-            turn.save(call)
-            ask_confirm(turn, response, number, 1)
+            _read_back(turn, response, call, number)
         return response
     turn.speak(response, "voicemail_notice")
     response.record(
@@ -122,6 +118,13 @@ def closed_menu(turn: Turn, digits: str, tries: int) -> VoiceResponse:
 
 
 # --- Callback request -------------------------------------------------------------------
+
+
+def _read_back(turn: Turn, response: VoiceResponse, call: CallState, number: str) -> None:
+    """Keep the number the callback would go to and read it back for ``1`` or ``2``."""
+    call.extra["callback_number"] = number
+    turn.save(call)
+    ask_confirm(turn, response, number, 1)
 
 
 def ask_confirm(turn: Turn, response: VoiceResponse, number: str, tries: int) -> None:
@@ -161,13 +164,12 @@ def callback_confirm(turn: Turn, digits: str, tries: int) -> VoiceResponse:
             digits,
             lambda n: ask_confirm(turn, response, number, n),
         )
-    hours = load_hours(turn.session, turn.settings.service_hours, turn.settings.close_on_holidays)
     request_callback(
         turn.session,
         call_sid=call.call_sid,
         source=SOURCE,
         telefono=number,
-        due=callback_due_date(turn.now, hours),
+        due=callback_due_date(turn.now, turn.hours()),
         now=turn.now,
         language=call.language,
     )
@@ -191,10 +193,7 @@ def callback_number(turn: Turn, digits: str, tries: int) -> VoiceResponse:
             digits,
             lambda n: ask_number(turn, response, n),
         )
-    call = turn.load()
-    call.extra["callback_number"] = number
-    turn.save(call)
-    ask_confirm(turn, response, number, 1)
+    _read_back(turn, response, turn.load(), number)
     return response
 
 
@@ -202,18 +201,19 @@ def callback_number(turn: Turn, digits: str, tries: int) -> VoiceResponse:
 
 
 def save_voicemail(
-    session: Session,
-    call: CallState,
-    due: date,
+    turn: Turn,
     *,
     recording_url: str | None,
     recording_sid: str | None = None,
     duration: int | None = None,
 ) -> VoiceMessage:
-    """Create or complete the call's one voice message (Record action and status callback)."""
+    """Create or complete the call's one voice message (Record action and status callback),
+    due the day the Plataforma must hear it."""
+    session, call = turn.session, turn.load()
     query = select(VoiceMessage).where(VoiceMessage.call_sid == call.call_sid)
     row = session.scalars(query).first()
     if row is None:
+        due = callback_due_date(turn.now, turn.hours())
         row = VoiceMessage(call_sid=call.call_sid, telefono=call.from_number[:20], due_date=due)
         session.add(row)
     row.recording_url = recording_url or row.recording_url
@@ -224,12 +224,7 @@ def save_voicemail(
     except IntegrityError:  # created by the other callback at the same moment: complete it
         session.rollback()
         return save_voicemail(
-            session,
-            call,
-            due,
-            recording_url=recording_url,
-            recording_sid=recording_sid,
-            duration=duration,
+            turn, recording_url=recording_url, recording_sid=recording_sid, duration=duration
         )
     return row
 
@@ -238,17 +233,7 @@ def voicemail_done(turn: Turn, recording_url: str, duration: int) -> VoiceRespon
     """The Record action: keep what Twilio says about the message and thank the caller."""
     response = VoiceResponse()
     if recording_url:
-        call = turn.load()
-        hours = load_hours(
-            turn.session, turn.settings.service_hours, turn.settings.close_on_holidays
-        )
-        save_voicemail(
-            turn.session,
-            call,
-            callback_due_date(turn.now, hours),
-            recording_url=recording_url,
-            duration=duration,
-        )
+        save_voicemail(turn, recording_url=recording_url, duration=duration)
         turn.speak(response, "voicemail_saved")
     else:
         turn.speak(response, "voicemail_empty")
@@ -263,15 +248,8 @@ def voicemail_recording(
     if status and status != "completed":
         log.warning("recording %s of %s ended %s", recording_sid, turn.call_sid, status)
         return
-    call = turn.load()
-    hours = load_hours(turn.session, turn.settings.service_hours, turn.settings.close_on_holidays)
     save_voicemail(
-        turn.session,
-        call,
-        callback_due_date(turn.now, hours),
-        recording_url=recording_url,
-        recording_sid=recording_sid,
-        duration=duration,
+        turn, recording_url=recording_url, recording_sid=recording_sid, duration=duration
     )
     turn.record(
         "voicemail",

@@ -8,12 +8,11 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from directory.queries import center_for_department, departments
 from ivr.cache import cached
-from ivr.flow import Turn, to_plataforma
+from ivr.flow import ANSWERED, Turn, to_plataforma
 from ivr.paging import PagedMenu, ask_page, navigate_page
 from ivr.state import CallState
 
 DEPARTMENT_MENU = PagedMenu("voice.departments", "conectamef_intro", "department_option")
-ANSWERED = ("completed", "answered")
 
 
 def department_names(session: Session) -> list[str]:

@@ -13,7 +13,7 @@ from ivr.flow import (
     gather,
     retry_or_plataforma,
 )
-from ivr.hours import closed_reason, load_hours
+from ivr.hours import closed_reason
 from ivr.state import CallState
 
 LANGUAGE_KEYS = {"": "es", "1": "es", "2": "qu", "3": "ay"}
@@ -48,7 +48,7 @@ def incoming(turn: Turn, from_number: str, to_number: str) -> VoiceResponse:
     turn.record("incoming", **{"from": from_number, "to": to_number, "region": call.region})
     response = VoiceResponse()
     turn.speak(response, "greeting")
-    hours = load_hours(turn.session, turn.settings.service_hours, turn.settings.close_on_holidays)
+    hours = turn.hours()
     reason = closed_reason(turn.now, hours)
     if reason is not None:
         turn.record("closed", reason=reason)

@@ -15,11 +15,14 @@ from sqlalchemy.orm import Session
 from twilio.twiml import TwiML
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
+from ivr.hours import Hours, load_hours
 from ivr.prompts import Voice, speak
 from ivr.state import CallState
 from register.events import Journal
 
 MAX_TRIES = 3
+# The DialCallStatus values that mean the other side picked up.
+ANSWERED = ("completed", "answered")
 # `flask simulate` marks every request it signs with this field (Twilio never sends it): the
 # moment it simulates, as ISO 8601 UTC, or empty for the real time. The call is registered at
 # that moment and marked simulated (reports and exports leave it out unless asked).
@@ -91,6 +94,11 @@ class Turn:
     def absolute(self, endpoint: str, **values: Any) -> str:
         """An absolute URL, for callbacks on another leg (whisper, recording status)."""
         return self.settings.public_base_url + self.url_for(endpoint, **values)
+
+    def hours(self) -> Hours:
+        """The service hours in force (an admin's setting wins over the environment)."""
+        settings = self.settings
+        return load_hours(self.session, settings.service_hours, settings.close_on_holidays)
 
     def speak(self, target: TwiML, prompt_id: str, language: str = "es", **fields: Any) -> None:
         speak(target, self.session, self.settings.voice, prompt_id, language, **fields)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,7 +21,6 @@ DAY_CODES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_NAMES = ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo")
 HOURS_KEY = "SERVICE_HOURS"
 HOLIDAYS_KEY = "SERVICE_CLOSE_ON_HOLIDAYS"
-CLOSED_REASONS = ("fuera_de_horario", "feriado", "cierre")
 # What staff read for each reason (the admin page and `flask hours show`).
 CLOSED_REASON_LABELS = {
     "fuera_de_horario": "cerrada (fuera del horario)",
@@ -206,13 +206,26 @@ def _put_setting(session: Session, key: str, value: str | None, actor: str | Non
     else:
         row.value = value
     after = None if value is None else {"key": key, "value": value}
+    _commit(session, actor, "ivr_setting", key, before, after)
+
+
+def _commit(
+    session: Session,
+    actor: str | None,
+    entity: str,
+    entity_id: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> None:
+    """Commit a change of the hours, in the audit log when someone made it and it changed
+    something, and forget the cached hours."""
     if actor is not None and before != after:
         action = "create" if before is None else "delete" if after is None else "update"
         audit.record(
             session,
             actor=actor,
-            entity="ivr_setting",
-            entity_id=key,
+            entity=entity,
+            entity_id=entity_id,
             action=action,
             before=before,
             after=after,
@@ -253,37 +266,16 @@ def close_day(
         session.add(row)
     elif reason:
         row.reason = reason
-    after = _closure_snapshot(row)
-    if actor is not None and before != after:
-        audit.record(
-            session,
-            actor=actor,
-            entity="closure_day",
-            entity_id=day.isoformat(),
-            action="create" if before is None else "update",
-            before=before,
-            after=after,
-        )
-    session.commit()
-    invalidate("hours")
+    _commit(session, actor, "closure_day", day.isoformat(), before, _closure_snapshot(row))
 
 
 def open_day(session: Session, day: date, *, actor: str | None = None) -> bool:
     """Remove a closure day; False when that day was not closed."""
     row = session.get(ClosureDay, day)
+    before = None if row is None else _closure_snapshot(row)
     if row is not None:
-        if actor is not None:
-            audit.record(
-                session,
-                actor=actor,
-                entity="closure_day",
-                entity_id=day.isoformat(),
-                action="delete",
-                before=_closure_snapshot(row),
-            )
         session.delete(row)
-    session.commit()
-    invalidate("hours")
+    _commit(session, actor, "closure_day", day.isoformat(), before, None)
     return row is not None
 
 

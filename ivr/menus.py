@@ -40,14 +40,6 @@ def _informacion(turn: Turn, response: VoiceResponse, call: CallState) -> VoiceR
     return to_plataforma(turn, response, call, "menu")
 
 
-def _consulta_tecnica(turn: Turn, response: VoiceResponse, call: CallState) -> VoiceResponse:
-    return technical.start(turn, response, call)
-
-
-def _conectamef(turn: Turn, response: VoiceResponse, call: CallState) -> VoiceResponse:
-    return conectamef.start(turn, response, call)
-
-
 def _autoridad(turn: Turn, response: VoiceResponse, call: CallState) -> VoiceResponse:
     call.tipo_usuario = "autoridad"
     # routing's send_to_plataforma tells the caller their authority turn is taken.
@@ -63,8 +55,8 @@ def _preferencial(turn: Turn, response: VoiceResponse, call: CallState) -> Voice
 MAIN_MENU: dict[str, Option] = {
     "1": Option("estado_tramite", _estado_tramite),
     "2": Option("informacion", _informacion),
-    "3": Option("consulta_tecnica", _consulta_tecnica),
-    "4": Option("conectamef", _conectamef),
+    "3": Option("consulta_tecnica", technical.start),
+    "4": Option("conectamef", conectamef.start),
     "8": Option("autoridad", _autoridad),
     "9": Option("preferencial", _preferencial),
     "0": Option("asesor", _informacion),

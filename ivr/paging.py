@@ -60,7 +60,7 @@ def choose(names: Sequence[str], page: int, digits: str) -> Choice:
         return ("next", page + 1)
     if len(digits) == 1 and "1" <= digits <= "8":
         index = page * PAGE_SIZE + int(digits) - 1
-        if index < len(names) and index < (page + 1) * PAGE_SIZE:
+        if index < len(names):
             return ("pick", index)
     return None
 

@@ -38,7 +38,6 @@ class ClientTransport:
     """In-process: the app's test client, signed like Twilio with the app's auth token."""
 
     def __init__(self, app: Any) -> None:
-        self.app = app
         self.client = app.test_client()
         self.base = app.config["PUBLIC_BASE_URL"]
         self.validator = RequestValidator(app.config["TWILIO_AUTH_TOKEN"])

@@ -14,8 +14,6 @@ from redis import Redis
 from redis.client import Pipeline
 
 STATE_TTL_SECONDS = 6 * 3600
-LANGUAGES = ("es", "qu", "ay")
-PREFERENTIAL_REASONS = ("gestante", "adulto_mayor", "discapacidad")
 
 
 @dataclass
@@ -24,9 +22,9 @@ class CallState:
     from_number: str = ""
     to_number: str = ""
     started_at: str = ""  # ISO 8601, UTC
-    language: str = "es"
+    language: str = "es"  # or "qu", "ay"
     tipo_usuario: str = "ciudadano"  # or "autoridad"
-    preferencial: str | None = None  # one of PREFERENTIAL_REASONS
+    preferencial: str | None = None  # gestante, adulto_mayor or discapacidad
     detalle: str | None = None  # estado_tramite, informacion, consulta_tecnica, conectamef, asesor
     expediente: str | None = None
     organo_sigla: str | None = None

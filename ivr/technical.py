@@ -17,16 +17,14 @@ from directory.dialing import anexo_target
 from directory.queries import active_organos, serving_representative
 from ivr import briefing, state
 from ivr.cache import cached
-from ivr.flow import Turn, to_plataforma
+from ivr.flow import ANSWERED, Turn, to_plataforma
 from ivr.paging import PagedMenu, ask_page, navigate_page
 from ivr.state import CallState
 from register.events import FINAL_CALL_STATUSES, NOT_CONNECTED
 
 ORGANO_MENU = PagedMenu("voice.organos", "organo_intro", "organo_option")
-LEGS = ("titular", "alterno")
 SUMMARY_MAX_SECONDS = 30
 WHISPER_TIMEOUT_SECONDS = 8
-ANSWERED = ("completed", "answered")
 E164 = re.compile(r"^\+\d{6,15}$")
 
 
@@ -35,9 +33,7 @@ class AnexoDialError(ValueError):
 
 
 def check_anexo_dial(template: str) -> None:
-    if template.startswith("sip:") and "{anexo}" in template:
-        return
-    if E164.match(template):
+    if (template.startswith("sip:") and "{anexo}" in template) or E164.match(template):
         return
     raise AnexoDialError(
         f"ANEXO_DIAL={template!r} is not valid: use a SIP URI template such as "

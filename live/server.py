@@ -29,7 +29,7 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 from aiohttp import web
-from aiohttp_sse import sse_response
+from aiohttp_sse import EventSourceResponse, sse_response
 
 import livebus
 from config import load_config
@@ -92,11 +92,9 @@ class Hub:
 
     def remove(self, topics: list[str], queue: asyncio.Queue[bytes]) -> None:
         for topic in topics:
-            found = self.listeners.get(topic)
-            if found is not None:
-                found.discard(queue)
-                if not found:
-                    del self.listeners[topic]
+            self.listeners[topic].discard(queue)
+            if not self.listeners[topic]:
+                del self.listeners[topic]
         self.connections -= 1
 
     def deliver(self, topic: str, raw: bytes) -> None:
@@ -107,14 +105,12 @@ class Hub:
                 queue.put_nowait(raw)
             except asyncio.QueueFull:
                 log.warning("a page on %s is too far behind: its stream is ended", topic)
-                drain(queue)
-                queue.put_nowait(CLOSED)
+                end_stream(queue)
 
     def close_all(self) -> None:
         for queues in self.listeners.values():
             for queue in queues:
-                drain(queue)
-                queue.put_nowait(CLOSED)
+                end_stream(queue)
 
     async def run(self) -> None:
         """Read ``live:*`` for ever, reconnecting after a Redis failure."""
@@ -143,50 +139,49 @@ class Hub:
                     await pubsub.aclose()  # type: ignore[attr-defined]  # redis-py 5+; old stubs
 
 
-def drain(queue: asyncio.Queue[bytes]) -> None:
+def end_stream(queue: asyncio.Queue[bytes]) -> None:
+    """Drop what the connection has not sent yet and end its stream."""
     while not queue.empty():
         queue.get_nowait()
+    queue.put_nowait(CLOSED)
 
 
-def sse_fields(raw: bytes) -> tuple[str, str, str | None]:
-    """(event, data JSON, id) of one livebus message."""
+async def send_message(resp: EventSourceResponse, raw: bytes) -> None:
+    """One livebus message as a server-sent event (its event, its data as JSON, its ts)."""
     msg = orjson.loads(raw)
     ts = msg.get("ts")
-    return (
-        str(msg.get("event") or "message"),
+    await resp.send(
         orjson.dumps(msg.get("data", {})).decode(),
-        str(ts) if ts is not None else None,
+        id=str(ts) if ts is not None else None,
+        event=str(msg.get("event") or "message"),
     )
 
 
 class Presence:
-    """The ``here`` keys of the agents whose console is open in this process."""
+    """The ``here`` keys of the agents whose console is open in this process; each method
+    takes a stream's ``agent:<id>`` topics."""
 
     def __init__(self, r: aioredis.Redis, settings: LiveSettings) -> None:
         self.r = r
         self.settings = settings
         self.count: dict[str, int] = defaultdict(int)
 
-    async def opened(self, topics: list[str]) -> None:
-        for topic in topics:
-            if topic.startswith("agent:"):
-                self.count[topic] += 1
-        await self.refresh(topics)
+    async def opened(self, agents: list[str]) -> None:
+        for topic in agents:
+            self.count[topic] += 1
+        await self.refresh(agents)
 
-    async def refresh(self, topics: list[str]) -> None:
-        keys = [livebus.here_key(t) for t in topics if t.startswith("agent:")]
-        if not keys:
+    async def refresh(self, agents: list[str]) -> None:
+        if not agents:
             return
         async with self.r.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.set(key, 1, ex=self.settings.presence_ttl_seconds)
+            for topic in agents:
+                pipe.set(livebus.here_key(topic), 1, ex=self.settings.presence_ttl_seconds)
             await pipe.execute()
 
-    async def closed(self, topics: list[str]) -> None:
+    async def closed(self, agents: list[str]) -> None:
         gone = []
-        for topic in topics:
-            if not topic.startswith("agent:"):
-                continue
+        for topic in agents:
             self.count[topic] -= 1
             if self.count[topic] <= 0:
                 del self.count[topic]
@@ -233,9 +228,10 @@ async def stream(request: web.Request) -> web.StreamResponse:
     except TimeoutError:
         return refuse(request, settings, 503, "El canal en vivo no alcanza a Redis; reintente.")
     user_id, topics = grant
+    agents = [topic for topic in topics if topic.startswith("agent:")]
     queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=QUEUE_SIZE)
     hub.add(topics, queue)
-    await presence.opened(topics)
+    await presence.opened(agents)
     try:
         async with sse_response(
             request,
@@ -247,8 +243,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
             )
             for topic in RETAINED_TOPICS:
                 if topic in topics and topic in hub.retained:
-                    event, data, ident = sse_fields(hub.retained[topic])
-                    await resp.send(data, id=ident, event=event)
+                    await send_message(resp, hub.retained[topic])
             loop = asyncio.get_running_loop()
             next_refresh = loop.time() + settings.presence_refresh_seconds
             while resp.is_connected() and not closing(request):
@@ -259,10 +254,9 @@ async def stream(request: web.Request) -> web.StreamResponse:
                 if raw == CLOSED:
                     break
                 if raw is not None:
-                    event, data, ident = sse_fields(raw)
-                    await resp.send(data, id=ident, event=event)
+                    await send_message(resp, raw)
                 if loop.time() >= next_refresh:
-                    await presence.refresh(topics)
+                    await presence.refresh(agents)
                     next_refresh = loop.time() + settings.presence_refresh_seconds
             return resp
     except (ConnectionResetError, TimeoutError):
@@ -270,7 +264,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     finally:
         hub.remove(topics, queue)
         with contextlib.suppress(aioredis.RedisError, OSError):
-            await presence.closed(topics)
+            await presence.closed(agents)
 
 
 async def health(request: web.Request) -> web.Response:

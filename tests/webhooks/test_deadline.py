@@ -106,7 +106,7 @@ def test_the_deadline_interrupts_a_view_that_waits_and_the_call_is_still_registe
     def stuck(*_args: Any, **_kwargs: Any) -> Any:
         time.sleep(30)  # a dependency that holds the request (a lock, a slow read…)
 
-    monkeypatch.setattr("ivr.entry.load_hours", stuck)
+    monkeypatch.setattr("ivr.flow.load_hours", stuck)
     root, seconds = _timed(twilio, "/voice/incoming")
     assert seconds < 1.5
     assert enqueued(root)
