@@ -9,11 +9,11 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from directory.rules import FORMULA_START
+from directory.rules import FORMULA_START, RuleError
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,23 @@ class CsvRow:
 
 def column_error(header: Sequence[str], line: int, column: str, message: str) -> RowError:
     return RowError(line, column, list(header).index(column) + 1, message)
+
+
+def check_row(
+    header: Sequence[str],
+    row: CsvRow,
+    checks: dict[str, Callable[[str], Any]],
+    errors: list[RowError],
+) -> dict[str, Any] | None:
+    """Each cell of ``row`` through its column's check: the checked values, in the order of
+    ``checks``, or None when a rule is broken (each one added to ``errors``)."""
+    values: dict[str, Any] = {}
+    for column, check in checks.items():
+        try:
+            values[column] = check(row.values[column])
+        except RuleError as exc:
+            errors.append(column_error(header, row.line, column, str(exc)))
+    return values if len(values) == len(checks) else None
 
 
 def decode(data: bytes | str) -> str:

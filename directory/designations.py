@@ -61,17 +61,8 @@ def designate(
     rep.memorando_fecha = memorando_fecha
     rep.vigente_desde = vigente_desde
     rep.comunicado_el = comunicado_el
-    after = audit.snapshot(rep)
-    if after != before:
-        audit.record(
-            session,
-            actor=actor,
-            entity="representative",
-            entity_id=rep.id,
-            action="designate",
-            before=before,
-            after=after,
-        )
+    if audit.snapshot(rep) != before:
+        audit.record_change(session, rep, "designate", actor=actor, before=before)
     session.flush()
     return rep
 

@@ -18,11 +18,9 @@ from sqlalchemy.orm import Session
 
 from clock import utcnow
 from directory import audit, designations, registry
-from directory.centers import _center_snapshot
+from directory.centers import add_center, replace_departments
 from directory.models import (
     ROLES,
-    AgentLanguage,
-    CenterDepartment,
     ConectamefCenter,
     Organo,
     Representative,
@@ -98,14 +96,7 @@ def add_organo(
     )
     session.add(organo)
     session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        entity="organo",
-        entity_id=sigla,
-        action="create",
-        after=audit.snapshot(organo),
-    )
+    audit.record_change(session, organo, "create", actor=actor)
     return organo
 
 
@@ -127,15 +118,7 @@ def update_organo(
     action = "update"
     if before["activo"] != activo:
         action = "activate" if activo else "deactivate"
-    audit.record(
-        session,
-        actor=actor,
-        entity="organo",
-        entity_id=organo.sigla,
-        action=action,
-        before=before,
-        after=audit.snapshot(organo),
-    )
+    audit.record_change(session, organo, action, actor=actor, before=before)
     return organo
 
 
@@ -177,15 +160,7 @@ def appoint(
         current.correo, current.anexo = correo, anexo
         if audit.snapshot(current) != before:
             session.flush()
-            audit.record(
-                session,
-                actor=actor,
-                entity="representative",
-                entity_id=current.id,
-                action="update",
-                before=before,
-                after=audit.snapshot(current),
-            )
+            audit.record_change(session, current, "update", actor=actor, before=before)
     else:
         if current is not None:
             _retire(session, current, actor)
@@ -201,14 +176,7 @@ def appoint(
         session.add(rep)
         session.flush()
         session.refresh(organo)
-        audit.record(
-            session,
-            actor=actor,
-            entity="representative",
-            entity_id=rep.id,
-            action="create",
-            after=audit.snapshot(rep),
-        )
+        audit.record_change(session, rep, "create", actor=actor)
     try:
         return designations.designate(
             session,
@@ -229,15 +197,7 @@ def appoint(
 def _retire(session: Session, rep: Representative, actor: str) -> None:
     before = audit.snapshot(rep)
     rep.retired_at = utcnow()
-    audit.record(
-        session,
-        actor=actor,
-        entity="representative",
-        entity_id=rep.id,
-        action="retire",
-        before=before,
-        after=audit.snapshot(rep),
-    )
+    audit.record_change(session, rep, "retire", actor=actor, before=before)
 
 
 def retire(session: Session, representative_id: int, *, actor: str) -> Representative:
@@ -258,6 +218,18 @@ def retire(session: Session, representative_id: int, *, actor: str) -> Represent
     return rep
 
 
+def _agent_fields(
+    session: Session, nombre: str, canal: str, destino: str, languages: list[str]
+) -> tuple[str, str, list[str]]:
+    """An agent's nombre, destino and language codes, checked field by field."""
+    nombre = _on("nombre", check_text, nombre, "el nombre del agente")
+    destino = _on("destino", registry.check_destino, canal, destino)
+    codes = _on("idiomas", registry.check_languages, session, languages)
+    if not codes:
+        raise FieldError("idiomas", "elija al menos un idioma.")
+    return nombre, destino, codes
+
+
 def update_agent(
     session: Session,
     agent_id: int,
@@ -270,42 +242,19 @@ def update_agent(
     actor: str,
 ) -> registry.Agent:
     agent = registry.get_agent(session, agent_id)
-    nombre = _on("nombre", check_text, nombre, "el nombre del agente")
-    destino = _on("destino", registry.check_destino, canal, destino)
-    codes = _on("idiomas", registry._languages, session, languages)
-    if not codes:
-        raise FieldError("idiomas", "elija al menos un idioma.")
-    before = registry._agent_snapshot(agent)
+    nombre, destino, codes = _agent_fields(session, nombre, canal, destino, languages)
+    before = audit.state(agent)
     agent.nombre, agent.canal, agent.destino, agent.activo = nombre, canal, destino, activo
-    if codes != agent.language_codes:
-        agent.languages = [al for al in agent.languages if al.language_code in codes]
-        session.flush()
-        have = set(agent.language_codes)
-        agent.languages.extend(AgentLanguage(language_code=c) for c in codes if c not in have)
-    session.flush()
-    session.refresh(agent)
-    after = registry._agent_snapshot(agent)
-    if after != before:
-        audit.record(
-            session,
-            actor=actor,
-            entity="agent",
-            entity_id=agent.id,
-            action="update",
-            before=before,
-            after=after,
-        )
+    registry.replace_languages(session, agent, codes)
+    if audit.state(agent) != before:
+        audit.record_change(session, agent, "update", actor=actor, before=before)
     return agent
 
 
 def add_agent(
     session: Session, *, nombre: str, canal: str, destino: str, languages: list[str], actor: str
 ) -> registry.Agent:
-    nombre = _on("nombre", check_text, nombre, "el nombre del agente")
-    destino = _on("destino", registry.check_destino, canal, destino)
-    codes = _on("idiomas", registry._languages, session, languages)
-    if not codes:
-        raise FieldError("idiomas", "elija al menos un idioma.")
+    nombre, destino, codes = _agent_fields(session, nombre, canal, destino, languages)
     return registry.add_agent(
         session, nombre=nombre, canal=canal, destino=destino, languages=codes, actor=actor
     )
@@ -336,42 +285,14 @@ def save_center(
     if same_name is not None and same_name.id != center_id:
         raise FieldError("centro", f"ya existe el centro «{centro}».")
     if center_id is None:
-        center = ConectamefCenter(centro=centro, telefono=telefono, activo=True)
-        center.departments = [CenterDepartment(departamento=d) for d in depts]
-        session.add(center)
-        session.flush()
-        audit.record(
-            session,
-            actor=actor,
-            entity="center",
-            entity_id=centro,
-            action="create",
-            after=_center_snapshot(center),
-        )
-        return center
-    center_or_none = session.get(ConectamefCenter, center_id)
-    if center_or_none is None:
+        return add_center(session, centro, telefono, depts, actor=actor)
+    center = session.get(ConectamefCenter, center_id)
+    if center is None:
         raise FieldError("centro", f"no existe el centro {center_id}.")
-    center = center_or_none
-    before = _center_snapshot(center)
+    before = audit.state(center)
     center.centro, center.telefono, center.activo = centro, telefono, activo
-    current = {d.departamento for d in center.departments}
-    if current != set(depts):
-        center.departments = [d for d in center.departments if d.departamento in depts]
-        session.flush()
-        center.departments.extend(
-            CenterDepartment(departamento=d) for d in depts if d not in current
-        )
+    replace_departments(session, center, depts)
     session.flush()
-    after = _center_snapshot(center)
-    if after != before:
-        audit.record(
-            session,
-            actor=actor,
-            entity="center",
-            entity_id=centro,
-            action="update",
-            before=before,
-            after=after,
-        )
+    if audit.state(center) != before:
+        audit.record_change(session, center, "update", actor=actor, before=before)
     return center
