@@ -7,7 +7,7 @@ nothing the second time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 
@@ -102,16 +102,7 @@ def seed_demo(session: Session, *, actor: str, if_empty: bool = False) -> list[s
     lines.append("Anexo 3 (centros CONECTAMEF):")
     lines += import_centers(session, ANEXO3_CSV.read_bytes(), actor=actor).summary()
     for d in DESIGNATIONS:
-        designate(
-            session,
-            d.sigla,
-            d.rol,
-            memorando=d.memorando,
-            memorando_fecha=d.memorando_fecha,
-            vigente_desde=d.vigente_desde,
-            comunicado_el=d.comunicado_el,
-            actor=actor,
-        )
+        designate(session, **asdict(d), actor=actor)
     added_agents = 0
     existing_agents = set(session.scalars(select(Agent.nombre)))
     for nombre, canal, destino, languages in AGENTS:
