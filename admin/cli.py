@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from admin import accounts, inbox
 from admin.demo import seed_demo_users
-from admin.formatting import peru_phone
+from admin.formatting import peru_phone, sentence
 from admin.models import ROLE_NAMES, ROLES
 from cli_support import Group, echo_lines
 from clock import lima_now, to_lima
@@ -81,8 +81,7 @@ def transaction() -> Iterator[Session]:
         session.commit()
     except RuleError as exc:
         session.rollback()
-        message = str(exc)
-        click.echo(f"Error: {message[0].upper() + message[1:]}", err=True)
+        click.echo(f"Error: {sentence(exc)}", err=True)
         raise SystemExit(1) from exc
     except BaseException:
         session.rollback()
