@@ -47,9 +47,10 @@ class FieldError(RuleError):
         self.field = field
 
 
-def _on(field: str, check: Callable[..., T], *args: object) -> T:
+def _on(field: str, check: Callable[..., T], *args: object, **kwargs: object) -> T:
+    """``check(*args, **kwargs)``, its RuleError turned into a FieldError about ``field``."""
     try:
-        return check(*args)
+        return check(*args, **kwargs)
     except FieldError:
         raise
     except RuleError as exc:
@@ -177,21 +178,18 @@ def appoint(
         session.flush()
         session.refresh(organo)
         audit.record_change(session, rep, "create", actor=actor)
-    try:
-        return designations.designate(
-            session,
-            organo.sigla,
-            rol,
-            memorando=memorando,
-            memorando_fecha=memorando_fecha,
-            vigente_desde=vigente_desde,
-            comunicado_el=comunicado_el,
-            actor=actor,
-        )
-    except FieldError:
-        raise
-    except RuleError as exc:
-        raise FieldError("memorando", str(exc)) from exc
+    return _on(
+        "memorando",
+        designations.designate,
+        session,
+        organo.sigla,
+        rol,
+        memorando=memorando,
+        memorando_fecha=memorando_fecha,
+        vigente_desde=vigente_desde,
+        comunicado_el=comunicado_el,
+        actor=actor,
+    )
 
 
 def _retire(session: Session, rep: Representative, actor: str) -> None:

@@ -17,7 +17,7 @@ The file is the whole Anexo 2. Compared with the database:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,8 +151,7 @@ def parse_directory(data: bytes | str) -> list[RepresentativeRow]:
     return parsed
 
 
-def _cross_row_errors(rows: list[RepresentativeRow]) -> list[RowError]:
-    errors: list[RowError] = []
+def _cross_row_errors(rows: list[RepresentativeRow]) -> Iterator[RowError]:
     first_of_sigla: dict[str, RepresentativeRow] = {}
     sigla_of_orden: dict[int, RepresentativeRow] = {}
     role_rows: dict[tuple[str, str], RepresentativeRow] = {}
@@ -160,59 +159,48 @@ def _cross_row_errors(rows: list[RepresentativeRow]) -> list[RowError]:
         first = first_of_sigla.setdefault(row.sigla, row)
         if first is not row:
             if row.organo_nombre != first.organo_nombre:
-                errors.append(
-                    column_error(
-                        HEADER,
-                        row.line,
-                        "organo_nombre",
-                        f"{row.sigla} se llama «{first.organo_nombre}» en la línea {first.line}; "
-                        "use el mismo nombre en todas sus filas.",
-                    )
+                yield column_error(
+                    HEADER,
+                    row.line,
+                    "organo_nombre",
+                    f"{row.sigla} se llama «{first.organo_nombre}» en la línea {first.line}; "
+                    "use el mismo nombre en todas sus filas.",
                 )
             if row.orden != first.orden:
-                errors.append(
-                    column_error(
-                        HEADER,
-                        row.line,
-                        "orden",
-                        f"{row.sigla} tiene el orden {first.orden} en la línea {first.line}; "
-                        "use el mismo orden en todas sus filas.",
-                    )
+                yield column_error(
+                    HEADER,
+                    row.line,
+                    "orden",
+                    f"{row.sigla} tiene el orden {first.orden} en la línea {first.line}; "
+                    "use el mismo orden en todas sus filas.",
                 )
         else:
             holder = sigla_of_orden.setdefault(row.orden, row)
             if holder is not row:
-                errors.append(
-                    column_error(
-                        HEADER,
-                        row.line,
-                        "orden",
-                        f"el orden {row.orden} ya es de {holder.sigla} (línea {holder.line}); "
-                        "dos órganos no pueden tener el mismo orden.",
-                    )
+                yield column_error(
+                    HEADER,
+                    row.line,
+                    "orden",
+                    f"el orden {row.orden} ya es de {holder.sigla} (línea {holder.line}); "
+                    "dos órganos no pueden tener el mismo orden.",
                 )
         other = role_rows.setdefault((row.sigla, row.rol), row)
         if other is not row:
-            errors.append(
-                column_error(
-                    HEADER,
-                    row.line,
-                    "rol",
-                    f"{row.sigla} ya tiene un {row.rol} en la línea {other.line}; cada órgano "
-                    "tiene un titular y como máximo un alterno.",
-                )
+            yield column_error(
+                HEADER,
+                row.line,
+                "rol",
+                f"{row.sigla} ya tiene un {row.rol} en la línea {other.line}; cada órgano "
+                "tiene un titular y como máximo un alterno.",
             )
     for (sigla, rol), row in role_rows.items():
         if rol == "alterno" and (sigla, "titular") not in role_rows:
-            errors.append(
-                column_error(
-                    HEADER,
-                    row.line,
-                    "rol",
-                    f"{sigla} tiene alterno pero no titular; agregue la fila del titular.",
-                )
+            yield column_error(
+                HEADER,
+                row.line,
+                "rol",
+                f"{sigla} tiene alterno pero no titular; agregue la fila del titular.",
             )
-    return errors
 
 
 def _describe(sigla: str, rol: str, nombre: str) -> str:
