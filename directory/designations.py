@@ -79,14 +79,12 @@ def late_designations(session: Session) -> list[LateDesignation]:
         .where(Representative.retired_at.is_(None))
         .order_by(Organo.orden, Organo.sigla, Representative.rol.desc())
     )
-    late: list[LateDesignation] = []
-    for rep in reps:
-        if rep.vigente_desde and rep.comunicado_el and representative_is_late(rep):
-            late.append(
-                LateDesignation(
-                    rep,
-                    business_days_to_communicate(rep.vigente_desde, rep.comunicado_el),
-                    communication_deadline(rep.vigente_desde),
-                )
-            )
-    return late
+    return [
+        LateDesignation(
+            rep,
+            business_days_to_communicate(rep.vigente_desde, rep.comunicado_el),
+            communication_deadline(rep.vigente_desde),
+        )
+        for rep in reps
+        if rep.vigente_desde and rep.comunicado_el and representative_is_late(rep)
+    ]

@@ -28,6 +28,7 @@ from clock import utcnow
 from directory import audit
 from directory.csvio import FileRejected, RowError, check_row, column_error, read_rows
 from directory.models import ROLES, Organo, Representative
+from directory.queries import active_organos
 from directory.rules import (
     RuleError,
     check_anexo,
@@ -311,24 +312,9 @@ def _update_in_place(
 
 def export_rows(session: Session) -> list[list[object]]:
     """The serving representatives of the active órganos, in menu order, titular first."""
-    rows: list[list[object]] = []
-    organos = session.scalars(
-        select(Organo).where(Organo.activo.is_(True)).order_by(Organo.orden, Organo.sigla)
-    )
-    for organo in organos:
-        for rol in ROLES:
-            rep = organo.current(rol)
-            if rep is not None:
-                rows.append(
-                    [
-                        organo.sigla,
-                        organo.nombre,
-                        organo.orden,
-                        rol,
-                        rep.nombre_completo,
-                        rep.cargo,
-                        rep.correo,
-                        rep.anexo,
-                    ]
-                )
-    return rows
+    return [
+        [o.sigla, o.nombre, o.orden, rol, rep.nombre_completo, rep.cargo, rep.correo, rep.anexo]
+        for o in active_organos(session)
+        for rol in ROLES
+        if (rep := o.current(rol)) is not None
+    ]
