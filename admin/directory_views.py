@@ -44,12 +44,8 @@ from directory.models import ConectamefCenter
 from directory.rules import (
     RuleError,
     business_days_to_communicate,
-    check_anexo,
-    check_email,
-    check_text,
     communication_deadline,
     fold,
-    parse_phone,
 )
 from extensions import db, redis_store
 
@@ -355,30 +351,15 @@ def speaker_add() -> ResponseReturnValue:
     form = _speaker_form(session, request.form)
     if not form.validate_on_submit():
         return _failed("speaker:new", form)
-    checks = {
-        "nombre_completo": form.nombre_completo.data or "",
-        "anexo": form.anexo.data or "",
-        "telefono": form.telefono.data or "",
-        "correo": form.correo.data or "",
-    }
     try:
-        # Each field on its own first, so an error lands beside the field it is about.
-        for name, check in (
-            ("nombre_completo", lambda v: check_text(v, "el nombre completo")),
-            ("anexo", check_anexo),
-            ("telefono", parse_phone),
-            ("correo", check_email),
-        ):
-            if checks[name].strip():
-                editing._on(name, check, checks[name])
-        speaker = registry.add_speaker(
+        speaker = editing.add_speaker(
             session,
-            nombre_completo=checks["nombre_completo"],
+            nombre_completo=form.nombre_completo.data or "",
             language_code=form.language_code.data or "",
             unidad=form.unidad.data or None,
-            anexo=checks["anexo"].strip() or None,
-            telefono=checks["telefono"].strip() or None,
-            correo=checks["correo"].strip() or None,
+            anexo=form.anexo.data or "",
+            telefono=form.telefono.data or "",
+            correo=form.correo.data or "",
             actor=admin_actor(),
         )
     except RuleError as exc:

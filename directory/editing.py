@@ -1,5 +1,6 @@
 """Changes to the directory one record at a time, as the admin's pages make them: órganos
-(order, active), appointing and retiring representatives, agents, CONECTAMEF centers.
+(order, active), appointing and retiring representatives, agents, the §5.4 registry's servers,
+CONECTAMEF centers.
 
 The same rules as the files and the commands (``directory.rules``, the checks of
 ``directory.registry`` and ``directory.designations``); a broken rule raises ``FieldError``, a
@@ -22,6 +23,7 @@ from directory.centers import add_center, replace_departments
 from directory.models import (
     ROLES,
     ConectamefCenter,
+    LanguageSpeaker,
     Organo,
     Representative,
 )
@@ -109,10 +111,7 @@ def update_organo(
     orden = _orden(session, orden, organo.id) if activo else (orden or organo.orden)
     before = audit.snapshot(organo)
     organo.nombre, organo.orden, organo.activo = nombre, orden, activo
-    after = audit.snapshot(organo)
-    if {k: v for k, v in after.items() if k != "updated_at"} == {
-        k: v for k, v in before.items() if k != "updated_at"
-    }:
+    if audit.snapshot(organo) == before:
         return organo
     organo.updated_at = utcnow()
     session.flush()
@@ -255,6 +254,39 @@ def add_agent(
     nombre, destino, codes = _agent_fields(session, nombre, canal, destino, languages)
     return registry.add_agent(
         session, nombre=nombre, canal=canal, destino=destino, languages=codes, actor=actor
+    )
+
+
+def add_speaker(
+    session: Session,
+    *,
+    nombre_completo: str,
+    language_code: str,
+    unidad: str | None,
+    anexo: str,
+    telefono: str,
+    correo: str,
+    actor: str,
+) -> LanguageSpeaker:
+    """Add a server to the §5.4 registry; an empty anexo, telephone or correo is none."""
+    # Each field on its own first, so an error lands beside the field it is about.
+    for field, value, check in (
+        ("nombre_completo", nombre_completo, lambda v: check_text(v, "el nombre completo")),
+        ("anexo", anexo, check_anexo),
+        ("telefono", telefono, parse_phone),
+        ("correo", correo, check_email),
+    ):
+        if value.strip():
+            _on(field, check, value)
+    return registry.add_speaker(
+        session,
+        nombre_completo=nombre_completo,
+        language_code=language_code,
+        unidad=unidad,
+        anexo=anexo.strip() or None,
+        telefono=telefono.strip() or None,
+        correo=correo.strip() or None,
+        actor=actor,
     )
 
 
