@@ -56,12 +56,12 @@ def designate(
     rep = organo.current(rol)
     if rep is None:
         raise RuleError(f"{organo.sigla} no tiene {rol} en funciones; importe primero el Anexo 2.")
-    before = audit.snapshot(rep)
+    before = audit.state(rep)
     rep.memorando = memorando
     rep.memorando_fecha = memorando_fecha
     rep.vigente_desde = vigente_desde
     rep.comunicado_el = comunicado_el
-    if audit.snapshot(rep) != before:
+    if audit.state(rep) != before:
         audit.record_change(session, rep, "designate", actor=actor, before=before)
     session.flush()
     return rep

@@ -109,9 +109,9 @@ def update_organo(
     organo = get_organo(session, sigla)
     nombre = _on("nombre", check_text, nombre, "el nombre del órgano")
     orden = _orden(session, orden, organo.id) if activo else (orden or organo.orden)
-    before = audit.snapshot(organo)
+    before = audit.state(organo)
     organo.nombre, organo.orden, organo.activo = nombre, orden, activo
-    if audit.snapshot(organo) == before:
+    if audit.state(organo) == before:
         return organo
     organo.updated_at = utcnow()
     session.flush()
@@ -155,10 +155,10 @@ def appoint(
         )
     current = organo.current(rol)
     if current is not None and fold(current.nombre_completo) == fold(nombre_completo):
-        before = audit.snapshot(current)
+        before = audit.state(current)
         current.nombre_completo, current.cargo = nombre_completo, cargo
         current.correo, current.anexo = correo, anexo
-        if audit.snapshot(current) != before:
+        if audit.state(current) != before:
             session.flush()
             audit.record_change(session, current, "update", actor=actor, before=before)
     else:
@@ -192,7 +192,7 @@ def appoint(
 
 
 def _retire(session: Session, rep: Representative, actor: str) -> None:
-    before = audit.snapshot(rep)
+    before = audit.state(rep)
     rep.retired_at = utcnow()
     audit.record_change(session, rep, "retire", actor=actor, before=before)
 

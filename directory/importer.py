@@ -239,7 +239,7 @@ def import_directory(session: Session, data: bytes | str, *, actor: str) -> Impo
         if not organo.activo:
             changes.append("reactivado")
         if changes:
-            before = audit.snapshot(organo)
+            before = audit.state(organo)
             organo.nombre, organo.orden, organo.activo = row.organo_nombre, row.orden, True
             organo.updated_at = now
             report.organos_changed.append(f"{sigla}: " + ", ".join(changes))
@@ -247,7 +247,7 @@ def import_directory(session: Session, data: bytes | str, *, actor: str) -> Impo
 
     for sigla, organo in organos.items():
         if sigla not in in_file and organo.activo:
-            before = audit.snapshot(organo)
+            before = audit.state(organo)
             organo.activo = False
             organo.updated_at = now
             report.organos_deactivated.append(f"{sigla} {organo.nombre}")
@@ -266,7 +266,7 @@ def import_directory(session: Session, data: bytes | str, *, actor: str) -> Impo
         if wanted_row is not None and fold(rep.nombre_completo) == fold(wanted_row.nombre_completo):
             _update_in_place(session, rep, wanted_row, report, actor)
         else:
-            before = audit.snapshot(rep)
+            before = audit.state(rep)
             rep.retired_at = now
             report.retired.append(_describe(rep.organo.sigla, rep.rol, rep.nombre_completo))
             audit.record_change(session, rep, "retire", actor=actor, before=before)
@@ -301,7 +301,7 @@ def _update_in_place(
     ]
     if not changes:
         return
-    before = audit.snapshot(rep)
+    before = audit.state(rep)
     rep.nombre_completo, rep.cargo = row.nombre_completo, row.cargo
     rep.correo, rep.anexo = row.correo, row.anexo
     report.changed.append(

@@ -223,7 +223,7 @@ def update_speaker(
     """Change the given fields of a registry entry (None leaves a field as it is; an empty
     string clears an optional one)."""
     speaker = _serving_speaker(session, speaker_id)
-    before = audit.snapshot(speaker)
+    before = audit.state(speaker)
     if nombre_completo is not None:
         speaker.nombre_completo = check_text(nombre_completo, "el nombre completo")
     if language_code is not None:
@@ -238,7 +238,7 @@ def update_speaker(
         speaker.telefono = parse_phone(telefono) if telefono.strip() else None
     if correo is not None:
         speaker.correo = check_email(correo) if correo.strip() else None
-    if audit.snapshot(speaker) != before:
+    if audit.state(speaker) != before:
         session.flush()
         audit.record_change(session, speaker, "update", actor=actor, before=before)
     return speaker
@@ -247,7 +247,7 @@ def update_speaker(
 def remove_speaker(session: Session, speaker_id: int, *, actor: str) -> LanguageSpeaker:
     """Take a server off the registry (the row stays, inactive, for the audit trail)."""
     speaker = _serving_speaker(session, speaker_id)
-    before = audit.snapshot(speaker)
+    before = audit.state(speaker)
     speaker.activo = False
     session.flush()
     audit.record_change(session, speaker, "remove", actor=actor, before=before)
