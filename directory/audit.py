@@ -54,7 +54,8 @@ def snapshot(obj: object) -> dict[str, Any]:
 
 
 def state(obj: object) -> dict[str, Any]:
-    """``snapshot``, with what an agent or a center owns: its languages, its departments."""
+    """A directory row as the log records it: its columns (``snapshot``) and, for an agent or
+    a center, the languages or departments it owns."""
     data = snapshot(obj)
     if isinstance(obj, Agent):
         data["idiomas"] = obj.language_codes
