@@ -76,16 +76,7 @@ class ImportReport:
 
     @property
     def unchanged(self) -> bool:
-        return not any(
-            (
-                self.organos_added,
-                self.organos_changed,
-                self.organos_deactivated,
-                self.added,
-                self.changed,
-                self.retired,
-            )
-        )
+        return not any(vars(self).values())  # every field is a list of changes
 
     def summary(self) -> list[str]:
         if self.unchanged:
