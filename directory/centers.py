@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from directory import audit
-from directory.csvio import FileRejected, RowError, check_row, column_error, read_rows
+from directory.csvio import FileRejected, check_row, column_error, read_rows
 from directory.models import CenterDepartment, ConectamefCenter
 from directory.rules import (
     canonical_department,
@@ -110,7 +110,7 @@ def parse_centers(data: bytes | str) -> list[CenterRow]:
     if errors:
         raise FileRejected(errors)
     if not parsed:
-        raise FileRejected([RowError(2, None, None, "el archivo no tiene centros.")])
+        raise FileRejected.at(2, "el archivo no tiene centros.")
     return parsed
 
 

@@ -42,6 +42,11 @@ class FileRejected(Exception):
             + "\n".join(str(e) for e in self.errors)
         )
 
+    @classmethod
+    def at(cls, line: int, message: str) -> FileRejected:
+        """The file rejected for one problem of a line as a whole (not of one of its cells)."""
+        return cls([RowError(line, None, None, message)])
+
 
 @dataclass(frozen=True)
 class CsvRow:
@@ -78,8 +83,8 @@ def decode(data: bytes | str) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise FileRejected(
-            [RowError(line, None, None, "el archivo no está en UTF-8 (guárdelo como CSV UTF-8).")]
+        raise FileRejected.at(
+            line, "el archivo no está en UTF-8 (guárdelo como CSV UTF-8)."
         ) from exc
 
 
@@ -113,9 +118,7 @@ def _xlsx_records(data: bytes) -> Iterator[tuple[int, list[str]]]:
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # zipfile, XML and openpyxl errors alike
-        raise FileRejected(
-            [RowError(1, None, None, f"el archivo XLSX no se puede leer ({exc}).")]
-        ) from exc
+        raise FileRejected.at(1, f"el archivo XLSX no se puede leer ({exc}).") from exc
     try:
         sheet = workbook.worksheets[0]
         for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
@@ -166,22 +169,15 @@ def read_rows(data: bytes | str, header: Sequence[str]) -> tuple[list[CsvRow], l
     try:
         first = next(records)[1]
     except StopIteration:
-        raise FileRejected(
-            [RowError(1, None, None, f"el archivo está vacío; la cabecera debe ser: {expected}")]
+        raise FileRejected.at(
+            1, f"el archivo está vacío; la cabecera debe ser: {expected}"
         ) from None
     except _CsvBroken as exc:
-        raise FileRejected([RowError(1, None, None, f"CSV mal formado: {exc.message}")]) from exc
+        raise FileRejected.at(1, f"CSV mal formado: {exc.message}") from exc
     found = [cell.strip() for cell in first]
     if found != list(header):
-        raise FileRejected(
-            [
-                RowError(
-                    1,
-                    None,
-                    None,
-                    f"la cabecera es «{','.join(found)}»; se espera exactamente: {expected}",
-                )
-            ]
+        raise FileRejected.at(
+            1, f"la cabecera es «{','.join(found)}»; se espera exactamente: {expected}"
         )
     rows: list[CsvRow] = []
     errors: list[RowError] = []

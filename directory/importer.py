@@ -137,9 +137,7 @@ def parse_directory(data: bytes | str) -> list[RepresentativeRow]:
     if errors:
         raise FileRejected(errors)
     if not parsed:
-        raise FileRejected(
-            [RowError(2, None, None, "el archivo no tiene representantes; no se cambió nada.")]
-        )
+        raise FileRejected.at(2, "el archivo no tiene representantes; no se cambió nada.")
     return parsed
 
 
