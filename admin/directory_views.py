@@ -54,9 +54,9 @@ PENDING_KEY = "red:import:{token}"
 UPLOAD_EXTENSIONS = (".csv", ".xlsx", ".txt")
 
 
-def _organo_form(organo: Any, formdata: Any = None) -> OrganoForm:
+def _organo_form(organo: Any) -> OrganoForm:
     return OrganoForm(
-        formdata=formdata,
+        formdata=None,
         prefix=f"o-{organo.sigla}",
         sigla=organo.sigla,
         nombre=organo.nombre,
@@ -69,9 +69,9 @@ def _language_choices(session: Any) -> dict[str, str]:
     return {lang.code: f"{lang.nombre} ({lang.code})" for lang in registry.list_languages(session)}
 
 
-def _agent_form(agent: Any, session: Any, formdata: Any = None) -> AgentForm:
+def _agent_form(agent: Any, session: Any) -> AgentForm:
     form = AgentForm(
-        formdata=formdata,
+        formdata=None,
         prefix=f"a-{agent.id}",
         nombre=agent.nombre,
         canal=agent.canal,
@@ -83,9 +83,9 @@ def _agent_form(agent: Any, session: Any, formdata: Any = None) -> AgentForm:
     return form
 
 
-def _center_form(center: ConectamefCenter, formdata: Any = None) -> CenterForm:
+def _center_form(center: ConectamefCenter) -> CenterForm:
     return CenterForm(
-        formdata=formdata,
+        formdata=None,
         prefix=f"c-{center.id}",
         centro=center.centro,
         telefono=center.telefono,
