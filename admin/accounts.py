@@ -40,6 +40,21 @@ def _snapshot(user: User) -> dict[str, object]:
     return data
 
 
+def _record(
+    session: Session, user: User, action: str, actor: str, before: dict[str, object] | None = None
+) -> None:
+    """The audit entry of a change to a user: ``before`` and the user now, without secrets."""
+    audit.record(
+        session,
+        actor=actor,
+        entity="user",
+        entity_id=user.username,
+        action=action,
+        before=before,
+        after=_snapshot(user),
+    )
+
+
 def check_password(
     password: str, *, username: str = "", min_length: int = DEFAULT_MIN_LENGTH
 ) -> str:
@@ -160,14 +175,7 @@ def create_user(
     user.set_password(password)
     session.add(user)
     session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        entity="user",
-        entity_id=username,
-        action="create",
-        after=_snapshot(user),
-    )
+    _record(session, user, "create", actor)
     return user
 
 
@@ -190,15 +198,7 @@ def set_password(
     user.must_change_password = temporary
     user.end_sessions()
     session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        entity="user",
-        entity_id=user.username,
-        action="password",
-        before=before,
-        after=_snapshot(user),
-    )
+    _record(session, user, "password", actor, before)
     return user
 
 
@@ -227,15 +227,7 @@ def set_role(
     user.role, user.agent_id, user.representative_id = role, agent_id, representative_id
     user.end_sessions()
     session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        entity="user",
-        entity_id=user.username,
-        action="role",
-        before=before,
-        after=_snapshot(user),
-    )
+    _record(session, user, "role", actor, before)
     return user
 
 
@@ -249,15 +241,7 @@ def set_active(session: Session, username: str, activo: bool, *, actor: str) -> 
     user.activo = activo
     user.end_sessions()
     session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        entity="user",
-        entity_id=user.username,
-        action="enable" if activo else "disable",
-        before=before,
-        after=_snapshot(user),
-    )
+    _record(session, user, "enable" if activo else "disable", actor, before)
     return user
 
 

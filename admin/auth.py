@@ -37,6 +37,11 @@ def start_endpoint(role: str | None) -> str:
     return START_PAGES.get(role or "", "directory.directorio")
 
 
+def admin_actor() -> str:
+    """Who a change made on an admin page is audit-logged under: ``admin:<user name>``."""
+    return f"admin:{current_user.username}"
+
+
 def roles_required(*roles: str) -> Callable[[F], F]:
     """Signed in (else the login page), and one of ``roles`` (else 403)."""
 

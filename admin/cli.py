@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from admin import accounts, inbox
 from admin.demo import seed_demo_users
-from admin.formatting import peru_phone
+from admin.formatting import peru_phone, sentence
 from admin.models import ROLE_NAMES, ROLES
 from cli_support import Group, echo_lines
 from clock import lima_now, to_lima
@@ -81,8 +81,7 @@ def transaction() -> Iterator[Session]:
         session.commit()
     except RuleError as exc:
         session.rollback()
-        message = str(exc)
-        click.echo(f"Error: {message[0].upper() + message[1:]}", err=True)
+        click.echo(f"Error: {sentence(exc)}", err=True)
         raise SystemExit(1) from exc
     except BaseException:
         session.rollback()
@@ -106,17 +105,24 @@ def _min_length() -> int:
     return int(current_app.config["PASSWORD_MIN_LENGTH"])
 
 
-def _actor(actor: str | None) -> str:
-    return actor or default_actor()
-
-
 actor_option = click.option(
     "--actor",
     default=None,
+    callback=lambda _ctx, _param, actor: actor or default_actor(),
     help="Quién hace el cambio (registro de auditoría); por defecto cli:<usuario>.",
 )
 stdin_option = click.option(
     "--password-stdin", is_flag=True, help="Lee la contraseña de la entrada estándar (una línea)."
+)
+agent_option = click.option(
+    "--agente", "agent_id", type=int, default=None, help="Número del agente (rol agente)."
+)
+representative_option = click.option(
+    "--representante",
+    "representative_id",
+    type=int,
+    default=None,
+    help="Número del representante (rol red).",
 )
 
 
@@ -124,16 +130,8 @@ stdin_option = click.option(
 @click.argument("username", metavar="USUARIO")
 @click.option("--rol", "role", type=click.Choice(ROLES), required=True)
 @click.option("--nombre", default=None, help="Nombre completo (por defecto, el usuario).")
-@click.option(
-    "--agente", "agent_id", type=int, default=None, help="Número del agente (rol agente)."
-)
-@click.option(
-    "--representante",
-    "representative_id",
-    type=int,
-    default=None,
-    help="Número del representante (rol red).",
-)
+@agent_option
+@representative_option
 @click.option(
     "--temporal/--definitiva",
     default=True,
@@ -149,7 +147,7 @@ def users_create(
     representative_id: int | None,
     temporal: bool,
     password_stdin: bool,
-    actor: str | None,
+    actor: str,
 ) -> None:
     """Crea un usuario; la contraseña se pregunta, o se lee con --password-stdin."""
     password = _read_password(password_stdin)
@@ -164,7 +162,7 @@ def users_create(
             representative_id=representative_id,
             temporary=temporal,
             min_length=_min_length(),
-            actor=_actor(actor),
+            actor=actor,
         )
         click.echo(f"Usuario {user.username} creado con el rol {role} ({ROLE_NAMES[role]}).")
 
@@ -185,20 +183,20 @@ def users_list() -> None:
 @users_group.command("disable")
 @click.argument("username", metavar="USUARIO")
 @actor_option
-def users_disable(username: str, actor: str | None) -> None:
+def users_disable(username: str, actor: str) -> None:
     """Desactiva un usuario; sus sesiones abiertas terminan de inmediato."""
     with transaction() as session:
-        user = accounts.set_active(session, username, False, actor=_actor(actor))
+        user = accounts.set_active(session, username, False, actor=actor)
         click.echo(f"Usuario {user.username} desactivado; sus sesiones abiertas se cerraron.")
 
 
 @users_group.command("enable")
 @click.argument("username", metavar="USUARIO")
 @actor_option
-def users_enable(username: str, actor: str | None) -> None:
+def users_enable(username: str, actor: str) -> None:
     """Vuelve a activar un usuario."""
     with transaction() as session:
-        user = accounts.set_active(session, username, True, actor=_actor(actor))
+        user = accounts.set_active(session, username, True, actor=actor)
         click.echo(f"Usuario {user.username} activado.")
 
 
@@ -211,9 +209,7 @@ def users_enable(username: str, actor: str | None) -> None:
 )
 @stdin_option
 @actor_option
-def users_set_password(
-    username: str, temporal: bool, password_stdin: bool, actor: str | None
-) -> None:
+def users_set_password(username: str, temporal: bool, password_stdin: bool, actor: str) -> None:
     """Da una contraseña nueva a un usuario; sus sesiones terminan."""
     password = _read_password(password_stdin)
     with transaction() as session:
@@ -223,7 +219,7 @@ def users_set_password(
             password,
             temporary=temporal,
             min_length=_min_length(),
-            actor=_actor(actor),
+            actor=actor,
         )
         tail = " La cambiará al ingresar." if temporal else ""
         click.echo(f"Contraseña de {user.username} cambiada; sus sesiones se cerraron.{tail}")
@@ -232,23 +228,15 @@ def users_set_password(
 @users_group.command("set-role")
 @click.argument("username", metavar="USUARIO")
 @click.argument("role", type=click.Choice(ROLES), metavar="ROL")
-@click.option(
-    "--agente", "agent_id", type=int, default=None, help="Número del agente (rol agente)."
-)
-@click.option(
-    "--representante",
-    "representative_id",
-    type=int,
-    default=None,
-    help="Número del representante (rol red).",
-)
+@agent_option
+@representative_option
 @actor_option
 def users_set_role(
     username: str,
     role: str,
     agent_id: int | None,
     representative_id: int | None,
-    actor: str | None,
+    actor: str,
 ) -> None:
     """Cambia el rol de un usuario; sus sesiones terminan."""
     with transaction() as session:
@@ -258,7 +246,7 @@ def users_set_role(
             role,
             agent_id=agent_id,
             representative_id=representative_id,
-            actor=_actor(actor),
+            actor=actor,
         )
         click.echo(f"{user.username}: rol {role} ({ROLE_NAMES[role]}); sus sesiones se cerraron.")
 
@@ -290,10 +278,10 @@ def buzon_list(estado: str | None, completo: bool) -> None:
 @click.argument("message_id", type=int, metavar="MENSAJE")
 @click.argument("status", type=click.Choice(inbox.STATES), metavar="ESTADO")
 @actor_option
-def buzon_set(message_id: int, status: str, actor: str | None) -> None:
+def buzon_set(message_id: int, status: str, actor: str) -> None:
     """Cambia el estado de un mensaje (pendiente, escuchado, atendido)."""
     with transaction() as session:
-        message = inbox.set_status(session, message_id, status, actor=_actor(actor))
+        message = inbox.set_status(session, message_id, status, actor=actor)
         click.echo(f"Mensaje {message.id}: {message.status}.")
 
 

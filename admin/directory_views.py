@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import json
 import secrets
-from typing import Any
+from typing import Any, cast
 
 from flask import Response, abort, flash, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
@@ -21,7 +21,9 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
-from admin.auth import ADMIN_ROLES, roles_required
+from admin.auth import ADMIN_ROLES, admin_actor, roles_required
+from admin.downloads import XLSX
+from admin.formatting import sentence
 from admin.forms import (
     AgentForm,
     AppointForm,
@@ -42,12 +44,8 @@ from directory.models import ConectamefCenter
 from directory.rules import (
     RuleError,
     business_days_to_communicate,
-    check_anexo,
-    check_email,
-    check_text,
     communication_deadline,
     fold,
-    parse_phone,
 )
 from extensions import db, redis_store
 
@@ -56,17 +54,9 @@ PENDING_KEY = "red:import:{token}"
 UPLOAD_EXTENSIONS = (".csv", ".xlsx", ".txt")
 
 
-def _actor() -> str:
-    return f"admin:{current_user.username}"
-
-
-def _cap(message: str) -> str:
-    return message[:1].upper() + message[1:]
-
-
-def _organo_form(organo: Any, formdata: Any = None) -> OrganoForm:
+def _organo_form(organo: Any) -> OrganoForm:
     return OrganoForm(
-        formdata=formdata,
+        formdata=None,
         prefix=f"o-{organo.sigla}",
         sigla=organo.sigla,
         nombre=organo.nombre,
@@ -79,9 +69,9 @@ def _language_choices(session: Any) -> dict[str, str]:
     return {lang.code: f"{lang.nombre} ({lang.code})" for lang in registry.list_languages(session)}
 
 
-def _agent_form(agent: Any, session: Any, formdata: Any = None) -> AgentForm:
+def _agent_form(agent: Any, session: Any) -> AgentForm:
     form = AgentForm(
-        formdata=formdata,
+        formdata=None,
         prefix=f"a-{agent.id}",
         nombre=agent.nombre,
         canal=agent.canal,
@@ -93,9 +83,9 @@ def _agent_form(agent: Any, session: Any, formdata: Any = None) -> AgentForm:
     return form
 
 
-def _center_form(center: ConectamefCenter, formdata: Any = None) -> CenterForm:
+def _center_form(center: ConectamefCenter) -> CenterForm:
     return CenterForm(
-        formdata=formdata,
+        formdata=None,
         prefix=f"c-{center.id}",
         centro=center.centro,
         telefono=center.telefono,
@@ -176,9 +166,9 @@ def _failed(key: str, form: Any, exc: RuleError | None = None) -> ResponseReturn
         field = getattr(exc, "field", None)
         if field and hasattr(form, field):
             target = getattr(form, field)
-            target.errors = [*list(target.errors or []), _cap(str(exc))]
+            target.errors = [*list(target.errors or []), sentence(exc)]
         else:
-            form.form_errors.append(_cap(str(exc)))
+            form.form_errors.append(sentence(exc))
     return _page({key: form}, 400)
 
 
@@ -209,7 +199,7 @@ def organo_add() -> ResponseReturnValue:
             sigla=form.sigla.data or "",
             nombre=form.nombre.data or "",
             orden=form.orden.data,
-            actor=_actor(),
+            actor=admin_actor(),
         )
     except RuleError as exc:
         return _failed("organo:new", form, exc)
@@ -234,7 +224,7 @@ def organo_save(sigla: str) -> ResponseReturnValue:
             nombre=form.nombre.data or "",
             orden=form.orden.data,
             activo=bool(form.activo.data),
-            actor=_actor(),
+            actor=admin_actor(),
         )
     except RuleError as exc:
         return _failed(f"organo:{organo.sigla}", form, exc)
@@ -261,7 +251,7 @@ def representative_appoint() -> ResponseReturnValue:
             memorando_fecha=form.memorando_fecha.data,
             vigente_desde=form.vigente_desde.data,
             comunicado_el=form.comunicado_el.data,
-            actor=_actor(),
+            actor=admin_actor(),
         )
     except RuleError as exc:
         return _failed("appoint", form, exc)
@@ -278,10 +268,10 @@ def representative_retire(rep_id: int) -> ResponseReturnValue:
     if not ButtonForm().validate_on_submit():
         abort(400)
     try:
-        rep = editing.retire(db.session(), rep_id, actor=_actor())
+        rep = editing.retire(db.session(), rep_id, actor=admin_actor())
     except RuleError as exc:
         db.session.rollback()
-        flash(_cap(str(exc)), "error")
+        flash(sentence(exc), "error")
         return redirect(url_for("admin.directorio_admin", _anchor="organos"))
     return _done(f"{rep.organo.sigla} {rep.rol}: {rep.nombre_completo} retirado(a).", "organos")
 
@@ -304,7 +294,7 @@ def agent_add() -> ResponseReturnValue:
             canal=form.canal.data or "",
             destino=form.destino.data or "",
             languages=list(form.idiomas.data or []),
-            actor=_actor(),
+            actor=admin_actor(),
         )
     except RuleError as exc:
         return _failed("agent:new", form, exc)
@@ -328,7 +318,7 @@ def agent_save(agent_id: int) -> ResponseReturnValue:
             destino=form.destino.data or "",
             languages=list(form.idiomas.data or []),
             activo=bool(form.activo.data),
-            actor=_actor(),
+            actor=admin_actor(),
         )
     except RuleError as exc:
         return _failed(f"agent:{agent_id}", form, exc)
@@ -346,7 +336,7 @@ def language_add() -> ResponseReturnValue:
         return _failed("language:new", form)
     try:
         language = registry.add_language(
-            db.session(), form.code.data or "", form.nombre.data or "", actor=_actor()
+            db.session(), form.code.data or "", form.nombre.data or "", actor=admin_actor()
         )
     except RuleError as exc:
         exc_field = editing.FieldError("code", str(exc))
@@ -361,31 +351,16 @@ def speaker_add() -> ResponseReturnValue:
     form = _speaker_form(session, request.form)
     if not form.validate_on_submit():
         return _failed("speaker:new", form)
-    checks = {
-        "nombre_completo": form.nombre_completo.data or "",
-        "anexo": form.anexo.data or "",
-        "telefono": form.telefono.data or "",
-        "correo": form.correo.data or "",
-    }
     try:
-        # Each field on its own first, so an error lands beside the field it is about.
-        for name, check in (
-            ("nombre_completo", lambda v: check_text(v, "el nombre completo")),
-            ("anexo", check_anexo),
-            ("telefono", parse_phone),
-            ("correo", check_email),
-        ):
-            if checks[name].strip():
-                editing._on(name, check, checks[name])
-        speaker = registry.add_speaker(
+        speaker = editing.add_speaker(
             session,
-            nombre_completo=checks["nombre_completo"],
+            nombre_completo=form.nombre_completo.data or "",
             language_code=form.language_code.data or "",
             unidad=form.unidad.data or None,
-            anexo=checks["anexo"].strip() or None,
-            telefono=checks["telefono"].strip() or None,
-            correo=checks["correo"].strip() or None,
-            actor=_actor(),
+            anexo=form.anexo.data or "",
+            telefono=form.telefono.data or "",
+            correo=form.correo.data or "",
+            actor=admin_actor(),
         )
     except RuleError as exc:
         return _failed("speaker:new", form, exc)
@@ -398,7 +373,7 @@ def speaker_remove(speaker_id: int) -> ResponseReturnValue:
     if not ButtonForm().validate_on_submit():
         abort(400)
     try:
-        speaker = registry.remove_speaker(db.session(), speaker_id, actor=_actor())
+        speaker = registry.remove_speaker(db.session(), speaker_id, actor=admin_actor())
     except RuleError:
         abort(404)
     return _done(f"{speaker.nombre_completo} retirado(a) del registro.", "lenguas")
@@ -420,7 +395,7 @@ def _save_center(center_id: int | None) -> ResponseReturnValue:
             telefono=form.telefono.data or "",
             departamentos=form.departamentos.data or "",
             activo=True if center_id is None else bool(form.activo.data),
-            actor=_actor(),
+            actor=admin_actor(),
         )
     except RuleError as exc:
         return _failed(key, form, exc)
@@ -443,11 +418,9 @@ def center_save(center_id: int) -> ResponseReturnValue:
 
 
 def _kind(kind: str) -> plans.Kind:
-    if kind == "anexo2":
-        return "anexo2"
-    if kind == "anexo3":
-        return "anexo3"
-    abort(404)
+    if kind not in plans.TITLES:
+        abort(404)
+    return cast(plans.Kind, kind)
 
 
 def _read_upload(storage: FileStorage | None) -> bytes | str:
@@ -464,35 +437,24 @@ def _read_upload(storage: FileStorage | None) -> bytes | str:
 
 
 def _preview_page(kind: plans.Kind, data: bytes, notice: str | None = None) -> ResponseReturnValue:
-    session = db.session()
-    try:
-        plan = plans.preview(session, kind, data, actor=_actor())
-    except FileRejected as exc:
+    """The file's preview with the form that confirms it, or every error in it (400)."""
+
+    def page(**shown: Any) -> str:
         return render_template(
-            "admin/importar.html",
-            kind=kind,
-            title=plans.TITLES[kind],
-            errors=exc.errors,
-            plan=None,
-            form=None,
-            notice=notice,
-        ), 400
+            "admin/importar.html", kind=kind, title=plans.TITLES[kind], notice=notice, **shown
+        )
+
+    try:
+        plan = plans.preview(db.session(), kind, data, actor=admin_actor())
+    except FileRejected as exc:
+        return page(errors=exc.errors, plan=None, form=None), 400
     token = secrets.token_urlsafe(24)
     payload = {"kind": kind, "user": current_user.id, "fingerprint": plan.fingerprint}
     pipe = redis_store.client.pipeline()
     pipe.set(PENDING_KEY.format(token=token) + ":meta", json.dumps(payload), ex=PENDING_TTL_SECONDS)
     pipe.set(PENDING_KEY.format(token=token) + ":data", data, ex=PENDING_TTL_SECONDS)
     pipe.execute()
-    form = ConfirmImportForm(formdata=None, token=token)
-    return render_template(
-        "admin/importar.html",
-        kind=kind,
-        title=plans.TITLES[kind],
-        errors=None,
-        plan=plan,
-        form=form,
-        notice=notice,
-    )
+    return page(errors=None, plan=plan, form=ConfirmImportForm(formdata=None, token=token))
 
 
 @bp.post("/directorio/importar/<kind>")
@@ -523,11 +485,11 @@ def directorio_confirmar(kind: str) -> ResponseReturnValue:
         return redirect(url_for("admin.directorio_admin", _anchor="archivos"))
     session = db.session()
     try:
-        plan = plans.apply(session, which, data, expected=meta["fingerprint"], actor=_actor())
+        plan = plans.apply(session, which, data, expected=meta["fingerprint"], actor=admin_actor())
     except plans.DirectoryChanged as exc:
         session.rollback()
         client.delete(key + ":meta", key + ":data")
-        return _preview_page(which, data, notice=_cap(str(exc)))
+        return _preview_page(which, data, notice=sentence(exc))
     except FileRejected:
         session.rollback()
         abort(400)
@@ -544,19 +506,18 @@ def directorio_confirmar(kind: str) -> ResponseReturnValue:
 def directorio_descargar(kind: str, fmt: str) -> ResponseReturnValue:
     which = _kind(kind)
     session = db.session()
-    name = f"{which}"
     if fmt == "csv":
         text = plans.export_csv(session, which)
         return Response(
             ("\ufeff" + text).encode("utf-8"),
             mimetype="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+            headers={"Content-Disposition": f'attachment; filename="{which}.csv"'},
         )
     if fmt == "xlsx":
         return send_file(
             io.BytesIO(plans.export_xlsx(session, which)),
-            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            mimetype=XLSX,
             as_attachment=True,
-            download_name=f"{name}.xlsx",
+            download_name=f"{which}.xlsx",
         )
     abort(404)

@@ -38,13 +38,9 @@ CSRF_PAGE = (
 )
 
 
-def _bare(path: str) -> bool:
-    return path.startswith("/voice/") or path.startswith("/api/")
-
-
 def _page(error: HTTPException) -> Response | HTTPException:
     code = error.code or 500
-    if _bare(request.path) or code not in PAGES:
+    if request.path.startswith(("/voice/", "/api/")) or code not in PAGES:
         return error
     title, message = CSRF_PAGE if isinstance(error, CSRFError) else PAGES[code]
     html = render_template("admin/error.html", title=title, message=message, code=code)

@@ -1,5 +1,5 @@
-"""How the staff pages show numbers and dates: Peruvian telephone format (phonenumbers), masked
-where the reader's role may not see them (Ley 29733), and Lima dates."""
+"""How the staff pages show numbers, dates and errors: Peruvian telephone format (phonenumbers),
+masked where the reader's role may not see them (Ley 29733), Lima dates, messages as sentences."""
 
 from __future__ import annotations
 
@@ -38,6 +38,12 @@ def shown_phone(number: str | None, role: str | None) -> str:
     if may_see_phones(role):
         return peru_phone(number)
     return mask_phone(number) or ""
+
+
+def sentence(error: Exception) -> str:
+    """An error's message as a sentence on a page or a terminal: its first letter upper case."""
+    message = str(error)
+    return message[:1].upper() + message[1:]
 
 
 def lima(moment: datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:

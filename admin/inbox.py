@@ -16,15 +16,10 @@ from sqlalchemy.orm import Session
 
 from directory.models import AuditEntry
 from directory.rules import RuleError
-from register.messages import STATES, get_message, set_status
+from register.messages import STATES, set_status
 from register.models import VoiceMessage
 
-__all__ = [
-    "STATES",
-    "RuleError",
-    "get_message",
-    "set_status",
-]  # kept here for /buzon and `flask buzon`
+__all__ = ["STATES", "RuleError", "set_status"]  # kept here for /buzon and `flask buzon`
 
 STATE_NAMES = {"pendiente": "Pendiente", "escuchado": "Escuchado", "atendido": "Atendido"}
 

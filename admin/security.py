@@ -132,7 +132,6 @@ def _headers(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked by _protect_csrf, /voice/* excepted
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # the token lives as long as the session
     app.config.setdefault(

@@ -9,9 +9,9 @@ from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user
 
-from admin.auth import SETTINGS_ROLES, roles_required
+from admin.auth import SETTINGS_ROLES, admin_actor, roles_required
+from admin.formatting import sentence
 from admin.forms import (
     ClosureDayForm,
     HolidaysForm,
@@ -34,10 +34,6 @@ HOURS_TTL_SECONDS = DEFAULT_TTL_SECONDS  # load_hours' cache
 PROMPTS_TTL_SECONDS = 30  # the prompt overrides' cache (ivr.prompts._overrides)
 LANGUAGE_NAMES = {"es": "Español", "qu": "Quechua", "ay": "Aymara"}
 REASON_NAMES = hours_domain.CLOSED_REASON_LABELS
-
-
-def _actor() -> str:
-    return f"admin:{current_user.username}"
 
 
 def _form_failed(form: Any) -> None:
@@ -97,7 +93,7 @@ def horario_set() -> ResponseReturnValue:
     form = HoursForm()
     if form.validate_on_submit():
         try:
-            hours_domain.set_service_hours(db.session(), form.spec.data, actor=_actor())
+            hours_domain.set_service_hours(db.session(), form.spec.data, actor=admin_actor())
         except hours_domain.ServiceHoursError as exc:
             form.spec.errors.append(str(exc))
             return _horario_page(form, 400)
@@ -113,7 +109,7 @@ def horario_set() -> ResponseReturnValue:
 def horario_default() -> ResponseReturnValue:
     form = HoursDefaultForm()
     if form.validate_on_submit():
-        hours_domain.set_service_hours(db.session(), None, actor=_actor())
+        hours_domain.set_service_hours(db.session(), None, actor=admin_actor())
         flash("Se usa de nuevo el horario del entorno (SERVICE_HOURS).", "info")
     else:
         _form_failed(form)
@@ -126,7 +122,7 @@ def horario_feriados() -> ResponseReturnValue:
     form = HolidaysForm()
     if form.validate_on_submit():
         close = bool(form.close_on_holidays.data)
-        hours_domain.set_close_on_holidays(db.session(), close, actor=_actor())
+        hours_domain.set_close_on_holidays(db.session(), close, actor=admin_actor())
         flash(
             "La línea cerrará en los feriados."
             if close
@@ -145,7 +141,7 @@ def cierre_add() -> ResponseReturnValue:
     if form.validate_on_submit():
         day: date = form.day.data
         reason = (form.reason.data or "").strip() or None
-        hours_domain.close_day(db.session(), day, reason, actor=_actor())
+        hours_domain.close_day(db.session(), day, reason, actor=admin_actor())
         flash(f"La línea estará cerrada el {day:%d/%m/%Y}.", "info")
     else:
         _form_failed(form)
@@ -162,7 +158,7 @@ def cierre_remove(day: str) -> ResponseReturnValue:
         except ValueError:
             flash(f"{day!r} no es una fecha AAAA-MM-DD.", "error")
             return redirect(url_for("admin.horario"))
-        if hours_domain.open_day(db.session(), when, actor=_actor()):
+        if hours_domain.open_day(db.session(), when, actor=admin_actor()):
             flash(f"El {when:%d/%m/%Y} ya no es día de cierre.", "info")
         else:
             flash(f"El {when:%d/%m/%Y} no era día de cierre.", "info")
@@ -237,12 +233,12 @@ def mensaje_set(prompt_id: str, language: str) -> ResponseReturnValue:
     text = (form.text.data or "").strip() or None
     url = (form.audio_url.data or "").strip() or None
     try:
-        prompts_domain.set_text(session, prompt_id, language, text, actor=_actor())
+        prompts_domain.set_text(session, prompt_id, language, text, actor=admin_actor())
     except prompts_domain.UnknownPromptError as exc:
         session.rollback()
         form.text.errors.append(str(exc))
         return _mensajes_page((prompt_id, language, form), 400)
-    prompts_domain.set_audio(session, prompt_id, language, url, actor=_actor())
+    prompts_domain.set_audio(session, prompt_id, language, url, actor=admin_actor())
     flash(f"Mensaje {prompt_id} ({LANGUAGE_NAMES[language]}) guardado.", "info")
     return redirect(url_for("admin.mensajes", _anchor=f"p-{prompt_id}"))
 
@@ -270,12 +266,11 @@ def mensaje_grabacion() -> ResponseReturnValue:
             language=form.language.data,
             data=data,
             max_bytes=config["RECORDING_MAX_BYTES"],
-            actor=_actor(),
+            actor=admin_actor(),
         )
     except RuleError as exc:
         session.rollback()
-        message = str(exc)
-        form.archivo.errors = [message[0].upper() + message[1:]]
+        form.archivo.errors = [sentence(exc)]
         return _mensajes_page(status=400, recording_form=form)
     flash(
         f"Grabación de {form.prompt_id.data} ({LANGUAGE_NAMES[form.language.data]}) guardada: "

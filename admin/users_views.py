@@ -11,7 +11,8 @@ from flask_login import current_user, login_user
 from sqlalchemy import select
 
 from admin import accounts
-from admin.auth import ADMIN_ROLES, roles_required
+from admin.auth import ADMIN_ROLES, admin_actor, roles_required
+from admin.formatting import sentence
 from admin.forms import (
     ButtonForm,
     PasswordChangeForm,
@@ -24,10 +25,6 @@ from admin.views import bp
 from directory.models import Organo, Representative
 from directory.registry import list_agents
 from extensions import db
-
-
-def _actor() -> str:
-    return f"admin:{current_user.username}"
 
 
 def _min_length() -> int:
@@ -57,8 +54,7 @@ def _int_or_none(value: str | None) -> int | None:
 
 def _field_error(form: Any, exc: accounts.AccountError) -> None:
     name = exc.field if exc.field and hasattr(form, exc.field) else None
-    message = str(exc)
-    message = message[0].upper() + message[1:]
+    message = sentence(exc)
     if name:
         getattr(form, name).errors = [*getattr(form, name).errors, message]
     else:
@@ -117,7 +113,7 @@ def usuario_crear() -> ResponseReturnValue:
             agent_id=_int_or_none(form.agent_id.data),
             representative_id=_int_or_none(form.representative_id.data),
             min_length=_min_length(),
-            actor=_actor(),
+            actor=admin_actor(),
         )
     except accounts.AccountError as exc:
         session.rollback()
@@ -150,7 +146,7 @@ def usuario_rol(username: str) -> ResponseReturnValue:
                 form.role.data or "",
                 agent_id=_int_or_none(form.agent_id.data),
                 representative_id=_int_or_none(form.representative_id.data),
-                actor=_actor(),
+                actor=admin_actor(),
             )
         except accounts.AccountError as exc:
             session.rollback()
@@ -176,7 +172,7 @@ def usuario_clave(username: str) -> ResponseReturnValue:
                 form.password.data or "",
                 temporary=True,
                 min_length=_min_length(),
-                actor=_actor(),
+                actor=admin_actor(),
             )
         except accounts.AccountError as exc:
             session.rollback()
@@ -195,7 +191,7 @@ def usuario_activo(username: str, accion: str) -> ResponseReturnValue:
     session = db.session()
     if ButtonForm().validate_on_submit():
         try:
-            accounts.set_active(session, username, accion == "activar", actor=_actor())
+            accounts.set_active(session, username, accion == "activar", actor=admin_actor())
         except accounts.AccountError as exc:
             session.rollback()
             flash(f"{username}: {exc}", "error")

@@ -4,9 +4,7 @@ export."""
 from __future__ import annotations
 
 import io
-import tempfile
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from flask import (
@@ -29,7 +27,7 @@ from sqlalchemy import select
 
 from admin.accounts import sign_out
 from admin.auth import REPORT_ROLES, nav_links, roles_required, start_endpoint
-from admin.downloads import anexo1_download
+from admin.downloads import XLSX, anexo1_download
 from admin.forms import LoginForm, LogoutForm
 from admin.models import User
 from admin.security import limiter, login_failed, login_username_key, safe_next
@@ -256,15 +254,11 @@ def reportes() -> ResponseReturnValue:
 def reportes_xlsx() -> ResponseReturnValue:
     period = _period()
     report = build_report(db.session(), period)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "reporte.xlsx"
-        write_report_xlsx(report, path)
-        data = path.read_bytes()
+    buffer = io.BytesIO()
+    write_report_xlsx(report, buffer)
+    buffer.seek(0)
     return send_file(
-        io.BytesIO(data),
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        as_attachment=True,
-        download_name=f"reporte-{period.label}.xlsx",
+        buffer, mimetype=XLSX, as_attachment=True, download_name=f"reporte-{period.label}.xlsx"
     )
 
 

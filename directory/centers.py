@@ -13,16 +13,17 @@ Peru's 24 departments and Callao and stored with its canonical Spanish name ("Á
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from directory import audit
-from directory.csvio import FileRejected, RowError, column_error, read_rows
+from directory.csvio import FileRejected, check_row, column_error, read_rows
 from directory.models import CenterDepartment, ConectamefCenter
 from directory.rules import (
-    RuleError,
     canonical_department,
     check_department,
     check_text,
@@ -31,6 +32,11 @@ from directory.rules import (
 )
 
 HEADER: tuple[str, ...] = ("centro", "departamento", "telefono")
+CHECKS: dict[str, Callable[[str], Any]] = {
+    "centro": lambda v: check_text(v, "el nombre del centro", 100),
+    "departamento": check_department,
+    "telefono": parse_phone,
+}
 
 
 @dataclass(frozen=True)
@@ -72,17 +78,8 @@ def parse_centers(data: bytes | str) -> list[CenterRow]:
     raw_rows, errors = read_rows(data, HEADER)
     parsed: list[CenterRow] = []
     for raw in raw_rows:
-        values: dict[str, str] = {}
-        for column, check in (
-            ("centro", lambda v: check_text(v, "el nombre del centro", 100)),
-            ("departamento", check_department),
-            ("telefono", parse_phone),
-        ):
-            try:
-                values[column] = check(raw.values[column])
-            except RuleError as exc:
-                errors.append(column_error(HEADER, raw.line, column, str(exc)))
-        if len(values) == len(HEADER):
+        values = check_row(HEADER, raw, CHECKS, errors)
+        if values is not None:
             parsed.append(CenterRow(raw.line, **values))
 
     first_of_center: dict[str, CenterRow] = {}
@@ -113,7 +110,7 @@ def parse_centers(data: bytes | str) -> list[CenterRow]:
     if errors:
         raise FileRejected(errors)
     if not parsed:
-        raise FileRejected([RowError(2, None, None, "el archivo no tiene centros.")])
+        raise FileRejected.at(2, "el archivo no tiene centros.")
     return parsed
 
 
@@ -129,21 +126,10 @@ def import_centers(session: Session, data: bytes | str, *, actor: str) -> Center
     for centro, (telefono, depts) in wanted.items():
         center = existing.get(centro)
         if center is None:
-            center = ConectamefCenter(centro=centro, telefono=telefono, activo=True)
-            center.departments = [CenterDepartment(departamento=d) for d in depts]
-            session.add(center)
-            session.flush()
+            add_center(session, centro, telefono, depts, actor=actor)
             report.added.append(f"{centro} ({', '.join(sorted(depts, key=fold))}; {telefono})")
-            audit.record(
-                session,
-                actor=actor,
-                entity="center",
-                entity_id=centro,
-                action="create",
-                after=_center_snapshot(center),
-            )
             continue
-        before = _center_snapshot(center)
+        before = audit.state(center)
         changes: list[str] = []
         if center.telefono != telefono:
             changes.append(f"teléfono {center.telefono} → {telefono}")
@@ -159,46 +145,42 @@ def import_centers(session: Session, data: bytes | str, *, actor: str) -> Center
                 + " → "
                 + ", ".join(sorted(depts, key=fold))
             )
-            center.departments = [d for d in center.departments if d.departamento in depts]
-            session.flush()
-            center.departments.extend(
-                CenterDepartment(departamento=d) for d in depts if d not in current
-            )
+            replace_departments(session, center, depts)
         if changes:
             session.flush()
             report.changed.append(f"{centro}: " + "; ".join(changes))
-            audit.record(
-                session,
-                actor=actor,
-                entity="center",
-                entity_id=centro,
-                action="update",
-                before=before,
-                after=_center_snapshot(center),
-            )
+            audit.record_change(session, center, "update", actor=actor, before=before)
 
     for centro, center in existing.items():
         if centro not in wanted and center.activo:
-            before = _center_snapshot(center)
+            before = audit.state(center)
             center.activo = False
             report.deactivated.append(centro)
-            audit.record(
-                session,
-                actor=actor,
-                entity="center",
-                entity_id=centro,
-                action="deactivate",
-                before=before,
-                after=_center_snapshot(center),
-            )
+            audit.record_change(session, center, "deactivate", actor=actor, before=before)
     session.flush()
     return report
 
 
-def _center_snapshot(center: ConectamefCenter) -> dict[str, object]:
-    return audit.snapshot(center) | {
-        "departamentos": sorted((d.departamento for d in center.departments), key=fold)
-    }
+def add_center(
+    session: Session, centro: str, telefono: str, depts: list[str], *, actor: str
+) -> ConectamefCenter:
+    center = ConectamefCenter(centro=centro, telefono=telefono, activo=True)
+    center.departments = [CenterDepartment(departamento=d) for d in depts]
+    session.add(center)
+    session.flush()
+    audit.record_change(session, center, "create", actor=actor)
+    return center
+
+
+def replace_departments(session: Session, center: ConectamefCenter, depts: list[str]) -> None:
+    """The center serves ``depts`` from now on; the rows of the others are deleted."""
+    current = {d.departamento for d in center.departments}
+    if current != set(depts):
+        center.departments = [d for d in center.departments if d.departamento in depts]
+        session.flush()
+        center.departments.extend(
+            CenterDepartment(departamento=d) for d in depts if d not in current
+        )
 
 
 def active_centers(session: Session) -> list[ConectamefCenter]:

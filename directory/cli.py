@@ -49,6 +49,7 @@ def actor_option(f: Callable[..., Any]) -> Callable[..., Any]:
         "--actor",
         default=None,
         metavar="NOMBRE",
+        callback=lambda _ctx, _param, actor: actor or default_actor(),
         help="Quién hace el cambio (registro de auditoría); por defecto cli:<usuario del sistema>.",
     )(f)
 
@@ -79,14 +80,13 @@ def transaction() -> Iterator[Session]:
 directory_group = Group("directory", help="Anexo 2: los órganos y los miembros de la Red.")
 
 
-def _import(kind: plans.Kind, file: Path, dry_run: bool, yes: bool, actor: str | None) -> None:
+def _import(kind: plans.Kind, file: Path, dry_run: bool, yes: bool, actor: str) -> None:
     """Preview the file (every error with its line and column); with --dry-run stop there;
     an import that would deactivate more than half needs --yes; else apply and commit, then
     print what changed."""
     data = file.read_bytes()
-    who = actor or default_actor()
     with transaction() as session:
-        plan = plans.preview(session, kind, data, actor=who)
+        plan = plans.preview(session, kind, data, actor=actor)
     if dry_run:
         click.echo("Vista previa (--dry-run): no se cambió nada.")
         echo_lines(plan.summary)
@@ -98,7 +98,7 @@ def _import(kind: plans.Kind, file: Path, dry_run: bool, yes: bool, actor: str |
         click.echo("No se cambió nada. Si es lo que quiere, repita el comando con --yes.", err=True)
         raise SystemExit(1)
     with transaction() as session:
-        applied = plans.apply(session, kind, data, expected=plan.fingerprint, actor=who)
+        applied = plans.apply(session, kind, data, expected=plan.fingerprint, actor=actor)
     echo_lines(applied.summary)
 
 
@@ -115,7 +115,7 @@ def import_options(f: Callable[..., Any]) -> Callable[..., Any]:
 @click.argument("file", type=FILE_IN, metavar="ARCHIVO")
 @import_options
 @actor_option
-def directory_import(file: Path, dry_run: bool, yes: bool, actor: str | None) -> None:
+def directory_import(file: Path, dry_run: bool, yes: bool, actor: str) -> None:
     """Importa un archivo del Anexo 2: CSV (con , o ;) o XLSX, todo o nada."""
     _import("anexo2", file, dry_run, yes, actor)
 
@@ -154,7 +154,7 @@ def directory_designate(
     memorando_fecha: date,
     vigente_desde: date,
     comunicado_el: date,
-    actor: str | None,
+    actor: str,
 ) -> None:
     """Registra el memorando que designó al titular o alterno en funciones de un órgano."""
     with transaction() as session:
@@ -166,7 +166,7 @@ def directory_designate(
             memorando_fecha=memorando_fecha,
             vigente_desde=vigente_desde,
             comunicado_el=comunicado_el,
-            actor=actor or default_actor(),
+            actor=actor,
         )
         click.echo(f"{rep.organo.sigla} {rol}: {rep.nombre_completo}, {rep.memorando}.")
         if designations.representative_is_late(rep):
@@ -198,7 +198,7 @@ centers_group = Group("centers", help="Anexo 3: los centros CONECTAMEF.")
 @click.argument("file", type=FILE_IN, metavar="ARCHIVO")
 @import_options
 @actor_option
-def centers_import(file: Path, dry_run: bool, yes: bool, actor: str | None) -> None:
+def centers_import(file: Path, dry_run: bool, yes: bool, actor: str) -> None:
     """Importa un archivo del Anexo 3: CSV (con , o ;) o XLSX, todo o nada."""
     _import("anexo3", file, dry_run, yes, actor)
 
@@ -256,7 +256,7 @@ def agents_add(
     destino: str,
     languages: tuple[str, ...],
     correo: str | None,
-    actor: str | None,
+    actor: str,
 ) -> None:
     """Agrega un agente; rechaza uno igual (mismo nombre, canal y destino) ya registrado."""
     with transaction() as session:
@@ -267,7 +267,7 @@ def agents_add(
             destino=destino,
             languages=list(languages),
             correo=correo,
-            actor=actor or default_actor(),
+            actor=actor,
         )
         click.echo(f"Agente {agent.id} agregado: {registry.describe_agent(agent)}.")
 
@@ -276,19 +276,17 @@ def agents_add(
 @click.argument("agent_id", type=int, metavar="AGENTE")
 @click.argument("codes", nargs=-1, required=True, metavar="CÓDIGOS...")
 @actor_option
-def agents_languages(agent_id: int, codes: tuple[str, ...], actor: str | None) -> None:
+def agents_languages(agent_id: int, codes: tuple[str, ...], actor: str) -> None:
     """Fija los idiomas que habla un agente: `agents languages 3 es qu`."""
     with transaction() as session:
-        agent = registry.set_agent_languages(
-            session, agent_id, list(codes), actor=actor or default_actor()
-        )
+        agent = registry.set_agent_languages(session, agent_id, list(codes), actor=actor)
         click.echo(f"{agent.nombre}: {', '.join(agent.language_codes)}.")
 
 
 @agents_group.command("activate")
 @click.argument("agent_id", type=int, metavar="AGENTE")
 @actor_option
-def agents_activate(agent_id: int, actor: str | None) -> None:
+def agents_activate(agent_id: int, actor: str) -> None:
     """Vuelve a activar un agente desactivado."""
     set_agent_active(agent_id, True, actor)
 
@@ -296,14 +294,14 @@ def agents_activate(agent_id: int, actor: str | None) -> None:
 @agents_group.command("deactivate")
 @click.argument("agent_id", type=int, metavar="AGENTE")
 @actor_option
-def agents_deactivate(agent_id: int, actor: str | None) -> None:
+def agents_deactivate(agent_id: int, actor: str) -> None:
     """Desactiva un agente (deja de recibir llamadas; no se borra)."""
     set_agent_active(agent_id, False, actor)
 
 
-def set_agent_active(agent_id: int, activo: bool, actor: str | None) -> None:
+def set_agent_active(agent_id: int, activo: bool, actor: str) -> None:
     with transaction() as session:
-        agent = registry.set_agent_active(session, agent_id, activo, actor=actor or default_actor())
+        agent = registry.set_agent_active(session, agent_id, activo, actor=actor)
         click.echo(f"Agente {agent.id} ({agent.nombre}) {'activado' if activo else 'desactivado'}.")
 
 
@@ -326,10 +324,10 @@ def languages_list() -> None:
 @click.argument("code", metavar="CÓDIGO")
 @click.argument("nombre", metavar="NOMBRE")
 @actor_option
-def languages_add(code: str, nombre: str, actor: str | None) -> None:
+def languages_add(code: str, nombre: str, actor: str) -> None:
     """Registra otra lengua originaria: `languages add quz "Quechua del Cusco"`."""
     with transaction() as session:
-        language = registry.add_language(session, code, nombre, actor=actor or default_actor())
+        language = registry.add_language(session, code, nombre, actor=actor)
         click.echo(f"Idioma agregado: {language.code} {language.nombre}.")
 
 
@@ -374,7 +372,7 @@ def speakers_add(
     anexo: str | None,
     telefono: str | None,
     correo: str | None,
-    actor: str | None,
+    actor: str,
 ) -> None:
     """Agrega un servidor al registro; rechaza uno igual (mismo nombre, idioma, anexo y
     teléfono) ya registrado."""
@@ -387,7 +385,7 @@ def speakers_add(
             anexo=anexo,
             telefono=telefono,
             correo=correo,
-            actor=actor or default_actor(),
+            actor=actor,
         )
         click.echo(f"Registrado {speaker.id}: {speaker.nombre_completo} ({speaker.language_code}).")
 
@@ -409,7 +407,7 @@ def speakers_edit(
     anexo: str | None,
     telefono: str | None,
     correo: str | None,
-    actor: str | None,
+    actor: str,
 ) -> None:
     """Cambia un servidor del registro: `languages speakers edit 3 --anexo 5121`."""
     with transaction() as session:
@@ -422,7 +420,7 @@ def speakers_edit(
             anexo=anexo,
             telefono=telefono,
             correo=correo,
-            actor=actor or default_actor(),
+            actor=actor,
         )
         click.echo(
             f"Actualizado {speaker.id}: {speaker.nombre_completo} ({speaker.language_code})."
@@ -432,10 +430,10 @@ def speakers_edit(
 @speakers_group.command("remove")
 @click.argument("speaker_id", type=int, metavar="SERVIDOR")
 @actor_option
-def speakers_remove(speaker_id: int, actor: str | None) -> None:
+def speakers_remove(speaker_id: int, actor: str) -> None:
     """Retira a un servidor del registro (la fila queda, inactiva)."""
     with transaction() as session:
-        speaker = registry.remove_speaker(session, speaker_id, actor=actor or default_actor())
+        speaker = registry.remove_speaker(session, speaker_id, actor=actor)
         click.echo(f"Retirado del registro: {speaker.nombre_completo} ({speaker.language_code}).")
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from directory.rules import FORMULA_START
+from directory.rules import FORMULA_START, RuleError
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,11 @@ class FileRejected(Exception):
             + "\n".join(str(e) for e in self.errors)
         )
 
+    @classmethod
+    def at(cls, line: int, message: str) -> FileRejected:
+        """The file rejected for one problem of a line as a whole (not of one of its cells)."""
+        return cls([RowError(line, None, None, message)])
+
 
 @dataclass(frozen=True)
 class CsvRow:
@@ -53,6 +58,23 @@ def column_error(header: Sequence[str], line: int, column: str, message: str) ->
     return RowError(line, column, list(header).index(column) + 1, message)
 
 
+def check_row(
+    header: Sequence[str],
+    row: CsvRow,
+    checks: dict[str, Callable[[str], Any]],
+    errors: list[RowError],
+) -> dict[str, Any] | None:
+    """Each cell of ``row`` through its column's check: the checked values, in the order of
+    ``checks``, or None when a rule is broken (each one added to ``errors``)."""
+    values: dict[str, Any] = {}
+    for column, check in checks.items():
+        try:
+            values[column] = check(row.values[column])
+        except RuleError as exc:
+            errors.append(column_error(header, row.line, column, str(exc)))
+    return values if len(values) == len(checks) else None
+
+
 def decode(data: bytes | str) -> str:
     """UTF-8 text (a leading BOM dropped), or FileRejected naming the first bad line."""
     if isinstance(data, str):
@@ -61,8 +83,8 @@ def decode(data: bytes | str) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise FileRejected(
-            [RowError(line, None, None, "el archivo no está en UTF-8 (guárdelo como CSV UTF-8).")]
+        raise FileRejected.at(
+            line, "el archivo no está en UTF-8 (guárdelo como CSV UTF-8)."
         ) from exc
 
 
@@ -96,9 +118,7 @@ def _xlsx_records(data: bytes) -> Iterator[tuple[int, list[str]]]:
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # zipfile, XML and openpyxl errors alike
-        raise FileRejected(
-            [RowError(1, None, None, f"el archivo XLSX no se puede leer ({exc}).")]
-        ) from exc
+        raise FileRejected.at(1, f"el archivo XLSX no se puede leer ({exc}).") from exc
     try:
         sheet = workbook.worksheets[0]
         for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
@@ -149,22 +169,15 @@ def read_rows(data: bytes | str, header: Sequence[str]) -> tuple[list[CsvRow], l
     try:
         first = next(records)[1]
     except StopIteration:
-        raise FileRejected(
-            [RowError(1, None, None, f"el archivo está vacío; la cabecera debe ser: {expected}")]
+        raise FileRejected.at(
+            1, f"el archivo está vacío; la cabecera debe ser: {expected}"
         ) from None
     except _CsvBroken as exc:
-        raise FileRejected([RowError(1, None, None, f"CSV mal formado: {exc.message}")]) from exc
+        raise FileRejected.at(1, f"CSV mal formado: {exc.message}") from exc
     found = [cell.strip() for cell in first]
     if found != list(header):
-        raise FileRejected(
-            [
-                RowError(
-                    1,
-                    None,
-                    None,
-                    f"la cabecera es «{','.join(found)}»; se espera exactamente: {expected}",
-                )
-            ]
+        raise FileRejected.at(
+            1, f"la cabecera es «{','.join(found)}»; se espera exactamente: {expected}"
         )
     rows: list[CsvRow] = []
     errors: list[RowError] = []

@@ -7,7 +7,7 @@ nothing the second time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 
@@ -102,48 +102,30 @@ def seed_demo(session: Session, *, actor: str, if_empty: bool = False) -> list[s
     lines.append("Anexo 3 (centros CONECTAMEF):")
     lines += import_centers(session, ANEXO3_CSV.read_bytes(), actor=actor).summary()
     for d in DESIGNATIONS:
-        designate(
-            session,
-            d.sigla,
-            d.rol,
-            memorando=d.memorando,
-            memorando_fecha=d.memorando_fecha,
-            vigente_desde=d.vigente_desde,
-            comunicado_el=d.comunicado_el,
-            actor=actor,
-        )
-    added_agents = 0
+        designate(session, **asdict(d), actor=actor)
     existing_agents = set(session.scalars(select(Agent.nombre)))
-    for nombre, canal, destino, languages in AGENTS:
-        if nombre not in existing_agents:
-            add_agent(
-                session,
-                nombre=nombre,
-                canal=canal,
-                destino=destino,
-                languages=languages,
-                actor=actor,
-            )
-            added_agents += 1
-    lines.append(f"Agentes de la Plataforma agregados: {added_agents}.")
-    added_speakers = 0
+    new_agents = [agent for agent in AGENTS if agent[0] not in existing_agents]
+    for nombre, canal, destino, languages in new_agents:
+        add_agent(
+            session, nombre=nombre, canal=canal, destino=destino, languages=languages, actor=actor
+        )
+    lines.append(f"Agentes de la Plataforma agregados: {len(new_agents)}.")
     existing_speakers = {
         (nombre, code)
         for nombre, code in session.execute(
             select(LanguageSpeaker.nombre_completo, LanguageSpeaker.language_code)
         )
     }
-    for nombre, code, unidad, anexo in SPEAKERS:
-        if (nombre, code) not in existing_speakers:
-            add_speaker(
-                session,
-                nombre_completo=nombre,
-                language_code=code,
-                unidad=unidad,
-                anexo=anexo,
-                actor=actor,
-            )
-            added_speakers += 1
-    lines.append(f"Servidores del registro de lenguas originarias agregados: {added_speakers}.")
+    new_speakers = [s for s in SPEAKERS if (s[0], s[1]) not in existing_speakers]
+    for nombre, code, unidad, anexo in new_speakers:
+        add_speaker(
+            session,
+            nombre_completo=nombre,
+            language_code=code,
+            unidad=unidad,
+            anexo=anexo,
+            actor=actor,
+        )
+    lines.append(f"Servidores del registro de lenguas originarias agregados: {len(new_speakers)}.")
     session.flush()
     return lines

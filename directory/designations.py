@@ -56,22 +56,13 @@ def designate(
     rep = organo.current(rol)
     if rep is None:
         raise RuleError(f"{organo.sigla} no tiene {rol} en funciones; importe primero el Anexo 2.")
-    before = audit.snapshot(rep)
+    before = audit.state(rep)
     rep.memorando = memorando
     rep.memorando_fecha = memorando_fecha
     rep.vigente_desde = vigente_desde
     rep.comunicado_el = comunicado_el
-    after = audit.snapshot(rep)
-    if after != before:
-        audit.record(
-            session,
-            actor=actor,
-            entity="representative",
-            entity_id=rep.id,
-            action="designate",
-            before=before,
-            after=after,
-        )
+    if audit.state(rep) != before:
+        audit.record_change(session, rep, "designate", actor=actor, before=before)
     session.flush()
     return rep
 
@@ -88,14 +79,12 @@ def late_designations(session: Session) -> list[LateDesignation]:
         .where(Representative.retired_at.is_(None))
         .order_by(Organo.orden, Organo.sigla, Representative.rol.desc())
     )
-    late: list[LateDesignation] = []
-    for rep in reps:
-        if rep.vigente_desde and rep.comunicado_el and representative_is_late(rep):
-            late.append(
-                LateDesignation(
-                    rep,
-                    business_days_to_communicate(rep.vigente_desde, rep.comunicado_el),
-                    communication_deadline(rep.vigente_desde),
-                )
-            )
-    return late
+    return [
+        LateDesignation(
+            rep,
+            business_days_to_communicate(rep.vigente_desde, rep.comunicado_el),
+            communication_deadline(rep.vigente_desde),
+        )
+        for rep in reps
+        if rep.vigente_desde and rep.comunicado_el and representative_is_late(rep)
+    ]

@@ -1,5 +1,6 @@
 """Changes to the directory one record at a time, as the admin's pages make them: órganos
-(order, active), appointing and retiring representatives, agents, CONECTAMEF centers.
+(order, active), appointing and retiring representatives, agents, the §5.4 registry's servers,
+CONECTAMEF centers.
 
 The same rules as the files and the commands (``directory.rules``, the checks of
 ``directory.registry`` and ``directory.designations``); a broken rule raises ``FieldError``, a
@@ -18,12 +19,11 @@ from sqlalchemy.orm import Session
 
 from clock import utcnow
 from directory import audit, designations, registry
-from directory.centers import _center_snapshot
+from directory.centers import add_center, replace_departments
 from directory.models import (
     ROLES,
-    AgentLanguage,
-    CenterDepartment,
     ConectamefCenter,
+    LanguageSpeaker,
     Organo,
     Representative,
 )
@@ -49,9 +49,10 @@ class FieldError(RuleError):
         self.field = field
 
 
-def _on(field: str, check: Callable[..., T], *args: object) -> T:
+def _on(field: str, check: Callable[..., T], *args: object, **kwargs: object) -> T:
+    """``check(*args, **kwargs)``, its RuleError turned into a FieldError about ``field``."""
     try:
-        return check(*args)
+        return check(*args, **kwargs)
     except FieldError:
         raise
     except RuleError as exc:
@@ -98,14 +99,7 @@ def add_organo(
     )
     session.add(organo)
     session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        entity="organo",
-        entity_id=sigla,
-        action="create",
-        after=audit.snapshot(organo),
-    )
+    audit.record_change(session, organo, "create", actor=actor)
     return organo
 
 
@@ -115,27 +109,16 @@ def update_organo(
     organo = get_organo(session, sigla)
     nombre = _on("nombre", check_text, nombre, "el nombre del órgano")
     orden = _orden(session, orden, organo.id) if activo else (orden or organo.orden)
-    before = audit.snapshot(organo)
+    before = audit.state(organo)
     organo.nombre, organo.orden, organo.activo = nombre, orden, activo
-    after = audit.snapshot(organo)
-    if {k: v for k, v in after.items() if k != "updated_at"} == {
-        k: v for k, v in before.items() if k != "updated_at"
-    }:
+    if audit.state(organo) == before:
         return organo
     organo.updated_at = utcnow()
     session.flush()
     action = "update"
     if before["activo"] != activo:
         action = "activate" if activo else "deactivate"
-    audit.record(
-        session,
-        actor=actor,
-        entity="organo",
-        entity_id=organo.sigla,
-        action=action,
-        before=before,
-        after=audit.snapshot(organo),
-    )
+    audit.record_change(session, organo, action, actor=actor, before=before)
     return organo
 
 
@@ -172,20 +155,12 @@ def appoint(
         )
     current = organo.current(rol)
     if current is not None and fold(current.nombre_completo) == fold(nombre_completo):
-        before = audit.snapshot(current)
+        before = audit.state(current)
         current.nombre_completo, current.cargo = nombre_completo, cargo
         current.correo, current.anexo = correo, anexo
-        if audit.snapshot(current) != before:
+        if audit.state(current) != before:
             session.flush()
-            audit.record(
-                session,
-                actor=actor,
-                entity="representative",
-                entity_id=current.id,
-                action="update",
-                before=before,
-                after=audit.snapshot(current),
-            )
+            audit.record_change(session, current, "update", actor=actor, before=before)
     else:
         if current is not None:
             _retire(session, current, actor)
@@ -201,43 +176,25 @@ def appoint(
         session.add(rep)
         session.flush()
         session.refresh(organo)
-        audit.record(
-            session,
-            actor=actor,
-            entity="representative",
-            entity_id=rep.id,
-            action="create",
-            after=audit.snapshot(rep),
-        )
-    try:
-        return designations.designate(
-            session,
-            organo.sigla,
-            rol,
-            memorando=memorando,
-            memorando_fecha=memorando_fecha,
-            vigente_desde=vigente_desde,
-            comunicado_el=comunicado_el,
-            actor=actor,
-        )
-    except FieldError:
-        raise
-    except RuleError as exc:
-        raise FieldError("memorando", str(exc)) from exc
+        audit.record_change(session, rep, "create", actor=actor)
+    return _on(
+        "memorando",
+        designations.designate,
+        session,
+        organo.sigla,
+        rol,
+        memorando=memorando,
+        memorando_fecha=memorando_fecha,
+        vigente_desde=vigente_desde,
+        comunicado_el=comunicado_el,
+        actor=actor,
+    )
 
 
 def _retire(session: Session, rep: Representative, actor: str) -> None:
-    before = audit.snapshot(rep)
+    before = audit.state(rep)
     rep.retired_at = utcnow()
-    audit.record(
-        session,
-        actor=actor,
-        entity="representative",
-        entity_id=rep.id,
-        action="retire",
-        before=before,
-        after=audit.snapshot(rep),
-    )
+    audit.record_change(session, rep, "retire", actor=actor, before=before)
 
 
 def retire(session: Session, representative_id: int, *, actor: str) -> Representative:
@@ -258,6 +215,18 @@ def retire(session: Session, representative_id: int, *, actor: str) -> Represent
     return rep
 
 
+def _agent_fields(
+    session: Session, nombre: str, canal: str, destino: str, languages: list[str]
+) -> tuple[str, str, list[str]]:
+    """An agent's nombre, destino and language codes, checked field by field."""
+    nombre = _on("nombre", check_text, nombre, "el nombre del agente")
+    destino = _on("destino", registry.check_destino, canal, destino)
+    codes = _on("idiomas", registry.check_languages, session, languages)
+    if not codes:
+        raise FieldError("idiomas", "elija al menos un idioma.")
+    return nombre, destino, codes
+
+
 def update_agent(
     session: Session,
     agent_id: int,
@@ -270,44 +239,54 @@ def update_agent(
     actor: str,
 ) -> registry.Agent:
     agent = registry.get_agent(session, agent_id)
-    nombre = _on("nombre", check_text, nombre, "el nombre del agente")
-    destino = _on("destino", registry.check_destino, canal, destino)
-    codes = _on("idiomas", registry._languages, session, languages)
-    if not codes:
-        raise FieldError("idiomas", "elija al menos un idioma.")
-    before = registry._agent_snapshot(agent)
+    nombre, destino, codes = _agent_fields(session, nombre, canal, destino, languages)
+    before = audit.state(agent)
     agent.nombre, agent.canal, agent.destino, agent.activo = nombre, canal, destino, activo
-    if codes != agent.language_codes:
-        agent.languages = [al for al in agent.languages if al.language_code in codes]
-        session.flush()
-        have = set(agent.language_codes)
-        agent.languages.extend(AgentLanguage(language_code=c) for c in codes if c not in have)
-    session.flush()
-    session.refresh(agent)
-    after = registry._agent_snapshot(agent)
-    if after != before:
-        audit.record(
-            session,
-            actor=actor,
-            entity="agent",
-            entity_id=agent.id,
-            action="update",
-            before=before,
-            after=after,
-        )
+    registry.replace_languages(session, agent, codes)
+    if audit.state(agent) != before:
+        audit.record_change(session, agent, "update", actor=actor, before=before)
     return agent
 
 
 def add_agent(
     session: Session, *, nombre: str, canal: str, destino: str, languages: list[str], actor: str
 ) -> registry.Agent:
-    nombre = _on("nombre", check_text, nombre, "el nombre del agente")
-    destino = _on("destino", registry.check_destino, canal, destino)
-    codes = _on("idiomas", registry._languages, session, languages)
-    if not codes:
-        raise FieldError("idiomas", "elija al menos un idioma.")
+    nombre, destino, codes = _agent_fields(session, nombre, canal, destino, languages)
     return registry.add_agent(
         session, nombre=nombre, canal=canal, destino=destino, languages=codes, actor=actor
+    )
+
+
+def add_speaker(
+    session: Session,
+    *,
+    nombre_completo: str,
+    language_code: str,
+    unidad: str | None,
+    anexo: str,
+    telefono: str,
+    correo: str,
+    actor: str,
+) -> LanguageSpeaker:
+    """Add a server to the §5.4 registry; an empty anexo, telephone or correo is none."""
+    # Each field on its own first, so an error lands beside the field it is about.
+    for field, value, check in (
+        ("nombre_completo", nombre_completo, lambda v: check_text(v, "el nombre completo")),
+        ("anexo", anexo, check_anexo),
+        ("telefono", telefono, parse_phone),
+        ("correo", correo, check_email),
+    ):
+        if value.strip():
+            _on(field, check, value)
+    return registry.add_speaker(
+        session,
+        nombre_completo=nombre_completo,
+        language_code=language_code,
+        unidad=unidad,
+        anexo=anexo.strip() or None,
+        telefono=telefono.strip() or None,
+        correo=correo.strip() or None,
+        actor=actor,
     )
 
 
@@ -336,42 +315,14 @@ def save_center(
     if same_name is not None and same_name.id != center_id:
         raise FieldError("centro", f"ya existe el centro «{centro}».")
     if center_id is None:
-        center = ConectamefCenter(centro=centro, telefono=telefono, activo=True)
-        center.departments = [CenterDepartment(departamento=d) for d in depts]
-        session.add(center)
-        session.flush()
-        audit.record(
-            session,
-            actor=actor,
-            entity="center",
-            entity_id=centro,
-            action="create",
-            after=_center_snapshot(center),
-        )
-        return center
-    center_or_none = session.get(ConectamefCenter, center_id)
-    if center_or_none is None:
+        return add_center(session, centro, telefono, depts, actor=actor)
+    center = session.get(ConectamefCenter, center_id)
+    if center is None:
         raise FieldError("centro", f"no existe el centro {center_id}.")
-    center = center_or_none
-    before = _center_snapshot(center)
+    before = audit.state(center)
     center.centro, center.telefono, center.activo = centro, telefono, activo
-    current = {d.departamento for d in center.departments}
-    if current != set(depts):
-        center.departments = [d for d in center.departments if d.departamento in depts]
-        session.flush()
-        center.departments.extend(
-            CenterDepartment(departamento=d) for d in depts if d not in current
-        )
+    replace_departments(session, center, depts)
     session.flush()
-    after = _center_snapshot(center)
-    if after != before:
-        audit.record(
-            session,
-            actor=actor,
-            entity="center",
-            entity_id=centro,
-            action="update",
-            before=before,
-            after=after,
-        )
+    if audit.state(center) != before:
+        audit.record_change(session, center, "update", actor=actor, before=before)
     return center

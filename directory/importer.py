@@ -17,17 +17,18 @@ The file is the whole Anexo 2. Compared with the database:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clock import utcnow
 from directory import audit
-from directory.csvio import CsvRow, FileRejected, RowError, column_error, read_rows
+from directory.csvio import FileRejected, RowError, check_row, column_error, read_rows
 from directory.models import ROLES, Organo, Representative
+from directory.queries import active_organos
 from directory.rules import (
     RuleError,
     check_anexo,
@@ -75,16 +76,7 @@ class ImportReport:
 
     @property
     def unchanged(self) -> bool:
-        return not any(
-            (
-                self.organos_added,
-                self.organos_changed,
-                self.organos_deactivated,
-                self.added,
-                self.changed,
-                self.retired,
-            )
-        )
+        return not any(vars(self).values())  # every field is a list of changes
 
     def summary(self) -> list[str]:
         if self.unchanged:
@@ -107,14 +99,30 @@ class ImportReport:
         return lines
 
 
-def _field(
-    row: CsvRow, column: str, errors: list[RowError], check: Callable[..., str], *args: object
-) -> str | None:
-    try:
-        return check(row.values[column], *args)
-    except RuleError as exc:
-        errors.append(column_error(HEADER, row.line, column, str(exc)))
-        return None
+def _orden(value: str) -> int:
+    if not (value.isdigit() and 1 <= int(value) <= 999):
+        raise RuleError(f"el orden «{value}» debe ser un número de 1 a 999.")
+    return int(value)
+
+
+def _rol(value: str) -> str:
+    rol = value.strip().lower()
+    if rol not in ROLES:
+        raise RuleError(f"el rol «{value}» debe ser titular o alterno.")
+    return rol
+
+
+# Each column's check, in the order of HEADER and of RepresentativeRow's fields.
+CHECKS: dict[str, Callable[[str], Any]] = {
+    "organo_sigla": check_sigla,
+    "organo_nombre": lambda v: check_text(v, "el nombre del órgano"),
+    "orden": _orden,
+    "rol": _rol,
+    "nombre_completo": lambda v: check_text(v, "el nombre completo"),
+    "cargo": lambda v: check_text(v, "el cargo"),
+    "correo": check_email,
+    "anexo": check_anexo,
+}
 
 
 def parse_directory(data: bytes | str) -> list[RepresentativeRow]:
@@ -122,55 +130,18 @@ def parse_directory(data: bytes | str) -> list[RepresentativeRow]:
     raw_rows, errors = read_rows(data, HEADER)
     parsed: list[RepresentativeRow] = []
     for row in raw_rows:
-        before = len(errors)
-        sigla = _field(row, "organo_sigla", errors, check_sigla)
-        nombre = _field(row, "organo_nombre", errors, check_text, "el nombre del órgano")
-        orden: int | None = None
-        raw_orden = row.values["orden"]
-        if raw_orden.isdigit() and 1 <= int(raw_orden) <= 999:
-            orden = int(raw_orden)
-        else:
-            errors.append(
-                column_error(
-                    HEADER,
-                    row.line,
-                    "orden",
-                    f"el orden «{raw_orden}» debe ser un número de 1 a 999.",
-                )
-            )
-        rol = row.values["rol"].strip().lower()
-        if rol not in ROLES:
-            errors.append(
-                column_error(
-                    HEADER,
-                    row.line,
-                    "rol",
-                    f"el rol «{row.values['rol']}» debe ser titular o alterno.",
-                )
-            )
-        persona = _field(row, "nombre_completo", errors, check_text, "el nombre completo")
-        cargo = _field(row, "cargo", errors, check_text, "el cargo")
-        correo = _field(row, "correo", errors, check_email)
-        anexo = _field(row, "anexo", errors, check_anexo)
-        if len(errors) == before:
-            assert sigla and nombre and orden and persona and cargo and correo and anexo
-            parsed.append(
-                RepresentativeRow(
-                    row.line, sigla, nombre, orden, rol, persona, cargo, correo, anexo
-                )
-            )
+        values = check_row(HEADER, row, CHECKS, errors)
+        if values is not None:
+            parsed.append(RepresentativeRow(row.line, *values.values()))
     errors.extend(_cross_row_errors(parsed))
     if errors:
         raise FileRejected(errors)
     if not parsed:
-        raise FileRejected(
-            [RowError(2, None, None, "el archivo no tiene representantes; no se cambió nada.")]
-        )
+        raise FileRejected.at(2, "el archivo no tiene representantes; no se cambió nada.")
     return parsed
 
 
-def _cross_row_errors(rows: list[RepresentativeRow]) -> list[RowError]:
-    errors: list[RowError] = []
+def _cross_row_errors(rows: list[RepresentativeRow]) -> Iterator[RowError]:
     first_of_sigla: dict[str, RepresentativeRow] = {}
     sigla_of_orden: dict[int, RepresentativeRow] = {}
     role_rows: dict[tuple[str, str], RepresentativeRow] = {}
@@ -178,59 +149,48 @@ def _cross_row_errors(rows: list[RepresentativeRow]) -> list[RowError]:
         first = first_of_sigla.setdefault(row.sigla, row)
         if first is not row:
             if row.organo_nombre != first.organo_nombre:
-                errors.append(
-                    column_error(
-                        HEADER,
-                        row.line,
-                        "organo_nombre",
-                        f"{row.sigla} se llama «{first.organo_nombre}» en la línea {first.line}; "
-                        "use el mismo nombre en todas sus filas.",
-                    )
+                yield column_error(
+                    HEADER,
+                    row.line,
+                    "organo_nombre",
+                    f"{row.sigla} se llama «{first.organo_nombre}» en la línea {first.line}; "
+                    "use el mismo nombre en todas sus filas.",
                 )
             if row.orden != first.orden:
-                errors.append(
-                    column_error(
-                        HEADER,
-                        row.line,
-                        "orden",
-                        f"{row.sigla} tiene el orden {first.orden} en la línea {first.line}; "
-                        "use el mismo orden en todas sus filas.",
-                    )
+                yield column_error(
+                    HEADER,
+                    row.line,
+                    "orden",
+                    f"{row.sigla} tiene el orden {first.orden} en la línea {first.line}; "
+                    "use el mismo orden en todas sus filas.",
                 )
         else:
             holder = sigla_of_orden.setdefault(row.orden, row)
             if holder is not row:
-                errors.append(
-                    column_error(
-                        HEADER,
-                        row.line,
-                        "orden",
-                        f"el orden {row.orden} ya es de {holder.sigla} (línea {holder.line}); "
-                        "dos órganos no pueden tener el mismo orden.",
-                    )
+                yield column_error(
+                    HEADER,
+                    row.line,
+                    "orden",
+                    f"el orden {row.orden} ya es de {holder.sigla} (línea {holder.line}); "
+                    "dos órganos no pueden tener el mismo orden.",
                 )
         other = role_rows.setdefault((row.sigla, row.rol), row)
         if other is not row:
-            errors.append(
-                column_error(
-                    HEADER,
-                    row.line,
-                    "rol",
-                    f"{row.sigla} ya tiene un {row.rol} en la línea {other.line}; cada órgano "
-                    "tiene un titular y como máximo un alterno.",
-                )
+            yield column_error(
+                HEADER,
+                row.line,
+                "rol",
+                f"{row.sigla} ya tiene un {row.rol} en la línea {other.line}; cada órgano "
+                "tiene un titular y como máximo un alterno.",
             )
     for (sigla, rol), row in role_rows.items():
         if rol == "alterno" and (sigla, "titular") not in role_rows:
-            errors.append(
-                column_error(
-                    HEADER,
-                    row.line,
-                    "rol",
-                    f"{sigla} tiene alterno pero no titular; agregue la fila del titular.",
-                )
+            yield column_error(
+                HEADER,
+                row.line,
+                "rol",
+                f"{sigla} tiene alterno pero no titular; agregue la fila del titular.",
             )
-    return errors
 
 
 def _describe(sigla: str, rol: str, nombre: str) -> str:
@@ -258,14 +218,7 @@ def import_directory(session: Session, data: bytes | str, *, actor: str) -> Impo
             session.flush()
             organos[sigla] = organo
             report.organos_added.append(f"{sigla} {row.organo_nombre} (orden {row.orden})")
-            audit.record(
-                session,
-                actor=actor,
-                entity="organo",
-                entity_id=sigla,
-                action="create",
-                after=audit.snapshot(organo),
-            )
+            audit.record_change(session, organo, "create", actor=actor)
             continue
         changes = []
         if organo.nombre != row.organo_nombre:
@@ -275,35 +228,19 @@ def import_directory(session: Session, data: bytes | str, *, actor: str) -> Impo
         if not organo.activo:
             changes.append("reactivado")
         if changes:
-            before = audit.snapshot(organo)
+            before = audit.state(organo)
             organo.nombre, organo.orden, organo.activo = row.organo_nombre, row.orden, True
             organo.updated_at = now
             report.organos_changed.append(f"{sigla}: " + ", ".join(changes))
-            audit.record(
-                session,
-                actor=actor,
-                entity="organo",
-                entity_id=sigla,
-                action="update",
-                before=before,
-                after=audit.snapshot(organo),
-            )
+            audit.record_change(session, organo, "update", actor=actor, before=before)
 
     for sigla, organo in organos.items():
         if sigla not in in_file and organo.activo:
-            before = audit.snapshot(organo)
+            before = audit.state(organo)
             organo.activo = False
             organo.updated_at = now
             report.organos_deactivated.append(f"{sigla} {organo.nombre}")
-            audit.record(
-                session,
-                actor=actor,
-                entity="organo",
-                entity_id=sigla,
-                action="deactivate",
-                before=before,
-                after=audit.snapshot(organo),
-            )
+            audit.record_change(session, organo, "deactivate", actor=actor, before=before)
 
     serving = {
         (rep.organo.sigla, rep.rol): rep
@@ -312,18 +249,18 @@ def import_directory(session: Session, data: bytes | str, *, actor: str) -> Impo
         )
     }
     wanted = {(row.sigla, row.rol): row for row in rows}
-    to_add: list[RepresentativeRow] = []
 
     for key, rep in serving.items():
         wanted_row = wanted.get(key)
         if wanted_row is not None and fold(rep.nombre_completo) == fold(wanted_row.nombre_completo):
             _update_in_place(session, rep, wanted_row, report, actor)
         else:
-            _retire(session, rep, now, report, actor)
-    for key, row in wanted.items():
-        rep_now = serving.get(key)
-        if rep_now is None or rep_now.retired_at is not None:
-            to_add.append(row)
+            before = audit.state(rep)
+            rep.retired_at = now
+            report.retired.append(_describe(rep.organo.sigla, rep.rol, rep.nombre_completo))
+            audit.record_change(session, rep, "retire", actor=actor, before=before)
+    # The roles nobody serves now, or whose holder was just retired, go to the file's person.
+    to_add = [row for key, row in wanted.items() if key not in serving or serving[key].retired_at]
     # Retirements reach the database before the new people take the role (one serving per role).
     session.flush()
     for row in to_add:
@@ -338,14 +275,7 @@ def import_directory(session: Session, data: bytes | str, *, actor: str) -> Impo
         session.add(rep)
         session.flush()
         report.added.append(_describe(row.sigla, row.rol, row.nombre_completo))
-        audit.record(
-            session,
-            actor=actor,
-            entity="representative",
-            entity_id=rep.id,
-            action="create",
-            after=audit.snapshot(rep),
-        )
+        audit.record_change(session, rep, "create", actor=actor)
     session.flush()
     return report
 
@@ -360,60 +290,20 @@ def _update_in_place(
     ]
     if not changes:
         return
-    before = audit.snapshot(rep)
+    before = audit.state(rep)
     rep.nombre_completo, rep.cargo = row.nombre_completo, row.cargo
     rep.correo, rep.anexo = row.correo, row.anexo
     report.changed.append(
         _describe(row.sigla, row.rol, row.nombre_completo) + " (" + ", ".join(changes) + ")"
     )
-    audit.record(
-        session,
-        actor=actor,
-        entity="representative",
-        entity_id=rep.id,
-        action="update",
-        before=before,
-        after=audit.snapshot(rep),
-    )
-
-
-def _retire(
-    session: Session, rep: Representative, now: datetime, report: ImportReport, actor: str
-) -> None:
-    before = audit.snapshot(rep)
-    rep.retired_at = now
-    report.retired.append(_describe(rep.organo.sigla, rep.rol, rep.nombre_completo))
-    audit.record(
-        session,
-        actor=actor,
-        entity="representative",
-        entity_id=rep.id,
-        action="retire",
-        before=before,
-        after=audit.snapshot(rep),
-    )
+    audit.record_change(session, rep, "update", actor=actor, before=before)
 
 
 def export_rows(session: Session) -> list[list[object]]:
     """The serving representatives of the active órganos, in menu order, titular first."""
-    rows: list[list[object]] = []
-    organos = session.scalars(
-        select(Organo).where(Organo.activo.is_(True)).order_by(Organo.orden, Organo.sigla)
-    )
-    for organo in organos:
-        for rol in ROLES:
-            rep = organo.current(rol)
-            if rep is not None:
-                rows.append(
-                    [
-                        organo.sigla,
-                        organo.nombre,
-                        organo.orden,
-                        rol,
-                        rep.nombre_completo,
-                        rep.cargo,
-                        rep.correo,
-                        rep.anexo,
-                    ]
-                )
-    return rows
+    return [
+        [o.sigla, o.nombre, o.orden, rol, rep.nombre_completo, rep.cargo, rep.correo, rep.anexo]
+        for o in active_organos(session)
+        for rol in ROLES
+        if (rep := o.current(rol)) is not None
+    ]

@@ -38,10 +38,8 @@ class Organo(Base):
 
     def current(self, rol: str) -> Representative | None:
         """The serving (not retired) representative of that role."""
-        for rep in self.representatives:
-            if rep.rol == rol and rep.retired_at is None:
-                return rep
-        return None
+        serving = (r for r in self.representatives if r.rol == rol and r.retired_at is None)
+        return next(serving, None)
 
 
 class Representative(Base):

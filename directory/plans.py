@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -25,7 +24,6 @@ from directory.models import CenterDepartment, ConectamefCenter, Organo, Represe
 from directory.rules import RuleError
 
 Kind = Literal["anexo2", "anexo3"]
-KINDS: tuple[Kind, ...] = ("anexo2", "anexo3")
 TITLES = {"anexo2": "Anexo 2 (órganos y representantes)", "anexo3": "Anexo 3 (centros CONECTAMEF)"}
 
 
@@ -89,40 +87,30 @@ def _active(session: Session, kind: Kind) -> int:
 def _run(
     session: Session, kind: Kind, data: bytes | str, actor: str
 ) -> ImportReport | CentersReport:
-    importer: Callable[..., ImportReport | CentersReport] = (
-        import_directory if kind == "anexo2" else import_centers
-    )
-    return importer(session, data, actor=actor)
+    if kind == "anexo2":
+        return import_directory(session, data, actor=actor)
+    return import_centers(session, data, actor=actor)
 
 
 def _plan(kind: Kind, print_: str, report: ImportReport | CentersReport, active: int) -> Plan:
     if isinstance(report, ImportReport):
-        deactivated = report.organos_deactivated
-        plan = Plan(
-            kind,
-            print_,
-            report.summary(),
-            report.unchanged,
-            2 * len(deactivated) > active,
-            added=[f"Órgano {x}" for x in report.organos_added] + report.added,
-            changed=[f"Órgano {x}" for x in report.organos_changed] + report.changed,
-            retired=report.retired,
-            deactivated=deactivated,
-        )
-        what = "órganos"
+        what, deactivated, retired = "órganos", report.organos_deactivated, report.retired
+        added = [f"Órgano {x}" for x in report.organos_added] + report.added
+        changed = [f"Órgano {x}" for x in report.organos_changed] + report.changed
     else:
-        deactivated = report.deactivated
-        plan = Plan(
-            kind,
-            print_,
-            report.summary(),
-            report.unchanged,
-            2 * len(deactivated) > active,
-            added=report.added,
-            changed=report.changed,
-            deactivated=deactivated,
-        )
-        what = "centros"
+        what, deactivated, retired = "centros", report.deactivated, []
+        added, changed = report.added, report.changed
+    plan = Plan(
+        kind,
+        print_,
+        report.summary(),
+        report.unchanged,
+        2 * len(deactivated) > active,
+        added=added,
+        changed=changed,
+        retired=retired,
+        deactivated=deactivated,
+    )
     if plan.drastic:
         plan.warnings.append(
             f"El archivo desactivaría {len(deactivated)} de los {active} {what} activos (más de "

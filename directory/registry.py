@@ -47,7 +47,8 @@ def check_destino(canal: str, destino: str) -> str:
     raise RuleError(f"el canal «{canal}» debe ser uno de: {', '.join(AGENT_CHANNELS)}.")
 
 
-def _languages(session: Session, codes: list[str]) -> list[str]:
+def check_languages(session: Session, codes: list[str]) -> list[str]:
+    """The language codes, checked against the ``languages`` table (sorted, no repeats)."""
     known = set(session.scalars(select(Language.code)))
     clean = sorted({c.strip().lower() for c in codes if c.strip()})
     unknown = [c for c in clean if c not in known]
@@ -57,10 +58,6 @@ def _languages(session: Session, codes: list[str]) -> list[str]:
             + ", ".join(sorted(known))
         )
     return clean
-
-
-def _agent_snapshot(agent: Agent) -> dict[str, object]:
-    return audit.snapshot(agent) | {"idiomas": agent.language_codes}
 
 
 def list_agents(session: Session, *, include_inactive: bool = False) -> list[Agent]:
@@ -94,19 +91,23 @@ def add_agent(
         correo=check_email(correo) if correo else None,
         activo=True,
     )
-    agent.languages = [AgentLanguage(language_code=c) for c in _languages(session, languages)]
+    agent.languages = [AgentLanguage(language_code=c) for c in check_languages(session, languages)]
     session.add(agent)
     session.flush()
     refuse_twin_agent(session, agent)
-    audit.record(
-        session,
-        actor=actor,
-        entity="agent",
-        entity_id=agent.id,
-        action="create",
-        after=_agent_snapshot(agent),
-    )
+    audit.record_change(session, agent, "create", actor=actor)
     return agent
+
+
+def replace_languages(session: Session, agent: Agent, codes: list[str]) -> None:
+    """The agent speaks ``codes`` (checked) from now on; the rows of the others are deleted."""
+    if codes != agent.language_codes:
+        agent.languages = [al for al in agent.languages if al.language_code in codes]
+        session.flush()
+        have = set(agent.language_codes)
+        agent.languages.extend(AgentLanguage(language_code=c) for c in codes if c not in have)
+    session.flush()
+    session.refresh(agent)
 
 
 def set_agent_languages(
@@ -114,25 +115,12 @@ def set_agent_languages(
 ) -> Agent:
     """Replace the languages an agent speaks."""
     agent = get_agent(session, agent_id)
-    codes = _languages(session, languages)
+    codes = check_languages(session, languages)
     if codes == agent.language_codes:
         return agent
-    before = _agent_snapshot(agent)
-    agent.languages = [al for al in agent.languages if al.language_code in codes]
-    session.flush()
-    have = set(agent.language_codes)
-    agent.languages.extend(AgentLanguage(language_code=c) for c in codes if c not in have)
-    session.flush()
-    session.refresh(agent)
-    audit.record(
-        session,
-        actor=actor,
-        entity="agent",
-        entity_id=agent.id,
-        action="update",
-        before=before,
-        after=_agent_snapshot(agent),
-    )
+    before = audit.state(agent)
+    replace_languages(session, agent, codes)
+    audit.record_change(session, agent, "update", actor=actor, before=before)
     return agent
 
 
@@ -140,18 +128,11 @@ def set_agent_active(session: Session, agent_id: int, activo: bool, *, actor: st
     agent = get_agent(session, agent_id)
     if agent.activo == activo:
         return agent
-    before = _agent_snapshot(agent)
+    before = audit.state(agent)
     agent.activo = activo
     session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        entity="agent",
-        entity_id=agent.id,
-        action="activate" if activo else "deactivate",
-        before=before,
-        after=_agent_snapshot(agent),
-    )
+    action = "activate" if activo else "deactivate"
+    audit.record_change(session, agent, action, actor=actor, before=before)
     return agent
 
 
@@ -174,14 +155,7 @@ def add_language(session: Session, code: str, nombre: str, *, actor: str) -> Lan
     language = Language(code=code, nombre=check_text(nombre, "el nombre del idioma"), en_menu=False)
     session.add(language)
     session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        entity="language",
-        entity_id=code,
-        action="create",
-        after=audit.snapshot(language),
-    )
+    audit.record_change(session, language, "create", actor=actor)
     return language
 
 
@@ -207,7 +181,7 @@ def add_speaker(
     correo: str | None = None,
     actor: str,
 ) -> LanguageSpeaker:
-    codes = _languages(session, [language_code])
+    codes = check_languages(session, [language_code])
     if not codes:
         raise RuleError("falta el idioma.")
     code = codes[0]
@@ -223,14 +197,14 @@ def add_speaker(
     session.add(speaker)
     session.flush()
     refuse_twin_speaker(session, speaker)
-    audit.record(
-        session,
-        actor=actor,
-        entity="language_speaker",
-        entity_id=speaker.id,
-        action="create",
-        after=audit.snapshot(speaker),
-    )
+    audit.record_change(session, speaker, "create", actor=actor)
+    return speaker
+
+
+def _serving_speaker(session: Session, speaker_id: int) -> LanguageSpeaker:
+    speaker = session.get(LanguageSpeaker, speaker_id)
+    if speaker is None or not speaker.activo:
+        raise RuleError(f"no hay en el registro un servidor con id {speaker_id}.")
     return speaker
 
 
@@ -248,14 +222,14 @@ def update_speaker(
 ) -> LanguageSpeaker:
     """Change the given fields of a registry entry (None leaves a field as it is; an empty
     string clears an optional one)."""
-    speaker = session.get(LanguageSpeaker, speaker_id)
-    if speaker is None or not speaker.activo:
-        raise RuleError(f"no hay en el registro un servidor con id {speaker_id}.")
-    before = audit.snapshot(speaker)
+    speaker = _serving_speaker(session, speaker_id)
+    before = audit.state(speaker)
     if nombre_completo is not None:
         speaker.nombre_completo = check_text(nombre_completo, "el nombre completo")
     if language_code is not None:
-        speaker.language_code = (_languages(session, [language_code]) or [speaker.language_code])[0]
+        speaker.language_code = (
+            check_languages(session, [language_code]) or [speaker.language_code]
+        )[0]
     if unidad is not None:
         speaker.unidad = check_text(unidad, "la unidad") if unidad.strip() else None
     if anexo is not None:
@@ -264,38 +238,19 @@ def update_speaker(
         speaker.telefono = parse_phone(telefono) if telefono.strip() else None
     if correo is not None:
         speaker.correo = check_email(correo) if correo.strip() else None
-    after = audit.snapshot(speaker)
-    if after != before:
+    if audit.state(speaker) != before:
         session.flush()
-        audit.record(
-            session,
-            actor=actor,
-            entity="language_speaker",
-            entity_id=speaker.id,
-            action="update",
-            before=before,
-            after=after,
-        )
+        audit.record_change(session, speaker, "update", actor=actor, before=before)
     return speaker
 
 
 def remove_speaker(session: Session, speaker_id: int, *, actor: str) -> LanguageSpeaker:
     """Take a server off the registry (the row stays, inactive, for the audit trail)."""
-    speaker = session.get(LanguageSpeaker, speaker_id)
-    if speaker is None or not speaker.activo:
-        raise RuleError(f"no hay en el registro un servidor con id {speaker_id}.")
-    before = audit.snapshot(speaker)
+    speaker = _serving_speaker(session, speaker_id)
+    before = audit.state(speaker)
     speaker.activo = False
     session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        entity="language_speaker",
-        entity_id=speaker.id,
-        action="remove",
-        before=before,
-        after=audit.snapshot(speaker),
-    )
+    audit.record_change(session, speaker, "remove", actor=actor, before=before)
     return speaker
 
 
