@@ -200,13 +200,7 @@ def transfer(ctx: Context, call_sid: str, *, agent_id: int, anexo: str, by: str,
     redirected (a job), the agent goes to wrap-up."""
     _claim_handoff(ctx, call_sid, agent_id, "red")
     ctx.journal.record(call_sid, "transfer", to=anexo, kind="red", by=by)
-    ctx.jobs.enqueue(
-        "routing.jobs.redirect_caller",
-        call_sid,
-        ctx.links("queue.transfer", call=call_sid, anexo=anexo),
-        job_timeout=30,
-        meta={"call_sid": call_sid},
-    )
+    ctx.job("redirect_caller", call_sid, ctx.links("queue.transfer", call=call_sid, anexo=anexo))
     _finish_with_agent(ctx, call_sid, agent_id, now=now)
 
 
@@ -224,13 +218,7 @@ def presencial(
         by=by,
         visita=visit.as_data(),
     )
-    ctx.jobs.enqueue(
-        "routing.jobs.redirect_caller",
-        call_sid,
-        ctx.links("queue.presencial", call=call_sid),
-        job_timeout=30,
-        meta={"call_sid": call_sid},
-    )
+    ctx.job("redirect_caller", call_sid, ctx.links("queue.presencial", call=call_sid))
     ctx.mail.enqueue(
         "routing.jobs.notify_visits_module",
         call_sid,

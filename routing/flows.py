@@ -397,13 +397,7 @@ def bridge(session: Session, ctx: Context, call_sid: str, agent_id: int) -> Voic
         return enqueue_verb(response, ctx)
     line.mark_bridge_served(ctx.r, call_sid)
     ctx.speak(response, "queue_bridging", caller.language)
-    ctx.jobs.enqueue(
-        "routing.jobs.dial_conference_parties",
-        call_sid,
-        agent_id,
-        job_timeout=30,
-        meta={"call_sid": call_sid},
-    )
+    ctx.job("dial_conference_parties", call_sid, agent_id)
     dial = Dial(action=ctx.links("queue.dial_done", call=call_sid, agent=agent_id), method="POST")
     dial.conference(
         conference_name(call_sid),
@@ -521,13 +515,7 @@ def dial_done(
         line.caller_hung_up(ctx.r, ctx.journal, call_sid, now=now)
         agent_leg = legs.conference(ctx.r, call_sid).agent_leg
         if agent_leg:  # the agent's phone stops ringing
-            ctx.jobs.enqueue(
-                "routing.jobs.hang_up_leg",
-                agent_leg,
-                True,
-                job_timeout=30,
-                meta={"call_sid": call_sid},
-            )
+            ctx.job("hang_up_leg", agent_leg, True, call_sid=call_sid)
         transfers.tell_call(ctx, agent_id, call_sid, "terminada")
         try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
         return response
@@ -629,9 +617,7 @@ def agent_participant_status(
     agent_picked_up(ctx, call_sid, agent_id, now=now)
     caller = line.caller(ctx.r, call_sid)
     if caller is None or caller.connected_agent != agent_id:  # the offer is gone
-        ctx.jobs.enqueue(
-            "routing.jobs.hang_up_leg", leg, False, job_timeout=30, meta={"call_sid": call_sid}
-        )
+        ctx.job("hang_up_leg", leg, False, call_sid=call_sid)
 
 
 def interpreter_leg_status(
@@ -647,13 +633,7 @@ def interpreter_leg_status(
     if status not in NOT_CONNECTED or speaker_id is None:
         return
     _record_interpreter(ctx, session, call_sid, speaker_id, status)
-    ctx.jobs.enqueue(
-        "routing.jobs.dial_next_interpreter",
-        call_sid,
-        agent_id,
-        job_timeout=30,
-        meta={"call_sid": call_sid},
-    )
+    ctx.job("dial_next_interpreter", call_sid, agent_id)
 
 
 def _record_interpreter(

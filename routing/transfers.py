@@ -71,20 +71,10 @@ def tell_call(ctx: Context, agent_id: int | None, call_sid: str, estado: str) ->
 # --- What the agent asks ------------------------------------------------------------------
 
 
-def _job(ctx: Context, name: str, *args: Any) -> None:
-    ctx.jobs.enqueue(f"routing.jobs.{name}", *args, job_timeout=30, meta={"call_sid": args[0]})
-
-
 def send_back(ctx: Context, call_sid: str, endpoint: str) -> None:
     """Redirect the caller out of their conference to ``endpoint`` (queue.requeue after a
     miss, queue.transfer_done after a cold transfer nobody took): their place in line."""
-    ctx.jobs.enqueue(
-        "routing.jobs.redirect_caller",
-        call_sid,
-        ctx.links(endpoint, call=call_sid),
-        job_timeout=30,
-        meta={"call_sid": call_sid},
-    )
+    ctx.job("redirect_caller", call_sid, ctx.links(endpoint, call=call_sid))
 
 
 def require_connected(ctx: Context, call_sid: str, agent_id: int) -> line.WaitingCaller:
@@ -104,7 +94,7 @@ def reject(ctx: Context, call_sid: str, agent_id: int, *, now: int) -> None:
     log.info("agent %s rejected %s (now %s)", agent_id, call_sid, state)
     conference = legs.conference(ctx.r, call_sid)
     if conference.agent_leg and conference.agent_id == agent_id:
-        _job(ctx, "hang_up_leg", conference.agent_leg, True)
+        ctx.job("hang_up_leg", conference.agent_leg, True)
     if requeued:
         send_back(ctx, call_sid, "queue.requeue")
     tell_call(ctx, agent_id, call_sid, "terminada")
@@ -113,7 +103,7 @@ def reject(ctx: Context, call_sid: str, agent_id: int, *, now: int) -> None:
 def hold(ctx: Context, call_sid: str, agent_id: int, on: bool) -> None:
     require_connected(ctx, call_sid, agent_id)
     legs.set_hold(ctx.r, call_sid, on)
-    _job(ctx, "hold_caller", call_sid, on)
+    ctx.job("hold_caller", call_sid, on)
     tell_call(ctx, agent_id, call_sid, "en_espera" if on else "conectada")
 
 
@@ -121,7 +111,7 @@ def hang_up(ctx: Context, call_sid: str, agent_id: int) -> None:
     """The agent ends the conversation: the conference ends, the caller's <Dial> action
     (flows.dial_done) puts the agent in wrap-up and the caller goes on to the survey."""
     require_connected(ctx, call_sid, agent_id)
-    _job(ctx, "end_call", call_sid)
+    ctx.job("end_call", call_sid)
 
 
 def organos(session: Session, query: str, limit: int = 20) -> list[dict[str, Any]]:
@@ -201,8 +191,8 @@ def transfer_to_red(
     )
     _start(ctx, call_sid, leg, by, "consult")
     legs.set_hold(ctx.r, call_sid, True)
-    _job(ctx, "hold_caller", call_sid, True)
-    _job(ctx, "place_leg", leg.leg_id)
+    ctx.job("hold_caller", call_sid, True)
+    ctx.job("place_leg", leg.leg_id)
     tell_call(ctx, agent_id, call_sid, "en_espera")
     return leg
 
@@ -269,7 +259,7 @@ def transfer_cold(
         warm=False,
     )
     legs.set_hold(ctx.r, call_sid, True)
-    _job(ctx, "cold_transfer", call_sid, leg.leg_id)
+    ctx.job("cold_transfer", call_sid, leg.leg_id)
     _leave(ctx, call_sid, agent_id, now=now)
     if leg.target_agent is not None and not agents.hand_over(
         ctx.r, call_sid, leg.target_agent, now=now
@@ -318,7 +308,7 @@ def complete(ctx: Context, call_sid: str, agent_id: int, *, by: str, now: int) -
     )
     legs.set_mode(ctx.r, call_sid, "transferred")
     legs.set_hold(ctx.r, call_sid, False)
-    _job(ctx, "complete_transfer", call_sid, leg.leg_id)
+    ctx.job("complete_transfer", call_sid, leg.leg_id)
     _leave(ctx, call_sid, agent_id, now=now)
     return leg
 
@@ -331,7 +321,7 @@ def cancel(ctx: Context, call_sid: str, agent_id: int) -> Leg:
     legs.claim_state(ctx.r, leg.leg_id, "removed")
     ctx.journal.record(call_sid, "leg", "removed", once=f"{leg.leg_id}:removed", **_about(leg))
     legs.set_hold(ctx.r, call_sid, False)
-    _job(ctx, "cancel_leg", call_sid, leg.leg_id)
+    ctx.job("cancel_leg", call_sid, leg.leg_id)
     tell_leg(ctx, agent_id, call_sid, leg.leg_id, leg.rol, "removed")
     tell_call(ctx, agent_id, call_sid, "conectada")
     return leg
@@ -348,7 +338,7 @@ def three_way(ctx: Context, call_sid: str, agent_id: int) -> Leg:
     ctx.journal.record(
         call_sid, "leg", "conference", once=f"{leg.leg_id}:conference", **_about(leg)
     )
-    _job(ctx, "hold_caller", call_sid, False)
+    ctx.job("hold_caller", call_sid, False)
     tell_call(ctx, agent_id, call_sid, "conectada")
     return leg
 
@@ -361,7 +351,7 @@ def authority_by_phone(ctx: Context, call_sid: str, agent_id: int, *, by: str) -
     the conference); the agent then transfers them warm (transfer_to_red)."""
     require_connected(ctx, call_sid, agent_id)
     ctx.journal.record(call_sid, "authority_decision", "telefono", once="telefono", by=by)
-    _job(ctx, "announce_to_caller", call_sid, "authority_by_phone")
+    ctx.job("announce_to_caller", call_sid, "authority_by_phone")
 
 
 def announcement(ctx: Context, call_sid: str, prompt_id: str) -> VoiceResponse:
@@ -470,7 +460,7 @@ def _accepted(ctx: Context, leg: Leg, response: VoiceResponse) -> VoiceResponse:
 
 def _unhold(ctx: Context, leg: Leg) -> None:
     legs.set_hold(ctx.r, leg.call_sid, False)
-    _job(ctx, "hold_caller", leg.call_sid, False)
+    ctx.job("hold_caller", leg.call_sid, False)
 
 
 def participant_status(ctx: Context, leg_id: str, call_status: str, duration: int) -> None:
@@ -484,13 +474,7 @@ def participant_status(ctx: Context, leg_id: str, call_status: str, duration: in
     answered = legs.STATUS_NAMES.get(call_status) == "answered"
     if leg is not None and answered and not _current(ctx, leg):
         if leg.sid:
-            ctx.jobs.enqueue(
-                "routing.jobs.hang_up_leg",
-                leg.sid,
-                False,
-                job_timeout=30,
-                meta={"call_sid": leg.call_sid},
-            )
+            ctx.job("hang_up_leg", leg.sid, False, call_sid=leg.call_sid)
         return
     leg_status(ctx, leg_id, call_status, duration)
     if leg is None or not answered:
