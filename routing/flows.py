@@ -67,14 +67,13 @@ def survey_or_goodbye(response: VoiceResponse, ctx: Context, language: str = "es
     return response
 
 
-def add_target(dial: Dial, target: DialTarget, whisper_url: str | None) -> None:
-    extra = {"url": whisper_url, "method": "POST"} if whisper_url else {}
+def add_target(dial: Dial, target: DialTarget) -> None:
     if target.kind == "client":
-        dial.client(target.address, **extra)
+        dial.client(target.address)
     elif target.kind == "sip":
-        dial.sip(target.address, **extra)
+        dial.sip(target.address)
     else:
-        dial.number(target.address, send_digits=target.send_digits, **extra)
+        dial.number(target.address, send_digits=target.send_digits)
 
 
 # --- Entering the line ---------------------------------------------------------------------
@@ -104,20 +103,28 @@ def _join_line(
         return response
     priority = line.priority_of(state)
     log.info("%s to the Plataforma (%s, %s)", state.call_sid, reason, priority)
-    entry = line.enqueue(
-        ctx.r,
-        state.call_sid,
-        language=state.language,
-        priority=priority,
-        now=now,
-        settings=ctx.settings,
-    )
-    if entry.is_new:  # the call flow records the "plataforma" step itself (ivr/flow.py)
-        ctx.journal.record(state.call_sid, "queued", priority=priority, language=state.language)
+    _enter_line(ctx, state.call_sid, state, now=now)
     if priority == "authority":
         ctx.speak(response, "queue_authority", state.language)
     elif priority == "preferential":
         ctx.speak(response, "queue_preferential", state.language)
+    return _wait_in_line(response, ctx, now=now)
+
+
+def _enter_line(ctx: Context, call_sid: str, state: CallState | None, *, now: int) -> None:
+    """Put the caller in our line by their call state (none: a normal Spanish caller), and
+    record ``queued`` the first time (the call flow records the "plataforma" step itself)."""
+    priority = line.priority_of(state) if state else "normal"
+    language = state.language if state else "es"
+    entry = line.enqueue(
+        ctx.r, call_sid, language=language, priority=priority, now=now, settings=ctx.settings
+    )
+    if entry.is_new:
+        ctx.journal.record(call_sid, "queued", priority=priority, language=language)
+
+
+def _wait_in_line(response: VoiceResponse, ctx: Context, *, now: int) -> VoiceResponse:
+    """Into Twilio's queue with our wait URL, and a dispatch: an agent may be free now."""
     enqueue_verb(response, ctx)
     try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
     return response
@@ -134,7 +141,7 @@ def wait(ctx: Context, call_sid: str, queue_sid: str | None, *, now: int) -> Voi
             line.remember_twilio_queue(ctx.r, queue_sid)
         caller = line.caller(ctx.r, call_sid)
         if caller is None:  # queued while Redis was down, or its entry expired: adopt it
-            adopt(ctx, call_sid, now=now)
+            _enter_line(ctx, call_sid, _load_state(ctx, call_sid), now=now)
             caller = line.caller(ctx.r, call_sid)
         status = caller.status if caller else None
         language = caller.language if caller else "es"
@@ -189,7 +196,7 @@ def line_unavailable(session: Session, ctx: Context, call_sid: str, telefono: st
         response = VoiceResponse()
         ctx.speak(response, "to_plataforma_error")
         dial = Dial(action=ctx.links("queue.fallback_done"), method="POST")
-        add_target(dial, address_target(ctx.fallback_dial), None)
+        add_target(dial, address_target(ctx.fallback_dial))
         response.append(dial)
         ctx.journal.record(
             call_sid,
@@ -245,19 +252,6 @@ def _callback_or_goodbye(
     ctx.speak(response, "thanks")
     response.hangup()
     return response
-
-
-def adopt(ctx: Context, call_sid: str, *, now: int) -> None:
-    """Put in our line a caller Twilio holds in its queue but we do not know (queued while
-    Redis was down, or the entry expired)."""
-    state = _load_state(ctx, call_sid)
-    priority = line.priority_of(state) if state else "normal"
-    language = state.language if state else "es"
-    entry = line.enqueue(
-        ctx.r, call_sid, language=language, priority=priority, now=now, settings=ctx.settings
-    )
-    if entry.is_new:
-        ctx.journal.record(call_sid, "queued", priority=priority, language=language)
 
 
 def wait_key(ctx: Context, call_sid: str, digits: str, *, now: int) -> VoiceResponse:
@@ -524,9 +518,7 @@ def dial_done(
     if not requeued and line.requeue(ctx.r, call_sid, now=now) == "missing":
         return survey_or_goodbye(response, ctx, language)
     ctx.speak(response, "queue_agent_missed", language)
-    enqueue_verb(response, ctx)
-    try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
-    return response
+    return _wait_in_line(response, ctx, now=now)
 
 
 def requeue_twiml(ctx: Context, call_sid: str, *, now: int) -> VoiceResponse:
@@ -535,9 +527,7 @@ def requeue_twiml(ctx: Context, call_sid: str, *, now: int) -> VoiceResponse:
     response = VoiceResponse()
     line.requeue(ctx.r, call_sid, now=now)
     ctx.speak(response, "queue_agent_missed", caller_language(ctx, call_sid))
-    enqueue_verb(response, ctx)
-    try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
-    return response
+    return _wait_in_line(response, ctx, now=now)
 
 
 def conference_join(
@@ -662,7 +652,7 @@ def transfer_twiml(ctx: Context, call_sid: str, anexo: str) -> VoiceResponse:
         method="POST",
         timeout=ctx.settings.ring_timeout_seconds,
     )
-    add_target(dial, anexo_target(anexo, ctx.anexo_dial), None)
+    add_target(dial, anexo_target(anexo, ctx.anexo_dial))
     response.append(dial)
     return response
 
@@ -684,9 +674,7 @@ def transfer_done(ctx: Context, call_sid: str, dial_status: str, *, now: int) ->
             settings=ctx.settings,
         )
     ctx.speak(response, "transfer_failed", language)
-    enqueue_verb(response, ctx)
-    try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
-    return response
+    return _wait_in_line(response, ctx, now=now)
 
 
 def presencial_twiml(ctx: Context, call_sid: str) -> VoiceResponse:
