@@ -12,6 +12,7 @@ state once).
 
 from __future__ import annotations
 
+import itertools
 import logging
 from typing import Any
 
@@ -102,9 +103,14 @@ def reject(ctx: Context, call_sid: str, agent_id: int, *, now: int) -> None:
 
 def hold(ctx: Context, call_sid: str, agent_id: int, on: bool) -> None:
     require_connected(ctx, call_sid, agent_id)
+    _hold(ctx, call_sid, on)
+    tell_call(ctx, agent_id, call_sid, "en_espera" if on else "conectada")
+
+
+def _hold(ctx: Context, call_sid: str, on: bool) -> None:
+    """The caller on hold (hold music) or back in the conversation: kept, and done by a job."""
     legs.set_hold(ctx.r, call_sid, on)
     ctx.job("hold_caller", call_sid, on)
-    tell_call(ctx, agent_id, call_sid, "en_espera" if on else "conectada")
 
 
 def hang_up(ctx: Context, call_sid: str, agent_id: int) -> None:
@@ -119,21 +125,18 @@ def organos(session: Session, query: str, limit: int = 20) -> list[dict[str, Any
     with their serving titular and alterno."""
     stmt = select(Organo).where(Organo.activo.is_(True)).order_by(Organo.orden, Organo.sigla)
     words = query.strip().lower()
-    out = []
-    for organo in session.scalars(stmt):
-        if words and words not in organo.sigla.lower() and words not in organo.nombre.lower():
-            continue
-        out.append(
-            {
-                "sigla": organo.sigla,
-                "nombre": organo.nombre,
-                "titular": _member(organo, "titular"),
-                "alterno": _member(organo, "alterno"),
-            }
-        )
-        if len(out) >= limit:
-            break
-    return out
+    found = (
+        o for o in session.scalars(stmt) if words in o.sigla.lower() or words in o.nombre.lower()
+    )
+    return [
+        {
+            "sigla": organo.sigla,
+            "nombre": organo.nombre,
+            "titular": _member(organo, "titular"),
+            "alterno": _member(organo, "alterno"),
+        }
+        for organo in itertools.islice(found, limit)
+    ]
 
 
 def _member(organo: Organo, rol: str) -> dict[str, str] | None:
@@ -190,8 +193,7 @@ def transfer_to_red(
         warm=True,
     )
     _start(ctx, call_sid, leg, by, "consult")
-    legs.set_hold(ctx.r, call_sid, True)
-    ctx.job("hold_caller", call_sid, True)
+    _hold(ctx, call_sid, True)
     ctx.job("place_leg", leg.leg_id)
     tell_call(ctx, agent_id, call_sid, "en_espera")
     return leg
@@ -334,11 +336,10 @@ def three_way(ctx: Context, call_sid: str, agent_id: int) -> Leg:
     if not leg.accepted:
         raise CallRefused(409, "El especialista aún no aceptó la llamada: espere o cancele.")
     legs.set_mode(ctx.r, call_sid, "three_way")
-    legs.set_hold(ctx.r, call_sid, False)
+    _hold(ctx, call_sid, False)
     ctx.journal.record(
         call_sid, "leg", "conference", once=f"{leg.leg_id}:conference", **_about(leg)
     )
-    ctx.job("hold_caller", call_sid, False)
     tell_call(ctx, agent_id, call_sid, "conectada")
     return leg
 
@@ -453,14 +454,9 @@ def _accepted(ctx: Context, leg: Leg, response: VoiceResponse) -> VoiceResponse:
     _leg_event(ctx, leg, "accepted")
     if not leg.warm:  # a cold transfer: the caller comes off hold to talk with them
         ctx.speak(response, "whisper_cold_transfer")
-        _unhold(ctx, leg)
+        _hold(ctx, leg.call_sid, False)
     # Warm: the Red member's leaving must not end the conference until the agent completes.
     return join(response, leg.call_sid, leg.leg_id, end_on_exit=not leg.warm)
-
-
-def _unhold(ctx: Context, leg: Leg) -> None:
-    legs.set_hold(ctx.r, leg.call_sid, False)
-    ctx.job("hold_caller", leg.call_sid, False)
 
 
 def participant_status(ctx: Context, leg_id: str, call_status: str, duration: int) -> None:
@@ -480,7 +476,7 @@ def participant_status(ctx: Context, leg_id: str, call_status: str, duration: in
     if leg is None or not answered:
         return
     if _leg_event(ctx, leg, "accepted") and not leg.warm:
-        _unhold(ctx, leg)
+        _hold(ctx, leg.call_sid, False)
 
 
 def leg_status(ctx: Context, leg_id: str, call_status: str, duration: int) -> None:
