@@ -125,6 +125,18 @@ def twilio_step(on_error: Callable[[Step], VoiceResponse]) -> Callable[[F], F]:
     return decorate
 
 
+def hang_up(_step: Step) -> VoiceResponse:
+    """The safe route that ends the call (or the leg)."""
+    response = VoiceResponse()
+    response.hangup()
+    return response
+
+
+def nothing(_step: Step) -> VoiceResponse:
+    """The safe route that adds nothing (a callback, or a call already running other TwiML)."""
+    return VoiceResponse()
+
+
 def _hand_over(step: Step, sink: Sink) -> None:
     """Once the safe route is sent: the request's events to the register (the stream; after
     a Redis timeout the breaker sends them straight on to the outbox, else the spool). Never
