@@ -55,15 +55,9 @@ def enqueue_verb(response: VoiceResponse, ctx: Context) -> VoiceResponse:
     return response
 
 
-def survey_or_goodbye(response: VoiceResponse, ctx: Context, language: str = "es") -> VoiceResponse:
-    """After a conversation: the call flow's survey, else a goodbye."""
-    try:
-        url = ctx.links("voice.survey")
-    except Exception:  # noqa: BLE001 - BuildError while the survey route is not there
-        ctx.speak(response, "thanks", language)
-        response.hangup()
-        return response
-    response.redirect(url, method="POST")
+def to_survey(response: VoiceResponse, ctx: Context) -> VoiceResponse:
+    """After a conversation: on to the call flow's survey."""
+    response.redirect(ctx.links("voice.survey"), method="POST")
     return response
 
 
@@ -231,7 +225,7 @@ def fallback_done(
             nombre=FALLBACK_NAME,
             wait_seconds=None,
         )
-        return survey_or_goodbye(VoiceResponse(), ctx)
+        return to_survey(VoiceResponse(), ctx)
     if call_status in FINAL_CALL_STATUSES:  # the caller hung up while it rang
         return VoiceResponse()
     return _callback_or_goodbye(session, ctx, call_sid, telefono)
@@ -330,7 +324,7 @@ def left(
         return VoiceResponse()
     if queue_result == "bridged":
         line.leave(ctx.r, call_sid, now=now, new_state=CallerStatus.DONE)
-        return survey_or_goodbye(VoiceResponse(), ctx, caller_language(ctx, call_sid))
+        return to_survey(VoiceResponse(), ctx)
     if queue_result not in ("leave", *QUEUE_FAILED):
         log.warning("Enqueue action with unknown QueueResult %r for %s", queue_result, call_sid)
         return enqueue_verb(VoiceResponse(), ctx)
@@ -504,7 +498,7 @@ def dial_done(
         )
         try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
         transfers.tell_call(ctx, agent_id, call_sid, "terminada")
-        return survey_or_goodbye(response, ctx, language)
+        return to_survey(response, ctx)
     if call_status in FINAL_CALL_STATUSES:  # the caller hung up while the agent's phone rang
         line.caller_hung_up(ctx.r, ctx.journal, call_sid, now=now)
         agent_leg = legs.conference(ctx.r, call_sid).agent_leg
@@ -516,7 +510,7 @@ def dial_done(
     requeued, state = agents.missed(ctx.r, call_sid, agent_id, now=now, settings=ctx.settings)
     log.info("agent %s missed %s (now %s)", agent_id, call_sid, state)
     if not requeued and line.requeue(ctx.r, call_sid, now=now) == "missing":
-        return survey_or_goodbye(response, ctx, language)
+        return to_survey(response, ctx)
     ctx.speak(response, "queue_agent_missed", language)
     return _wait_in_line(response, ctx, now=now)
 
@@ -660,9 +654,9 @@ def transfer_twiml(ctx: Context, call_sid: str, anexo: str) -> VoiceResponse:
 def transfer_done(ctx: Context, call_sid: str, dial_status: str, *, now: int) -> VoiceResponse:
     """A transfer that did not connect puts the caller back in their place in line."""
     response = VoiceResponse()
-    language = caller_language(ctx, call_sid)
     if dial_status == "completed":
-        return survey_or_goodbye(response, ctx, language)
+        return to_survey(response, ctx)
+    language = caller_language(ctx, call_sid)  # as the line knew them (Spanish: it did not)
     if line.requeue(ctx.r, call_sid, now=now) == "missing":
         state = _load_state(ctx, call_sid)
         line.enqueue(
@@ -679,9 +673,8 @@ def transfer_done(ctx: Context, call_sid: str, dial_status: str, *, now: int) ->
 
 def presencial_twiml(ctx: Context, call_sid: str) -> VoiceResponse:
     response = VoiceResponse()
-    language = caller_language(ctx, call_sid)
-    ctx.speak(response, "presencial", language)
-    return survey_or_goodbye(response, ctx, language)
+    ctx.speak(response, "presencial", caller_language(ctx, call_sid))
+    return to_survey(response, ctx)
 
 
 def anexo_of(session: Session, *, anexo: str | None, organo: str | None) -> str | None:

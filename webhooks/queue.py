@@ -57,7 +57,7 @@ def _safe_ctx(step: Step) -> Context:
 def _back_in_line(step: Step) -> VoiceResponse:
     ctx = _safe_ctx(step)
     if form("DialCallStatus") in ("completed", "answered"):
-        return flows.survey_or_goodbye(VoiceResponse(), ctx)
+        return flows.to_survey(VoiceResponse(), ctx)
     return flows.enqueue_verb(VoiceResponse(), ctx)
 
 
@@ -73,7 +73,7 @@ def _left_without_the_line(step: Step) -> VoiceResponse:
     if result == "hangup" or result in flows.ELSEWHERE:
         return VoiceResponse()
     if result == "bridged":
-        return flows.survey_or_goodbye(VoiceResponse(), ctx)
+        return flows.to_survey(VoiceResponse(), ctx)
     return flows.line_unavailable(db.session(), ctx, form("CallSid"), form("From"))
 
 
