@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import redis
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, make_response, request
 from flask_login import current_user
 
 from clock import lima_now
@@ -69,9 +69,7 @@ def authenticate() -> Caller | None:
 
 
 def _error(status: int, message: str) -> Response:
-    response = jsonify({"error": message})
-    response.status_code = status
-    return response
+    return make_response(jsonify({"error": message}), status)
 
 
 @bp.errorhandler(redis.RedisError)

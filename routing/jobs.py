@@ -199,12 +199,10 @@ def pick_interpreter(
 ) -> Interpreter | None:
     """The next active speaker of the language in the registry (§5.4), in turn, leaving out
     the speakers in ``exclude`` (already tried for this caller)."""
-    speakers = list(
-        db.session.scalars(
-            select(LanguageSpeaker)
-            .where(LanguageSpeaker.language_code == language, LanguageSpeaker.activo.is_(True))
-            .order_by(LanguageSpeaker.id)
-        )
+    speakers = db.session.scalars(
+        select(LanguageSpeaker)
+        .where(LanguageSpeaker.language_code == language, LanguageSpeaker.activo.is_(True))
+        .order_by(LanguageSpeaker.id)
     )
     choices = [
         Interpreter(s.id, s.nombre_completo, t)
