@@ -6,6 +6,7 @@ the day and time agreed."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Mapping
@@ -140,10 +141,8 @@ def visit_from(
             errors.append(f"El órgano «{sigla}» no existe o no está activo.")
     day: date | None = None
     if _DAY.fullmatch(_text(fecha)):
-        try:
+        with contextlib.suppress(ValueError):  # 2026-02-30
             day = date.fromisoformat(_text(fecha))
-        except ValueError:
-            day = None
     if day is None:
         errors.append("Indique la fecha acordada como AAAA-MM-DD (por ejemplo, 2026-12-03).")
     hour = _HOUR.fullmatch(_text(hora))
