@@ -41,11 +41,11 @@ def _claim_handoff(ctx: Context, call_sid: str, agent_id: int | None, kind: str)
     """The first hand-off of the caller by their agent (None: whoever is connected, as for the
     supervisor and the command line); returns that agent."""
     connected = connected_agent(ctx, call_sid)
-    if agent_id is None:
-        agent_id = connected
-    if connected is None or connected != agent_id or not line.claim_handoff(ctx.r, call_sid, kind):
+    if connected is None or agent_id not in (None, connected):
         raise NotOnThisCall(call_sid)
-    return agent_id
+    if not line.claim_handoff(ctx.r, call_sid, kind):
+        raise NotOnThisCall(call_sid)
+    return connected
 
 
 @dataclass(frozen=True)
