@@ -4,8 +4,8 @@ Thin views: ``twilio_step`` checks the signature and writes what the view record
 each view reads the form and calls routing.flows with a Context that records on the request's
 journal. Whatever fails behind a view (Redis, the database), the caller still gets a sensible
 route: back in Twilio's queue with our wait URL; out of it when the wait URL cannot read the
-line, to the Plataforma's hunt group (PLATAFORMA_FALLBACK_DIAL) or a callback request; or a
-goodbye after a finished conversation.
+line, to the Plataforma's hunt group (PLATAFORMA_FALLBACK_DIAL) or a callback request; or the
+survey after a finished conversation.
 """
 
 from __future__ import annotations
