@@ -63,11 +63,6 @@ class AgentPresence:
         }
 
 
-def speaker_languages(codes: list[str]) -> list[str]:
-    """The languages besides Spanish that matter for routing."""
-    return [c for c in codes if c in SPEAKER_LANGUAGES]
-
-
 def set_state(
     r: redis.Redis,
     agent_id: int,
@@ -85,7 +80,7 @@ def set_state(
     if reason is not None and reason not in PAUSE_REASONS + ENGINE_REASONS:
         raise ValueError(f"unknown reason {reason!r}")
     wrap_until = now + settings.wrap_up_seconds * 1000
-    langs = ",".join(speaker_languages(languages))
+    langs = ",".join(c for c in languages if c in SPEAKER_LANGUAGES)  # those routing knows
     verdict, state = scripts(r).agent_set(args=[agent_id, target, now, langs, wrap_until])
     if text(verdict) != "ok":
         raise StateRefused(text(state))
@@ -132,20 +127,29 @@ def drop_absent(r: redis.Redis, *, now: int, settings: RoutingSettings) -> list[
         found = presence(r, agent_id)
         if found.state not in ("available", "wrap_up") or not is_absent(r, agent_id):
             continue
-        try:
-            set_state(
-                r,
-                agent_id,
-                "offline",
-                languages=list(found.languages),
-                now=now,
-                settings=settings,
-                reason="consola_cerrada",
-            )
-        except StateRefused:
-            continue  # offered a caller meanwhile: connect_caller sees the console is gone
-        dropped.append(agent_id)
+        if console_closed(r, found, now=now, settings=settings):
+            dropped.append(agent_id)
     return dropped
+
+
+def console_closed(
+    r: redis.Redis, found: AgentPresence, *, now: int, settings: RoutingSettings
+) -> bool:
+    """A softphone agent whose console closed goes offline (reason ``consola_cerrada``).
+    False when refused: offered a caller meanwhile (connect_caller sees the console is gone)."""
+    try:
+        set_state(
+            r,
+            found.agent_id,
+            "offline",
+            languages=list(found.languages),
+            now=now,
+            settings=settings,
+            reason="consola_cerrada",
+        )
+    except StateRefused:
+        return False
+    return True
 
 
 def set_state_from_directory(
@@ -166,7 +170,7 @@ def set_state_from_directory(
     if target in ("available", "wrap_up") and not agent.activo:
         raise StateRefused("inactive")
     r.hset(f"{PREFIX}a:{agent_id}", "name", agent.nombre)
-    state = set_state(
+    return set_state(
         r,
         agent_id,
         target,
@@ -175,7 +179,6 @@ def set_state_from_directory(
         settings=settings,
         reason=reason,
     )
-    return state
 
 
 def presence(r: redis.Redis, agent_id: int) -> AgentPresence:

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import redis
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, make_response, request
 from flask_login import current_user
 
 from clock import lima_now
@@ -69,9 +69,7 @@ def authenticate() -> Caller | None:
 
 
 def _error(status: int, message: str) -> Response:
-    response = jsonify({"error": message})
-    response.status_code = status
-    return response
+    return make_response(jsonify({"error": message}), status)
 
 
 @bp.errorhandler(redis.RedisError)
@@ -158,11 +156,9 @@ def transfer(call_sid: str) -> Response:
     if anexo is None:
         return _error(400, "Indique un anexo (solo dígitos) o un órgano con titular.")
     ctx = from_app()
-    if agent_id is None:
-        agent_id = authorities.connected_agent(ctx, call_sid)
     try:
         authorities.transfer(
-            ctx, call_sid, agent_id=agent_id or 0, anexo=anexo, by=_caller().name, now=line.now_ms()
+            ctx, call_sid, agent_id=agent_id, anexo=anexo, by=_caller().name, now=line.now_ms()
         )
     except authorities.NotOnThisCall:
         return _error(409, "Esa llamada no está conectada con este agente.")
@@ -177,15 +173,13 @@ def presencial(call_sid: str) -> Response:
     data = _json()
     agent_id = _acting_agent(data)
     ctx = from_app()
-    if agent_id is None:
-        agent_id = authorities.connected_agent(ctx, call_sid)
     try:
         visit = authorities.visit_for_call(db.session(), ctx, call_sid, data, now=lima_now())
     except authorities.VisitInvalid as exc:
         return _error(400, str(exc))
     try:
         authorities.presencial(
-            ctx, call_sid, agent_id=agent_id or 0, by=_caller().name, visit=visit, now=line.now_ms()
+            ctx, call_sid, agent_id=agent_id, by=_caller().name, visit=visit, now=line.now_ms()
         )
     except authorities.NotOnThisCall:
         return _error(409, "Esa llamada no está conectada con este agente.")

@@ -6,10 +6,11 @@ the day and time agreed."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, time
 from typing import Any
 
@@ -36,11 +37,15 @@ class NotOnThisCall(Exception):
     """The agent is not the one connected to that caller, or already handed the caller on."""
 
 
-def _claim_handoff(ctx: Context, call_sid: str, agent_id: int, kind: str) -> None:
-    if connected_agent(ctx, call_sid) != agent_id:
+def _claim_handoff(ctx: Context, call_sid: str, agent_id: int | None, kind: str) -> int:
+    """The first hand-off of the caller by their agent (None: whoever is connected, as for the
+    supervisor and the command line); returns that agent."""
+    connected = connected_agent(ctx, call_sid)
+    if connected is None or agent_id not in (None, connected):
         raise NotOnThisCall(call_sid)
     if not line.claim_handoff(ctx.r, call_sid, kind):
         raise NotOnThisCall(call_sid)
+    return connected
 
 
 @dataclass(frozen=True)
@@ -77,13 +82,7 @@ class Visit:
     cita: datetime  # aware, America/Lima
 
     def as_data(self) -> dict[str, str]:
-        return {
-            "nombre": self.nombre,
-            "entidad": self.entidad,
-            "organo": self.organo,
-            "organo_nombre": self.organo_nombre,
-            "cita": self.cita.isoformat(),
-        }
+        return asdict(self) | {"cita": self.cita.isoformat()}
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Visit:
@@ -142,10 +141,8 @@ def visit_from(
             errors.append(f"El órgano «{sigla}» no existe o no está activo.")
     day: date | None = None
     if _DAY.fullmatch(_text(fecha)):
-        try:
+        with contextlib.suppress(ValueError):  # 2026-02-30
             day = date.fromisoformat(_text(fecha))
-        except ValueError:
-            day = None
     if day is None:
         errors.append("Indique la fecha acordada como AAAA-MM-DD (por ejemplo, 2026-12-03).")
     hour = _HOUR.fullmatch(_text(hora))
@@ -195,27 +192,23 @@ def _finish_with_agent(ctx: Context, call_sid: str, agent_id: int, *, now: int) 
     )
 
 
-def transfer(ctx: Context, call_sid: str, *, agent_id: int, anexo: str, by: str, now: int) -> None:
-    """The agent transfers the caller to an anexo (a Red member): the caller's call is
-    redirected (a job), the agent goes to wrap-up."""
-    _claim_handoff(ctx, call_sid, agent_id, "red")
+def transfer(
+    ctx: Context, call_sid: str, *, agent_id: int | None, anexo: str, by: str, now: int
+) -> None:
+    """The agent (None: the one connected) transfers the caller to an anexo (a Red member):
+    the caller's call is redirected (a job), the agent goes to wrap-up."""
+    agent_id = _claim_handoff(ctx, call_sid, agent_id, "red")
     ctx.journal.record(call_sid, "transfer", to=anexo, kind="red", by=by)
-    ctx.jobs.enqueue(
-        "routing.jobs.redirect_caller",
-        call_sid,
-        ctx.links("queue.transfer", call=call_sid, anexo=anexo),
-        job_timeout=30,
-        meta={"call_sid": call_sid},
-    )
+    ctx.job("redirect_caller", call_sid, ctx.links("queue.transfer", call=call_sid, anexo=anexo))
     _finish_with_agent(ctx, call_sid, agent_id, now=now)
 
 
 def presencial(
-    ctx: Context, call_sid: str, *, agent_id: int, by: str, visit: Visit, now: int
+    ctx: Context, call_sid: str, *, agent_id: int | None, by: str, visit: Visit, now: int
 ) -> None:
     """The Red member chose atención presencial: tell the caller, notify the module of the
-    visit agreed."""
-    _claim_handoff(ctx, call_sid, agent_id, "presencial")
+    visit agreed; the agent (None: the one connected) goes to wrap-up."""
+    agent_id = _claim_handoff(ctx, call_sid, agent_id, "presencial")
     ctx.journal.record(
         call_sid,
         "transfer",
@@ -224,13 +217,7 @@ def presencial(
         by=by,
         visita=visit.as_data(),
     )
-    ctx.jobs.enqueue(
-        "routing.jobs.redirect_caller",
-        call_sid,
-        ctx.links("queue.presencial", call=call_sid),
-        job_timeout=30,
-        meta={"call_sid": call_sid},
-    )
+    ctx.job("redirect_caller", call_sid, ctx.links("queue.presencial", call=call_sid))
     ctx.mail.enqueue(
         "routing.jobs.notify_visits_module",
         call_sid,

@@ -129,10 +129,9 @@ def transfer_command(call_sid: str, anexo: str | None, organo: str | None) -> No
     if target is None:
         raise click.ClickException("Indique un anexo (solo dígitos) o un órgano con titular.")
     ctx = from_app()
-    agent_id = authorities.connected_agent(ctx, call_sid)
     try:
         authorities.transfer(
-            ctx, call_sid, agent_id=agent_id or 0, anexo=target, by="cli", now=line.now_ms()
+            ctx, call_sid, agent_id=None, anexo=target, by="cli", now=line.now_ms()
         )
     except authorities.NotOnThisCall as exc:
         raise click.ClickException("Esa llamada no está conectada con un agente.") from exc
@@ -152,16 +151,14 @@ def presencial_command(
 ) -> None:
     """Atención presencial: la autoridad va al Módulo de Registro y Control de Visitas."""
     ctx = from_app()
-    agent_id = authorities.connected_agent(ctx, call_sid)
+    given = {"nombre": nombre, "entidad": entidad, "organo": organo, "fecha": fecha, "hora": hora}
     try:
-        given = {"nombre": nombre, "entidad": entidad, "organo": organo}
-        given |= {"fecha": fecha, "hora": hora}
         visit = authorities.visit_for_call(db.session(), ctx, call_sid, given, now=lima_now())
     except authorities.VisitInvalid as exc:
         raise click.ClickException(str(exc)) from exc
     try:
         authorities.presencial(
-            ctx, call_sid, agent_id=agent_id or 0, by="cli", visit=visit, now=line.now_ms()
+            ctx, call_sid, agent_id=None, by="cli", visit=visit, now=line.now_ms()
         )
     except authorities.NotOnThisCall as exc:
         raise click.ClickException("Esa llamada no está conectada con un agente.") from exc

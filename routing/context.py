@@ -49,6 +49,12 @@ class Context:
         """Hand the events recorded so far to the register (jobs, commands, the API)."""
         send(self.sink, self.journal.take())
 
+    def job(self, name: str, *args: Any, call_sid: str | None = None) -> None:
+        """Queue the job ``routing.jobs.<name>(*args)`` (30 s at most); its log lines carry
+        ``call_sid``, by default the first argument."""
+        meta = {"call_sid": args[0] if call_sid is None else call_sid}
+        self.jobs.enqueue(f"routing.jobs.{name}", *args, job_timeout=30, meta=meta)
+
 
 def external_links(base_url: str, url_map: Map) -> Links:
     """links(endpoint, **values): ``base_url`` + the endpoint's path, the URL Twilio calls and

@@ -55,26 +55,19 @@ def enqueue_verb(response: VoiceResponse, ctx: Context) -> VoiceResponse:
     return response
 
 
-def survey_or_goodbye(response: VoiceResponse, ctx: Context, language: str = "es") -> VoiceResponse:
-    """After a conversation: the call flow's survey, else a goodbye."""
-    try:
-        url = ctx.links("voice.survey")
-    except Exception:  # noqa: BLE001 - BuildError while the survey route is not there
-        ctx.speak(response, "thanks", language)
-        response.hangup()
-        return response
-    response.redirect(url, method="POST")
+def to_survey(response: VoiceResponse, ctx: Context) -> VoiceResponse:
+    """After a conversation: on to the call flow's survey."""
+    response.redirect(ctx.links("voice.survey"), method="POST")
     return response
 
 
-def add_target(dial: Dial, target: DialTarget, whisper_url: str | None) -> None:
-    extra = {"url": whisper_url, "method": "POST"} if whisper_url else {}
+def add_target(dial: Dial, target: DialTarget) -> None:
     if target.kind == "client":
-        dial.client(target.address, **extra)
+        dial.client(target.address)
     elif target.kind == "sip":
-        dial.sip(target.address, **extra)
+        dial.sip(target.address)
     else:
-        dial.number(target.address, send_digits=target.send_digits, **extra)
+        dial.number(target.address, send_digits=target.send_digits)
 
 
 # --- Entering the line ---------------------------------------------------------------------
@@ -104,20 +97,28 @@ def _join_line(
         return response
     priority = line.priority_of(state)
     log.info("%s to the Plataforma (%s, %s)", state.call_sid, reason, priority)
-    entry = line.enqueue(
-        ctx.r,
-        state.call_sid,
-        language=state.language,
-        priority=priority,
-        now=now,
-        settings=ctx.settings,
-    )
-    if entry.is_new:  # the call flow records the "plataforma" step itself (ivr/flow.py)
-        ctx.journal.record(state.call_sid, "queued", priority=priority, language=state.language)
+    _enter_line(ctx, state.call_sid, state, now=now)
     if priority == "authority":
         ctx.speak(response, "queue_authority", state.language)
     elif priority == "preferential":
         ctx.speak(response, "queue_preferential", state.language)
+    return _wait_in_line(response, ctx, now=now)
+
+
+def _enter_line(ctx: Context, call_sid: str, state: CallState | None, *, now: int) -> None:
+    """Put the caller in our line by their call state (none: a normal Spanish caller), and
+    record ``queued`` the first time (the call flow records the "plataforma" step itself)."""
+    priority = line.priority_of(state) if state else "normal"
+    language = state.language if state else "es"
+    entry = line.enqueue(
+        ctx.r, call_sid, language=language, priority=priority, now=now, settings=ctx.settings
+    )
+    if entry.is_new:
+        ctx.journal.record(call_sid, "queued", priority=priority, language=language)
+
+
+def _wait_in_line(response: VoiceResponse, ctx: Context, *, now: int) -> VoiceResponse:
+    """Into Twilio's queue with our wait URL, and a dispatch: an agent may be free now."""
     enqueue_verb(response, ctx)
     try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
     return response
@@ -134,7 +135,7 @@ def wait(ctx: Context, call_sid: str, queue_sid: str | None, *, now: int) -> Voi
             line.remember_twilio_queue(ctx.r, queue_sid)
         caller = line.caller(ctx.r, call_sid)
         if caller is None:  # queued while Redis was down, or its entry expired: adopt it
-            adopt(ctx, call_sid, now=now)
+            _enter_line(ctx, call_sid, _load_state(ctx, call_sid), now=now)
             caller = line.caller(ctx.r, call_sid)
         status = caller.status if caller else None
         language = caller.language if caller else "es"
@@ -189,7 +190,7 @@ def line_unavailable(session: Session, ctx: Context, call_sid: str, telefono: st
         response = VoiceResponse()
         ctx.speak(response, "to_plataforma_error")
         dial = Dial(action=ctx.links("queue.fallback_done"), method="POST")
-        add_target(dial, address_target(ctx.fallback_dial), None)
+        add_target(dial, address_target(ctx.fallback_dial))
         response.append(dial)
         ctx.journal.record(
             call_sid,
@@ -224,7 +225,7 @@ def fallback_done(
             nombre=FALLBACK_NAME,
             wait_seconds=None,
         )
-        return survey_or_goodbye(VoiceResponse(), ctx)
+        return to_survey(VoiceResponse(), ctx)
     if call_status in FINAL_CALL_STATUSES:  # the caller hung up while it rang
         return VoiceResponse()
     return _callback_or_goodbye(session, ctx, call_sid, telefono)
@@ -245,19 +246,6 @@ def _callback_or_goodbye(
     ctx.speak(response, "thanks")
     response.hangup()
     return response
-
-
-def adopt(ctx: Context, call_sid: str, *, now: int) -> None:
-    """Put in our line a caller Twilio holds in its queue but we do not know (queued while
-    Redis was down, or the entry expired)."""
-    state = _load_state(ctx, call_sid)
-    priority = line.priority_of(state) if state else "normal"
-    language = state.language if state else "es"
-    entry = line.enqueue(
-        ctx.r, call_sid, language=language, priority=priority, now=now, settings=ctx.settings
-    )
-    if entry.is_new:
-        ctx.journal.record(call_sid, "queued", priority=priority, language=language)
 
 
 def wait_key(ctx: Context, call_sid: str, digits: str, *, now: int) -> VoiceResponse:
@@ -336,7 +324,7 @@ def left(
         return VoiceResponse()
     if queue_result == "bridged":
         line.leave(ctx.r, call_sid, now=now, new_state=CallerStatus.DONE)
-        return survey_or_goodbye(VoiceResponse(), ctx, caller_language(ctx, call_sid))
+        return to_survey(VoiceResponse(), ctx)
     if queue_result not in ("leave", *QUEUE_FAILED):
         log.warning("Enqueue action with unknown QueueResult %r for %s", queue_result, call_sid)
         return enqueue_verb(VoiceResponse(), ctx)
@@ -397,13 +385,7 @@ def bridge(session: Session, ctx: Context, call_sid: str, agent_id: int) -> Voic
         return enqueue_verb(response, ctx)
     line.mark_bridge_served(ctx.r, call_sid)
     ctx.speak(response, "queue_bridging", caller.language)
-    ctx.jobs.enqueue(
-        "routing.jobs.dial_conference_parties",
-        call_sid,
-        agent_id,
-        job_timeout=30,
-        meta={"call_sid": call_sid},
-    )
+    ctx.job("dial_conference_parties", call_sid, agent_id)
     dial = Dial(action=ctx.links("queue.dial_done", call=call_sid, agent=agent_id), method="POST")
     dial.conference(
         conference_name(call_sid),
@@ -516,29 +498,21 @@ def dial_done(
         )
         try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
         transfers.tell_call(ctx, agent_id, call_sid, "terminada")
-        return survey_or_goodbye(response, ctx, language)
+        return to_survey(response, ctx)
     if call_status in FINAL_CALL_STATUSES:  # the caller hung up while the agent's phone rang
         line.caller_hung_up(ctx.r, ctx.journal, call_sid, now=now)
         agent_leg = legs.conference(ctx.r, call_sid).agent_leg
         if agent_leg:  # the agent's phone stops ringing
-            ctx.jobs.enqueue(
-                "routing.jobs.hang_up_leg",
-                agent_leg,
-                True,
-                job_timeout=30,
-                meta={"call_sid": call_sid},
-            )
+            ctx.job("hang_up_leg", agent_leg, True, call_sid=call_sid)
         transfers.tell_call(ctx, agent_id, call_sid, "terminada")
         try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
         return response
     requeued, state = agents.missed(ctx.r, call_sid, agent_id, now=now, settings=ctx.settings)
     log.info("agent %s missed %s (now %s)", agent_id, call_sid, state)
     if not requeued and line.requeue(ctx.r, call_sid, now=now) == "missing":
-        return survey_or_goodbye(response, ctx, language)
+        return to_survey(response, ctx)
     ctx.speak(response, "queue_agent_missed", language)
-    enqueue_verb(response, ctx)
-    try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
-    return response
+    return _wait_in_line(response, ctx, now=now)
 
 
 def requeue_twiml(ctx: Context, call_sid: str, *, now: int) -> VoiceResponse:
@@ -547,9 +521,7 @@ def requeue_twiml(ctx: Context, call_sid: str, *, now: int) -> VoiceResponse:
     response = VoiceResponse()
     line.requeue(ctx.r, call_sid, now=now)
     ctx.speak(response, "queue_agent_missed", caller_language(ctx, call_sid))
-    enqueue_verb(response, ctx)
-    try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
-    return response
+    return _wait_in_line(response, ctx, now=now)
 
 
 def conference_join(
@@ -629,9 +601,7 @@ def agent_participant_status(
     agent_picked_up(ctx, call_sid, agent_id, now=now)
     caller = line.caller(ctx.r, call_sid)
     if caller is None or caller.connected_agent != agent_id:  # the offer is gone
-        ctx.jobs.enqueue(
-            "routing.jobs.hang_up_leg", leg, False, job_timeout=30, meta={"call_sid": call_sid}
-        )
+        ctx.job("hang_up_leg", leg, False, call_sid=call_sid)
 
 
 def interpreter_leg_status(
@@ -647,13 +617,7 @@ def interpreter_leg_status(
     if status not in NOT_CONNECTED or speaker_id is None:
         return
     _record_interpreter(ctx, session, call_sid, speaker_id, status)
-    ctx.jobs.enqueue(
-        "routing.jobs.dial_next_interpreter",
-        call_sid,
-        agent_id,
-        job_timeout=30,
-        meta={"call_sid": call_sid},
-    )
+    ctx.job("dial_next_interpreter", call_sid, agent_id)
 
 
 def _record_interpreter(
@@ -682,7 +646,7 @@ def transfer_twiml(ctx: Context, call_sid: str, anexo: str) -> VoiceResponse:
         method="POST",
         timeout=ctx.settings.ring_timeout_seconds,
     )
-    add_target(dial, anexo_target(anexo, ctx.anexo_dial), None)
+    add_target(dial, anexo_target(anexo, ctx.anexo_dial))
     response.append(dial)
     return response
 
@@ -690,9 +654,9 @@ def transfer_twiml(ctx: Context, call_sid: str, anexo: str) -> VoiceResponse:
 def transfer_done(ctx: Context, call_sid: str, dial_status: str, *, now: int) -> VoiceResponse:
     """A transfer that did not connect puts the caller back in their place in line."""
     response = VoiceResponse()
-    language = caller_language(ctx, call_sid)
     if dial_status == "completed":
-        return survey_or_goodbye(response, ctx, language)
+        return to_survey(response, ctx)
+    language = caller_language(ctx, call_sid)  # as the line knew them (Spanish: it did not)
     if line.requeue(ctx.r, call_sid, now=now) == "missing":
         state = _load_state(ctx, call_sid)
         line.enqueue(
@@ -704,16 +668,13 @@ def transfer_done(ctx: Context, call_sid: str, dial_status: str, *, now: int) ->
             settings=ctx.settings,
         )
     ctx.speak(response, "transfer_failed", language)
-    enqueue_verb(response, ctx)
-    try_dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
-    return response
+    return _wait_in_line(response, ctx, now=now)
 
 
 def presencial_twiml(ctx: Context, call_sid: str) -> VoiceResponse:
     response = VoiceResponse()
-    language = caller_language(ctx, call_sid)
-    ctx.speak(response, "presencial", language)
-    return survey_or_goodbye(response, ctx, language)
+    ctx.speak(response, "presencial", caller_language(ctx, call_sid))
+    return to_survey(response, ctx)
 
 
 def anexo_of(session: Session, *, anexo: str | None, organo: str | None) -> str | None:

@@ -6,7 +6,6 @@ checks in Redis that what it is about to do is still current.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -42,9 +41,7 @@ def connect_caller(call_sid: str, agent_id: int) -> str:
         return "stale"
     if agents.is_absent(ctx.r, agent_id):
         return _console_gone(ctx, call_sid, agent_id)
-    screenpop.publish_offer(
-        db.session(), ctx.r, screenpop.PopSettings.from_config(current_app.config), call_sid
-    )
+    _publish_offer(ctx, call_sid)
     url = ctx.links("queue.bridge", call=call_sid, agent=agent_id)
     if twilio_rest.dequeue_to_url(line.twilio_queue(ctx.r), call_sid, url):
         return "dequeued"
@@ -59,20 +56,15 @@ def connect_caller(call_sid: str, agent_id: int) -> str:
     return "gone"
 
 
+def _publish_offer(ctx: Context, call_sid: str) -> None:
+    settings = screenpop.PopSettings.from_config(current_app.config)
+    screenpop.publish_offer(db.session(), ctx.r, settings, call_sid)
+
+
 def _console_gone(ctx: Context, call_sid: str, agent_id: int) -> str:
     now = line.now_ms()
     line.requeue(ctx.r, call_sid, now=now)  # the agent is available again, the caller waits
-    found = agents.presence(ctx.r, agent_id)
-    with contextlib.suppress(agents.StateRefused):
-        agents.set_state(
-            ctx.r,
-            agent_id,
-            "offline",
-            languages=list(found.languages),
-            now=now,
-            settings=ctx.settings,
-            reason="consola_cerrada",
-        )
+    agents.console_closed(ctx.r, agents.presence(ctx.r, agent_id), now=now, settings=ctx.settings)
     dispatch(ctx.r, ctx.jobs, now=now, settings=ctx.settings)
     return "absent"
 
@@ -96,9 +88,7 @@ def dial_conference_parties(call_sid: str, agent_id: int) -> list[str]:
     # Again, now that the agent's phone rings: the caller's state is final by now (the first
     # pop, from connect_caller, may have been read before the webhook that queued them saved
     # the last menu choice).
-    screenpop.publish_offer(
-        db.session(), ctx.r, screenpop.PopSettings.from_config(current_app.config), call_sid
-    )
+    _publish_offer(ctx, call_sid)
     if caller.interpreter:
         ctx.r.delete(_tried_key(call_sid))  # a new offer: every speaker may be tried again
         leg = dial_interpreter(ctx, call_sid, agent_id, caller.language)
@@ -209,12 +199,10 @@ def pick_interpreter(
 ) -> Interpreter | None:
     """The next active speaker of the language in the registry (§5.4), in turn, leaving out
     the speakers in ``exclude`` (already tried for this caller)."""
-    speakers = list(
-        db.session.scalars(
-            select(LanguageSpeaker)
-            .where(LanguageSpeaker.language_code == language, LanguageSpeaker.activo.is_(True))
-            .order_by(LanguageSpeaker.id)
-        )
+    speakers = db.session.scalars(
+        select(LanguageSpeaker)
+        .where(LanguageSpeaker.language_code == language, LanguageSpeaker.activo.is_(True))
+        .order_by(LanguageSpeaker.id)
     )
     choices = [
         Interpreter(s.id, s.nombre_completo, t)

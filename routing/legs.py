@@ -21,8 +21,6 @@ import redis
 from register.events import NOT_CONNECTED
 from routing.scripts import CALLER_TTL_SECONDS, PREFIX, text
 
-# A leg's kinds and the roles the register knows them by.
-KINDS = ("red", "agente", "conectamef")
 MISSED = NOT_CONNECTED | {"not-accepted"}  # the whisper ended without the 1
 # Twilio's CallStatus of a leg -> the state the console and the journey name.
 STATUS_NAMES = {

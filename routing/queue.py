@@ -321,11 +321,6 @@ class LineCounts:
     by_language: dict[str, int]  # es, qu, ay
 
 
-def line_counts(r: redis.Redis) -> LineCounts:
-    """Every waiting caller counted by class and language, in one read-only script."""
-    return parse_line_counts(scripts(r).line_counts())
-
-
 def parse_line_counts(reply: Any) -> LineCounts:
     total, pref, auth, normal, es, qu, ay = (int(v) for v in reply)
     return LineCounts(

@@ -41,6 +41,7 @@ so keeps the place.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import redis
@@ -458,15 +459,9 @@ class Scripts:
         self.line_counts = client.register_script(LINE_COUNTS)
 
 
-_cache: dict[int, Scripts] = {}
-
-
+@functools.cache
 def scripts(client: redis.Redis) -> Scripts:
-    key = id(client)
-    found = _cache.get(key)
-    if found is None:
-        found = _cache[key] = Scripts(client)
-    return found
+    return Scripts(client)
 
 
 def text(value: Any) -> str:

@@ -12,6 +12,7 @@ state once).
 
 from __future__ import annotations
 
+import itertools
 import logging
 from typing import Any
 
@@ -71,20 +72,10 @@ def tell_call(ctx: Context, agent_id: int | None, call_sid: str, estado: str) ->
 # --- What the agent asks ------------------------------------------------------------------
 
 
-def _job(ctx: Context, name: str, *args: Any) -> None:
-    ctx.jobs.enqueue(f"routing.jobs.{name}", *args, job_timeout=30, meta={"call_sid": args[0]})
-
-
 def send_back(ctx: Context, call_sid: str, endpoint: str) -> None:
     """Redirect the caller out of their conference to ``endpoint`` (queue.requeue after a
     miss, queue.transfer_done after a cold transfer nobody took): their place in line."""
-    ctx.jobs.enqueue(
-        "routing.jobs.redirect_caller",
-        call_sid,
-        ctx.links(endpoint, call=call_sid),
-        job_timeout=30,
-        meta={"call_sid": call_sid},
-    )
+    ctx.job("redirect_caller", call_sid, ctx.links(endpoint, call=call_sid))
 
 
 def require_connected(ctx: Context, call_sid: str, agent_id: int) -> line.WaitingCaller:
@@ -104,7 +95,7 @@ def reject(ctx: Context, call_sid: str, agent_id: int, *, now: int) -> None:
     log.info("agent %s rejected %s (now %s)", agent_id, call_sid, state)
     conference = legs.conference(ctx.r, call_sid)
     if conference.agent_leg and conference.agent_id == agent_id:
-        _job(ctx, "hang_up_leg", conference.agent_leg, True)
+        ctx.job("hang_up_leg", conference.agent_leg, True)
     if requeued:
         send_back(ctx, call_sid, "queue.requeue")
     tell_call(ctx, agent_id, call_sid, "terminada")
@@ -112,16 +103,21 @@ def reject(ctx: Context, call_sid: str, agent_id: int, *, now: int) -> None:
 
 def hold(ctx: Context, call_sid: str, agent_id: int, on: bool) -> None:
     require_connected(ctx, call_sid, agent_id)
-    legs.set_hold(ctx.r, call_sid, on)
-    _job(ctx, "hold_caller", call_sid, on)
+    _hold(ctx, call_sid, on)
     tell_call(ctx, agent_id, call_sid, "en_espera" if on else "conectada")
+
+
+def _hold(ctx: Context, call_sid: str, on: bool) -> None:
+    """The caller on hold (hold music) or back in the conversation: kept, and done by a job."""
+    legs.set_hold(ctx.r, call_sid, on)
+    ctx.job("hold_caller", call_sid, on)
 
 
 def hang_up(ctx: Context, call_sid: str, agent_id: int) -> None:
     """The agent ends the conversation: the conference ends, the caller's <Dial> action
     (flows.dial_done) puts the agent in wrap-up and the caller goes on to the survey."""
     require_connected(ctx, call_sid, agent_id)
-    _job(ctx, "end_call", call_sid)
+    ctx.job("end_call", call_sid)
 
 
 def organos(session: Session, query: str, limit: int = 20) -> list[dict[str, Any]]:
@@ -129,21 +125,18 @@ def organos(session: Session, query: str, limit: int = 20) -> list[dict[str, Any
     with their serving titular and alterno."""
     stmt = select(Organo).where(Organo.activo.is_(True)).order_by(Organo.orden, Organo.sigla)
     words = query.strip().lower()
-    out = []
-    for organo in session.scalars(stmt):
-        if words and words not in organo.sigla.lower() and words not in organo.nombre.lower():
-            continue
-        out.append(
-            {
-                "sigla": organo.sigla,
-                "nombre": organo.nombre,
-                "titular": _member(organo, "titular"),
-                "alterno": _member(organo, "alterno"),
-            }
-        )
-        if len(out) >= limit:
-            break
-    return out
+    found = (
+        o for o in session.scalars(stmt) if words in o.sigla.lower() or words in o.nombre.lower()
+    )
+    return [
+        {
+            "sigla": organo.sigla,
+            "nombre": organo.nombre,
+            "titular": _member(organo, "titular"),
+            "alterno": _member(organo, "alterno"),
+        }
+        for organo in itertools.islice(found, limit)
+    ]
 
 
 def _member(organo: Organo, rol: str) -> dict[str, str] | None:
@@ -200,9 +193,8 @@ def transfer_to_red(
         warm=True,
     )
     _start(ctx, call_sid, leg, by, "consult")
-    legs.set_hold(ctx.r, call_sid, True)
-    _job(ctx, "hold_caller", call_sid, True)
-    _job(ctx, "place_leg", leg.leg_id)
+    _hold(ctx, call_sid, True)
+    ctx.job("place_leg", leg.leg_id)
     tell_call(ctx, agent_id, call_sid, "en_espera")
     return leg
 
@@ -269,7 +261,7 @@ def transfer_cold(
         warm=False,
     )
     legs.set_hold(ctx.r, call_sid, True)
-    _job(ctx, "cold_transfer", call_sid, leg.leg_id)
+    ctx.job("cold_transfer", call_sid, leg.leg_id)
     _leave(ctx, call_sid, agent_id, now=now)
     if leg.target_agent is not None and not agents.hand_over(
         ctx.r, call_sid, leg.target_agent, now=now
@@ -318,7 +310,7 @@ def complete(ctx: Context, call_sid: str, agent_id: int, *, by: str, now: int) -
     )
     legs.set_mode(ctx.r, call_sid, "transferred")
     legs.set_hold(ctx.r, call_sid, False)
-    _job(ctx, "complete_transfer", call_sid, leg.leg_id)
+    ctx.job("complete_transfer", call_sid, leg.leg_id)
     _leave(ctx, call_sid, agent_id, now=now)
     return leg
 
@@ -331,7 +323,7 @@ def cancel(ctx: Context, call_sid: str, agent_id: int) -> Leg:
     legs.claim_state(ctx.r, leg.leg_id, "removed")
     ctx.journal.record(call_sid, "leg", "removed", once=f"{leg.leg_id}:removed", **_about(leg))
     legs.set_hold(ctx.r, call_sid, False)
-    _job(ctx, "cancel_leg", call_sid, leg.leg_id)
+    ctx.job("cancel_leg", call_sid, leg.leg_id)
     tell_leg(ctx, agent_id, call_sid, leg.leg_id, leg.rol, "removed")
     tell_call(ctx, agent_id, call_sid, "conectada")
     return leg
@@ -344,11 +336,10 @@ def three_way(ctx: Context, call_sid: str, agent_id: int) -> Leg:
     if not leg.accepted:
         raise CallRefused(409, "El especialista aún no aceptó la llamada: espere o cancele.")
     legs.set_mode(ctx.r, call_sid, "three_way")
-    legs.set_hold(ctx.r, call_sid, False)
+    _hold(ctx, call_sid, False)
     ctx.journal.record(
         call_sid, "leg", "conference", once=f"{leg.leg_id}:conference", **_about(leg)
     )
-    _job(ctx, "hold_caller", call_sid, False)
     tell_call(ctx, agent_id, call_sid, "conectada")
     return leg
 
@@ -361,7 +352,7 @@ def authority_by_phone(ctx: Context, call_sid: str, agent_id: int, *, by: str) -
     the conference); the agent then transfers them warm (transfer_to_red)."""
     require_connected(ctx, call_sid, agent_id)
     ctx.journal.record(call_sid, "authority_decision", "telefono", once="telefono", by=by)
-    _job(ctx, "announce_to_caller", call_sid, "authority_by_phone")
+    ctx.job("announce_to_caller", call_sid, "authority_by_phone")
 
 
 def announcement(ctx: Context, call_sid: str, prompt_id: str) -> VoiceResponse:
@@ -463,14 +454,9 @@ def _accepted(ctx: Context, leg: Leg, response: VoiceResponse) -> VoiceResponse:
     _leg_event(ctx, leg, "accepted")
     if not leg.warm:  # a cold transfer: the caller comes off hold to talk with them
         ctx.speak(response, "whisper_cold_transfer")
-        _unhold(ctx, leg)
+        _hold(ctx, leg.call_sid, False)
     # Warm: the Red member's leaving must not end the conference until the agent completes.
     return join(response, leg.call_sid, leg.leg_id, end_on_exit=not leg.warm)
-
-
-def _unhold(ctx: Context, leg: Leg) -> None:
-    legs.set_hold(ctx.r, leg.call_sid, False)
-    _job(ctx, "hold_caller", leg.call_sid, False)
 
 
 def participant_status(ctx: Context, leg_id: str, call_status: str, duration: int) -> None:
@@ -484,19 +470,13 @@ def participant_status(ctx: Context, leg_id: str, call_status: str, duration: in
     answered = legs.STATUS_NAMES.get(call_status) == "answered"
     if leg is not None and answered and not _current(ctx, leg):
         if leg.sid:
-            ctx.jobs.enqueue(
-                "routing.jobs.hang_up_leg",
-                leg.sid,
-                False,
-                job_timeout=30,
-                meta={"call_sid": leg.call_sid},
-            )
+            ctx.job("hang_up_leg", leg.sid, False, call_sid=leg.call_sid)
         return
     leg_status(ctx, leg_id, call_status, duration)
     if leg is None or not answered:
         return
     if _leg_event(ctx, leg, "accepted") and not leg.warm:
-        _unhold(ctx, leg)
+        _hold(ctx, leg.call_sid, False)
 
 
 def leg_status(ctx: Context, leg_id: str, call_status: str, duration: int) -> None:

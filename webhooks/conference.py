@@ -15,7 +15,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from extensions import db
 from routing import transfers
 from routing.context import from_app
-from webhooks.steps import Step, form, form_int, twilio_step
+from webhooks.steps import Step, form, form_int, hang_up, nothing, twilio_step
 from webhooks.twilio_auth import twilio_signed
 
 bp = Blueprint("conference", __name__, url_prefix="/voice/conference")
@@ -23,12 +23,6 @@ bp = Blueprint("conference", __name__, url_prefix="/voice/conference")
 
 def _leg() -> str:
     return request.args.get("leg", "")
-
-
-def _hang_up(step: Step) -> VoiceResponse:
-    response = VoiceResponse()
-    response.hangup()
-    return response
 
 
 @bp.post("/events")
@@ -42,13 +36,13 @@ def events() -> Response:
 
 
 @bp.post("/leg")
-@twilio_step(_hang_up)
+@twilio_step(hang_up)
 def leg(step: Step) -> VoiceResponse:
     return transfers.leg_answered(db.session(), from_app(journal=step.journal), _leg())
 
 
 @bp.post("/leg-accept")
-@twilio_step(_hang_up)
+@twilio_step(hang_up)
 def leg_accept(step: Step) -> VoiceResponse:
     return transfers.leg_key(from_app(journal=step.journal), _leg(), form("Digits"))
 
@@ -74,7 +68,7 @@ def participant_status() -> Response:
 
 
 @bp.post("/announce")
-@twilio_step(lambda step: VoiceResponse())
+@twilio_step(nothing)
 def announce(step: Step) -> VoiceResponse:
     """An announcement to the caller (AnnounceUrl of their participant)."""
     ctx = from_app(journal=step.journal)

@@ -19,7 +19,7 @@ from directory.models import Agent
 from extensions import db
 from routing import legs, returns
 from routing.context import Context, from_app
-from webhooks.steps import Step, form, form_int, twilio_step
+from webhooks.steps import Step, form, form_int, nothing, twilio_step
 
 bp = Blueprint("agent_voice", __name__, url_prefix="/voice/agent")
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ def outbound(step: Step) -> VoiceResponse:
 
 
 @bp.post("/outbound-done")
-@twilio_step(lambda step: VoiceResponse())
+@twilio_step(nothing)
 def outbound_done(step: Step) -> VoiceResponse:
     """The returned call is over: answered (when) or not (the Dial's outcome)."""
     ctx = from_app(journal=step.journal)

@@ -4,11 +4,13 @@ Thin views: ``twilio_step`` checks the signature and writes what the view record
 each view reads the form and calls routing.flows with a Context that records on the request's
 journal. Whatever fails behind a view (Redis, the database), the caller still gets a sensible
 route: back in Twilio's queue with our wait URL; out of it when the wait URL cannot read the
-line, to the Plataforma's hunt group (PLATAFORMA_FALLBACK_DIAL) or a callback request; or a
-goodbye after a finished conversation.
+line, to the Plataforma's hunt group (PLATAFORMA_FALLBACK_DIAL) or a callback request; or the
+survey after a finished conversation.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from flask import Blueprint, Response, abort, request
 from twilio.twiml.voice_response import VoiceResponse
@@ -55,7 +57,7 @@ def _safe_ctx(step: Step) -> Context:
 def _back_in_line(step: Step) -> VoiceResponse:
     ctx = _safe_ctx(step)
     if form("DialCallStatus") in ("completed", "answered"):
-        return flows.survey_or_goodbye(VoiceResponse(), ctx)
+        return flows.to_survey(VoiceResponse(), ctx)
     return flows.enqueue_verb(VoiceResponse(), ctx)
 
 
@@ -71,15 +73,15 @@ def _left_without_the_line(step: Step) -> VoiceResponse:
     if result == "hangup" or result in flows.ELSEWHERE:
         return VoiceResponse()
     if result == "bridged":
-        return flows.survey_or_goodbye(VoiceResponse(), ctx)
+        return flows.to_survey(VoiceResponse(), ctx)
     return flows.line_unavailable(db.session(), ctx, form("CallSid"), form("From"))
 
 
 def _fallback_over(step: Step) -> VoiceResponse:
-    return _fallback_done(step, _safe_ctx(step))
+    return _fallback_done(_safe_ctx(step))
 
 
-def _fallback_done(step: Step, ctx: Context) -> VoiceResponse:
+def _fallback_done(ctx: Context) -> VoiceResponse:
     return flows.fallback_done(
         db.session(),
         ctx,
@@ -147,7 +149,7 @@ def left(step: Step) -> VoiceResponse:
 @bp.post("/fallback-done")
 @twilio_step(_fallback_over)
 def fallback_done(step: Step) -> VoiceResponse:
-    return _fallback_done(step, _ctx(step))
+    return _fallback_done(_ctx(step))
 
 
 @bp.post("/timeout")
@@ -219,17 +221,21 @@ def conference_join(step: Step) -> VoiceResponse:
     )
 
 
-@bp.post("/agent-leg-status")
-@twilio_signed
-def agent_leg_status() -> Response:
+def _agent_leg_status(handle: Callable[..., None]) -> Response:
+    """An agent's leg's status callback (``?call=...&agent=N``, the leg's CallSid in the form)
+    given to ``handle``: 400 without the caller or the agent."""
     if not request.args.get("agent", "").isdigit() or not _call():
         abort(400)
     ctx = from_app()
-    flows.agent_leg_status(
-        ctx, _call(), _agent(), form("CallStatus"), now=now_ms(), leg=form("CallSid")
-    )
+    handle(ctx, _call(), _agent(), form("CallStatus"), now=now_ms(), leg=form("CallSid"))
     ctx.hand_over()
     return Response(status=204)
+
+
+@bp.post("/agent-leg-status")
+@twilio_signed
+def agent_leg_status() -> Response:
+    return _agent_leg_status(flows.agent_leg_status)
 
 
 @bp.post("/agent-participant-status")
@@ -237,14 +243,9 @@ def agent_leg_status() -> Response:
 def agent_participant_status() -> Response:
     """A softphone agent's leg, a participant of the caller's conference (statusCallback of
     the Participants API request routing.jobs.place_agent_leg makes)."""
-    if not request.args.get("agent", "").isdigit() or not _call() or not form("CallSid"):
+    if not form("CallSid"):
         abort(400)
-    ctx = from_app()
-    flows.agent_participant_status(
-        ctx, _call(), _agent(), form("CallStatus"), now=now_ms(), leg=form("CallSid")
-    )
-    ctx.hand_over()
-    return Response(status=204)
+    return _agent_leg_status(flows.agent_participant_status)
 
 
 @bp.post("/interpreter-leg-status")

@@ -113,8 +113,7 @@ def twilio_step(on_error: Callable[[Step], VoiceResponse]) -> Callable[[F], F]:
                 if isinstance(failure, DeadlineExceeded | redis.RedisError):
                     document.call_on_close(functools.partial(_hand_over, step, sink))
                 else:  # a fault of the view's own: Redis and the database are likely fine
-                    settle(step, sink)
-                    send(sink, step.journal.take())
+                    _hand_over(step, sink)
             WEBHOOK_SECONDS.labels(route=request.endpoint or "-").observe(
                 time.perf_counter() - started
             )
@@ -125,10 +124,22 @@ def twilio_step(on_error: Callable[[Step], VoiceResponse]) -> Callable[[F], F]:
     return decorate
 
 
+def hang_up(_step: Step) -> VoiceResponse:
+    """The safe route that ends the call (or the leg)."""
+    response = VoiceResponse()
+    response.hangup()
+    return response
+
+
+def nothing(_step: Step) -> VoiceResponse:
+    """The safe route that adds nothing (a callback, or a call already running other TwiML)."""
+    return VoiceResponse()
+
+
 def _hand_over(step: Step, sink: Sink) -> None:
-    """Once the safe route is sent: the request's events to the register (the stream; after
-    a Redis timeout the breaker sends them straight on to the outbox, else the spool). Never
-    raises."""
+    """After a failure, the request's events to the register (the stream; after a Redis
+    timeout the breaker sends them straight on to the outbox, else the spool), once the safe
+    route is sent when Redis or the deadline failed. Never raises."""
     settle(step, sink)
     send(sink, step.journal.take())
 

@@ -23,7 +23,7 @@ from register.events import FINAL_CALL_STATUSES
 from routing import flows
 from routing.context import from_app
 from routing.queue import caller_hung_up, now_ms
-from webhooks.steps import Step, arg_int, form, form_int, twilio_step
+from webhooks.steps import Step, arg_int, form, form_int, hang_up, nothing, twilio_step
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 
@@ -93,22 +93,12 @@ def _incoming_failed(step: Step) -> VoiceResponse:
     return _to_plataforma(step)
 
 
-def _hang_up(_step: Step) -> VoiceResponse:
-    response = VoiceResponse()
-    response.hangup()
-    return response
-
-
 def _thanks(_step: Step) -> VoiceResponse:
     response = VoiceResponse()
     voice = _settings().voice
     response.say(DEFAULT_PROMPTS["survey_skipped"], voice=voice.name, language=voice.language)
     response.hangup()
     return response
-
-
-def _nothing(_step: Step) -> VoiceResponse:
-    return VoiceResponse()
 
 
 # --- Views ----------------------------------------------------------------------------------
@@ -133,7 +123,7 @@ def fallback(step: Step) -> VoiceResponse:
 
 
 @bp.post("/status")
-@twilio_step(_nothing)
+@twilio_step(nothing)
 def status(step: Step) -> VoiceResponse:
     """The call's final status; a caller who hung up while waiting leaves the line at once."""
     survey.status(_turn(step, read_state=False), form("CallStatus"), form("CallDuration"))
@@ -143,31 +133,31 @@ def status(step: Step) -> VoiceResponse:
 
 
 @bp.post("/closed")
-@twilio_step(_hang_up)
+@twilio_step(hang_up)
 def closed_menu(step: Step) -> VoiceResponse:
     return closed.closed_menu(_turn(step), form("Digits"), _tries())
 
 
 @bp.post("/callback/confirm")
-@twilio_step(_hang_up)
+@twilio_step(hang_up)
 def callback_confirm(step: Step) -> VoiceResponse:
     return closed.callback_confirm(_turn(step), form("Digits"), _tries())
 
 
 @bp.post("/callback/number")
-@twilio_step(_hang_up)
+@twilio_step(hang_up)
 def callback_number(step: Step) -> VoiceResponse:
     return closed.callback_number(_turn(step), form("Digits"), _tries())
 
 
 @bp.post("/voicemail/done")
-@twilio_step(_hang_up)
+@twilio_step(hang_up)
 def voicemail_done(step: Step) -> VoiceResponse:
     return closed.voicemail_done(_turn(step), form("RecordingUrl"), form_int("RecordingDuration"))
 
 
 @bp.post("/voicemail/recording")
-@twilio_step(_nothing)
+@twilio_step(nothing)
 def voicemail_recording(step: Step) -> VoiceResponse:
     closed.voicemail_recording(
         _turn(step),
@@ -225,14 +215,14 @@ def summary(step: Step) -> VoiceResponse:
 
 
 @bp.post("/technical/whisper")
-@twilio_step(_hang_up)
+@twilio_step(hang_up)
 def whisper(step: Step) -> VoiceResponse:
     args = request.args
     return technical.whisper(_turn(step), args.get("call", ""), args.get("leg", ""))
 
 
 @bp.post("/technical/whisper/accept")
-@twilio_step(_hang_up)
+@twilio_step(hang_up)
 def whisper_accept(step: Step) -> VoiceResponse:
     args = request.args
     return technical.whisper_accept(
