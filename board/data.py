@@ -347,8 +347,7 @@ def cached_need(
     """need_by_half_hour, computed once a day (past days do not change); ``raw``: what Redis
     holds for the day (read with the rest of the board)."""
     if raw is not None:
-        found: dict[str, dict[str, float]] = orjson.loads(raw)
-        return found
+        return orjson.loads(raw)
     need = need_by_half_hour(session, day, settings)
     r.set(NEED_KEY.format(day=day.isoformat()), orjson.dumps(need), ex=2 * 24 * 3600)
     return need
