@@ -27,6 +27,7 @@ from ivr import state as call_state
 from ivr.hours import callback_due_date, load_hours
 from register import callbacks
 from register.models import RegisterCall
+from register.red_calls import summary_url_of
 from routing import agents
 from routing import queue as line
 from routing.context import Context
@@ -150,10 +151,7 @@ def summary_url(session: Session, ctx: Context, call_sid: str) -> str | None:
     if state is not None and state.summary_url:
         return state.summary_url
     journey = session.scalar(select(RegisterCall.journey).where(RegisterCall.call_sid == call_sid))
-    for recording in (journey or {}).get("recordings") or []:
-        if recording.get("kind") == "summary" and recording.get("recording_url"):
-            return str(recording["recording_url"])
-    return None
+    return summary_url_of(journey or {})
 
 
 def listened(session: Session, call_sid: str, *, actor: str) -> None:
