@@ -42,7 +42,12 @@ class ActionRefused(Exception):
 
 
 def _audit(
-    session: Session, actor: str, entity_id: object, action: str, note: str, **change: Any
+    session: Session,
+    actor: str,
+    entity_id: object,
+    action: str,
+    note: str,
+    **change: dict[str, Any],
 ) -> None:
     """The audit entry of a supervisor's action (``change``: its ``before`` and ``after``)."""
     audit.record(
