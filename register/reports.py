@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from clock import LIMA, is_business_day, to_lima
 from directory.csvio import as_text_cells
 from directory.models import ROLES, Organo
+from register.callbacks import OPEN_STATUSES
 from register.erlang import agents_needed, average_speed_of_answer, service_level
 from register.models import CallbackRequest, RegisterCall
 from register.xlsx_charts import add_chart
@@ -149,7 +150,7 @@ def _callbacks(session: Session, period: Period) -> dict[str, Any]:
             done += 1
             if cb.done_at is not None and to_lima(cb.done_at).date() <= cb.due_date:
                 on_time += 1
-        elif cb.status in ("pendiente", "en_curso", "no_contesta"):
+        elif cb.status in OPEN_STATUSES:
             pending += 1
     return {
         "solicitadas": requested,
