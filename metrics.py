@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import os
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -42,12 +43,10 @@ class LineCollector:
             waiting.add_metric([priority], count)
         yield waiting
         states = GaugeMetricFamily("red_agents", "Plataforma agents by state", labels=["estado"])
-        ids = db.session.scalars(select(Agent.id).where(Agent.activo.is_(True))).all()
-        counts = {state: 0 for state in agents.AGENT_STATES}
-        for agent_id in ids:
-            counts[agents.presence(r, agent_id).state] += 1
-        for state, count in counts.items():
-            states.add_metric([state], count)
+        ids = list(db.session.scalars(select(Agent.id).where(Agent.activo.is_(True))))
+        counts = Counter(presence.state for presence in agents.presences(r, ids))
+        for state in agents.AGENT_STATES:
+            states.add_metric([state], counts[state])
         yield states
         lag = register_lag_seconds(r)
         yield GaugeMetricFamily(

@@ -27,6 +27,7 @@ from ivr import state as call_state
 from ivr.hours import callback_due_date, load_hours
 from register import callbacks
 from register.models import RegisterCall
+from register.red_calls import summary_url_of
 from routing import agents
 from routing import queue as line
 from routing.context import Context
@@ -38,6 +39,20 @@ AGENT_TARGETS = {"available": "Disponible", "paused": "En pausa", "offline": "De
 
 class ActionRefused(Exception):
     """The action cannot be done now; the message (Spanish) says why."""
+
+
+def _audit(
+    session: Session,
+    actor: str,
+    entity_id: object,
+    action: str,
+    note: str,
+    **change: dict[str, Any],
+) -> None:
+    """The audit entry of a supervisor's action (``change``: its ``before`` and ``after``)."""
+    audit.record(
+        session, actor=actor, entity=ENTITY, entity_id=entity_id, action=action, note=note, **change
+    )
 
 
 def set_agent_state(
@@ -68,15 +83,14 @@ def set_agent_state(
     note = f"{agent.nombre}: {AGENT_TARGETS[target].lower()}"
     if freed:
         note += f" (estaba timbrando; la llamada {freed} volvió a su puesto en la cola)"
-    audit.record(
+    _audit(
         session,
-        actor=actor,
-        entity=ENTITY,
-        entity_id=agent_id,
-        action="estado_agente",
+        actor,
+        agent_id,
+        "estado_agente",
+        note,
         before={"estado": before.state, "llamada": before.call_sid},
         after={"estado": state, "llamada_devuelta": freed},
-        note=note,
     )
     return {"estado": state, "llamada_devuelta": freed, "mensaje": note}
 
@@ -113,15 +127,14 @@ def take_to_callback(
         meta={"call_sid": call_sid},
     )
     note = f"Llamada {call_sid} pasada a devolución tras {wait} s de espera"
-    audit.record(
+    _audit(
         session,
-        actor=actor,
-        entity=ENTITY,
-        entity_id=call_sid,
-        action="devolucion",
+        actor,
+        call_sid,
+        "devolucion",
+        note,
         before={"estado": previous.value, "espera_seg": wait},
         after={"estado": "devolucion", "devolucion_id": request.id},
-        note=note,
     )
     return {"devolucion_id": request.id, "mensaje": note}
 
@@ -132,16 +145,8 @@ def move_up(session: Session, ctx: Context, call_sid: str, *, actor: str) -> dic
     if before is None or not line.promote(ctx.r, call_sid):
         raise ActionRefused("La llamada ya no está en espera.")
     note = f"Llamada {call_sid} adelantada del puesto {before} al primero"
-    audit.record(
-        session,
-        actor=actor,
-        entity=ENTITY,
-        entity_id=call_sid,
-        action="adelantar",
-        before={"puesto": before},
-        after={"puesto": line.position(ctx.r, call_sid)},
-        note=note,
-    )
+    after = {"puesto": line.position(ctx.r, call_sid)}
+    _audit(session, actor, call_sid, "adelantar", note, before={"puesto": before}, after=after)
     return {"mensaje": note}
 
 
@@ -151,18 +156,8 @@ def summary_url(session: Session, ctx: Context, call_sid: str) -> str | None:
     if state is not None and state.summary_url:
         return state.summary_url
     journey = session.scalar(select(RegisterCall.journey).where(RegisterCall.call_sid == call_sid))
-    for recording in (journey or {}).get("recordings") or []:
-        if recording.get("kind") == "summary" and recording.get("recording_url"):
-            return str(recording["recording_url"])
-    return None
+    return summary_url_of(journey or {})
 
 
 def listened(session: Session, call_sid: str, *, actor: str) -> None:
-    audit.record(
-        session,
-        actor=actor,
-        entity=ENTITY,
-        entity_id=call_sid,
-        action="escuchar",
-        note=f"Resumen de la llamada {call_sid} escuchado",
-    )
+    _audit(session, actor, call_sid, "escuchar", f"Resumen de la llamada {call_sid} escuchado")

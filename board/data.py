@@ -28,6 +28,7 @@ from board.settings import BoardSettings
 from clock import LIMA
 from directory.models import Agent
 from ivr.state import state_key
+from register.callbacks import OPEN_STATUSES
 from register.erlang import agents_needed
 from register.events import FINAL_CALL_STATUSES
 from register.models import CallbackRequest, RegisterCall, VoiceMessage
@@ -44,7 +45,6 @@ STATE_NAMES = {
     "wrap_up": "Cierre",
     "paused": "En pausa",
 }
-OPEN_CALLBACKS = ("pendiente", "en_curso", "no_contesta")
 SLOTS = 48  # half hours of a day
 NEED_KEY = "board:need:{day}"
 STAFFED_KEY = "board:staffed:{day}"
@@ -287,7 +287,7 @@ def organs_today(session: Session, day: date) -> list[dict[str, Any]]:
 def pending_work(session: Session, day: date) -> dict[str, int]:
     """Open callbacks due today and overdue; voice messages no one has heard yet."""
     cb = CallbackRequest
-    open_until_today = and_(cb.status.in_(OPEN_CALLBACKS), cb.due_date <= day)
+    open_until_today = and_(cb.status.in_(OPEN_STATUSES), cb.due_date <= day)
     due, overdue, messages = session.execute(
         select(
             select(func.count()).where(open_until_today, cb.due_date == day).scalar_subquery(),
@@ -347,8 +347,7 @@ def cached_need(
     """need_by_half_hour, computed once a day (past days do not change); ``raw``: what Redis
     holds for the day (read with the rest of the board)."""
     if raw is not None:
-        found: dict[str, dict[str, float]] = orjson.loads(raw)
-        return found
+        return orjson.loads(raw)
     need = need_by_half_hour(session, day, settings)
     r.set(NEED_KEY.format(day=day.isoformat()), orjson.dumps(need), ex=2 * 24 * 3600)
     return need

@@ -72,10 +72,7 @@ def publish_once(
 def last(r: redis.Redis) -> dict[str, Any] | None:
     """The last snapshot published (None when the publisher has not run lately)."""
     raw = r.get(LAST_KEY)
-    if raw is None:
-        return None
-    found: dict[str, Any] = orjson.loads(raw)
-    return found
+    return None if raw is None else orjson.loads(raw)
 
 
 def run(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 
 import phonenumbers
 from phonenumbers import NumberParseException
@@ -79,18 +80,12 @@ def _retry_or_goodbye(
 
 def closed_menu(turn: Turn, digits: str, tries: int) -> VoiceResponse:
     response = VoiceResponse()
+    ask_again = partial(ask_closed_menu, turn, response)
     if digits == "*":
-        ask_closed_menu(turn, response, tries)
+        ask_again(tries)
         return response
     if digits not in ("1", "2"):
-        return _retry_or_goodbye(
-            turn,
-            response,
-            tries,
-            digits,
-            lambda n: ask_closed_menu(turn, response, n),
-            closed_option=True,
-        )
+        return _retry_or_goodbye(turn, response, tries, digits, ask_again, closed_option=True)
     turn.record("closed_option", digits, once=f"{tries}:{digits}")
     call = turn.load()
     if digits == "1":
@@ -153,17 +148,12 @@ def callback_confirm(turn: Turn, digits: str, tries: int) -> VoiceResponse:
     if not number or digits == "2":
         ask_number(turn, response, 1)
         return response
+    ask_again = partial(ask_confirm, turn, response, number)
     if digits == "*":
-        ask_confirm(turn, response, number, tries)
+        ask_again(tries)
         return response
     if digits != "1":
-        return _retry_or_goodbye(
-            turn,
-            response,
-            tries,
-            digits,
-            lambda n: ask_confirm(turn, response, number, n),
-        )
+        return _retry_or_goodbye(turn, response, tries, digits, ask_again)
     request_callback(
         turn.session,
         call_sid=call.call_sid,
@@ -186,13 +176,7 @@ def callback_number(turn: Turn, digits: str, tries: int) -> VoiceResponse:
     if number is None:
         if digits:
             turn.speak(response, "callback_invalid_number")
-        return _retry_or_goodbye(
-            turn,
-            response,
-            tries,
-            digits,
-            lambda n: ask_number(turn, response, n),
-        )
+        return _retry_or_goodbye(turn, response, tries, digits, partial(ask_number, turn, response))
     _read_back(turn, response, turn.load(), number)
     return response
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType, geocoder, number_type
 from twilio.twiml.voice_response import VoiceResponse
@@ -68,14 +70,13 @@ def choose_language(turn: Turn, digits: str, tries: int) -> VoiceResponse:
     """``1`` or no key: Spanish; ``2`` quechua; ``3`` aymara; ``*`` repeats."""
     call = turn.load()
     response = VoiceResponse()
+    ask_again = partial(ask_language, turn, response)
     if digits == "*":
-        ask_language(turn, response, tries)
+        ask_again(tries)
         return response
     language = LANGUAGE_KEYS.get(digits)
     if language is None:
-        return retry_or_plataforma(
-            turn, response, call, tries, digits, lambda n: ask_language(turn, response, n)
-        )
+        return retry_or_plataforma(turn, response, call, tries, digits, ask_again)
     call.language = language
     turn.save(call)
     turn.record("language", language, once=f"{tries}:{digits}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -67,14 +68,13 @@ def main_menu(turn: Turn, digits: str, tries: int) -> VoiceResponse:
     """Act on the main menu's key (PRODUCT.md step 4); ``*`` repeats it."""
     call = turn.load()
     response = VoiceResponse()
+    ask_again = partial(ask_main_menu, turn, response, call)
     if digits == "*":
-        ask_main_menu(turn, response, call, tries)
+        ask_again(tries)
         return response
     option = MAIN_MENU.get(digits)
     if option is None:
-        return retry_or_plataforma(
-            turn, response, call, tries, digits, lambda n: ask_main_menu(turn, response, call, n)
-        )
+        return retry_or_plataforma(turn, response, call, tries, digits, ask_again)
     call.detalle = option.detalle
     turn.record("main_menu", digits, once=f"{tries}:{digits}", detalle=option.detalle)
     return option.handle(turn, response, call)
@@ -102,19 +102,13 @@ def expediente(turn: Turn, digits: str, tries: int) -> VoiceResponse:
     call = turn.load()
     response = VoiceResponse()
     digits = digits.rstrip("#")
+    ask_again = partial(ask_expediente, turn, response, call)
     if digits == "*":
-        ask_expediente(turn, response, call, tries)
+        ask_again(tries)
         return response
     if not EXPEDIENTE.match(digits):
-        return retry_or_plataforma(
-            turn,
-            response,
-            call,
-            tries,
-            digits,
-            lambda n: ask_expediente(turn, response, call, n),
-            message="expediente_invalid" if digits else None,
-        )
+        message = "expediente_invalid" if digits else None
+        return retry_or_plataforma(turn, response, call, tries, digits, ask_again, message)
     call.extra["expediente_pendiente"] = digits
     turn.save(call)
     ask_expediente_confirm(turn, response, call, digits, 1)
@@ -130,18 +124,12 @@ def expediente_confirm(turn: Turn, digits: str, tries: int) -> VoiceResponse:
     if not number or digits == "2":
         ask_expediente(turn, response, call, 1)
         return response
+    ask_again = partial(ask_expediente_confirm, turn, response, call, number)
     if digits == "*":
-        ask_expediente_confirm(turn, response, call, number, tries)
+        ask_again(tries)
         return response
     if digits not in ("1", ""):
-        return retry_or_plataforma(
-            turn,
-            response,
-            call,
-            tries,
-            digits,
-            lambda n: ask_expediente_confirm(turn, response, call, number, n),
-        )
+        return retry_or_plataforma(turn, response, call, tries, digits, ask_again)
     call.expediente = number
     turn.record("expediente", once=number, expediente=number)
     return to_plataforma(turn, response, call, "menu")
@@ -161,14 +149,13 @@ def preferential(turn: Turn, digits: str, tries: int) -> VoiceResponse:
     """The reason (1 gestante, 2 adulto mayor, 3 discapacidad) → Plataforma, first in line."""
     call = turn.load()
     response = VoiceResponse()
+    ask_again = partial(ask_preferential, turn, response, call)
     if digits == "*":
-        ask_preferential(turn, response, call, tries)
+        ask_again(tries)
         return response
     reason = PREFERENTIAL_KEYS.get(digits)
     if reason is None:
-        return retry_or_plataforma(
-            turn, response, call, tries, digits, lambda n: ask_preferential(turn, response, call, n)
-        )
+        return retry_or_plataforma(turn, response, call, tries, digits, ask_again)
     call.preferencial = reason
     turn.record("preferential", reason, once=f"{tries}:{digits}")
     # routing's send_to_plataforma tells the caller they are served first.

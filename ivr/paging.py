@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 from twilio.twiml.voice_response import VoiceResponse
@@ -79,14 +80,8 @@ def navigate_page(
     (a wrong key or no input, asesor, the next page, back to the previous page or the main menu)."""
     choice = choose(names, page, digits)
     if choice is None:
-        return retry_or_plataforma(
-            turn,
-            response,
-            call,
-            tries,
-            digits,
-            lambda n: ask_page(turn, response, call, menu, names, page, n),
-        )
+        ask_again = partial(ask_page, turn, response, call, menu, names, page)
+        return retry_or_plataforma(turn, response, call, tries, digits, ask_again)
     action, value = choice
     if action == "pick":
         return value

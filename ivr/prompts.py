@@ -521,11 +521,7 @@ def catalogue(session: Session, language: str | None = None) -> list[CatalogueEn
         for lang in (language,) if language else LANGUAGES:
             row = rows.get((prompt_id, lang))
             es_row = rows.get((prompt_id, "es"))
-            text = (
-                (row.text if row and row.text else None)
-                or (es_row.text if es_row and es_row.text else None)
-                or default
-            )
+            text = (row.text if row else None) or (es_row.text if es_row else None) or default
             entries.append(
                 CatalogueEntry(
                     prompt_id,

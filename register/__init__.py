@@ -29,5 +29,4 @@ def init_app_sink(app: Flask) -> None:
 
 
 def sink_of(app: Flask) -> Sink:
-    sink: Sink = app.extensions["register"]
-    return sink
+    return app.extensions["register"]

@@ -288,15 +288,14 @@ def init_app(app: Flask) -> None:
         stmt = select(ReportSending).order_by(ReportSending.id)
         if periodo:
             stmt = stmt.where(ReportSending.period == periodo.upper())
-        count = 0
-        for s in db.session().scalars(stmt):
-            count += 1
+        found = list(db.session().scalars(stmt))
+        for s in found:
             sent = f"{to_lima(s.sent_at):%d/%m/%Y %H:%M}" if s.sent_at else "-"
             click.echo(
                 f"{s.id}\t{s.kind}\t{s.period}\t{s.organo or '-'}\t{s.recipient}\t"
                 f"{STATUS_ES[s.status]}\t{sent}\t{s.attempts} intentos\t{s.requested_by}"
             )
-        click.echo(f"{plural(count, 'envío', 'envíos')}.")
+        click.echo(f"{plural(len(found), 'envío', 'envíos')}.")
 
     @report_group.command("mail-failed")
     def mail_failed_cmd() -> None:

@@ -16,7 +16,7 @@ from directory.csvio import as_text_cells, safe_text
 from directory.models import Organo
 from register.anexo1 import COLUMNS, mask_phone, mask_phones_in
 from register.models import RegisterCall
-from register.reports import period_of_month
+from register.reports import Period, period_of_month
 
 COLUMN_WIDTHS = {
     "fecha": 12,
@@ -50,25 +50,12 @@ def may_see_phones(role: str | None) -> bool:
     return role in ROLES_SEEING_PHONES
 
 
-def month_bounds(month: str) -> tuple[date, date]:
-    """``YYYY-MM`` → (first day, first day of the next month)."""
-    try:
-        period = period_of_month(month)
-    except ValueError as exc:
-        raise ValueError(f"Mes no válido «{month}»: use el formato AAAA-MM.") from exc
-    return period.start, period.end
-
-
 def month_calls(
-    session: Session,
-    start: date,
-    end: date,
-    organo: str | None = None,
-    *,
-    include_simulated: bool = False,
+    session: Session, period: Period, organo: str | None = None, *, include_simulated: bool = False
 ) -> list[RegisterCall]:
-    """The calls of [start, end) (Lima dates); simulated calls only when asked."""
-    stmt = select(RegisterCall).where(RegisterCall.fecha >= start, RegisterCall.fecha < end)
+    """The calls of the period (Lima dates); simulated calls only when asked."""
+    fecha = RegisterCall.fecha
+    stmt = select(RegisterCall).where(fecha >= period.start, fecha < period.end)
     if not include_simulated:
         stmt = stmt.where(RegisterCall.simulada.is_(False))
     if organo:
@@ -112,12 +99,15 @@ def export_rows(
 ) -> Iterator[dict[str, Any]]:
     """The month's rows as dicts of the Anexo 1 columns (typed: date, time, int). The month
     and the órgano are checked at once (ValueError), before any row is read."""
-    start, end = month_bounds(month)
+    try:
+        period = period_of_month(month)
+    except ValueError as exc:
+        raise ValueError(f"Mes no válido «{month}»: use el formato AAAA-MM.") from exc
     sigla = check_organo(session, organo) if organo else None
     show = may_see_phones(role)
 
     def rows() -> Iterator[dict[str, Any]]:
-        for call in month_calls(session, start, end, sigla, include_simulated=include_simulated):
+        for call in month_calls(session, period, sigla, include_simulated=include_simulated):
             row = {column: getattr(call, column) for column in COLUMNS}
             nota = call.nota_red if show else mask_phones_in(call.nota_red)
             row["detalle"] = detalle_with_note(call.detalle, nota)

@@ -72,6 +72,7 @@ def outcome_for(journey: Mapping[str, Any], rol: str, nombre: str) -> str | None
 
 
 def summary_url_of(journey: Mapping[str, Any]) -> str | None:
+    """The URL of the caller's recorded summary in a stored journey, if any."""
     for recording in journey.get("recordings") or ():
         if recording.get("kind") == "summary" and recording.get("recording_url"):
             return str(recording["recording_url"])

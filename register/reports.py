@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from clock import LIMA, is_business_day, to_lima
 from directory.csvio import as_text_cells
 from directory.models import ROLES, Organo
+from register.callbacks import OPEN_STATUSES
 from register.erlang import agents_needed, average_speed_of_answer, service_level
 from register.models import CallbackRequest, RegisterCall
 from register.xlsx_charts import add_chart
@@ -149,7 +150,7 @@ def _callbacks(session: Session, period: Period) -> dict[str, Any]:
             done += 1
             if cb.done_at is not None and to_lima(cb.done_at).date() <= cb.due_date:
                 on_time += 1
-        elif cb.status in ("pendiente", "en_curso", "no_contesta"):
+        elif cb.status in OPEN_STATUSES:
             pending += 1
     return {
         "solicitadas": requested,
@@ -490,32 +491,21 @@ def write_report_xlsx(report: dict[str, Any], path: Path | BinaryIO) -> None:
     for label_cell, value_cell in resumen.iter_rows(min_row=2, max_col=2):
         if str(label_cell.value).startswith("Nivel de servicio"):
             value_cell.number_format = "0.0%"
+    organo_columns = {  # an órgano's figure → its column's header
+        "organo": "Órgano",
+        "nombre": "Nombre",
+        "ofrecidas": "Llamadas",
+        "titular": "Titular",
+        "alterno": "Alterno",
+        "plataforma": "Plataforma",
+        "sin_atender": "Sin atender",
+    }
     by_organo = add_table(
         wb,
         "Por órgano",
+        [*organo_columns.values(), "Titular no contestó", "Alterno no contestó"],
         [
-            "Órgano",
-            "Nombre",
-            "Llamadas",
-            "Titular",
-            "Alterno",
-            "Plataforma",
-            "Sin atender",
-            "Titular no contestó",
-            "Alterno no contestó",
-        ],
-        [
-            [
-                o["organo"],
-                o["nombre"],
-                o["ofrecidas"],
-                o["titular"],
-                o["alterno"],
-                o["plataforma"],
-                o["sin_atender"],
-                missed_text(o["no_contesta"]["titular"]),
-                missed_text(o["no_contesta"]["alterno"]),
-            ]
+            [*(o[k] for k in organo_columns), *(missed_text(o["no_contesta"][r]) for r in ROLES)]
             for o in report["por_organo"]
         ],
         [10, 40, 10, 10, 10, 12, 12, 30, 30],
@@ -549,30 +539,20 @@ def write_report_xlsx(report: dict[str, Any], path: Path | BinaryIO) -> None:
     dist += [["Tipo de usuario", k, v] for k, v in report["por_tipo_usuario"].items()]
     dist += [["Encuesta", f"{k} de 5", v] for k, v in report["encuesta"]["distribucion"].items()]
     add_table(wb, "Distribución", ["Dimensión", "Valor", "Llamadas"], dist, [18, 28, 10])
+    erlang_columns = {  # an hour's figure → its column's header
+        "hora": "Hora",
+        "llamadas_por_hora": "Llamadas por hora",
+        "aht_seg": "TMO (s)",
+        "erlangs": "Erlangs",
+        "agentes": "Agentes (80 % en 20 s)",
+        "nivel_servicio": "Nivel de servicio",
+        "asa_seg": "Espera media (s)",
+    }
     erlang = add_table(
         wb,
         "Erlang C",
-        [
-            "Hora",
-            "Llamadas por hora",
-            "TMO (s)",
-            "Erlangs",
-            "Agentes (80 % en 20 s)",
-            "Nivel de servicio",
-            "Espera media (s)",
-        ],
-        [
-            [
-                h["hora"],
-                h["llamadas_por_hora"],
-                h["aht_seg"],
-                h["erlangs"],
-                h["agentes"],
-                h["nivel_servicio"],
-                h["asa_seg"],
-            ]
-            for h in report["erlang"]["horas"]
-        ],
+        list(erlang_columns.values()),
+        [[h[k] for k in erlang_columns] for h in report["erlang"]["horas"]],
         [8, 18, 10, 10, 22, 16, 16],
     )
     add_chart(

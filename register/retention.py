@@ -112,13 +112,8 @@ def purge(session: Session, months: int, today: date | None = None) -> dict[str,
     """Purge everything older than ``months`` months. Returns counts per kind."""
     cutoff = months_before(today or lima_now().date(), months)
     cutoff_at = datetime.combine(cutoff, time(0), LIMA).astimezone(UTC)
-    counts = {
-        "llamadas": 0,
-        "pendientes": 0,
-        "mensajes_de_voz": 0,
-        "devoluciones": 0,
-        "auditoria": 0,
-    }
+    kinds = ("llamadas", "pendientes", "mensajes_de_voz", "devoluciones", "auditoria")
+    counts = dict.fromkeys(kinds, 0)
     last_id = 0
     while calls := list(
         session.scalars(

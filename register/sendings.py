@@ -265,17 +265,15 @@ def organo_figures(report: dict[str, Any], sigla: str) -> dict[str, Any]:
 
 
 def _figure_rows(f: dict[str, Any]) -> list[tuple[str, Any]]:
-    rows: list[tuple[str, Any]] = [
+    return [
         ("Atendidas por el titular", f["titular"]),
         ("Atendidas por el alterno", f["alterno"]),
         ("Derivadas a la Plataforma", f["plataforma"]),
         ("Sin atender", f["sin_atender"]),
         ("Consultas técnicas", f["ofrecidas"]),
         ("Atendidas por la Red", f["tasa_red"]),
+        *((f"No contestó ({rol})", missed_text(f["no_contesta"][rol]) or "-") for rol in ROLES),
     ]
-    for rol in ROLES:
-        rows.append((f"No contestó ({rol})", missed_text(f["no_contesta"][rol]) or "-"))
-    return rows
 
 
 def organo_workbook(
