@@ -86,7 +86,7 @@ def reject(ctx: Context, call_sid: str, agent_id: int, *, now: int) -> None:
     log.info("agent %s rejected %s (now %s)", agent_id, call_sid, state)
     conference = legs.conference(ctx.r, call_sid)
     if conference.agent_leg and conference.agent_id == agent_id:
-        ctx.job("hang_up_leg", conference.agent_leg, True)
+        ctx.job("hang_up_leg", conference.agent_leg, True, call_sid=call_sid)
     if requeued:
         send_back(ctx, call_sid, "queue.requeue")
     tell_call(ctx, agent_id, call_sid, "terminada")
@@ -185,7 +185,7 @@ def transfer_to_red(
     )
     _start(ctx, call_sid, leg, by, "consult")
     _hold(ctx, call_sid, True)
-    ctx.job("place_leg", leg.leg_id)
+    ctx.job("place_leg", leg.leg_id, call_sid=call_sid)
     tell_call(ctx, agent_id, call_sid, "en_espera")
     return leg
 
