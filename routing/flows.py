@@ -21,6 +21,7 @@ from directory.dialing import DialTarget, address_target, anexo_target
 from directory.models import Agent, LanguageSpeaker, Organo
 from ivr import briefing
 from ivr import state as call_state
+from ivr.flow import ANSWERED
 from ivr.hours import callback_due_date, load_hours
 from ivr.state import CallState
 from register import callbacks
@@ -215,7 +216,7 @@ def fallback_done(
 ) -> VoiceResponse:
     """The <Dial> to PLATAFORMA_FALLBACK_DIAL is over: answered → the survey; not answered →
     a callback request and a goodbye."""
-    if dial_status in ("completed", "answered"):
+    if dial_status in ANSWERED:
         ctx.journal.record(
             call_sid,
             "agent_answered",
@@ -490,7 +491,7 @@ def dial_done(
     # Only an accepted offer is a conversation: an anexo or SIP agent's leg that hung up in the
     # whisper (no `1`) also ends as "completed".
     talked = caller is not None and caller.connected_agent is not None
-    if talked or (caller is None and dial_status in ("completed", "answered")):
+    if talked or (caller is None and dial_status in ANSWERED):
         if caller is not None and caller.agent_id is not None:
             agent_id = caller.agent_id  # a cold transfer handed the caller to another agent
         agents.conversation_ended(
