@@ -406,7 +406,7 @@ def sweep(ctx: Context, *, now: int) -> SweepReport:
     report = SweepReport()
     report.timeouts = line.timed_out(ctx.r, now=now, settings=ctx.settings)
     for call_sid in report.timeouts:
-        ctx.jobs.enqueue(timeout_caller, call_sid, job_timeout=30, meta={"call_sid": call_sid})
+        ctx.job("timeout_caller", call_sid)
     agents.drop_absent(ctx.r, now=now, settings=ctx.settings)
     older = (ctx.settings.ring_timeout_seconds + 60) * 1000
     for agent_id, call_sid in agents.stuck_ringing(ctx.r, now=now, older_than_ms=older):
