@@ -5,6 +5,7 @@ at the end. Any failure behind a view still gives Twilio a safe route."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +27,8 @@ from routing.queue import caller_hung_up, now_ms
 from webhooks.steps import Step, arg_int, form, form_int, hang_up, nothing, twilio_step
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
+KeyStep = Callable[[Turn, str, int], VoiceResponse]  # a menu's step: (turn, digits, try)
+SafeRoute = Callable[[Step], VoiceResponse]
 
 
 def _settings() -> FlowSettings:
@@ -132,24 +135,6 @@ def status(step: Step) -> VoiceResponse:
     return VoiceResponse()
 
 
-@bp.post("/closed")
-@twilio_step(hang_up)
-def closed_menu(step: Step) -> VoiceResponse:
-    return closed.closed_menu(_turn(step), form("Digits"), _tries())
-
-
-@bp.post("/callback/confirm")
-@twilio_step(hang_up)
-def callback_confirm(step: Step) -> VoiceResponse:
-    return closed.callback_confirm(_turn(step), form("Digits"), _tries())
-
-
-@bp.post("/callback/number")
-@twilio_step(hang_up)
-def callback_number(step: Step) -> VoiceResponse:
-    return closed.callback_number(_turn(step), form("Digits"), _tries())
-
-
 @bp.post("/voicemail/done")
 @twilio_step(hang_up)
 def voicemail_done(step: Step) -> VoiceResponse:
@@ -167,36 +152,6 @@ def voicemail_recording(step: Step) -> VoiceResponse:
         form("RecordingStatus"),
     )
     return VoiceResponse()
-
-
-@bp.post("/language")
-@twilio_step(_to_plataforma)
-def language(step: Step) -> VoiceResponse:
-    return entry.choose_language(_turn(step), form("Digits"), _tries())
-
-
-@bp.post("/menu")
-@twilio_step(_to_plataforma)
-def main_menu(step: Step) -> VoiceResponse:
-    return menus.main_menu(_turn(step), form("Digits"), _tries())
-
-
-@bp.post("/expediente")
-@twilio_step(_to_plataforma)
-def expediente(step: Step) -> VoiceResponse:
-    return menus.expediente(_turn(step), form("Digits"), _tries())
-
-
-@bp.post("/expediente/confirm")
-@twilio_step(_to_plataforma)
-def expediente_confirm(step: Step) -> VoiceResponse:
-    return menus.expediente_confirm(_turn(step), form("Digits"), _tries())
-
-
-@bp.post("/preferential")
-@twilio_step(_to_plataforma)
-def preferential(step: Step) -> VoiceResponse:
-    return menus.preferential(_turn(step), form("Digits"), _tries())
 
 
 @bp.post("/organos")
@@ -277,7 +232,26 @@ def survey_start(step: Step) -> VoiceResponse:
     return survey.start(_turn(step))
 
 
-@bp.post("/survey/answer")
-@twilio_step(_thanks)
-def survey_answer(step: Step) -> VoiceResponse:
-    return survey.answer(_turn(step), form("Digits"), _tries())
+# The menus that read one answer (Digits) at their try: rule -> (endpoint, step, safe route).
+KEY_MENUS: dict[str, tuple[str, KeyStep, SafeRoute]] = {
+    "/closed": ("closed_menu", closed.closed_menu, hang_up),
+    "/callback/confirm": ("callback_confirm", closed.callback_confirm, hang_up),
+    "/callback/number": ("callback_number", closed.callback_number, hang_up),
+    "/language": ("language", entry.choose_language, _to_plataforma),
+    "/menu": ("main_menu", menus.main_menu, _to_plataforma),
+    "/expediente": ("expediente", menus.expediente, _to_plataforma),
+    "/expediente/confirm": ("expediente_confirm", menus.expediente_confirm, _to_plataforma),
+    "/preferential": ("preferential", menus.preferential, _to_plataforma),
+    "/survey/answer": ("survey_answer", survey.answer, _thanks),
+}
+
+
+def _key_menu(handle: KeyStep) -> Callable[[Step], VoiceResponse]:
+    def view(step: Step) -> VoiceResponse:
+        return handle(_turn(step), form("Digits"), _tries())
+
+    return view
+
+
+for rule, (endpoint, handle, on_error) in KEY_MENUS.items():
+    bp.add_url_rule(rule, endpoint, twilio_step(on_error)(_key_menu(handle)), methods=["POST"])
