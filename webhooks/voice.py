@@ -18,7 +18,7 @@ from extensions import db, redis_store
 from ivr import closed, conectamef, entry, menus, survey, technical
 from ivr import state as call_state
 from ivr.flow import MAX_TRIES, FlowSettings, Turn
-from ivr.prompts import DEFAULT_PROMPTS
+from ivr.prompts import speak
 from ivr.state import CallState
 from register.events import FINAL_CALL_STATUSES
 from routing import flows
@@ -78,9 +78,8 @@ def _tries() -> int:
 
 def _to_plataforma(step: Step) -> VoiceResponse:
     """Redis or the database failed: straight to an agent, with no catalogue and no state."""
-    voice = _settings().voice
     response = VoiceResponse()
-    response.say(DEFAULT_PROMPTS["to_plataforma_error"], voice=voice.name, language=voice.language)
+    speak(response, None, _settings().voice, "to_plataforma_error")  # the default text
     if call_sid := form("CallSid"):
         step.journal.record(call_sid, "plataforma", once="fallback", reason="fallback")
     return flows.enqueue_verb(response, from_app(journal=step.journal))
@@ -98,8 +97,7 @@ def _incoming_failed(step: Step) -> VoiceResponse:
 
 def _thanks(_step: Step) -> VoiceResponse:
     response = VoiceResponse()
-    voice = _settings().voice
-    response.say(DEFAULT_PROMPTS["survey_skipped"], voice=voice.name, language=voice.language)
+    speak(response, None, _settings().voice, "survey_skipped")  # the default text
     response.hangup()
     return response
 
@@ -118,9 +116,8 @@ def incoming(step: Step) -> VoiceResponse:
 def fallback(step: Step) -> VoiceResponse:
     """Twilio's fallback URL: straight to the Plataforma, with the call's state if Redis has it."""
     turn = _turn(step)
-    voice = turn.settings.voice
     response = VoiceResponse()
-    response.say(DEFAULT_PROMPTS["to_plataforma_error"], voice=voice.name, language=voice.language)
+    speak(response, None, turn.settings.voice, "to_plataforma_error")  # the default text
     turn.record("plataforma", once="fallback", reason="fallback")
     return turn.plataforma(response, turn.call, "fallback")
 
