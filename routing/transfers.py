@@ -211,33 +211,25 @@ def transfer_cold(
             raise Refused(404, "Ese agente no existe, no está activo o es usted mismo.")
         if agents.presence(ctx.r, target.id).state != "available":
             raise Refused(409, f"{target.nombre} no está disponible: elija otro agente.")
-        leg = legs.new_leg(
-            ctx.r,
-            call_sid,
-            kind="agente",
-            rol="agente",
-            nombre=target.nombre,
-            to=str(target.id),
-            agent_id=agent_id,
-            warm=False,
-            target_agent=target.id,
-        )
+        kind, nombre, to, target_agent = "agente", target.nombre, str(target.id), target.id
     elif centro is not None:
         center = session.get(ConectamefCenter, centro)
         if center is None or not center.activo:
             raise Refused(404, "Ese centro CONECTAMEF no existe o no está activo.")
-        leg = legs.new_leg(
-            ctx.r,
-            call_sid,
-            kind="conectamef",
-            rol="conectamef",
-            nombre=center.centro,
-            to=center.telefono,
-            agent_id=agent_id,
-            warm=False,
-        )
+        kind, nombre, to, target_agent = "conectamef", center.centro, center.telefono, None
     else:
         raise Refused(400, "Indique a quién transferir: un agente o un centro CONECTAMEF.")
+    leg = legs.new_leg(
+        ctx.r,
+        call_sid,
+        kind=kind,
+        rol=kind,  # a cold transfer's leg is named for its kind
+        nombre=nombre,
+        to=to,
+        agent_id=agent_id,
+        warm=False,
+        target_agent=target_agent,
+    )
     if not line.claim_handoff(ctx.r, call_sid, leg.kind):
         raise Refused(409, "Esta llamada ya fue transferida.")
     _start(ctx, call_sid, leg, by, "cold")
