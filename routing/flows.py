@@ -532,7 +532,7 @@ def conference_join(
     role: str,
     *,
     now: int,
-    session: Session | None = None,
+    session: Session,
     speaker_id: int | None = None,
     accept: bool = False,
 ) -> VoiceResponse:
@@ -607,7 +607,7 @@ def agent_participant_status(
 
 def interpreter_leg_status(
     ctx: Context,
-    session: Session | None,
+    session: Session,
     call_sid: str,
     agent_id: int,
     speaker_id: int | None,
@@ -622,9 +622,9 @@ def interpreter_leg_status(
 
 
 def _record_interpreter(
-    ctx: Context, session: Session | None, call_sid: str, speaker_id: int, outcome: str
+    ctx: Context, session: Session, call_sid: str, speaker_id: int, outcome: str
 ) -> None:
-    speaker = session.get(LanguageSpeaker, speaker_id) if session is not None else None
+    speaker = session.get(LanguageSpeaker, speaker_id)
     ctx.journal.record(
         call_sid,
         "interpreter",
