@@ -26,7 +26,6 @@ from routing.scripts import PREFIX, text
 
 CLAIM_SECONDS = 2 * 3600
 MESSAGE_OPEN = ("pendiente", "escuchado")
-OUTCOMES = callbacks.OUTCOMES  # realizada, no_contesta, cancelada
 
 
 @dataclass(frozen=True)
@@ -157,8 +156,8 @@ def record_outcome(
 ) -> Item:
     """The outcome of a return: realizada and cancelada close it, no_contesta leaves it on
     the list for another try (and frees it)."""
-    if outcome not in OUTCOMES:
-        raise Refused(400, f"Resultado no válido: use {', '.join(OUTCOMES)}.")
+    if outcome not in callbacks.OUTCOMES:  # realizada, no_contesta, cancelada
+        raise Refused(400, f"Resultado no válido: use {', '.join(callbacks.OUTCOMES)}.")
     kind, number = _parse(ref)
     if kind == "c":
         try:
