@@ -77,8 +77,7 @@ def dial_conference_parties(call_sid: str, agent_id: int) -> list[str]:
     """Call the offered agent into the caller's conference (and, when the agent does not speak
     the caller's language, a speaker of it: interpreter mode)."""
     ctx = from_app()
-    session = db.session
-    agent = session.get(Agent, agent_id)
+    agent = db.session.get(Agent, agent_id)
     caller = line.caller(ctx.r, call_sid)
     if agent is None or caller is None or not caller.is_offered_to(agent_id):
         return []
