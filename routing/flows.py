@@ -161,15 +161,13 @@ def wait(ctx: Context, call_sid: str, queue_sid: str | None, *, now: int) -> Voi
     gather = Gather(num_digits=1, action=ctx.links("queue.wait_key"), method="POST", timeout=1)
     if not estimate.staffed:  # no agent online: no wait to promise, the callback first
         ctx.speak(gather, "queue_no_agents", language)
-        gather.play(ctx.hold_music_url)
-        response.append(gather)
-        return response
-    ctx.speak(gather, "queue_position", language, puesto=estimate.place)
-    if estimate.minutes == 1:
-        ctx.speak(gather, "queue_wait_minute", language)
     else:
-        ctx.speak(gather, "queue_wait_minutes", language, minutos=estimate.minutes)
-    ctx.speak(gather, "queue_callback_offer", language)
+        ctx.speak(gather, "queue_position", language, puesto=estimate.place)
+        if estimate.minutes == 1:
+            ctx.speak(gather, "queue_wait_minute", language)
+        else:
+            ctx.speak(gather, "queue_wait_minutes", language, minutos=estimate.minutes)
+        ctx.speak(gather, "queue_callback_offer", language)
     gather.play(ctx.hold_music_url)
     response.append(gather)
     return response
