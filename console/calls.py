@@ -25,8 +25,7 @@ from directory.models import Agent
 from extensions import db
 from routing import authorities, returns, transfers
 from routing import queue as line
-from routing.context import Context, from_app
-from routing.transfers import CallRefused
+from routing.context import Context, Refused, from_app
 
 bp = Blueprint("console_calls", __name__, url_prefix="/agente/api")
 log = logging.getLogger(__name__)
@@ -36,9 +35,8 @@ RESULTADOS = ("absuelta", "derivada_red", "presencial", "devolucion_pendiente")
 DETALLE_MAX = 2000
 
 
-@bp.errorhandler(CallRefused)
-@bp.errorhandler(returns.ReturnRefused)
-def refused(exc: CallRefused | returns.ReturnRefused) -> Response:
+@bp.errorhandler(Refused)
+def refused(exc: Refused) -> Response:
     return json_error(exc.status, exc.message)
 
 

@@ -10,7 +10,6 @@ Call control (/agente/api/llamada/..., órganos, devoluciones) is console/calls'
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from typing import Any
 
@@ -243,16 +242,7 @@ def _leave(reason: str) -> None:
     found = agents.presence(ctx.r, agent.id)
     if found.state in ("available", "wrap_up", "paused"):
         # offered a caller this very moment: refused; connect_caller sees the console is gone
-        with contextlib.suppress(agents.StateRefused):
-            agents.set_state(
-                ctx.r,
-                agent.id,
-                "offline",
-                languages=list(found.languages),
-                now=line.now_ms(),
-                settings=ctx.settings,
-                reason=reason,
-            )
+        agents.console_closed(ctx.r, found, now=line.now_ms(), settings=ctx.settings, reason=reason)
 
 
 @bp.post("/agente/api/salir")

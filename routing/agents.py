@@ -133,9 +133,14 @@ def drop_absent(r: redis.Redis, *, now: int, settings: RoutingSettings) -> list[
 
 
 def console_closed(
-    r: redis.Redis, found: AgentPresence, *, now: int, settings: RoutingSettings
+    r: redis.Redis,
+    found: AgentPresence,
+    *,
+    now: int,
+    settings: RoutingSettings,
+    reason: str = "consola_cerrada",
 ) -> bool:
-    """A softphone agent whose console closed goes offline (reason ``consola_cerrada``).
+    """An agent whose console closed (or lost its softphone: ``reason``) goes offline.
     False when refused: offered a caller meanwhile (connect_caller sees the console is gone)."""
     try:
         set_state(
@@ -145,7 +150,7 @@ def console_closed(
             languages=list(found.languages),
             now=now,
             settings=settings,
-            reason="consola_cerrada",
+            reason=reason,
         )
     except StateRefused:
         return False

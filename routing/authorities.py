@@ -40,7 +40,8 @@ class NotOnThisCall(Exception):
 def _claim_handoff(ctx: Context, call_sid: str, agent_id: int | None, kind: str) -> int:
     """The first hand-off of the caller by their agent (None: whoever is connected, as for the
     supervisor and the command line); returns that agent."""
-    connected = connected_agent(ctx, call_sid)
+    caller = line.caller(ctx.r, call_sid)
+    connected = caller.connected_agent if caller else None
     if connected is None or agent_id not in (None, connected):
         raise NotOnThisCall(call_sid)
     if not line.claim_handoff(ctx.r, call_sid, kind):
@@ -158,16 +159,13 @@ def visit_from(
     return Visit(name, entity, found.sigla, found.nombre, cita)
 
 
-def connected_agent(ctx: Context, call_sid: str) -> int | None:
-    caller = line.caller(ctx.r, call_sid)
-    return caller.connected_agent if caller else None
-
-
 def visit_for_call(
     session: Session, ctx: Context, call_sid: str, given: Mapping[str, Any], *, now: datetime
 ) -> Visit:
     """The visit from what the agent gave (nombre, entidad, organo, fecha, hora: the API's
-    JSON or the command's options), the órgano defaulting to the caller's choice."""
+    JSON or the command's options), the órgano defaulting to the one the caller chose in the
+    IVR."""
+    state = call_state.load(ctx.r, call_sid)
     return visit_from(
         session,
         nombre=given.get("nombre"),
@@ -176,14 +174,8 @@ def visit_for_call(
         fecha=given.get("fecha"),
         hora=given.get("hora"),
         now=now,
-        default_organo=chosen_organo(ctx, call_sid),
+        default_organo=state.organo_sigla if state else None,
     )
-
-
-def chosen_organo(ctx: Context, call_sid: str) -> str | None:
-    """The órgano the caller chose in the IVR, if any (the visit's default)."""
-    state = call_state.load(ctx.r, call_sid)
-    return state.organo_sigla if state is not None and state.organo_sigla else None
 
 
 def _finish_with_agent(ctx: Context, call_sid: str, agent_id: int, *, now: int) -> None:

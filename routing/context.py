@@ -28,6 +28,16 @@ from routing.settings import RoutingSettings
 Links = Callable[..., str]
 
 
+class Refused(Exception):
+    """What the agent asked cannot be done now; ``message`` says why, in Spanish, and
+    ``status`` is the API's answer."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
 @dataclass(frozen=True)
 class Context:
     r: redis.Redis

@@ -21,6 +21,7 @@ from directory.dialing import DialTarget, address_target, anexo_target
 from directory.models import Agent, LanguageSpeaker, Organo
 from ivr import briefing
 from ivr import state as call_state
+from ivr.flow import ANSWERED
 from ivr.hours import callback_due_date, load_hours
 from ivr.state import CallState
 from register import callbacks
@@ -160,15 +161,13 @@ def wait(ctx: Context, call_sid: str, queue_sid: str | None, *, now: int) -> Voi
     gather = Gather(num_digits=1, action=ctx.links("queue.wait_key"), method="POST", timeout=1)
     if not estimate.staffed:  # no agent online: no wait to promise, the callback first
         ctx.speak(gather, "queue_no_agents", language)
-        gather.play(ctx.hold_music_url)
-        response.append(gather)
-        return response
-    ctx.speak(gather, "queue_position", language, puesto=estimate.place)
-    if estimate.minutes == 1:
-        ctx.speak(gather, "queue_wait_minute", language)
     else:
-        ctx.speak(gather, "queue_wait_minutes", language, minutos=estimate.minutes)
-    ctx.speak(gather, "queue_callback_offer", language)
+        ctx.speak(gather, "queue_position", language, puesto=estimate.place)
+        if estimate.minutes == 1:
+            ctx.speak(gather, "queue_wait_minute", language)
+        else:
+            ctx.speak(gather, "queue_wait_minutes", language, minutos=estimate.minutes)
+        ctx.speak(gather, "queue_callback_offer", language)
     gather.play(ctx.hold_music_url)
     response.append(gather)
     return response
@@ -215,7 +214,7 @@ def fallback_done(
 ) -> VoiceResponse:
     """The <Dial> to PLATAFORMA_FALLBACK_DIAL is over: answered → the survey; not answered →
     a callback request and a goodbye."""
-    if dial_status in ("completed", "answered"):
+    if dial_status in ANSWERED:
         ctx.journal.record(
             call_sid,
             "agent_answered",
@@ -490,7 +489,7 @@ def dial_done(
     # Only an accepted offer is a conversation: an anexo or SIP agent's leg that hung up in the
     # whisper (no `1`) also ends as "completed".
     talked = caller is not None and caller.connected_agent is not None
-    if talked or (caller is None and dial_status in ("completed", "answered")):
+    if talked or (caller is None and dial_status in ANSWERED):
         if caller is not None and caller.agent_id is not None:
             agent_id = caller.agent_id  # a cold transfer handed the caller to another agent
         agents.conversation_ended(
@@ -531,7 +530,7 @@ def conference_join(
     role: str,
     *,
     now: int,
-    session: Session | None = None,
+    session: Session,
     speaker_id: int | None = None,
     accept: bool = False,
 ) -> VoiceResponse:
@@ -606,7 +605,7 @@ def agent_participant_status(
 
 def interpreter_leg_status(
     ctx: Context,
-    session: Session | None,
+    session: Session,
     call_sid: str,
     agent_id: int,
     speaker_id: int | None,
@@ -621,9 +620,9 @@ def interpreter_leg_status(
 
 
 def _record_interpreter(
-    ctx: Context, session: Session | None, call_sid: str, speaker_id: int, outcome: str
+    ctx: Context, session: Session, call_sid: str, speaker_id: int, outcome: str
 ) -> None:
-    speaker = session.get(LanguageSpeaker, speaker_id) if session is not None else None
+    speaker = session.get(LanguageSpeaker, speaker_id)
     ctx.journal.record(
         call_sid,
         "interpreter",

@@ -77,8 +77,7 @@ def dial_conference_parties(call_sid: str, agent_id: int) -> list[str]:
     """Call the offered agent into the caller's conference (and, when the agent does not speak
     the caller's language, a speaker of it: interpreter mode)."""
     ctx = from_app()
-    session = db.session
-    agent = session.get(Agent, agent_id)
+    agent = db.session.get(Agent, agent_id)
     caller = line.caller(ctx.r, call_sid)
     if agent is None or caller is None or not caller.is_offered_to(agent_id):
         return []
@@ -406,7 +405,7 @@ def sweep(ctx: Context, *, now: int) -> SweepReport:
     report = SweepReport()
     report.timeouts = line.timed_out(ctx.r, now=now, settings=ctx.settings)
     for call_sid in report.timeouts:
-        ctx.jobs.enqueue(timeout_caller, call_sid, job_timeout=30, meta={"call_sid": call_sid})
+        ctx.job("timeout_caller", call_sid)
     agents.drop_absent(ctx.r, now=now, settings=ctx.settings)
     older = (ctx.settings.ring_timeout_seconds + 60) * 1000
     for agent_id, call_sid in agents.stuck_ringing(ctx.r, now=now, older_than_ms=older):

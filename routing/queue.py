@@ -321,23 +321,6 @@ class LineCounts:
     by_language: dict[str, int]  # es, qu, ay
 
 
-def parse_line_counts(reply: Any) -> LineCounts:
-    total, pref, auth, normal, es, qu, ay = (int(v) for v in reply)
-    return LineCounts(
-        total,
-        {"preferential": pref, "authority": auth, "normal": normal},
-        {"es": es, "qu": qu, "ay": ay},
-    )
-
-
-def head_of_line(r: redis.Redis, limit: int) -> list[WaitingCaller]:
-    """The first ``limit`` waiting callers, in the order they will be served (two round trips:
-    the heads of the waiting sets, then their records)."""
-    pipe = r.pipeline(transaction=False)
-    _ask_heads(pipe, limit)
-    return _records(r, _in_order(pipe.execute())[:limit])
-
-
 def _ask_heads(pipe: redis.client.Pipeline, limit: int) -> None:
     """The first ``limit`` callers of each waiting set, with their scores (see _in_order)."""
     for name in WAITING_SETS:
@@ -378,8 +361,13 @@ def line_view(r: redis.Redis, shown: int, *, arrived_before_ms: int) -> LineView
     pipe.zrange(f"{PREFIX}w", 0, 0, withscores=True)
     pipe.zcount(f"{PREFIX}w", "-inf", arrived_before_ms)
     counts, *heads, oldest, over = pipe.execute()
+    total, pref, auth, normal, es, qu, ay = (int(v) for v in counts)
     return LineView(
-        counts=parse_line_counts(counts),
+        counts=LineCounts(
+            total,
+            {"preferential": pref, "authority": auth, "normal": normal},
+            {"es": es, "qu": qu, "ay": ay},
+        ),
         head=_records(r, _in_order(heads)[:shown]),
         oldest_arrival_ms=int(oldest[0][1]) if oldest else None,
         waiting_since_before=int(over),
@@ -387,7 +375,10 @@ def line_view(r: redis.Redis, shown: int, *, arrived_before_ms: int) -> LineView
 
 
 def waiting_snapshot(r: redis.Redis, limit: int = 200) -> list[dict[str, str]]:
-    """The waiting callers in OUR order (for the console and the CLI)."""
+    """The first ``limit`` waiting callers in OUR order (for the console and the CLI), in two
+    round trips: the heads of the waiting sets, then their records."""
+    pipe = r.pipeline(transaction=False)
+    _ask_heads(pipe, limit)
     return [
         {
             "call_sid": found.call_sid,
@@ -397,5 +388,5 @@ def waiting_snapshot(r: redis.Redis, limit: int = 200) -> list[dict[str, str]]:
             "score": str(int(found.score)),
             "arrival_ms": str(found.arrival_ms),
         }
-        for found in head_of_line(r, limit)
+        for found in _records(r, _in_order(pipe.execute())[:limit])
     ]

@@ -21,20 +21,11 @@ from sqlalchemy.orm import Session
 from clock import to_lima
 from register import callbacks, messages
 from register.models import CallbackRequest, VoiceMessage
+from routing.context import Refused
 from routing.scripts import PREFIX, text
 
 CLAIM_SECONDS = 2 * 3600
 MESSAGE_OPEN = ("pendiente", "escuchado")
-OUTCOMES = callbacks.OUTCOMES  # realizada, no_contesta, cancelada
-
-
-class ReturnRefused(Exception):
-    """The item cannot be taken or closed (``message`` in Spanish; ``status`` for the API)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -110,7 +101,7 @@ def due_today(session: Session, r: redis.Redis, *, today: date) -> list[Item]:
 def _parse(ref: str) -> tuple[str, int]:
     kind, number = ref[:1], ref[1:]
     if kind not in ("c", "m") or not number.isdigit():
-        raise ReturnRefused(404, f"No existe la devolución «{ref}».")
+        raise Refused(404, f"No existe la devolución «{ref}».")
     return kind, int(number)
 
 
@@ -122,17 +113,17 @@ def take(session: Session, r: redis.Redis, ref: str, agent: str, *, today: date)
             return _callback_item(callbacks.take(session, number, agent), today)
         except callbacks.CallbackError as exc:
             status = 404 if "No existe" in str(exc) else 409
-            raise ReturnRefused(status, str(exc)) from exc
+            raise Refused(status, str(exc)) from exc
     message = session.get(VoiceMessage, number)
     if message is None:
-        raise ReturnRefused(404, f"No existe el mensaje de voz {number}.")
+        raise Refused(404, f"No existe el mensaje de voz {number}.")
     if message.status not in MESSAGE_OPEN:
-        raise ReturnRefused(409, f"El mensaje de voz {number} ya fue atendido.")
+        raise Refused(409, f"El mensaje de voz {number} ya fue atendido.")
     key = _claim_key(number)
     if not r.set(key, agent, nx=True, ex=CLAIM_SECONDS):
         holder = text(r.get(key) or b"")
         if holder != agent:
-            raise ReturnRefused(409, f"El mensaje de voz {number} lo tiene {holder}.")
+            raise Refused(409, f"El mensaje de voz {number} lo tiene {holder}.")
     return _message_item(r, message, today)
 
 
@@ -140,7 +131,7 @@ def held(session: Session, r: redis.Redis, ref: str, agent: str, *, today: date)
     """The item, when ``agent`` holds it (what an outbound call may dial)."""
     try:
         kind, number = _parse(ref)
-    except ReturnRefused:
+    except Refused:
         return None
     if kind == "c":
         request = session.get(CallbackRequest, number)
@@ -165,8 +156,8 @@ def record_outcome(
 ) -> Item:
     """The outcome of a return: realizada and cancelada close it, no_contesta leaves it on
     the list for another try (and frees it)."""
-    if outcome not in OUTCOMES:
-        raise ReturnRefused(400, f"Resultado no válido: use {', '.join(OUTCOMES)}.")
+    if outcome not in callbacks.OUTCOMES:  # realizada, no_contesta, cancelada
+        raise Refused(400, f"Resultado no válido: use {', '.join(callbacks.OUTCOMES)}.")
     kind, number = _parse(ref)
     if kind == "c":
         try:
@@ -175,10 +166,10 @@ def record_outcome(
             )
         except callbacks.CallbackError as exc:
             status = 404 if "No existe" in str(exc) else 409
-            raise ReturnRefused(status, str(exc)) from exc
+            raise Refused(status, str(exc)) from exc
         return _callback_item(request, today)
     if held(session, r, ref, agent, today=today) is None:
-        raise ReturnRefused(409, f"Tome primero el mensaje de voz {number}.")
+        raise Refused(409, f"Tome primero el mensaje de voz {number}.")
     state = "escuchado" if outcome == "no_contesta" else "atendido"
     message = messages.set_status(session, number, state, actor=agent)
     session.commit()

@@ -116,7 +116,6 @@ def offer_for(
     call_sid: str,
     *,
     role: str | None = CONSOLE_ROLE,
-    now: int | None = None,
 ) -> dict[str, Any] | None:
     """The screen pop of a caller in the line (None when the line does not know them)."""
     caller = line.caller(r, call_sid)
@@ -124,7 +123,6 @@ def offer_for(
         return None
     state = call_state.load(r, call_sid) or call_state.CallState(call_sid=call_sid)
     facts = Briefing.of(state)
-    now = line.now_ms() if now is None else now
     organo = None
     if state.organo_sigla:
         found = session.scalar(select(Organo).where(Organo.sigla == state.organo_sigla))
@@ -146,7 +144,7 @@ def offer_for(
         "expediente": state.expediente,
         "organo": organo,
         "llegada_ms": caller.arrival_ms,
-        "espera_seg": max(0, round((now - caller.arrival_ms) / 1000)),
+        "espera_seg": max(0, round((line.now_ms() - caller.arrival_ms) / 1000)),
         "tiene_resumen": bool(state.summary_url),
         "timbre_seg": settings.ring_timeout_seconds,
         "llamadas_previas": earlier_calls(

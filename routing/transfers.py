@@ -27,7 +27,7 @@ from ivr import briefing
 from ivr import state as call_state
 from routing import agents, legs
 from routing import queue as line
-from routing.context import Context
+from routing.context import Context, Refused
 from routing.dispatch import try_dispatch
 from routing.legs import Leg, conference_name
 from routing.queue import CallerStatus
@@ -35,15 +35,6 @@ from routing.queue import CallerStatus
 log = logging.getLogger(__name__)
 LEG_EVENTS = ("initiated", "ringing", "answered", "completed")
 ACCEPT_SECONDS = 10  # how long the person called has to press 1 after the whisper
-
-
-class CallRefused(Exception):
-    """What the agent asked cannot be done now; ``message`` says why, in Spanish."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 # --- The live channel -----------------------------------------------------------------------
@@ -82,7 +73,7 @@ def require_connected(ctx: Context, call_sid: str, agent_id: int) -> line.Waitin
     """The caller talking with this agent now (409 otherwise)."""
     caller = line.caller(ctx.r, call_sid)
     if caller is None or caller.status is not CallerStatus.BRIDGED or caller.agent_id != agent_id:
-        raise CallRefused(409, "Esa llamada no está conectada con usted. Actualice la página.")
+        raise Refused(409, "Esa llamada no está conectada con usted. Actualice la página.")
     return caller
 
 
@@ -90,12 +81,12 @@ def reject(ctx: Context, call_sid: str, agent_id: int, *, now: int) -> None:
     """The agent declines the offered caller: a miss (the caller keeps their place)."""
     caller = line.caller(ctx.r, call_sid)
     if caller is None or not caller.is_offered_to(agent_id):
-        raise CallRefused(409, "Esa llamada ya no le está siendo ofrecida.")
+        raise Refused(409, "Esa llamada ya no le está siendo ofrecida.")
     requeued, state = agents.missed(ctx.r, call_sid, agent_id, now=now, settings=ctx.settings)
     log.info("agent %s rejected %s (now %s)", agent_id, call_sid, state)
     conference = legs.conference(ctx.r, call_sid)
     if conference.agent_leg and conference.agent_id == agent_id:
-        ctx.job("hang_up_leg", conference.agent_leg, True)
+        ctx.job("hang_up_leg", conference.agent_leg, True, call_sid=call_sid)
     if requeued:
         send_back(ctx, call_sid, "queue.requeue")
     tell_call(ctx, agent_id, call_sid, "terminada")
@@ -146,7 +137,7 @@ def _member(organo: Organo, rol: str) -> dict[str, str] | None:
 
 def _start(ctx: Context, call_sid: str, leg: Leg, by: str, mode: str) -> None:
     if not legs.start_consult(ctx.r, call_sid, leg.leg_id, mode):
-        raise CallRefused(
+        raise Refused(
             409, "Ya hay una transferencia en curso: complétela o cancélela antes de otra."
         )
     ctx.journal.record(
@@ -172,15 +163,15 @@ def transfer_to_red(
     called into the conference, whispered, and asked to press 1."""
     require_connected(ctx, call_sid, agent_id)
     if rol not in ("titular", "alterno"):
-        raise CallRefused(400, "Indique el rol: titular o alterno.")
+        raise Refused(400, "Indique el rol: titular o alterno.")
     organo = session.scalars(
         select(Organo).where(Organo.sigla == sigla.strip().upper(), Organo.activo.is_(True))
     ).first()
     if organo is None:
-        raise CallRefused(404, f"El órgano «{sigla}» no existe o no está activo.")
+        raise Refused(404, f"El órgano «{sigla}» no existe o no está activo.")
     rep = organo.current(rol)
     if rep is None:
-        raise CallRefused(404, f"{organo.sigla} no tiene {rol} designado: elija otro rol u órgano.")
+        raise Refused(404, f"{organo.sigla} no tiene {rol} designado: elija otro rol u órgano.")
     leg = legs.new_leg(
         ctx.r,
         call_sid,
@@ -194,7 +185,7 @@ def transfer_to_red(
     )
     _start(ctx, call_sid, leg, by, "consult")
     _hold(ctx, call_sid, True)
-    ctx.job("place_leg", leg.leg_id)
+    ctx.job("place_leg", leg.leg_id, call_sid=call_sid)
     tell_call(ctx, agent_id, call_sid, "en_espera")
     return leg
 
@@ -217,38 +208,30 @@ def transfer_cold(
     if agente is not None:
         target = session.get(Agent, agente)
         if target is None or not target.activo or target.id == agent_id:
-            raise CallRefused(404, "Ese agente no existe, no está activo o es usted mismo.")
+            raise Refused(404, "Ese agente no existe, no está activo o es usted mismo.")
         if agents.presence(ctx.r, target.id).state != "available":
-            raise CallRefused(409, f"{target.nombre} no está disponible: elija otro agente.")
-        leg = legs.new_leg(
-            ctx.r,
-            call_sid,
-            kind="agente",
-            rol="agente",
-            nombre=target.nombre,
-            to=str(target.id),
-            agent_id=agent_id,
-            warm=False,
-            target_agent=target.id,
-        )
+            raise Refused(409, f"{target.nombre} no está disponible: elija otro agente.")
+        kind, nombre, to, target_agent = "agente", target.nombre, str(target.id), target.id
     elif centro is not None:
         center = session.get(ConectamefCenter, centro)
         if center is None or not center.activo:
-            raise CallRefused(404, "Ese centro CONECTAMEF no existe o no está activo.")
-        leg = legs.new_leg(
-            ctx.r,
-            call_sid,
-            kind="conectamef",
-            rol="conectamef",
-            nombre=center.centro,
-            to=center.telefono,
-            agent_id=agent_id,
-            warm=False,
-        )
+            raise Refused(404, "Ese centro CONECTAMEF no existe o no está activo.")
+        kind, nombre, to, target_agent = "conectamef", center.centro, center.telefono, None
     else:
-        raise CallRefused(400, "Indique a quién transferir: un agente o un centro CONECTAMEF.")
+        raise Refused(400, "Indique a quién transferir: un agente o un centro CONECTAMEF.")
+    leg = legs.new_leg(
+        ctx.r,
+        call_sid,
+        kind=kind,
+        rol=kind,  # a cold transfer's leg is named for its kind
+        nombre=nombre,
+        to=to,
+        agent_id=agent_id,
+        warm=False,
+        target_agent=target_agent,
+    )
     if not line.claim_handoff(ctx.r, call_sid, leg.kind):
-        raise CallRefused(409, "Esta llamada ya fue transferida.")
+        raise Refused(409, "Esta llamada ya fue transferida.")
     _start(ctx, call_sid, leg, by, "cold")
     ctx.journal.record(
         call_sid,
@@ -284,7 +267,7 @@ def _consulted(ctx: Context, call_sid: str, agent_id: int) -> Leg:
     conference = legs.conference(ctx.r, call_sid)
     leg = legs.leg(ctx.r, conference.consult) if conference.consult else None
     if leg is None or not leg.warm:
-        raise CallRefused(409, "No hay una transferencia en curso en esta llamada.")
+        raise Refused(409, "No hay una transferencia en curso en esta llamada.")
     return leg
 
 
@@ -293,9 +276,9 @@ def complete(ctx: Context, call_sid: str, agent_id: int, *, by: str, now: int) -
     comes off hold; the survey follows when they finish."""
     leg = _consulted(ctx, call_sid, agent_id)
     if not leg.accepted or leg.estado in legs.MISSED | {"completed", "removed"}:
-        raise CallRefused(409, "El especialista aún no aceptó la llamada: espere o cancele.")
+        raise Refused(409, "El especialista aún no aceptó la llamada: espere o cancele.")
     if not line.claim_handoff(ctx.r, call_sid, "red"):
-        raise CallRefused(409, "Esta llamada ya fue transferida.")
+        raise Refused(409, "Esta llamada ya fue transferida.")
     ctx.journal.record(
         call_sid,
         "transfer",
@@ -334,7 +317,7 @@ def three_way(ctx: Context, call_sid: str, agent_id: int) -> Leg:
     (and may complete later, leaving the two)."""
     leg = _consulted(ctx, call_sid, agent_id)
     if not leg.accepted:
-        raise CallRefused(409, "El especialista aún no aceptó la llamada: espere o cancele.")
+        raise Refused(409, "El especialista aún no aceptó la llamada: espere o cancele.")
     legs.set_mode(ctx.r, call_sid, "three_way")
     _hold(ctx, call_sid, False)
     ctx.journal.record(

@@ -17,13 +17,13 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 from clock import lima_now, utcnow
 from directory.models import Agent
 from extensions import db
+from ivr.flow import ANSWERED
 from routing import legs, returns
 from routing.context import Context, from_app
 from webhooks.steps import Step, form, form_int, nothing, twilio_step
 
 bp = Blueprint("agent_voice", __name__, url_prefix="/voice/agent")
 log = logging.getLogger(__name__)
-ANSWERED = ("completed", "answered")
 
 
 def _refuse(step: Step) -> VoiceResponse:

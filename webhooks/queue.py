@@ -16,6 +16,7 @@ from flask import Blueprint, Response, abort, request
 from twilio.twiml.voice_response import VoiceResponse
 
 from extensions import db
+from ivr.flow import ANSWERED
 from routing import flows
 from routing.context import Context, from_app
 from routing.queue import now_ms
@@ -56,7 +57,7 @@ def _safe_ctx(step: Step) -> Context:
 
 def _back_in_line(step: Step) -> VoiceResponse:
     ctx = _safe_ctx(step)
-    if form("DialCallStatus") in ("completed", "answered"):
+    if form("DialCallStatus") in ANSWERED:
         return flows.to_survey(VoiceResponse(), ctx)
     return flows.enqueue_verb(VoiceResponse(), ctx)
 

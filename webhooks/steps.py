@@ -33,7 +33,7 @@ from ivr.state import CallState
 from register import sink_of
 from register.events import Handoff, Journal, Sink, send, stage
 from webhooks.deadline import DeadlineExceeded, deadline
-from webhooks.twilio_auth import reject, signature_is_valid, twiml
+from webhooks.twilio_auth import require_signature, twiml
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -89,8 +89,7 @@ def twilio_step(on_error: Callable[[Step], VoiceResponse]) -> Callable[[F], F]:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Response:
             started = time.perf_counter()
-            if not signature_is_valid():
-                reject()
+            require_signature()
             sink = sink_of(current_app)
             step = Step(journal=_journal())
             failure: Exception | None = None

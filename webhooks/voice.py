@@ -5,6 +5,7 @@ at the end. Any failure behind a view still gives Twilio a safe route."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +18,7 @@ from extensions import db, redis_store
 from ivr import closed, conectamef, entry, menus, survey, technical
 from ivr import state as call_state
 from ivr.flow import MAX_TRIES, FlowSettings, Turn
-from ivr.prompts import DEFAULT_PROMPTS
+from ivr.prompts import speak
 from ivr.state import CallState
 from register.events import FINAL_CALL_STATUSES
 from routing import flows
@@ -26,6 +27,8 @@ from routing.queue import caller_hung_up, now_ms
 from webhooks.steps import Step, arg_int, form, form_int, hang_up, nothing, twilio_step
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
+KeyStep = Callable[[Turn, str, int], VoiceResponse]  # a menu's step: (turn, digits, try)
+SafeRoute = Callable[[Step], VoiceResponse]
 
 
 def _settings() -> FlowSettings:
@@ -75,9 +78,8 @@ def _tries() -> int:
 
 def _to_plataforma(step: Step) -> VoiceResponse:
     """Redis or the database failed: straight to an agent, with no catalogue and no state."""
-    voice = _settings().voice
     response = VoiceResponse()
-    response.say(DEFAULT_PROMPTS["to_plataforma_error"], voice=voice.name, language=voice.language)
+    speak(response, None, _settings().voice, "to_plataforma_error")  # the default text
     if call_sid := form("CallSid"):
         step.journal.record(call_sid, "plataforma", once="fallback", reason="fallback")
     return flows.enqueue_verb(response, from_app(journal=step.journal))
@@ -95,8 +97,7 @@ def _incoming_failed(step: Step) -> VoiceResponse:
 
 def _thanks(_step: Step) -> VoiceResponse:
     response = VoiceResponse()
-    voice = _settings().voice
-    response.say(DEFAULT_PROMPTS["survey_skipped"], voice=voice.name, language=voice.language)
+    speak(response, None, _settings().voice, "survey_skipped")  # the default text
     response.hangup()
     return response
 
@@ -115,9 +116,8 @@ def incoming(step: Step) -> VoiceResponse:
 def fallback(step: Step) -> VoiceResponse:
     """Twilio's fallback URL: straight to the Plataforma, with the call's state if Redis has it."""
     turn = _turn(step)
-    voice = turn.settings.voice
     response = VoiceResponse()
-    response.say(DEFAULT_PROMPTS["to_plataforma_error"], voice=voice.name, language=voice.language)
+    speak(response, None, turn.settings.voice, "to_plataforma_error")  # the default text
     turn.record("plataforma", once="fallback", reason="fallback")
     return turn.plataforma(response, turn.call, "fallback")
 
@@ -130,24 +130,6 @@ def status(step: Step) -> VoiceResponse:
     if form("CallStatus") in FINAL_CALL_STATUSES:
         caller_hung_up(redis_store.client, step.journal, form("CallSid"), now=now_ms())
     return VoiceResponse()
-
-
-@bp.post("/closed")
-@twilio_step(hang_up)
-def closed_menu(step: Step) -> VoiceResponse:
-    return closed.closed_menu(_turn(step), form("Digits"), _tries())
-
-
-@bp.post("/callback/confirm")
-@twilio_step(hang_up)
-def callback_confirm(step: Step) -> VoiceResponse:
-    return closed.callback_confirm(_turn(step), form("Digits"), _tries())
-
-
-@bp.post("/callback/number")
-@twilio_step(hang_up)
-def callback_number(step: Step) -> VoiceResponse:
-    return closed.callback_number(_turn(step), form("Digits"), _tries())
 
 
 @bp.post("/voicemail/done")
@@ -167,36 +149,6 @@ def voicemail_recording(step: Step) -> VoiceResponse:
         form("RecordingStatus"),
     )
     return VoiceResponse()
-
-
-@bp.post("/language")
-@twilio_step(_to_plataforma)
-def language(step: Step) -> VoiceResponse:
-    return entry.choose_language(_turn(step), form("Digits"), _tries())
-
-
-@bp.post("/menu")
-@twilio_step(_to_plataforma)
-def main_menu(step: Step) -> VoiceResponse:
-    return menus.main_menu(_turn(step), form("Digits"), _tries())
-
-
-@bp.post("/expediente")
-@twilio_step(_to_plataforma)
-def expediente(step: Step) -> VoiceResponse:
-    return menus.expediente(_turn(step), form("Digits"), _tries())
-
-
-@bp.post("/expediente/confirm")
-@twilio_step(_to_plataforma)
-def expediente_confirm(step: Step) -> VoiceResponse:
-    return menus.expediente_confirm(_turn(step), form("Digits"), _tries())
-
-
-@bp.post("/preferential")
-@twilio_step(_to_plataforma)
-def preferential(step: Step) -> VoiceResponse:
-    return menus.preferential(_turn(step), form("Digits"), _tries())
 
 
 @bp.post("/organos")
@@ -277,7 +229,26 @@ def survey_start(step: Step) -> VoiceResponse:
     return survey.start(_turn(step))
 
 
-@bp.post("/survey/answer")
-@twilio_step(_thanks)
-def survey_answer(step: Step) -> VoiceResponse:
-    return survey.answer(_turn(step), form("Digits"), _tries())
+# The menus that read one answer (Digits) at their try: rule -> (endpoint, step, safe route).
+KEY_MENUS: dict[str, tuple[str, KeyStep, SafeRoute]] = {
+    "/closed": ("closed_menu", closed.closed_menu, hang_up),
+    "/callback/confirm": ("callback_confirm", closed.callback_confirm, hang_up),
+    "/callback/number": ("callback_number", closed.callback_number, hang_up),
+    "/language": ("language", entry.choose_language, _to_plataforma),
+    "/menu": ("main_menu", menus.main_menu, _to_plataforma),
+    "/expediente": ("expediente", menus.expediente, _to_plataforma),
+    "/expediente/confirm": ("expediente_confirm", menus.expediente_confirm, _to_plataforma),
+    "/preferential": ("preferential", menus.preferential, _to_plataforma),
+    "/survey/answer": ("survey_answer", survey.answer, _thanks),
+}
+
+
+def _key_menu(handle: KeyStep) -> Callable[[Step], VoiceResponse]:
+    def view(step: Step) -> VoiceResponse:
+        return handle(_turn(step), form("Digits"), _tries())
+
+    return view
+
+
+for rule, (endpoint, handle, on_error) in KEY_MENUS.items():
+    bp.add_url_rule(rule, endpoint, twilio_step(on_error)(_key_menu(handle)), methods=["POST"])
