@@ -54,43 +54,21 @@ PENDING_KEY = "red:import:{token}"
 UPLOAD_EXTENSIONS = (".csv", ".xlsx", ".txt")
 
 
-def _organo_form(organo: Any) -> OrganoForm:
-    return OrganoForm(
-        formdata=None,
-        prefix=f"o-{organo.sigla}",
-        sigla=organo.sigla,
-        nombre=organo.nombre,
-        orden=organo.orden,
-        activo=organo.activo,
-    )
-
-
 def _language_choices(session: Any) -> dict[str, str]:
     return {lang.code: f"{lang.nombre} ({lang.code})" for lang in registry.list_languages(session)}
 
 
-def _agent_form(agent: Any, session: Any) -> AgentForm:
-    form = AgentForm(
-        formdata=None,
-        prefix=f"a-{agent.id}",
-        nombre=agent.nombre,
-        canal=agent.canal,
-        destino=agent.destino,
-        idiomas=agent.language_codes,
-        activo=agent.activo,
-    )
+def _agent_form(session: Any, prefix: str, **data: Any) -> AgentForm:
+    """An agent's form, with the registered languages to choose from."""
+    form = AgentForm(prefix=prefix, **data)
     form.idiomas.choices = _language_choices(session)
     return form
 
 
 def _center_form(center: ConectamefCenter) -> CenterForm:
+    departamentos = ", ".join(sorted((d.departamento for d in center.departments), key=fold))
     return CenterForm(
-        formdata=None,
-        prefix=f"c-{center.id}",
-        centro=center.centro,
-        telefono=center.telefono,
-        departamentos=", ".join(sorted((d.departamento for d in center.departments), key=fold)),
-        activo=center.activo,
+        formdata=None, prefix=f"c-{center.id}", obj=center, departamentos=departamentos
     )
 
 
@@ -127,11 +105,21 @@ def _page(bound: dict[str, Any] | None = None, status: int = 200) -> ResponseRet
             )
         )
     )
-    organo_forms = {o.sigla: bound.get(f"organo:{o.sigla}") or _organo_form(o) for o in organos}
-    agent_forms = {a.id: bound.get(f"agent:{a.id}") or _agent_form(a, session) for a in agents}
+    # A row's form shows the row: WTForms reads each field from ``obj``'s attribute of that name.
+    organo_forms = {
+        o.sigla: bound.get(f"organo:{o.sigla}")
+        or OrganoForm(formdata=None, prefix=f"o-{o.sigla}", obj=o)
+        for o in organos
+    }
+    agent_forms = {
+        a.id: bound.get(f"agent:{a.id}")
+        or _agent_form(session, f"a-{a.id}", formdata=None, obj=a, idiomas=a.language_codes)
+        for a in agents
+    }
     center_forms = {c.id: bound.get(f"center:{c.id}") or _center_form(c) for c in centers}
-    new_agent = bound.get("agent:new") or AgentForm(formdata=None, prefix="a-new", idiomas=["es"])
-    new_agent.idiomas.choices = _language_choices(session)
+    new_agent = bound.get("agent:new") or _agent_form(
+        session, "a-new", formdata=None, idiomas=["es"]
+    )
     appoint = bound.get("appoint") or _appoint_form(session)
     return render_template(
         "admin/directorio.html",
@@ -139,7 +127,6 @@ def _page(bound: dict[str, Any] | None = None, status: int = 200) -> ResponseRet
         organo_forms=organo_forms,
         new_organo=bound.get("organo:new") or OrganoForm(formdata=None, prefix="o-new"),
         appoint=appoint,
-        active_organos=[o for o in organos if o.activo],
         agents=agents,
         agent_forms=agent_forms,
         new_agent=new_agent,
@@ -283,8 +270,7 @@ def representative_retire(rep_id: int) -> ResponseReturnValue:
 @roles_required(*ADMIN_ROLES)
 def agent_add() -> ResponseReturnValue:
     session = db.session()
-    form = AgentForm(prefix="a-new")
-    form.idiomas.choices = _language_choices(session)
+    form = _agent_form(session, "a-new")
     if not form.validate_on_submit():
         return _failed("agent:new", form)
     try:
@@ -305,8 +291,7 @@ def agent_add() -> ResponseReturnValue:
 @roles_required(*ADMIN_ROLES)
 def agent_save(agent_id: int) -> ResponseReturnValue:
     session = db.session()
-    form = AgentForm(prefix=f"a-{agent_id}")
-    form.idiomas.choices = _language_choices(session)
+    form = _agent_form(session, f"a-{agent_id}")
     if not form.validate_on_submit():
         return _failed(f"agent:{agent_id}", form)
     try:
