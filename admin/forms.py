@@ -149,6 +149,8 @@ class ButtonForm(FlaskForm):
 
 # --- /admin/directorio ------------------------------------------------------------------
 
+DATE_REQUIRED = DataRequired("Indique la fecha (AAAA-MM-DD).")
+
 
 class OrganoForm(FlaskForm):
     sigla = StringField("Sigla", validators=[DataRequired("Escriba la sigla.")])
@@ -173,15 +175,9 @@ class AppointForm(FlaskForm):
     correo = StringField("Correo", validators=[DataRequired("Escriba el correo.")])
     anexo = StringField("Anexo", validators=[DataRequired("Escriba el anexo.")])
     memorando = StringField("N.° de memorando", validators=[DataRequired("Escriba el memorando.")])
-    memorando_fecha = DateField(
-        "Fecha del memorando", validators=[DataRequired("Indique la fecha (AAAA-MM-DD).")]
-    )
-    vigente_desde = DateField(
-        "Vigente desde", validators=[DataRequired("Indique la fecha (AAAA-MM-DD).")]
-    )
-    comunicado_el = DateField(
-        "Comunicada el", validators=[DataRequired("Indique la fecha (AAAA-MM-DD).")]
-    )
+    memorando_fecha = DateField("Fecha del memorando", validators=[DATE_REQUIRED])
+    vigente_desde = DateField("Vigente desde", validators=[DATE_REQUIRED])
+    comunicado_el = DateField("Comunicada el", validators=[DATE_REQUIRED])
     submit = SubmitField("Designar")
 
 
