@@ -10,19 +10,18 @@ admin's confirmation, with the fingerprint of the directory it was previewed aga
 
 from __future__ import annotations
 
-import io
 import json
 import secrets
 from typing import Any, cast
 
-from flask import Response, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
 from admin.auth import ADMIN_ROLES, admin_actor, roles_required
-from admin.downloads import XLSX
+from admin.downloads import attachment
 from admin.formatting import sentence
 from admin.forms import (
     AgentForm,
@@ -491,18 +490,9 @@ def directorio_confirmar(kind: str) -> ResponseReturnValue:
 def directorio_descargar(kind: str, fmt: str) -> ResponseReturnValue:
     which = _kind(kind)
     session = db.session()
-    if fmt == "csv":
-        text = plans.export_csv(session, which)
-        return Response(
-            ("\ufeff" + text).encode("utf-8"),
-            mimetype="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{which}.csv"'},
-        )
+    if fmt == "csv":  # Excel opens a CSV with accents right only with the BOM
+        text = "\ufeff" + plans.export_csv(session, which)
+        return attachment(text.encode("utf-8"), f"{which}.csv")
     if fmt == "xlsx":
-        return send_file(
-            io.BytesIO(plans.export_xlsx(session, which)),
-            mimetype=XLSX,
-            as_attachment=True,
-            download_name=f"{which}.xlsx",
-        )
+        return attachment(plans.export_xlsx(session, which), f"{which}.xlsx")
     abort(404)

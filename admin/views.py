@@ -16,7 +16,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     session,
     url_for,
 )
@@ -27,7 +26,7 @@ from sqlalchemy import select
 
 from admin.accounts import sign_out
 from admin.auth import REPORT_ROLES, nav_links, roles_required, start_endpoint
-from admin.downloads import XLSX, anexo1_download
+from admin.downloads import anexo1_download, attachment
 from admin.forms import LoginForm, LogoutForm
 from admin.models import User
 from admin.security import limiter, login_failed, login_username_key, safe_next
@@ -256,10 +255,7 @@ def reportes_xlsx() -> ResponseReturnValue:
     report = build_report(db.session(), period)
     buffer = io.BytesIO()
     write_report_xlsx(report, buffer)
-    buffer.seek(0)
-    return send_file(
-        buffer, mimetype=XLSX, as_attachment=True, download_name=f"reporte-{period.label}.xlsx"
-    )
+    return attachment(buffer.getvalue(), f"reporte-{period.label}.xlsx")
 
 
 @bp.get("/registro.<fmt>")
