@@ -323,8 +323,7 @@ def language_add() -> ResponseReturnValue:
             db.session(), form.code.data or "", form.nombre.data or "", actor=admin_actor()
         )
     except RuleError as exc:
-        exc_field = editing.FieldError("code", str(exc))
-        return _failed("language:new", form, exc_field)
+        return _failed("language:new", form, editing.FieldError("code", str(exc)))
     return _done(f"Idioma {language.code} agregado.", "lenguas")
 
 
