@@ -21,7 +21,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from clock import lima_now
 from ivr.hours import ClosureDayError, check_closure_day
-from ivr.prompts import InvalidAudioUrlError, check_audio_url
+from ivr.prompts import DEFAULT_PROMPTS, InvalidAudioUrlError, check_audio_url
 
 
 class LoginForm(FlaskForm):
@@ -248,7 +248,7 @@ class InboxStateForm(FlaskForm):
 
 
 class RecordingForm(FlaskForm):
-    prompt_id = SelectField("Mensaje", choices={})
+    prompt_id = SelectField("Mensaje", choices={pid: pid for pid in DEFAULT_PROMPTS})
     language = SelectField("Idioma", choices={"qu": "Quechua", "ay": "Aymara", "es": "Español"})
     archivo = FileField(
         "Grabación (WAV o MP3)", validators=[FileRequired("Elija un archivo WAV o MP3.")]

@@ -194,7 +194,6 @@ def _mensajes_page(
         forms[(bound[0], bound[1])] = bound[2]
     if recording_form is None:
         recording_form = RecordingForm(formdata=None, language="qu")
-    recording_form.prompt_id.choices = {pid: pid for pid in prompts_domain.DEFAULT_PROMPTS}
     return render_template(
         "admin/mensajes.html",
         defaults=prompts_domain.DEFAULT_PROMPTS,
@@ -249,7 +248,6 @@ def mensaje_grabacion() -> ResponseReturnValue:
     """Upload a WAV or MP3 for a prompt in a language: kept by the app, served at a public
     /audio/ URL for Twilio's <Play>, set as the prompt's recording."""
     form = RecordingForm()
-    form.prompt_id.choices = {pid: pid for pid in prompts_domain.DEFAULT_PROMPTS}
     if not form.validate_on_submit():
         if "csrf_token" in form.errors:
             _form_failed(form)
