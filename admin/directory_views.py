@@ -36,7 +36,7 @@ from admin.forms import (
 )
 from admin.views import bp
 from directory import editing, plans, registry
-from directory.centers import active_centers
+from directory.centers import active_centers, listed
 from directory.csvio import FileRejected
 from directory.designations import representative_is_late
 from directory.models import ConectamefCenter
@@ -44,7 +44,6 @@ from directory.rules import (
     RuleError,
     business_days_to_communicate,
     communication_deadline,
-    fold,
 )
 from extensions import db, redis_store
 
@@ -65,7 +64,7 @@ def _agent_form(session: Any, prefix: str, **data: Any) -> AgentForm:
 
 
 def _center_form(center: ConectamefCenter) -> CenterForm:
-    departamentos = ", ".join(sorted((d.departamento for d in center.departments), key=fold))
+    departamentos = listed(d.departamento for d in center.departments)
     return CenterForm(
         formdata=None, prefix=f"c-{center.id}", obj=center, departamentos=departamentos
     )
