@@ -40,6 +40,7 @@ from directory.centers import active_centers, listed
 from directory.csvio import FileRejected
 from directory.designations import representative_is_late
 from directory.models import ConectamefCenter
+from directory.queries import active_organos
 from directory.rules import (
     RuleError,
     business_days_to_communicate,
@@ -76,16 +77,14 @@ def _speaker_form(session: Any, formdata: Any = None) -> SpeakerForm:
         code: name for code, name in _language_choices(session).items() if code != "es"
     }
     form.unidad.choices = {"": "(sin unidad)"} | {
-        o.nombre: f"{o.sigla} · {o.nombre}" for o in editing.list_organos(session) if o.activo
+        o.nombre: f"{o.sigla} · {o.nombre}" for o in active_organos(session)
     }
     return form
 
 
 def _appoint_form(session: Any, formdata: Any = None) -> AppointForm:
     form = AppointForm(formdata=formdata, prefix="d")
-    form.sigla.choices = {
-        o.sigla: f"{o.sigla} · {o.nombre}" for o in editing.list_organos(session) if o.activo
-    }
+    form.sigla.choices = {o.sigla: f"{o.sigla} · {o.nombre}" for o in active_organos(session)}
     return form
 
 
