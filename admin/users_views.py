@@ -65,8 +65,7 @@ def _field_error(form: Any, exc: accounts.AccountError) -> None:
 
 def _usuarios_page(create: UserCreateForm | None = None, status: int = 200) -> ResponseReturnValue:
     session = db.session()
-    if create is None:
-        create = UserCreateForm(formdata=None)
+    create = create or UserCreateForm(formdata=None)
     _choices(create)
     users = accounts.list_users(session)
     role_forms = {}
