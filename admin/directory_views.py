@@ -22,7 +22,7 @@ from werkzeug.datastructures import FileStorage
 
 from admin.auth import ADMIN_ROLES, admin_actor, roles_required
 from admin.downloads import attachment
-from admin.formatting import sentence
+from admin.formatting import error_beside_field, sentence
 from admin.forms import (
     AgentForm,
     AppointForm,
@@ -146,13 +146,8 @@ def _page(bound: dict[str, Any] | None = None, status: int = 200) -> ResponseRet
 
 def _failed(key: str, form: Any, exc: RuleError | None = None) -> ResponseReturnValue:
     db.session.rollback()
-    if exc is not None:
-        field = getattr(exc, "field", None)
-        if field and hasattr(form, field):
-            target = getattr(form, field)
-            target.errors = [*list(target.errors or []), sentence(exc)]
-        else:
-            form.form_errors.append(sentence(exc))
+    if exc is not None and not error_beside_field(form, exc):
+        form.form_errors.append(sentence(exc))
     return _page({key: form}, 400)
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from admin import accounts
 from admin.auth import ADMIN_ROLES, admin_actor, roles_required
-from admin.formatting import sentence
+from admin.formatting import error_beside_field, sentence
 from admin.forms import (
     ButtonForm,
     PasswordChangeForm,
@@ -52,15 +52,6 @@ def _choices(form: Any) -> None:
 
 def _int_or_none(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
-
-
-def _field_error(form: Any, exc: accounts.AccountError) -> None:
-    name = exc.field if exc.field and hasattr(form, exc.field) else None
-    message = sentence(exc)
-    if name:
-        getattr(form, name).errors = [*getattr(form, name).errors, message]
-    else:
-        flash(message, "error")
 
 
 def _usuarios_page(create: UserCreateForm | None = None, status: int = 200) -> ResponseReturnValue:
@@ -118,7 +109,8 @@ def usuario_crear() -> ResponseReturnValue:
         )
     except accounts.AccountError as exc:
         session.rollback()
-        _field_error(form, exc)
+        if not error_beside_field(form, exc):
+            flash(sentence(exc), "error")
         return _usuarios_page(form, 400)
     session.commit()
     flash(
@@ -227,7 +219,8 @@ def clave() -> ResponseReturnValue:
                 )
             except accounts.AccountError as exc:
                 session.rollback()
-                _field_error(form, exc)
+                if not error_beside_field(form, exc):
+                    flash(sentence(exc), "error")
                 status = 400
             else:
                 session.commit()
