@@ -90,8 +90,7 @@ def transaction() -> Iterator[Session]:
 
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
-        line = sys.stdin.readline()
-        password = line.rstrip("\r\n")
+        password = sys.stdin.readline().rstrip("\r\n")
         if not password:
             click.echo("Error: no llegó ninguna contraseña por la entrada estándar.", err=True)
             raise SystemExit(1)

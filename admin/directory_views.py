@@ -10,20 +10,19 @@ admin's confirmation, with the fingerprint of the directory it was previewed aga
 
 from __future__ import annotations
 
-import io
 import json
 import secrets
 from typing import Any, cast
 
-from flask import Response, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
 from admin.auth import ADMIN_ROLES, admin_actor, roles_required
-from admin.downloads import XLSX
-from admin.formatting import sentence
+from admin.downloads import attachment
+from admin.formatting import error_beside_field, sentence
 from admin.forms import (
     AgentForm,
     AppointForm,
@@ -37,15 +36,15 @@ from admin.forms import (
 )
 from admin.views import bp
 from directory import editing, plans, registry
-from directory.centers import active_centers
+from directory.centers import active_centers, listed
 from directory.csvio import FileRejected
 from directory.designations import representative_is_late
 from directory.models import ConectamefCenter
+from directory.queries import active_organos
 from directory.rules import (
     RuleError,
     business_days_to_communicate,
     communication_deadline,
-    fold,
 )
 from extensions import db, redis_store
 
@@ -54,43 +53,21 @@ PENDING_KEY = "red:import:{token}"
 UPLOAD_EXTENSIONS = (".csv", ".xlsx", ".txt")
 
 
-def _organo_form(organo: Any) -> OrganoForm:
-    return OrganoForm(
-        formdata=None,
-        prefix=f"o-{organo.sigla}",
-        sigla=organo.sigla,
-        nombre=organo.nombre,
-        orden=organo.orden,
-        activo=organo.activo,
-    )
-
-
 def _language_choices(session: Any) -> dict[str, str]:
     return {lang.code: f"{lang.nombre} ({lang.code})" for lang in registry.list_languages(session)}
 
 
-def _agent_form(agent: Any, session: Any) -> AgentForm:
-    form = AgentForm(
-        formdata=None,
-        prefix=f"a-{agent.id}",
-        nombre=agent.nombre,
-        canal=agent.canal,
-        destino=agent.destino,
-        idiomas=agent.language_codes,
-        activo=agent.activo,
-    )
+def _agent_form(session: Any, prefix: str, **data: Any) -> AgentForm:
+    """An agent's form, with the registered languages to choose from."""
+    form = AgentForm(prefix=prefix, **data)
     form.idiomas.choices = _language_choices(session)
     return form
 
 
 def _center_form(center: ConectamefCenter) -> CenterForm:
+    departamentos = listed(d.departamento for d in center.departments)
     return CenterForm(
-        formdata=None,
-        prefix=f"c-{center.id}",
-        centro=center.centro,
-        telefono=center.telefono,
-        departamentos=", ".join(sorted((d.departamento for d in center.departments), key=fold)),
-        activo=center.activo,
+        formdata=None, prefix=f"c-{center.id}", obj=center, departamentos=departamentos
     )
 
 
@@ -100,16 +77,14 @@ def _speaker_form(session: Any, formdata: Any = None) -> SpeakerForm:
         code: name for code, name in _language_choices(session).items() if code != "es"
     }
     form.unidad.choices = {"": "(sin unidad)"} | {
-        o.nombre: f"{o.sigla} · {o.nombre}" for o in editing.list_organos(session) if o.activo
+        o.nombre: f"{o.sigla} · {o.nombre}" for o in active_organos(session)
     }
     return form
 
 
 def _appoint_form(session: Any, formdata: Any = None) -> AppointForm:
     form = AppointForm(formdata=formdata, prefix="d")
-    form.sigla.choices = {
-        o.sigla: f"{o.sigla} · {o.nombre}" for o in editing.list_organos(session) if o.activo
-    }
+    form.sigla.choices = {o.sigla: f"{o.sigla} · {o.nombre}" for o in active_organos(session)}
     return form
 
 
@@ -127,11 +102,21 @@ def _page(bound: dict[str, Any] | None = None, status: int = 200) -> ResponseRet
             )
         )
     )
-    organo_forms = {o.sigla: bound.get(f"organo:{o.sigla}") or _organo_form(o) for o in organos}
-    agent_forms = {a.id: bound.get(f"agent:{a.id}") or _agent_form(a, session) for a in agents}
+    # A row's form shows the row: WTForms reads each field from ``obj``'s attribute of that name.
+    organo_forms = {
+        o.sigla: bound.get(f"organo:{o.sigla}")
+        or OrganoForm(formdata=None, prefix=f"o-{o.sigla}", obj=o)
+        for o in organos
+    }
+    agent_forms = {
+        a.id: bound.get(f"agent:{a.id}")
+        or _agent_form(session, f"a-{a.id}", formdata=None, obj=a, idiomas=a.language_codes)
+        for a in agents
+    }
     center_forms = {c.id: bound.get(f"center:{c.id}") or _center_form(c) for c in centers}
-    new_agent = bound.get("agent:new") or AgentForm(formdata=None, prefix="a-new", idiomas=["es"])
-    new_agent.idiomas.choices = _language_choices(session)
+    new_agent = bound.get("agent:new") or _agent_form(
+        session, "a-new", formdata=None, idiomas=["es"]
+    )
     appoint = bound.get("appoint") or _appoint_form(session)
     return render_template(
         "admin/directorio.html",
@@ -139,7 +124,6 @@ def _page(bound: dict[str, Any] | None = None, status: int = 200) -> ResponseRet
         organo_forms=organo_forms,
         new_organo=bound.get("organo:new") or OrganoForm(formdata=None, prefix="o-new"),
         appoint=appoint,
-        active_organos=[o for o in organos if o.activo],
         agents=agents,
         agent_forms=agent_forms,
         new_agent=new_agent,
@@ -162,13 +146,8 @@ def _page(bound: dict[str, Any] | None = None, status: int = 200) -> ResponseRet
 
 def _failed(key: str, form: Any, exc: RuleError | None = None) -> ResponseReturnValue:
     db.session.rollback()
-    if exc is not None:
-        field = getattr(exc, "field", None)
-        if field and hasattr(form, field):
-            target = getattr(form, field)
-            target.errors = [*list(target.errors or []), sentence(exc)]
-        else:
-            form.form_errors.append(sentence(exc))
+    if exc is not None and not error_beside_field(form, exc):
+        form.form_errors.append(sentence(exc))
     return _page({key: form}, 400)
 
 
@@ -283,8 +262,7 @@ def representative_retire(rep_id: int) -> ResponseReturnValue:
 @roles_required(*ADMIN_ROLES)
 def agent_add() -> ResponseReturnValue:
     session = db.session()
-    form = AgentForm(prefix="a-new")
-    form.idiomas.choices = _language_choices(session)
+    form = _agent_form(session, "a-new")
     if not form.validate_on_submit():
         return _failed("agent:new", form)
     try:
@@ -305,8 +283,7 @@ def agent_add() -> ResponseReturnValue:
 @roles_required(*ADMIN_ROLES)
 def agent_save(agent_id: int) -> ResponseReturnValue:
     session = db.session()
-    form = AgentForm(prefix=f"a-{agent_id}")
-    form.idiomas.choices = _language_choices(session)
+    form = _agent_form(session, f"a-{agent_id}")
     if not form.validate_on_submit():
         return _failed(f"agent:{agent_id}", form)
     try:
@@ -339,8 +316,7 @@ def language_add() -> ResponseReturnValue:
             db.session(), form.code.data or "", form.nombre.data or "", actor=admin_actor()
         )
     except RuleError as exc:
-        exc_field = editing.FieldError("code", str(exc))
-        return _failed("language:new", form, exc_field)
+        return _failed("language:new", form, editing.FieldError("code", str(exc)))
     return _done(f"Idioma {language.code} agregado.", "lenguas")
 
 
@@ -506,18 +482,9 @@ def directorio_confirmar(kind: str) -> ResponseReturnValue:
 def directorio_descargar(kind: str, fmt: str) -> ResponseReturnValue:
     which = _kind(kind)
     session = db.session()
-    if fmt == "csv":
-        text = plans.export_csv(session, which)
-        return Response(
-            ("\ufeff" + text).encode("utf-8"),
-            mimetype="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{which}.csv"'},
-        )
+    if fmt == "csv":  # Excel opens a CSV with accents right only with the BOM
+        text = "\ufeff" + plans.export_csv(session, which)
+        return attachment(text.encode("utf-8"), f"{which}.csv")
     if fmt == "xlsx":
-        return send_file(
-            io.BytesIO(plans.export_xlsx(session, which)),
-            mimetype=XLSX,
-            as_attachment=True,
-            download_name=f"{which}.xlsx",
-        )
+        return attachment(plans.export_xlsx(session, which), f"{which}.xlsx")
     abort(404)

@@ -1,5 +1,6 @@
-"""The Anexo 1 register as a download (CSV with a BOM, or XLSX), for /admin/registro and
-/red/anexo1: phones masked unless the reader's role may see them."""
+"""Files the staff pages hand out: ``attachment`` (a CSV or an XLSX download) and the Anexo 1
+register (CSV with a BOM, or XLSX) for /admin/registro and /red/anexo1, phones masked unless the
+reader's role may see them."""
 
 from __future__ import annotations
 
@@ -13,6 +14,17 @@ from register.export import export_rows, write_csv, write_xlsx
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+def attachment(data: bytes, filename: str) -> Response:
+    """``data`` as a download named ``filename``: CSV when it ends in ``.csv``, else XLSX."""
+    if filename.endswith(".csv"):
+        return Response(
+            data,
+            mimetype="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+    return send_file(io.BytesIO(data), mimetype=XLSX, as_attachment=True, download_name=filename)
+
+
 def anexo1_download(
     fmt: str, month: str, *, organo: str | None, role: str | None, name: str
 ) -> Response:
@@ -24,14 +36,9 @@ def anexo1_download(
         if fmt == "csv":
             text = io.StringIO()
             write_csv(rows, text)
-            return Response(
-                text.getvalue().encode("utf-8"),
-                mimetype="text/csv; charset=utf-8",
-                headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-            )
+            return attachment(text.getvalue().encode("utf-8"), f"{name}.csv")
         buffer = io.BytesIO()
         write_xlsx(rows, buffer)
     except ValueError as exc:
         abort(400, str(exc))
-    buffer.seek(0)
-    return send_file(buffer, mimetype=XLSX, as_attachment=True, download_name=f"{name}.xlsx")
+    return attachment(buffer.getvalue(), f"{name}.xlsx")

@@ -4,6 +4,7 @@ masked where the reader's role may not see them (Ley 29733), Lima dates, message
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 import phonenumbers
 from flask import Flask
@@ -44,6 +45,16 @@ def sentence(error: Exception) -> str:
     """An error's message as a sentence on a page or a terminal: its first letter upper case."""
     message = str(error)
     return message[:1].upper() + message[1:]
+
+
+def error_beside_field(form: Any, error: Exception) -> bool:
+    """Show ``error`` beside the form's field it names (its ``field``); False if it names none."""
+    name = getattr(error, "field", None)
+    if not name or not hasattr(form, name):
+        return False
+    field = getattr(form, name)
+    field.errors = [*field.errors, sentence(error)]
+    return True
 
 
 def lima(moment: datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:

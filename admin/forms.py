@@ -21,7 +21,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from clock import lima_now
 from ivr.hours import ClosureDayError, check_closure_day
-from ivr.prompts import InvalidAudioUrlError, check_audio_url
+from ivr.prompts import DEFAULT_PROMPTS, InvalidAudioUrlError, check_audio_url
 
 
 class LoginForm(FlaskForm):
@@ -149,6 +149,8 @@ class ButtonForm(FlaskForm):
 
 # --- /admin/directorio ------------------------------------------------------------------
 
+DATE_REQUIRED = DataRequired("Indique la fecha (AAAA-MM-DD).")
+
 
 class OrganoForm(FlaskForm):
     sigla = StringField("Sigla", validators=[DataRequired("Escriba la sigla.")])
@@ -173,15 +175,9 @@ class AppointForm(FlaskForm):
     correo = StringField("Correo", validators=[DataRequired("Escriba el correo.")])
     anexo = StringField("Anexo", validators=[DataRequired("Escriba el anexo.")])
     memorando = StringField("N.° de memorando", validators=[DataRequired("Escriba el memorando.")])
-    memorando_fecha = DateField(
-        "Fecha del memorando", validators=[DataRequired("Indique la fecha (AAAA-MM-DD).")]
-    )
-    vigente_desde = DateField(
-        "Vigente desde", validators=[DataRequired("Indique la fecha (AAAA-MM-DD).")]
-    )
-    comunicado_el = DateField(
-        "Comunicada el", validators=[DataRequired("Indique la fecha (AAAA-MM-DD).")]
-    )
+    memorando_fecha = DateField("Fecha del memorando", validators=[DATE_REQUIRED])
+    vigente_desde = DateField("Vigente desde", validators=[DATE_REQUIRED])
+    comunicado_el = DateField("Comunicada el", validators=[DATE_REQUIRED])
     submit = SubmitField("Designar")
 
 
@@ -252,7 +248,7 @@ class InboxStateForm(FlaskForm):
 
 
 class RecordingForm(FlaskForm):
-    prompt_id = SelectField("Mensaje", choices={})
+    prompt_id = SelectField("Mensaje", choices={pid: pid for pid in DEFAULT_PROMPTS})
     language = SelectField("Idioma", choices={"qu": "Quechua", "ay": "Aymara", "es": "Español"})
     archivo = FileField(
         "Grabación (WAV o MP3)", validators=[FileRequired("Elija un archivo WAV o MP3.")]

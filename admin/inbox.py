@@ -43,15 +43,15 @@ def list_messages(
     if status is not None:
         query = query.where(VoiceMessage.status == status)
     messages = list(session.scalars(query.limit(limit)))
-    changed: dict[str, datetime] = {}
-    if messages:
-        for entity_id, at in session.execute(
+    # Each message's last audit entry, the newest by id overwriting the older ones.
+    changed: dict[str, datetime] = dict(
+        session.execute(
             select(AuditEntry.entity_id, AuditEntry.at)
             .where(
                 AuditEntry.entity == "voice_message",
                 AuditEntry.entity_id.in_([str(m.id) for m in messages]),
             )
             .order_by(AuditEntry.id)
-        ):
-            changed[entity_id] = at
+        ).all()
+    )
     return [InboxItem(m, is_overdue(m, today), changed.get(str(m.id))) for m in messages]

@@ -58,8 +58,6 @@ def _horario_page(hours_form: HoursForm | None = None, status: int = 200) -> Res
     now = lima_now()
     today = now.date()
     reason = hours_domain.closed_reason(now, current)
-    if hours_form is None:
-        hours_form = HoursForm(spec=current.spec)
     return render_template(
         "admin/horario.html",
         hours=current,
@@ -71,7 +69,7 @@ def _horario_page(hours_form: HoursForm | None = None, status: int = 200) -> Res
         holidays=hours_domain.upcoming_holidays(today, 6),
         closure_days=hours_domain.closure_days(session, since=today),
         holiday_name=holiday_name,
-        hours_form=hours_form,
+        hours_form=hours_form or HoursForm(spec=current.spec),
         default_form=HoursDefaultForm(),
         holidays_form=HolidaysForm(close_on_holidays=current.close_on_holidays),
         closure_form=ClosureDayForm(),
@@ -192,9 +190,6 @@ def _mensajes_page(
     }
     if bound is not None:
         forms[(bound[0], bound[1])] = bound[2]
-    if recording_form is None:
-        recording_form = RecordingForm(formdata=None, language="qu")
-    recording_form.prompt_id.choices = {pid: pid for pid in prompts_domain.DEFAULT_PROMPTS}
     return render_template(
         "admin/mensajes.html",
         defaults=prompts_domain.DEFAULT_PROMPTS,
@@ -206,7 +201,7 @@ def _mensajes_page(
         spanish_only=prompts_domain.SPANISH_ONLY,
         languages=LANGUAGE_NAMES,
         ttl=PROMPTS_TTL_SECONDS,
-        recording_form=recording_form,
+        recording_form=recording_form or RecordingForm(formdata=None, language="qu"),
         max_mb=current_app.config["RECORDING_MAX_BYTES"] / 1_048_576,
     ), status
 
@@ -249,7 +244,6 @@ def mensaje_grabacion() -> ResponseReturnValue:
     """Upload a WAV or MP3 for a prompt in a language: kept by the app, served at a public
     /audio/ URL for Twilio's <Play>, set as the prompt's recording."""
     form = RecordingForm()
-    form.prompt_id.choices = {pid: pid for pid in prompts_domain.DEFAULT_PROMPTS}
     if not form.validate_on_submit():
         if "csrf_token" in form.errors:
             _form_failed(form)

@@ -3,16 +3,18 @@ forced while it is a temporary one). The rules are admin.accounts', shared with 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_user
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from admin import accounts
 from admin.auth import ADMIN_ROLES, admin_actor, roles_required
-from admin.formatting import sentence
+from admin.formatting import error_beside_field, sentence
 from admin.forms import (
     ButtonForm,
     PasswordChangeForm,
@@ -52,19 +54,9 @@ def _int_or_none(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
-def _field_error(form: Any, exc: accounts.AccountError) -> None:
-    name = exc.field if exc.field and hasattr(form, exc.field) else None
-    message = sentence(exc)
-    if name:
-        getattr(form, name).errors = [*getattr(form, name).errors, message]
-    else:
-        flash(message, "error")
-
-
 def _usuarios_page(create: UserCreateForm | None = None, status: int = 200) -> ResponseReturnValue:
     session = db.session()
-    if create is None:
-        create = UserCreateForm(formdata=None)
+    create = create or UserCreateForm(formdata=None)
     _choices(create)
     users = accounts.list_users(session)
     role_forms = {}
@@ -117,7 +109,8 @@ def usuario_crear() -> ResponseReturnValue:
         )
     except accounts.AccountError as exc:
         session.rollback()
-        _field_error(form, exc)
+        if not error_beside_field(form, exc):
+            flash(sentence(exc), "error")
         return _usuarios_page(form, 400)
     session.commit()
     flash(
@@ -128,81 +121,78 @@ def usuario_crear() -> ResponseReturnValue:
     return redirect(url_for("admin.usuarios"))
 
 
+def _change(username: str, change: Callable[[Session], object], done: str) -> ResponseReturnValue:
+    """Make a change to a user's account; say that it is ``done``, or why it was refused."""
+    session = db.session()
+    try:
+        change(session)
+    except accounts.AccountError as exc:
+        session.rollback()
+        flash(f"{username}: {exc}", "error")
+    else:
+        session.commit()
+        flash(f"{username}: {done}", "info")
+    return redirect(url_for("admin.usuarios"))
+
+
 @bp.post("/usuarios/<username>/rol")
 @roles_required(*ADMIN_ROLES)
 def usuario_rol(username: str) -> ResponseReturnValue:
-    session = db.session()
     try:
-        user = accounts.get_user(session, username)
+        user = accounts.get_user(db.session(), username)
     except accounts.AccountError:
         return redirect(url_for("admin.usuarios"))
     form = UserRoleForm(prefix=f"u{user.id}")
     _choices(form)
-    if form.validate_on_submit():
-        try:
-            accounts.set_role(
-                session,
-                username,
-                form.role.data or "",
-                agent_id=_int_or_none(form.agent_id.data),
-                representative_id=_int_or_none(form.representative_id.data),
-                actor=admin_actor(),
-            )
-        except accounts.AccountError as exc:
-            session.rollback()
-            flash(f"{username}: {exc}", "error")
-            return redirect(url_for("admin.usuarios"))
-        session.commit()
-        flash(
-            f"{username}: rol {ROLE_NAMES[user.role]}; sus sesiones abiertas se cerraron.", "info"
-        )
-    return redirect(url_for("admin.usuarios"))
+    if not form.validate_on_submit():
+        return redirect(url_for("admin.usuarios"))
+    role = form.role.data or ""
+    return _change(
+        username,
+        lambda session: accounts.set_role(
+            session,
+            username,
+            role,
+            agent_id=_int_or_none(form.agent_id.data),
+            representative_id=_int_or_none(form.representative_id.data),
+            actor=admin_actor(),
+        ),
+        f"rol {ROLE_NAMES[role]}; sus sesiones abiertas se cerraron.",
+    )
 
 
 @bp.post("/usuarios/<username>/clave")
 @roles_required(*ADMIN_ROLES)
 def usuario_clave(username: str) -> ResponseReturnValue:
     form = UserPasswordForm()
-    session = db.session()
-    if form.validate_on_submit():
-        try:
-            accounts.set_password(
-                session,
-                username,
-                form.password.data or "",
-                temporary=True,
-                min_length=_min_length(),
-                actor=admin_actor(),
-            )
-        except accounts.AccountError as exc:
-            session.rollback()
-            flash(f"{username}: {exc}", "error")
-            return redirect(url_for("admin.usuarios"))
-        session.commit()
-        flash(f"{username}: contraseña temporal fijada; la cambiará al ingresar.", "info")
-    else:
+    if not form.validate_on_submit():
         flash("Escriba la contraseña temporal.", "error")
-    return redirect(url_for("admin.usuarios"))
+        return redirect(url_for("admin.usuarios"))
+    return _change(
+        username,
+        lambda session: accounts.set_password(
+            session,
+            username,
+            form.password.data or "",
+            temporary=True,
+            min_length=_min_length(),
+            actor=admin_actor(),
+        ),
+        "contraseña temporal fijada; la cambiará al ingresar.",
+    )
 
 
 @bp.post("/usuarios/<username>/<any(activar, desactivar):accion>")
 @roles_required(*ADMIN_ROLES)
 def usuario_activo(username: str, accion: str) -> ResponseReturnValue:
-    session = db.session()
-    if ButtonForm().validate_on_submit():
-        try:
-            accounts.set_active(session, username, accion == "activar", actor=admin_actor())
-        except accounts.AccountError as exc:
-            session.rollback()
-            flash(f"{username}: {exc}", "error")
-            return redirect(url_for("admin.usuarios"))
-        session.commit()
-        flash(
-            f"{username}: "
-            + ("activado." if accion == "activar" else "desactivado; sus sesiones se cerraron."),
-            "info",
-        )
-    return redirect(url_for("admin.usuarios"))
+    if not ButtonForm().validate_on_submit():
+        return redirect(url_for("admin.usuarios"))
+    activo = accion == "activar"
+    return _change(
+        username,
+        lambda session: accounts.set_active(session, username, activo, actor=admin_actor()),
+        "activado." if activo else "desactivado; sus sesiones se cerraron.",
+    )
 
 
 @bp.route("/clave", methods=["GET", "POST"])
@@ -229,7 +219,8 @@ def clave() -> ResponseReturnValue:
                 )
             except accounts.AccountError as exc:
                 session.rollback()
-                _field_error(form, exc)
+                if not error_beside_field(form, exc):
+                    flash(sentence(exc), "error")
                 status = 400
             else:
                 session.commit()

@@ -16,7 +16,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     session,
     url_for,
 )
@@ -27,7 +26,7 @@ from sqlalchemy import select
 
 from admin.accounts import sign_out
 from admin.auth import REPORT_ROLES, nav_links, roles_required, start_endpoint
-from admin.downloads import XLSX, anexo1_download
+from admin.downloads import anexo1_download, attachment
 from admin.forms import LoginForm, LogoutForm
 from admin.models import User
 from admin.security import limiter, login_failed, login_username_key, safe_next
@@ -163,73 +162,64 @@ def _charts(report: dict[str, Any]) -> dict[str, Markup]:
     organos = report["por_organo"]
     erlang = report["erlang"]["horas"]
     survey = report["encuesta"]["distribucion"]
-    return {
-        "por_dia": Markup(
-            bar_chart(
-                "Llamadas por día",
-                labels,
-                [
-                    ("Atendidas", answered, PALETTE["atendidas"]),
-                    ("Abandonadas", abandoned, PALETTE["abandonadas"]),
-                    ("Otras (devolución, mensaje, fuera de horario)", other, PALETTE["otras"]),
-                ],
-                label_every=1 if len(labels) <= 31 else 7,
-                chart_id="chart-por-dia",
-            )
+    charts = {
+        "por_dia": bar_chart(
+            "Llamadas por día",
+            labels,
+            [
+                ("Atendidas", answered, PALETTE["atendidas"]),
+                ("Abandonadas", abandoned, PALETTE["abandonadas"]),
+                ("Otras (devolución, mensaje, fuera de horario)", other, PALETTE["otras"]),
+            ],
+            label_every=1 if len(labels) <= 31 else 7,
+            chart_id="chart-por-dia",
         ),
-        "atendidas_por": Markup(
-            hbar_chart(
-                "Llamadas atendidas según quién atendió",
-                ["Titular", "Alterno", "Plataforma"],
-                [
-                    (
-                        "Atendidas",
-                        [report["atendidas_por"][k] for k in ("titular", "alterno", "plataforma")],
-                        PALETTE["titular"],
-                    )
-                ],
-                width=420,
-                row_height=40,
-                chart_id="chart-atendidas-por",
-            )
+        "atendidas_por": hbar_chart(
+            "Llamadas atendidas según quién atendió",
+            ["Titular", "Alterno", "Plataforma"],
+            [
+                (
+                    "Atendidas",
+                    [report["atendidas_por"][k] for k in ("titular", "alterno", "plataforma")],
+                    PALETTE["titular"],
+                )
+            ],
+            width=420,
+            row_height=40,
+            chart_id="chart-atendidas-por",
         ),
-        "por_organo": Markup(
-            hbar_chart(
-                "Consultas técnicas por órgano",
-                [o["organo"] for o in organos],
-                [
-                    ("Titular", [o["titular"] for o in organos], PALETTE["titular"]),
-                    ("Alterno", [o["alterno"] for o in organos], PALETTE["alterno"]),
-                    (
-                        "Derivadas a la Plataforma",
-                        [o["plataforma"] for o in organos],
-                        PALETTE["plataforma"],
-                    ),
-                    ("Sin atender", [o["sin_atender"] for o in organos], PALETTE["sin_atender"]),
-                ],
-                chart_id="chart-por-organo",
-            )
+        "por_organo": hbar_chart(
+            "Consultas técnicas por órgano",
+            [o["organo"] for o in organos],
+            [
+                ("Titular", [o["titular"] for o in organos], PALETTE["titular"]),
+                ("Alterno", [o["alterno"] for o in organos], PALETTE["alterno"]),
+                (
+                    "Derivadas a la Plataforma",
+                    [o["plataforma"] for o in organos],
+                    PALETTE["plataforma"],
+                ),
+                ("Sin atender", [o["sin_atender"] for o in organos], PALETTE["sin_atender"]),
+            ],
+            chart_id="chart-por-organo",
         ),
-        "erlang": Markup(
-            bar_chart(
-                "Agentes necesarios por hora (Erlang C, 80 % en 20 s)",
-                [h["hora"] for h in erlang],
-                [("Agentes necesarios", [h["agentes"] for h in erlang], PALETTE["agentes"])],
-                height=220,
-                chart_id="chart-erlang",
-            )
+        "erlang": bar_chart(
+            "Agentes necesarios por hora (Erlang C, 80 % en 20 s)",
+            [h["hora"] for h in erlang],
+            [("Agentes necesarios", [h["agentes"] for h in erlang], PALETTE["agentes"])],
+            height=220,
+            chart_id="chart-erlang",
         ),
-        "encuesta": Markup(
-            bar_chart(
-                "Encuesta de satisfacción (1 a 5)",
-                list(survey),
-                [("Respuestas", list(survey.values()), PALETTE["encuesta"])],
-                width=380,
-                height=220,
-                chart_id="chart-encuesta",
-            )
+        "encuesta": bar_chart(
+            "Encuesta de satisfacción (1 a 5)",
+            list(survey),
+            [("Respuestas", list(survey.values()), PALETTE["encuesta"])],
+            width=380,
+            height=220,
+            chart_id="chart-encuesta",
         ),
     }
+    return {name: Markup(svg) for name, svg in charts.items()}
 
 
 @bp.get("/reportes")
@@ -256,10 +246,7 @@ def reportes_xlsx() -> ResponseReturnValue:
     report = build_report(db.session(), period)
     buffer = io.BytesIO()
     write_report_xlsx(report, buffer)
-    buffer.seek(0)
-    return send_file(
-        buffer, mimetype=XLSX, as_attachment=True, download_name=f"reporte-{period.label}.xlsx"
-    )
+    return attachment(buffer.getvalue(), f"reporte-{period.label}.xlsx")
 
 
 @bp.get("/registro.<fmt>")

@@ -13,7 +13,7 @@ Peru's 24 departments and Callao and stored with its canonical Spanish name ("Á
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,7 +127,7 @@ def import_centers(session: Session, data: bytes | str, *, actor: str) -> Center
         center = existing.get(centro)
         if center is None:
             add_center(session, centro, telefono, depts, actor=actor)
-            report.added.append(f"{centro} ({', '.join(sorted(depts, key=fold))}; {telefono})")
+            report.added.append(f"{centro} ({listed(depts)}; {telefono})")
             continue
         before = audit.state(center)
         changes: list[str] = []
@@ -139,12 +139,7 @@ def import_centers(session: Session, data: bytes | str, *, actor: str) -> Center
             center.activo = True
         current = {d.departamento for d in center.departments}
         if current != set(depts):
-            changes.append(
-                "departamentos "
-                + ", ".join(sorted(current, key=fold))
-                + " → "
-                + ", ".join(sorted(depts, key=fold))
-            )
+            changes.append(f"departamentos {listed(current)} → {listed(depts)}")
             replace_departments(session, center, depts)
         if changes:
             session.flush()
@@ -159,6 +154,11 @@ def import_centers(session: Session, data: bytes | str, *, actor: str) -> Center
             audit.record_change(session, center, "deactivate", actor=actor, before=before)
     session.flush()
     return report
+
+
+def listed(departments: Iterable[str]) -> str:
+    """Departments comma-separated, in the order Spanish readers expect (accents ignored)."""
+    return ", ".join(sorted(departments, key=fold))
 
 
 def add_center(

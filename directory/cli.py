@@ -43,15 +43,13 @@ from directory.models import AGENT_CHANNELS, ROLES
 from directory.rules import RuleError
 from extensions import db
 
-
-def actor_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--actor",
-        default=None,
-        metavar="NOMBRE",
-        callback=lambda _ctx, _param, actor: actor or default_actor(),
-        help="Quién hace el cambio (registro de auditoría); por defecto cli:<usuario del sistema>.",
-    )(f)
+actor_option = click.option(
+    "--actor",
+    default=None,
+    metavar="NOMBRE",
+    callback=lambda _ctx, _param, actor: actor or default_actor(),
+    help="Quién hace el cambio (registro de auditoría); por defecto cli:<usuario del sistema>.",
+)
 
 
 @contextmanager

@@ -151,7 +151,6 @@ class _CsvBroken(Exception):
     def __init__(self, line: int, message: str) -> None:
         super().__init__(message)
         self.line = line
-        self.message = message
 
 
 def read_rows(data: bytes | str, header: Sequence[str]) -> tuple[list[CsvRow], list[RowError]]:
@@ -173,7 +172,7 @@ def read_rows(data: bytes | str, header: Sequence[str]) -> tuple[list[CsvRow], l
             1, f"el archivo está vacío; la cabecera debe ser: {expected}"
         ) from None
     except _CsvBroken as exc:
-        raise FileRejected.at(1, f"CSV mal formado: {exc.message}") from exc
+        raise FileRejected.at(1, f"CSV mal formado: {exc}") from exc
     found = [cell.strip() for cell in first]
     if found != list(header):
         raise FileRejected.at(
@@ -187,7 +186,7 @@ def read_rows(data: bytes | str, header: Sequence[str]) -> tuple[list[CsvRow], l
         except StopIteration:
             break
         except _CsvBroken as exc:
-            errors.append(RowError(exc.line, None, None, f"CSV mal formado: {exc.message}"))
+            errors.append(RowError(exc.line, None, None, f"CSV mal formado: {exc}"))
             break
         if not cells or all(not c.strip() for c in cells):
             continue

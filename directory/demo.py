@@ -7,7 +7,7 @@ nothing the second time.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -35,23 +35,17 @@ class DemoDesignation:
     comunicado_el: date
 
 
+DGPP_TITULAR = DemoDesignation(
+    "DGPP",
+    "titular",
+    "Memorando N° 0112-2026-EF/50.01",
+    date(2026, 3, 2),
+    date(2026, 3, 2),
+    date(2026, 3, 4),
+)
 DESIGNATIONS = (
-    DemoDesignation(
-        "DGPP",
-        "titular",
-        "Memorando N° 0112-2026-EF/50.01",
-        date(2026, 3, 2),
-        date(2026, 3, 2),
-        date(2026, 3, 4),
-    ),
-    DemoDesignation(
-        "DGPP",
-        "alterno",
-        "Memorando N° 0112-2026-EF/50.01",
-        date(2026, 3, 2),
-        date(2026, 3, 2),
-        date(2026, 3, 4),
-    ),
+    DGPP_TITULAR,
+    replace(DGPP_TITULAR, rol="alterno"),  # designated by the same memorando
     # Took effect Friday 24 July 2026, communicated Wednesday 5 August: 28 and 29 July are
     # holidays, so that is six business days, one more than §4.2.4 d allows: flagged late.
     DemoDesignation(
