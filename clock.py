@@ -44,6 +44,11 @@ def is_business_day(day: date) -> bool:
     return day.weekday() < 5 and not is_holiday(day)
 
 
+def days_between(start: date, end: date) -> list[date]:
+    """The days of [start, end)."""
+    return [start + timedelta(days=n) for n in range((end - start).days)]
+
+
 def business_days_between(start: date, end: date) -> int:
     """Business days after ``start`` up to and including ``end`` (0 when end <= start)."""
     days = (end - start).days

@@ -76,7 +76,14 @@ class ImportReport:
 
     @property
     def unchanged(self) -> bool:
-        return not any(vars(self).values())  # every field is a list of changes
+        return not (
+            self.organos_added
+            or self.organos_changed
+            or self.organos_deactivated
+            or self.added
+            or self.changed
+            or self.retired
+        )
 
     def summary(self) -> list[str]:
         if self.unchanged:
@@ -132,7 +139,7 @@ def parse_directory(data: bytes | str) -> list[RepresentativeRow]:
     for row in raw_rows:
         values = check_row(HEADER, row, CHECKS, errors)
         if values is not None:
-            parsed.append(RepresentativeRow(row.line, *values.values()))
+            parsed.append(RepresentativeRow(row.line, sigla=values.pop("organo_sigla"), **values))
     errors.extend(_cross_row_errors(parsed))
     if errors:
         raise FileRejected(errors)

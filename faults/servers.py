@@ -18,6 +18,7 @@ from pathlib import Path
 import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from bench.common import HOST, free_port
 
@@ -122,7 +123,8 @@ def own_database(server_url: str, name: str) -> Iterator[str]:
             .replace("postgresql+psycopg://", "postgresql://", 1)
         )
     finally:
-        with admin.connect() as conn:
+        # A drop that fails must not hide what the run found (its report is printed after).
+        with contextlib.suppress(SQLAlchemyError), admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 

@@ -9,6 +9,9 @@ from datetime import date, time
 from pathlib import Path
 from typing import Any
 
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -143,29 +146,25 @@ def write_csv(rows: Iterator[dict[str, Any]], out: io.TextIOBase | Any) -> int:
 def fill_anexo1_sheet(ws: Any, rows: Iterable[dict[str, Any]]) -> int:
     """The Anexo 1 header and rows on the sheet ``ws`` (bold header, real date and time
     cells, widths, frozen header, a filter); returns the row count."""
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-
     ws.title = "Anexo 1"
     ws.append(list(COLUMNS))
     for cell in ws[1]:
         cell.font = Font(bold=True)
+    last = 1  # the header's row; counted here, as openpyxl's max_row scans every cell
     for row in rows:
         ws.append([row[c] for c in COLUMNS])
-        as_text_cells(ws, ws.max_row)
-        fecha, hora_inicio, hora_fin = ws[ws.max_row][:3]
-        fecha.number_format = "yyyy-mm-dd"
-        hora_inicio.number_format = hora_fin.number_format = "hh:mm:ss"
+        last += 1
+        as_text_cells(ws, last)
+        ws.cell(last, 1).number_format = "yyyy-mm-dd"  # fecha
+        ws.cell(last, 2).number_format = ws.cell(last, 3).number_format = "hh:mm:ss"
     for i, column in enumerate(COLUMNS, start=1):
         ws.column_dimensions[get_column_letter(i)].width = COLUMN_WIDTHS[column]
     ws.freeze_panes = "A2"
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{ws.max_row}"
-    return ws.max_row - 1  # the header is row 1
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{last}"
+    return last - 1
 
 
 def write_xlsx(rows: Iterator[dict[str, Any]], path: Path | io.BytesIO) -> int:
-    from openpyxl import Workbook
-
     wb = Workbook()
     ws = wb.active
     assert ws is not None

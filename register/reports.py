@@ -27,7 +27,7 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from clock import LIMA, is_business_day, to_lima
+from clock import LIMA, days_between, is_business_day, to_lima
 from directory.csvio import as_text_cells
 from directory.models import ROLES, Organo
 from register.callbacks import OPEN_STATUSES
@@ -112,11 +112,6 @@ def period_of_quarter(quarter: str) -> Period:
         date(year, first, 1),
         _month_end(year, first + 2),
     )
-
-
-def days_between(start: date, end: date) -> list[date]:
-    """The days of [start, end)."""
-    return [start + timedelta(days=n) for n in range((end - start).days)]
 
 
 def _mean(values: list[int]) -> float | None:

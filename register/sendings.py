@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import mailer
-from clock import is_business_day, next_business_day, utcnow
+from clock import days_between, is_business_day, next_business_day, utcnow
 from directory.models import ROLES, Organo
 from register.events import FAILURE_TTL
 from register.export import export_rows, fill_anexo1_sheet
@@ -36,7 +36,6 @@ from register.reports import (
     Period,
     add_table,
     build_report,
-    days_between,
     missed_text,
     organo_counts,
     organo_line,

@@ -96,9 +96,8 @@ def _join_line(
         log.info("%s ended before it reached the Plataforma: not queued", state.call_sid)
         response.hangup()
         return response
-    priority = line.priority_of(state)
+    priority = _enter_line(ctx, state.call_sid, state, now=now)
     log.info("%s to the Plataforma (%s, %s)", state.call_sid, reason, priority)
-    _enter_line(ctx, state.call_sid, state, now=now)
     if priority == "authority":
         ctx.speak(response, "queue_authority", state.language)
     elif priority == "preferential":
@@ -106,9 +105,10 @@ def _join_line(
     return _wait_in_line(response, ctx, now=now)
 
 
-def _enter_line(ctx: Context, call_sid: str, state: CallState | None, *, now: int) -> None:
+def _enter_line(ctx: Context, call_sid: str, state: CallState | None, *, now: int) -> str:
     """Put the caller in our line by their call state (none: a normal Spanish caller), and
-    record ``queued`` the first time (the call flow records the "plataforma" step itself)."""
+    record ``queued`` the first time (the call flow records the "plataforma" step itself);
+    returns their class."""
     priority = line.priority_of(state) if state else "normal"
     language = state.language if state else "es"
     entry = line.enqueue(
@@ -116,6 +116,7 @@ def _enter_line(ctx: Context, call_sid: str, state: CallState | None, *, now: in
     )
     if entry.is_new:
         ctx.journal.record(call_sid, "queued", priority=priority, language=language)
+    return priority
 
 
 def _wait_in_line(response: VoiceResponse, ctx: Context, *, now: int) -> VoiceResponse:

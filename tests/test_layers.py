@@ -79,12 +79,10 @@ def function_level_imports(path: Path) -> list[str]:
 def test_project_modules_are_imported_at_the_top_of_the_module() -> None:
     """An import of the project's own code inside a function (not a factory) would hide a
     cycle or a layer break from the reader; import-linter sees it, a newcomer does not."""
-    # bench/ builds its apps in child processes after setting their environment.
     sources = [
         path
         for path in ROOT.rglob("*.py")
-        if path.relative_to(ROOT).parts[0]
-        not in {".venv", "tests", "migrations", "bench", "node_modules"}
+        if path.relative_to(ROOT).parts[0] not in {".venv", "tests", "migrations", "node_modules"}
         and path.name != "gunicorn.conf.py"
     ]
     assert [spot for path in sources for spot in function_level_imports(path)] == []
