@@ -1,4 +1,5 @@
-"""Read-only look-ups the call flow and routing use (plain functions over a session).
+"""Read-only look-ups of the directory (plain functions over a session), for the call flow,
+routing, the exports and the staff pages.
 
 - ``active_organos(session) -> list[Organo]``: the active órganos in menu order (``orden``).
 - ``serving_representative(session, sigla, rol) -> Representative | None``: the titular or
